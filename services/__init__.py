@@ -1,0 +1,1 @@
+"""The four streamstash services; each ``app.py`` only wires, the logic lives beside it."""

@@ -1,0 +1,1 @@
+"""streamstash aggregator service."""

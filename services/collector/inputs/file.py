@@ -1,0 +1,204 @@
+"""File input: tail files and globs like `tail -F`, resuming from acknowledged (inode, offset) checkpoints.
+
+Checkpoints are keyed by device and inode, not path, so a file renamed by rotation is still
+recognised (and finished) under its new name, and a new file at the old path starts at zero.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import glob
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+
+from streamstash import names
+from streamstash.config.collector import FileInput as FileSettings
+from streamstash.envelope import Event, Source, format_timestamp
+from streamstash.services.collector.checkpoints import CheckpointStore
+from streamstash.services.collector.inputs.base import Emit
+from streamstash.services.collector.lines import decode_line
+
+log = logging.getLogger(__name__)
+
+READ_CHUNK = 1024 * 1024
+
+
+@dataclass
+class WatchedFile:
+    path: str
+    identity: str  # "<device>:<inode>"
+    handle: object
+    offset: int  # bytes consumed into complete lines
+    pending: bytearray = field(default_factory=bytearray)
+    skipping: bool = False  # inside an over-long line whose rest is being discarded
+    last_seen: float = field(default_factory=time.monotonic)
+
+
+def file_identity(stat: os.stat_result) -> str:
+    return f"{stat.st_dev}:{stat.st_ino}"
+
+
+class FileInput:
+    name = names.SOURCE_FILE
+
+    def __init__(self, settings: FileSettings, checkpoints: CheckpointStore) -> None:
+        self.settings = settings
+        self.checkpoints = checkpoints
+        self.host = socket.gethostname()
+        self.watched: dict[str, WatchedFile] = {}  # by identity
+        self._first_scan = True
+
+    async def run(self, emit: Emit) -> None:
+        try:
+            while True:
+                self._discover()
+                progressed = False
+                for watched in list(self.watched.values()):
+                    progressed |= await self._read_available(watched, emit)
+                self._close_rotated_away()
+                if not progressed:
+                    if self.settings.exit_at_eof and self._all_at_eof():
+                        return
+                    await asyncio.sleep(self.settings.poll_interval_ms / 1000)
+        finally:
+            for watched in self.watched.values():
+                watched.handle.close()  # type: ignore[attr-defined]
+
+    def _matching_paths(self) -> list[str]:
+        found: list[str] = []
+        for pattern in self.settings.paths:
+            for path in sorted(glob.glob(os.path.expanduser(pattern))):
+                if any(fnmatch.fnmatch(path, exclude) for exclude in self.settings.exclude):
+                    continue
+                if os.path.isfile(path) and path not in found:
+                    found.append(path)
+        return found
+
+    def _discover(self) -> None:
+        for path in self._matching_paths():
+            try:
+                stat = os.stat(path)
+            except OSError:
+                continue
+            identity = file_identity(stat)
+            if identity in self.watched:
+                self.watched[identity].path = path  # renamed by rotation: same file, new name
+                continue
+            self._open(path, identity, stat)
+        self._first_scan = False
+
+    def _open(self, path: str, identity: str, stat: os.stat_result) -> None:
+        saved = self.checkpoints.get(self._checkpoint_key(identity))
+        if saved is not None and saved.get("offset", 0) <= stat.st_size:
+            offset = int(saved["offset"])
+        elif self._first_scan and self.settings.start_position == "end":
+            offset = stat.st_size
+        else:
+            offset = 0  # a file that appears while running is read from its start, like tail -F
+        try:
+            handle = open(path, "rb")  # noqa: SIM115 - kept open while the file is followed
+        except OSError as exc:
+            log.warning("cannot open file", extra={"path": path, "error": str(exc)})
+            return
+        handle.seek(offset)
+        self.watched[identity] = WatchedFile(path=path, identity=identity, handle=handle, offset=offset)
+        log.info("following file", extra={"path": path, "offset": offset})
+
+    async def _read_available(self, watched: WatchedFile, emit: Emit) -> bool:
+        handle = watched.handle
+        size = os.fstat(handle.fileno()).st_size  # type: ignore[attr-defined]
+        if size < watched.offset:  # truncated in place (copytruncate): start over
+            log.info("file truncated, reading from the start", extra={"path": watched.path})
+            handle.seek(0)  # type: ignore[attr-defined]
+            watched.offset = 0
+            watched.pending.clear()
+            watched.skipping = False
+        chunk = handle.read(READ_CHUNK)  # type: ignore[attr-defined]
+        if not chunk:
+            return False
+        watched.last_seen = time.monotonic()
+        await self._emit_lines(watched, chunk, emit)
+        return True
+
+    async def _emit_lines(self, watched: WatchedFile, chunk: bytes, emit: Emit) -> None:
+        limit = self.settings.max_line_bytes
+        start = 0
+        while True:
+            newline = chunk.find(b"\n", start)
+            if newline < 0:
+                rest = chunk[start:]
+                if watched.skipping:
+                    watched.offset += len(rest)
+                else:
+                    watched.pending += rest
+                    if len(watched.pending) > limit:
+                        # Emit the truncated head now; the rest of the line is skipped until its newline.
+                        await self._emit(watched, bytes(watched.pending), len(watched.pending), emit, truncated=True)
+                        watched.pending.clear()
+                        watched.skipping = True
+                return
+            piece = chunk[start:newline]
+            consumed = newline + 1 - start
+            if watched.skipping:
+                watched.skipping = False
+                watched.offset += consumed
+            else:
+                line = bytes(watched.pending) + piece if watched.pending else piece
+                await self._emit(watched, line, len(watched.pending) + consumed, emit)
+                watched.pending.clear()
+            start = newline + 1
+
+    async def _emit(self, watched: WatchedFile, line: bytes, consumed: int, emit: Emit, truncated: bool = False) -> None:
+        line_offset = watched.offset
+        watched.offset += consumed
+        decoded = decode_line(line, self.settings.max_line_bytes)
+        if truncated and names.TAG_TRUNCATED not in decoded.tags:
+            decoded.tags.append(names.TAG_TRUNCATED)
+        event = Event(
+            message=decoded.message,
+            timestamp=format_timestamp(time.time()),
+            source=Source(kind=names.SOURCE_FILE, host=self.host, path=watched.path,
+                          inode=int(watched.identity.split(":")[1]), offset=line_offset),
+            tags=decoded.tags,
+            fields=dict(self.settings.add_fields),
+            raw_b64=decoded.raw_b64,
+        )
+        end = watched.offset
+        checkpoint_key = self._checkpoint_key(watched.identity)
+        path = watched.path
+
+        def acknowledge() -> None:
+            self.checkpoints.set(checkpoint_key, {"path": path, "offset": end})
+
+        await emit(f"{names.SOURCE_FILE}:{self.host}:{path}", event, acknowledge)
+
+    def _close_rotated_away(self) -> None:
+        """Stop following files that no longer match (renamed out of the glob or deleted) once read."""
+        current = set()
+        for path in self._matching_paths():
+            try:
+                current.add(file_identity(os.stat(path)))
+            except OSError:
+                continue
+        for identity, watched in list(self.watched.items()):
+            if identity in current:
+                continue
+            handle = watched.handle
+            if handle.tell() >= os.fstat(handle.fileno()).st_size:  # type: ignore[attr-defined]
+                handle.close()  # type: ignore[attr-defined]
+                del self.watched[identity]
+                log.info("stopped following file", extra={"path": watched.path})
+
+    def _all_at_eof(self) -> bool:
+        return all(
+            w.handle.tell() >= os.fstat(w.handle.fileno()).st_size  # type: ignore[attr-defined]
+            for w in self.watched.values()
+        )
+
+    @staticmethod
+    def _checkpoint_key(identity: str) -> str:
+        return f"{names.SOURCE_FILE}:{identity}"

@@ -1,0 +1,1 @@
+"""streamstash indexer service."""

@@ -1,0 +1,1 @@
+"""streamstash parser service."""

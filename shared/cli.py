@@ -1,0 +1,288 @@
+"""The `streamstash` command: run the pipeline, each service, the local stack, and the tools."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from streamstash import names
+from streamstash.config import ConfigError, PipelineConfig, load_pipeline
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Kafka-backed log pipeline.")
+stack_app = typer.Typer(no_args_is_help=True, help="The local Kafka + Elasticsearch stand-in (noida-db).")
+app.add_typer(stack_app, name="stack")
+
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="Pipeline YAML file.", exists=False)]
+KafkaOption = Annotated[Optional[str], typer.Option("--kafka", envvar=names.ENV_KAFKA,
+                                                    help="Kafka bootstrap servers (overrides the file).")]
+ElasticsearchOption = Annotated[Optional[str], typer.Option(
+    "--elasticsearch", envvar=names.ENV_ELASTICSEARCH, help="Elasticsearch URL(s), comma-separated (overrides the file).")]
+HttpPortOption = Annotated[Optional[int], typer.Option("--http-port", help="Port of /metrics and /healthz.")]
+HttpHostOption = Annotated[Optional[str], typer.Option("--http-host", envvar="STREAMSTASH_HTTP_HOST",
+                                                       help="Bind address of /metrics and /healthz.")]
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    return typer.Exit(code)
+
+
+def load_config(path: Path) -> PipelineConfig:
+    try:
+        return load_pipeline(path)
+    except ConfigError as exc:
+        raise fail(str(exc), 2) from exc
+
+
+def with_overrides(config: PipelineConfig, kafka: str | None, elasticsearch: str | None,
+                   http_port: int | None = None, http_host: str | None = None) -> PipelineConfig:
+    """Apply command-line addresses; fall back to a running local stack for what is still unset."""
+    kafka_settings = config.kafka.model_copy(update={"bootstrap_servers": kafka}) if kafka else config.kafka
+    es_settings = config.elasticsearch
+    if elasticsearch:
+        es_settings = es_settings.model_copy(update={"hosts": [h for h in elasticsearch.split(",") if h]})
+    http = config.http
+    if http_port is not None:
+        http = http.model_copy(update={"port": http_port})
+    if http_host:
+        http = http.model_copy(update={"host": http_host})
+    config = config.model_copy(update={"kafka": kafka_settings, "elasticsearch": es_settings, "http": http})
+    if config.uses_local_stack:
+        from streamstash.stack import LocalStack
+
+        running = LocalStack(config.stack.data_dir).status()
+        if running is None:
+            raise fail("no Kafka/Elasticsearch configured and no local stack running: set kafka.bootstrap_servers "
+                       "and elasticsearch.hosts, pass --kafka/--elasticsearch, or start `streamstash stack up`")
+        config = use_stack(config, running.kafka, running.elasticsearch)
+    return config
+
+
+def use_stack(config: PipelineConfig, kafka: str, elasticsearch: str) -> PipelineConfig:
+    updates = {}
+    if config.kafka.bootstrap_servers is None:
+        updates["kafka"] = config.kafka.model_copy(update={"bootstrap_servers": kafka})
+    if config.elasticsearch.hosts is None:
+        updates["elasticsearch"] = config.elasticsearch.model_copy(update={"hosts": [elasticsearch]})
+    return config.model_copy(update=updates)
+
+
+# ---- services -------------------------------------------------------------------------------------------
+
+
+@app.command()
+def collector(config: ConfigOption, kafka: KafkaOption = None, elasticsearch: ElasticsearchOption = None,
+              http_port: HttpPortOption = None, http_host: HttpHostOption = None) -> None:
+    """Run the collector: inputs -> logs.raw."""
+    from streamstash.runtime import run_service
+    from streamstash.services.collector.app import run_collector
+
+    settings = with_overrides(load_config(config), kafka, elasticsearch, http_port, http_host)
+    run_service(names.SERVICE_COLLECTOR, settings, lambda stop: run_collector(settings, stop))
+
+
+@app.command()
+def parser(config: ConfigOption, kafka: KafkaOption = None, elasticsearch: ElasticsearchOption = None,
+           http_port: HttpPortOption = None, http_host: HttpHostOption = None) -> None:
+    """Run the parser (Faust agent): logs.raw -> logs.parsed + logs.dlq."""
+    from streamstash.services.parser.app import build_app
+    from streamstash.streaming import run_worker
+
+    settings = with_overrides(load_config(config), kafka, elasticsearch, http_port, http_host)
+    run_worker(build_app(settings), settings, names.SERVICE_PARSER)
+
+
+@app.command()
+def aggregator(config: ConfigOption, kafka: KafkaOption = None, elasticsearch: ElasticsearchOption = None,
+               http_port: HttpPortOption = None, http_host: HttpHostOption = None) -> None:
+    """Run the aggregator (Faust agents, RocksDB tables): logs.parsed -> logs.aggregated."""
+    from streamstash.services.aggregator.app import build_app
+    from streamstash.streaming import run_worker
+
+    settings = with_overrides(load_config(config), kafka, elasticsearch, http_port, http_host)
+    run_worker(build_app(settings), settings, names.SERVICE_AGGREGATOR)
+
+
+@app.command()
+def indexer(config: ConfigOption, kafka: KafkaOption = None, elasticsearch: ElasticsearchOption = None,
+            http_port: HttpPortOption = None, http_host: HttpHostOption = None) -> None:
+    """Run the indexer: logs.parsed + logs.aggregated -> Elasticsearch."""
+    from streamstash.runtime import run_service
+    from streamstash.services.indexer.app import run_indexer
+
+    settings = with_overrides(load_config(config), kafka, elasticsearch, http_port, http_host)
+    run_service(names.SERVICE_INDEXER, settings, lambda stop: run_indexer(settings, stop))
+
+
+# ---- the whole pipeline -----------------------------------------------------------------------------------
+
+
+@app.command()
+def run(config: ConfigOption, kafka: KafkaOption = None, elasticsearch: ElasticsearchOption = None,
+        stop_stack: Annotated[bool, typer.Option(help="Also stop the local stack at the end.")] = False) -> None:
+    """Run the whole pipeline: local stack (unless configured), topics, and the four services."""
+    from streamstash.kafka import ensure_topics
+    from streamstash.logs import configure_logging
+    from streamstash.stack import LocalStack, StackError
+    from streamstash.supervisor import Supervisor
+
+    settings = load_config(config)
+    configure_logging("run", settings.logging.level, settings.logging.json_format)
+    settings = with_overrides_no_stack(settings, kafka, elasticsearch)
+    stack = None
+    if settings.uses_local_stack:
+        stack = LocalStack(settings.stack.data_dir, settings.stack.kafka_port, settings.stack.elasticsearch_port)
+        try:
+            addresses = stack.up()
+        except StackError as exc:
+            raise fail(f"local stack: {exc}") from exc
+        typer.echo(f"local stack: kafka {addresses.kafka}  elasticsearch {addresses.elasticsearch}")
+        settings = use_stack(settings, addresses.kafka, addresses.elasticsearch)
+    created = asyncio.run(ensure_topics(settings.kafka))
+    if created:
+        typer.echo(f"created topics: {', '.join(created)}")
+    supervisor = Supervisor(config, settings.kafka.bootstrap_servers or "", ",".join(settings.elasticsearch.hosts or []),
+                            settings.state_dir, settings.http.host)
+    typer.echo("pipeline running; Ctrl-C stops it")
+    code = supervisor.run()
+    if stack is not None:
+        if stop_stack:
+            stack.down()
+        else:
+            typer.echo(f"local stack still running (elasticsearch {','.join(settings.elasticsearch.hosts or [])}); "
+                       "`streamstash stack down` stops it")
+    raise typer.Exit(code)
+
+
+def with_overrides_no_stack(config: PipelineConfig, kafka: str | None, elasticsearch: str | None) -> PipelineConfig:
+    updates = {}
+    if kafka:
+        updates["kafka"] = config.kafka.model_copy(update={"bootstrap_servers": kafka})
+    if elasticsearch:
+        updates["elasticsearch"] = config.elasticsearch.model_copy(update={"hosts": elasticsearch.split(",")})
+    return config.model_copy(update=updates)
+
+
+# ---- tools ---------------------------------------------------------------------------------------------
+
+
+@app.command()
+def check(config: ConfigOption) -> None:
+    """Validate a pipeline file (and compile its patterns and conditions) without starting anything."""
+    from streamstash.filters import FilterChain
+    from streamstash.services.aggregator.logic import TaskRouter
+
+    settings = load_config(config)
+    try:
+        FilterChain(settings.filters)
+        TaskRouter(settings.aggregations)
+    except ValueError as exc:
+        raise fail(f"{config}: {exc}", 2) from exc
+    typer.echo(f"{config}: ok ({len(settings.inputs)} inputs, {len(settings.filters)} filters, "
+               f"{len(settings.aggregations)} aggregations)")
+
+
+@app.command()
+def topics(config: ConfigOption, kafka: KafkaOption = None) -> None:
+    """Create the pipeline's topics (idempotent)."""
+    from streamstash.kafka import ensure_topics
+
+    settings = with_overrides(load_config(config), kafka, "http://unused")
+    created = asyncio.run(ensure_topics(settings.kafka))
+    typer.echo(f"created: {', '.join(created)}" if created else "all topics exist")
+
+
+@app.command()
+def grok(
+    pattern: Annotated[list[str], typer.Option("--pattern", "-p", help="Grok pattern (repeat to try several).")],
+    pattern_dir: Annotated[list[Path], typer.Option("--pattern-dir", help="Directory of pattern files.")] = [],  # noqa: B006
+    file: Annotated[str, typer.Argument(help="Input file, or - for stdin.")] = "-",
+) -> None:
+    """Match lines against grok patterns; print one JSON object per line."""
+    from streamstash.grok.command import run_grok
+
+    if file == "-":
+        code = run_grok(pattern, pattern_dir, sys.stdin, sys.stdout)
+    else:
+        with open(file, encoding="utf-8", errors="replace") as lines:
+            code = run_grok(pattern, pattern_dir, lines, sys.stdout)
+    raise typer.Exit(code)
+
+
+@app.command()
+def generate(
+    file: Annotated[Path, typer.Option(help="Lines to replay.")],
+    rate: Annotated[float, typer.Option(help="Mean lines per second.")] = 10.0,
+    jitter: Annotated[float, typer.Option(help="Relative random variation of the rate (0..1).")] = 0.5,
+    burst_every: Annotated[float, typer.Option(help="Seconds between bursts (0: none).")] = 0.0,
+    burst_factor: Annotated[float, typer.Option(help="Rate multiplier during a burst.")] = 10.0,
+    burst_seconds: Annotated[float, typer.Option(help="Length of a burst.")] = 5.0,
+    count: Annotated[int, typer.Option(help="Stop after this many lines (0: forever).")] = 0,
+) -> None:
+    """Print a log file's lines to stdout at a random rate, looping (the demo producer / load generator)."""
+    from streamstash.loadgen import LoadShape, replay_lines
+
+    shape = LoadShape(rate=rate, jitter=jitter, burst_every=burst_every, burst_factor=burst_factor,
+                      burst_seconds=burst_seconds)
+    replay_lines(file, shape, count, sys.stdout)
+
+
+@app.command("config-docs")
+def config_docs() -> None:
+    """Print the pipeline configuration reference (Markdown), generated from the settings models."""
+    from streamstash.config.docs import render_reference
+
+    typer.echo(render_reference())
+
+
+# ---- local stack -------------------------------------------------------------------------------------------
+
+DataDirOption = Annotated[Path, typer.Option("--data-dir", help="Where the stand-in keeps its data.")]
+
+
+@stack_app.command("up")
+def stack_up(data_dir: DataDirOption = Path(names.DEFAULT_STATE_DIR),
+             kafka_port: Annotated[Optional[int], typer.Option(help="Kafka port (default: a free one).")] = None,
+             elasticsearch_port: Annotated[Optional[int], typer.Option(help="Elasticsearch port.")] = None) -> None:
+    """Start the local stack and print its addresses."""
+    from streamstash.stack import LocalStack, StackError
+
+    try:
+        addresses = LocalStack(data_dir, kafka_port, elasticsearch_port).up()
+    except StackError as exc:
+        raise fail(str(exc)) from exc
+    typer.echo(f"kafka          {addresses.kafka}\nelasticsearch  {addresses.elasticsearch}\n"
+               f"data           {addresses.data_dir}\npid            {addresses.pid}")
+
+
+@stack_app.command("down")
+def stack_down(data_dir: DataDirOption = Path(names.DEFAULT_STATE_DIR)) -> None:
+    """Stop the local stack (its data stays)."""
+    from streamstash.stack import LocalStack
+
+    typer.echo("stopped" if LocalStack(data_dir).down() else "not running")
+
+
+@stack_app.command("status")
+def stack_status(data_dir: DataDirOption = Path(names.DEFAULT_STATE_DIR)) -> None:
+    """Print the local stack's addresses, or exit 1 if it is not running."""
+    from streamstash.stack import LocalStack
+
+    addresses = LocalStack(data_dir).status()
+    if addresses is None:
+        raise fail("local stack not running", 1)
+    typer.echo(f"kafka          {addresses.kafka}\nelasticsearch  {addresses.elasticsearch}\n"
+               f"data           {addresses.data_dir}\npid            {addresses.pid}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""Settings every service shares: Kafka, Elasticsearch, the HTTP endpoint, the local stack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+
+from streamstash import names
+from streamstash.config.base import StrictModel
+
+
+class TopicNames(StrictModel):
+    """Topic names; change them to run several pipelines on one Kafka cluster."""
+
+    raw: str = Field(names.TOPIC_RAW, description="Every line as collected.", examples=["logs.raw"])
+    parsed: str = Field(names.TOPIC_PARSED, description="Events after filters.", examples=["logs.parsed"])
+    aggregated: str = Field(
+        names.TOPIC_AGGREGATED, description="Aggregates emitted by the aggregator.", examples=["logs.aggregated"]
+    )
+    dlq: str = Field(names.TOPIC_DLQ, description="Dead letters: lines a stage could not handle, with the reason.",
+                     examples=["logs.dlq"])
+    tasks: str = Field(names.TOPIC_TASKS, description="Internal: parsed events re-keyed by aggregation task id.",
+                       examples=["logs.tasks"])
+
+    def all(self) -> list[str]:
+        return [self.raw, self.parsed, self.aggregated, self.dlq, self.tasks]
+
+
+class KafkaSettings(StrictModel):
+    """Where Kafka is and how the topics are laid out."""
+
+    bootstrap_servers: str | None = Field(
+        None,
+        description="host:port[,host:port]. Unset: `streamstash run` starts the local stack and uses it.",
+        examples=["kafka:9092"],
+    )
+    topics: TopicNames = Field(default_factory=TopicNames, description="Topic names.")
+    partitions: int = Field(6, ge=1, le=1024, description="Partitions per topic: the most instances a service can "
+                            "usefully scale to.", examples=[12])
+    replication_factor: int = Field(1, ge=1, description="Replicas per partition when streamstash creates topics.",
+                                    examples=[3])
+    raw_retention_hours: float = Field(
+        168, gt=0, description="Retention of the raw topic: how far back a replay can reach.", examples=[720]
+    )
+    max_message_bytes: int = Field(
+        8 * 1024 * 1024, ge=1024 * 1024, description="Largest record (one batch) producers send and topics accept.",
+        examples=[16777216],
+    )
+    consumer_group_prefix: str = Field("streamstash", description="Consumer groups are `<prefix>-<service>`.",
+                                       examples=["prod-web"])
+
+
+class ElasticsearchSettings(StrictModel):
+    """How to reach Elasticsearch; credentials are never logged."""
+
+    hosts: list[str] | None = Field(
+        None, description="Node URLs. Unset: `streamstash run` starts the local stack and uses it.",
+        examples=[["https://es01:9200"]],
+    )
+    username: str | None = Field(None, description="Basic-auth user.", examples=["elastic"])
+    password: SecretStr | None = Field(None, description="Basic-auth password.", examples=["${ES_PASSWORD}"])
+    api_key: SecretStr | None = Field(None, description="API key (base64 id:key), instead of basic auth.",
+                                      examples=["${ES_API_KEY}"])
+    ca_file: Path | None = Field(None, description="CA bundle to verify the server's certificate.",
+                                 examples=["/etc/ssl/es-ca.pem"])
+    verify_certs: bool = Field(True, description="Verify TLS certificates (keep on outside a lab).", examples=[True])
+    request_timeout_s: float = Field(30.0, gt=0, description="Timeout of one HTTP request.", examples=[60])
+
+    @field_validator("hosts")
+    @classmethod
+    def _drop_empty(cls, hosts: list[str] | None) -> list[str] | None:
+        cleaned = [host for host in (hosts or []) if host]
+        return cleaned or None
+
+
+class HttpSettings(StrictModel):
+    """The per-service HTTP endpoint serving /metrics, /healthz and /readyz."""
+
+    host: str = Field("127.0.0.1", description="Bind address; 0.0.0.0 in containers.", examples=["0.0.0.0"])
+    port: int = Field(9600, ge=0, le=65535, description="Port; 0 picks a free one (several services on one host).",
+                      examples=[9600])
+    enabled: bool = Field(True, description="Serve the endpoint at all.", examples=[True])
+
+
+class StackSettings(StrictModel):
+    """The local Kafka + Elasticsearch stand-in started by `streamstash run` / `stack up`."""
+
+    data_dir: Path = Field(Path(names.DEFAULT_STATE_DIR), description="Where the stand-in keeps its data.",
+                           examples=[".streamstash"])
+    kafka_port: int | None = Field(None, ge=1, le=65535, description="Fixed Kafka port; unset picks a free one.",
+                                   examples=[9092])
+    elasticsearch_port: int | None = Field(None, ge=1, le=65535, description="Fixed Elasticsearch port; unset "
+                                           "picks a free one.", examples=[9200])
+
+
+class LoggingSettings(StrictModel):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.", examples=["DEBUG"])
+    json_format: bool = Field(True, alias="json", description="One JSON object per log line (else plain text).",
+                              examples=[False])
+
+
+class BatchSettings(StrictModel):
+    """Bounds of the micro-batch one Kafka record carries."""
+
+    max_events: int = Field(500, ge=1, le=100_000, description="Events per record at most.", examples=[1000])
+    max_bytes: int = Field(512 * 1024, ge=1024, description="Approximate bytes per record at most.",
+                           examples=[1048576])
+    linger_ms: int = Field(100, ge=0, le=60_000, description="How long a partial batch waits for more events.",
+                           examples=[20])

@@ -1,0 +1,156 @@
+"""The one envelope every topic carries, and its codec.
+
+A Kafka record is never a single log line: it is a :class:`Batch` of events from one source (on
+``logs.raw``/``logs.parsed``) or one task (on ``logs.tasks``/``logs.aggregated``). A Faust agent
+pays ~0.2-0.5 ms per record for its stream machinery, so one line per record would cap a stage at
+a few thousand lines/s; a batch of hundreds makes the per-line cost the parsing itself.
+
+Each event keeps its own identity inside a batch: ``id`` is set by the parser from where the line
+entered ``logs.raw`` (topic, partition, offset, position in the record), so a replay or a
+re-delivery produces the same Elasticsearch document id, and the DLQ can point at the exact line.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import msgspec
+
+from streamstash import names
+
+
+class Source(msgspec.Struct, omit_defaults=True, kw_only=True):
+    """Where a line entered the pipeline."""
+
+    kind: str
+    host: str | None = None
+    path: str | None = None
+    inode: int | None = None
+    offset: int | None = None
+    container_id: str | None = None
+    container_name: str | None = None
+    image: str | None = None
+    labels: dict[str, str] | None = None
+    stream: str | None = None
+    peer: str | None = None
+
+
+class Event(msgspec.Struct, omit_defaults=True, kw_only=True):
+    """One log line (or one aggregate) and everything known about it.
+
+    ``message`` may be removed by a filter, so it is optional. ``raw_b64`` holds the original bytes
+    (base64) when they were not valid UTF-8 and ``message`` had to use replacement characters.
+    """
+
+    message: str | None = None
+    timestamp: str | None = msgspec.field(default=None, name=names.FIELD_TIMESTAMP)
+    source: Source
+    tags: list[str] = msgspec.field(default_factory=list)
+    fields: dict[str, Any] = msgspec.field(default_factory=dict)
+    id: str | None = None
+    raw_b64: str | None = None
+
+
+class Batch(msgspec.Struct, omit_defaults=True, kw_only=True):
+    """The value of every record on every streamstash topic."""
+
+    events: list[Event]
+
+
+class DeadLetter(msgspec.Struct, omit_defaults=True, kw_only=True):
+    """A line a stage could not handle, with the reason; the value of records on ``logs.dlq``."""
+
+    stage: str
+    reason: str
+    event: Event
+    origin: str | None = None
+    failed_at: str = msgspec.field(default_factory=lambda: format_timestamp(time.time()))
+
+
+class DeadLetterBatch(msgspec.Struct, kw_only=True):
+    letters: list[DeadLetter]
+
+
+_batch_encoder = msgspec.json.Encoder()
+_batch_decoder = msgspec.json.Decoder(Batch)
+_dlq_decoder = msgspec.json.Decoder(DeadLetterBatch)
+
+
+class RecordDecodeError(ValueError):
+    """A record value that is not a streamstash batch; it goes to the DLQ, never crashes a stage."""
+
+
+def encode(value: Batch | DeadLetterBatch) -> bytes:
+    return _batch_encoder.encode(value)
+
+
+def decode_batch(data: bytes) -> Batch:
+    try:
+        return _batch_decoder.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise RecordDecodeError(f"not a streamstash batch: {exc}") from exc
+
+
+def decode_dead_letters(data: bytes) -> DeadLetterBatch:
+    try:
+        return _dlq_decoder.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise RecordDecodeError(f"not a streamstash dead-letter batch: {exc}") from exc
+
+
+def encoded_size(event: Event) -> int:
+    """Cheap upper-bound estimate of an event's encoded size, for byte-bounded batching."""
+    return len(event.message or "") * 2 + 256
+
+
+def event_id(topic: str, partition: int, offset: int, position: int) -> str:
+    """The document id of the line at ``position`` in record ``offset`` of ``topic``/``partition``."""
+    return f"{topic}:{partition}:{offset}:{position}"
+
+
+def format_timestamp(epoch_seconds: float) -> str:
+    """ISO 8601 in UTC with milliseconds, the form ``@timestamp`` always takes."""
+    dt = datetime.fromtimestamp(epoch_seconds, tz=timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def to_document(event: Event) -> dict[str, Any]:
+    """The Elasticsearch document of an event: fields at the top level, like Logstash."""
+    doc: dict[str, Any] = dict(event.fields)
+    if event.message is not None:
+        doc.setdefault(names.FIELD_MESSAGE, event.message)
+    if event.timestamp is not None:
+        doc[names.FIELD_TIMESTAMP] = event.timestamp
+    if event.tags:
+        doc[names.FIELD_TAGS] = event.tags
+    doc[names.FIELD_SOURCE] = msgspec.to_builtins(event.source)
+    return doc
+
+
+def to_working_dict(event: Event) -> dict[str, Any]:
+    """Flatten an event into the dict filters work on (message, @timestamp, tags beside fields)."""
+    doc = dict(event.fields)
+    if event.message is not None:
+        doc[names.FIELD_MESSAGE] = event.message
+    if event.timestamp is not None:
+        doc[names.FIELD_TIMESTAMP] = event.timestamp
+    doc[names.FIELD_TAGS] = list(event.tags)
+    return doc
+
+
+def from_working_dict(template: Event, doc: dict[str, Any]) -> Event:
+    """Fold a filtered working dict back into an event that keeps ``template``'s identity."""
+    message = doc.pop(names.FIELD_MESSAGE, None)
+    timestamp = doc.pop(names.FIELD_TIMESTAMP, None)
+    tags = doc.pop(names.FIELD_TAGS, None) or []
+    return Event(
+        message=message if message is None else str(message),
+        timestamp=timestamp if timestamp is None else str(timestamp),
+        source=template.source,
+        tags=list(tags) if isinstance(tags, list) else [str(tags)],
+        fields=doc,
+        id=template.id,
+        raw_b64=template.raw_b64,
+    )

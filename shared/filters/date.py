@@ -1,0 +1,38 @@
+"""The date filter: parse a field with one of several formats into `@timestamp` (or another target)."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from streamstash.config.parser import DateFilter as DateSettings
+from streamstash.filters.base import Verdict, add_tags
+from streamstash.timeformats import format_iso8601, make_parser, zone_named
+
+
+class DateFilter:
+    def __init__(self, settings: DateSettings) -> None:
+        self.settings = settings
+        self.field = settings.match[0]
+        zone = zone_named(settings.timezone)
+        self.parsers = [make_parser(fmt, zone) for fmt in settings.match[1:]]
+        # Log lines repeat the same second many times; remember recent conversions.
+        self._convert = functools.lru_cache(maxsize=4096)(self._convert_uncached)
+
+    def apply(self, doc: dict[str, Any]) -> Verdict | None:
+        value = doc.get(self.field)
+        if value is None:
+            return None  # Logstash's date filter does nothing when the field is absent
+        converted = self._convert(str(value))
+        if converted is None:
+            add_tags(doc, self.settings.tag_on_failure)
+        else:
+            doc[self.settings.target] = converted
+        return None
+
+    def _convert_uncached(self, text: str) -> str | None:
+        for parse in self.parsers:
+            moment = parse(text)
+            if moment is not None:
+                return format_iso8601(moment)
+        return None

@@ -1,0 +1,56 @@
+"""The grok filter: match fields against Logstash patterns and merge the captures into the event."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from streamstash import names
+from streamstash.config.parser import GrokFilter as GrokSettings
+from streamstash.filters.base import Verdict, add_tags
+from streamstash.grok import Grok
+
+
+class GrokFilter:
+    def __init__(self, settings: GrokSettings) -> None:
+        self.settings = settings
+        self.matchers = [
+            (
+                field,
+                Grok(
+                    patterns,
+                    pattern_definitions=settings.pattern_definitions,
+                    pattern_dirs=[Path(directory) for directory in settings.patterns_dir],
+                    break_on_match=settings.break_on_match,
+                    timeout_ms=settings.timeout_ms,
+                ),
+            )
+            for field, patterns in settings.match.items()
+        ]
+
+    def apply(self, doc: dict[str, Any]) -> Verdict | None:
+        for field, grok in self.matchers:
+            value = doc.get(field)
+            if not isinstance(value, str):
+                return self._fail(doc, self.settings.tag_on_failure, f"grok: field {field!r} is missing or not text")
+            result = grok.match(value)
+            if result.timed_out:
+                return self._fail(doc, [names.TAG_GROK_TIMEOUT],
+                                  f"grok: patterns on {field!r} exceeded {self.settings.timeout_ms:g} ms")
+            if not result.matched:
+                return self._fail(doc, self.settings.tag_on_failure, f"grok: no pattern matched field {field!r}")
+            _merge(doc, result.fields)
+        return None
+
+    def _fail(self, doc: dict[str, Any], tags: list[str], reason: str) -> Verdict | None:
+        add_tags(doc, tags)
+        return Verdict("dead_letter", reason) if self.settings.dead_letter_on_failure else None
+
+
+def _merge(target: dict[str, Any], captured: dict[str, Any]) -> None:
+    for key, value in captured.items():
+        existing = target.get(key)
+        if isinstance(value, dict) and isinstance(existing, dict):
+            _merge(existing, value)
+        else:
+            target[key] = value

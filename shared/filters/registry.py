@@ -1,0 +1,21 @@
+"""Filter kind (the key in the pipeline file) -> implementation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from streamstash.filters.base import Filter
+from streamstash.filters.date import DateFilter
+from streamstash.filters.grok import GrokFilter
+from streamstash.filters.mutate import MutateFilter
+
+FILTERS: dict[str, Callable[[Any], Filter]] = {
+    "grok": GrokFilter,
+    "date": DateFilter,
+    "mutate": MutateFilter,
+}
+
+
+def build_filter(kind: str, settings: Any) -> Filter:
+    return FILTERS[kind](settings)

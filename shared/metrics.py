@@ -1,0 +1,61 @@
+"""The metrics every service exposes (Vector's component spec: received, sent, errors, dropped)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class ServiceMetrics:
+    """One registry per process; label sets are the same in every service."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.registry = CollectorRegistry()
+        self.events_received = Counter(
+            "streamstash_events_received", "Events taken in.", ["service", "topic", "partition"],
+            registry=self.registry,
+        )
+        self.events_sent = Counter(
+            "streamstash_events_sent", "Events handed on and acknowledged.", ["service", "topic", "partition"],
+            registry=self.registry,
+        )
+        self.events_failed = Counter(
+            "streamstash_events_failed", "Events that failed (sent to the DLQ or retried).",
+            ["service", "topic", "reason"], registry=self.registry,
+        )
+        self.events_dropped = Counter(
+            "streamstash_events_dropped", "Events dropped on purpose (a `drop` filter).", ["service", "topic", "reason"],
+            registry=self.registry,
+        )
+        self.batch_seconds = Histogram(
+            "streamstash_batch_seconds", "Time to handle one batch.", ["service", "stage"],
+            buckets=LATENCY_BUCKETS, registry=self.registry,
+        )
+        self.consumer_lag = Gauge(
+            "streamstash_consumer_lag", "Records behind the end of the partition.", ["service", "topic", "partition"],
+            registry=self.registry,
+        )
+        self.buffer_fill = Gauge(
+            "streamstash_buffer_fill", "Events waiting in the service's own buffers.", ["service", "buffer"],
+            registry=self.registry,
+        )
+
+    def received(self, topic: str, partition: int | str, count: int) -> None:
+        self.events_received.labels(self.service, topic, str(partition)).inc(count)
+
+    def sent(self, topic: str, partition: int | str, count: int) -> None:
+        self.events_sent.labels(self.service, topic, str(partition)).inc(count)
+
+    def failed(self, topic: str, reason: str, count: int = 1) -> None:
+        self.events_failed.labels(self.service, topic, reason).inc(count)
+
+    def dropped(self, topic: str, reason: str, count: int = 1) -> None:
+        self.events_dropped.labels(self.service, topic, reason).inc(count)
+
+    def time_batch(self, stage: str):  # noqa: ANN201 - prometheus' own context manager type
+        return self.batch_seconds.labels(self.service, stage).time()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

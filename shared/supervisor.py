@@ -1,0 +1,123 @@
+"""`streamstash run`: the four services as separate processes, restarted with backoff, stopped together."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from streamstash import names
+from streamstash.stack import free_port
+
+log = logging.getLogger(__name__)
+
+STOP_ORDER = names.SERVICES  # collector first: what it flushes, the others still take in
+STOP_TIMEOUT_S = 30.0
+MAX_RESTARTS = 5
+RESTART_WINDOW_S = 60.0
+
+
+@dataclass
+class Child:
+    service: str
+    argv: list[str]
+    http_port: int
+    process: subprocess.Popen[bytes] | None = None
+    restarts: list[float] = field(default_factory=list)
+    finished: bool = False  # exited 0 by itself (a finite input ran out): not restarted
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.argv)  # noqa: S603 - our own CLI
+        log.info("service started", extra={"service": self.service, "pid": self.process.pid,
+                                           "http_port": self.http_port})
+
+
+def service_argv(service: str, config_path: Path, kafka: str, elasticsearch: str, http_port: int) -> list[str]:
+    return [sys.executable, "-m", "streamstash.cli", service, "--config", str(config_path),
+            "--kafka", kafka, "--elasticsearch", elasticsearch, "--http-port", str(http_port)]
+
+
+class Supervisor:
+    def __init__(self, config_path: Path, kafka: str, elasticsearch: str, state_dir: Path,
+                 http_host: str = "127.0.0.1") -> None:
+        self.children = []
+        for service in names.SERVICES:
+            port = free_port(http_host)
+            self.children.append(Child(service, service_argv(service, config_path, kafka, elasticsearch, port), port))
+        self.state_file = state_dir / "run.json"
+        self._stopping = False
+
+    def run(self) -> int:
+        previous = {signum: signal.signal(signum, self._on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            for child in self.children:
+                child.start()
+            self._write_state()
+            return self._watch()
+        finally:
+            self.stop()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+            self.state_file.unlink(missing_ok=True)
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        if self._stopping:
+            for child in self.children:
+                if child.process and child.process.poll() is None:
+                    child.process.kill()
+            os._exit(130)
+        self._stopping = True
+
+    def _watch(self) -> int:
+        while not self._stopping:
+            for child in self.children:
+                code = child.process.poll() if child.process else None
+                if code is None or child.finished:
+                    continue
+                if code == 0:
+                    child.finished = True
+                    log.info("service finished", extra={"service": child.service})
+                    continue
+                now = time.monotonic()
+                child.restarts = [at for at in child.restarts if now - at < RESTART_WINDOW_S]
+                if len(child.restarts) >= MAX_RESTARTS:
+                    log.error("service keeps failing, stopping the pipeline",
+                              extra={"service": child.service, "exit_code": code, "restarts": len(child.restarts)})
+                    return 1
+                delay = 2 ** len(child.restarts)
+                log.warning("service exited, restarting", extra={"service": child.service, "exit_code": code,
+                                                                 "restart_in_s": delay})
+                time.sleep(delay)
+                child.restarts.append(time.monotonic())
+                child.start()
+                self._write_state()
+            time.sleep(0.2)
+        return 0
+
+    def stop(self) -> None:
+        for service in STOP_ORDER:
+            child = next(c for c in self.children if c.service == service)
+            process = child.process
+            if process is None or process.poll() is not None:
+                continue
+            process.terminate()
+            try:
+                process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                log.error("service did not stop in time, killing it", extra={"service": service})
+                process.kill()
+                process.wait()
+
+    def _write_state(self) -> None:
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        state = {
+            child.service: {"pid": child.process.pid if child.process else None, "http_port": child.http_port}
+            for child in self.children
+        }
+        self.state_file.write_text(json.dumps(state, indent=2))
