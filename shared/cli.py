@@ -233,11 +233,16 @@ def generate(
 
 
 @app.command("config-docs")
-def config_docs() -> None:
+def config_docs(update: Annotated[Optional[Path], typer.Option(
+        help="Rewrite the generated section of this Markdown file instead of printing.")] = None) -> None:
     """Print the pipeline configuration reference (Markdown), generated from the settings models."""
-    from streamstash.config.docs import render_reference
+    from streamstash.config.docs import render_reference, replace_reference
 
-    typer.echo(render_reference())
+    if update is None:
+        typer.echo(render_reference())
+        return
+    update.write_text(replace_reference(update.read_text(encoding="utf-8")), encoding="utf-8")
+    typer.echo(f"{update}: configuration reference updated")
 
 
 # ---- local stack -------------------------------------------------------------------------------------------

@@ -68,11 +68,15 @@ class ElasticsearchSettings(StrictModel):
     verify_certs: bool = Field(True, description="Verify TLS certificates (keep on outside a lab).", examples=[True])
     request_timeout_s: float = Field(30.0, gt=0, description="Timeout of one HTTP request.", examples=[60])
 
-    @field_validator("hosts")
+    @field_validator("hosts", mode="before")
     @classmethod
-    def _drop_empty(cls, hosts: list[str] | None) -> list[str] | None:
-        cleaned = [host for host in (hosts or []) if host]
-        return cleaned or None
+    def _drop_empty(cls, hosts: object) -> object:
+        """`["${ES:-}"]` with ES unset means "no hosts configured", not a host named ""."""
+        if isinstance(hosts, str):
+            hosts = [host.strip() for host in hosts.split(",")]
+        if isinstance(hosts, list):
+            hosts = [host for host in hosts if host] or None
+        return hosts
 
 
 class HttpSettings(StrictModel):

@@ -36,11 +36,14 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
 
 
 def _nested_models(model: type[BaseModel]) -> list[tuple[str, type[BaseModel]]]:
+    """Fields whose type is a settings model (optional or not): documented as sections of their own."""
     found = []
     for name, info in model.model_fields.items():
-        annotation = info.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            found.append((info.alias or name, annotation))
+        candidates = [info.annotation, *typing.get_args(info.annotation)]
+        for candidate in candidates:
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                found.append((info.alias or name, candidate))
+                break
     return found
 
 
@@ -95,3 +98,11 @@ def render_reference() -> str:
         queue.extend((f"{prefix}{key}", nested) for key, nested in _nested_models(model))
     out.append(END_MARKER)
     return "\n".join(out)
+
+
+def replace_reference(markdown: str) -> str:
+    """``markdown`` with the text between the reference markers replaced by a fresh rendering."""
+    start, end = markdown.find(BEGIN_MARKER), markdown.find(END_MARKER)
+    if start < 0 or end < 0:
+        raise ValueError(f"the file has no {BEGIN_MARKER!r} ... {END_MARKER!r} section")
+    return markdown[:start] + render_reference() + markdown[end + len(END_MARKER):]

@@ -41,10 +41,11 @@ def _substitute_string(text: str, env: Mapping[str, str], key_path: str) -> str 
         if match.group(0) == "$$":
             return "$"
         variable, default = match.group(1), match.group(2)
-        if variable in env:
-            return env[variable]
-        if default is not None:
+        value = env.get(variable)
+        if default is not None and not value:  # like the shell: the default also replaces an empty value
             return default
+        if value is not None:
+            return value
         raise UnsetVariableError(variable, key_path)
 
     result = _REFERENCE.sub(replace, text)

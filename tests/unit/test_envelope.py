@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import pytest
+
+from streamstash import names
+from streamstash.envelope import (
+    Batch,
+    DeadLetter,
+    DeadLetterBatch,
+    Event,
+    RecordDecodeError,
+    Source,
+    decode_batch,
+    decode_dead_letters,
+    encode,
+    event_id,
+    from_working_dict,
+    to_document,
+    to_working_dict,
+)
+
+
+def sample_event(**overrides) -> Event:
+    values = dict(message="GET / 200", timestamp="2015-01-04T05:13:42.000Z",
+                  source=Source(kind=names.SOURCE_FILE, path="/var/log/a.log", inode=7, offset=120),
+                  tags=["web"], fields={"verb": "GET", "response": 200})
+    values.update(overrides)
+    return Event(**values)
+
+
+def test_batch_round_trips_with_timestamp_under_its_document_name() -> None:
+    batch = Batch(events=[sample_event(), sample_event(message="second", raw_b64="AAE=")])
+    data = encode(batch)
+    assert b'"@timestamp":"2015-01-04T05:13:42.000Z"' in data
+    assert decode_batch(data) == batch
+
+
+def test_unset_optional_fields_are_not_encoded() -> None:
+    data = encode(Batch(events=[Event(message="x", source=Source(kind="stdin"))]))
+    assert b"raw_b64" not in data and b"container_id" not in data and b"null" not in data
+
+
+@pytest.mark.parametrize("garbage", [b"", b"not json", b'{"events": 3}', b'{"events": [{"message": 1}]}', b"\xff\xfe"])
+def test_garbage_is_a_decode_error_not_a_crash(garbage: bytes) -> None:
+    with pytest.raises(RecordDecodeError):
+        decode_batch(garbage)
+
+
+def test_dead_letters_round_trip() -> None:
+    letters = DeadLetterBatch(letters=[DeadLetter(stage="parser", reason="grok: no match", event=sample_event(),
+                                                  origin="logs.raw:0:5:1")])
+    decoded = decode_dead_letters(encode(letters))
+    assert decoded.letters[0].reason == "grok: no match"
+    assert decoded.letters[0].failed_at.endswith("Z")
+
+
+def test_event_id_names_topic_partition_offset_and_position() -> None:
+    assert event_id("logs.raw", 3, 1234, 17) == "logs.raw:3:1234:17"
+
+
+def test_document_puts_fields_at_top_level_with_source_and_tags() -> None:
+    doc = to_document(sample_event())
+    assert doc["verb"] == "GET" and doc["response"] == 200
+    assert doc["@timestamp"] == "2015-01-04T05:13:42.000Z"
+    assert doc["message"] == "GET / 200"
+    assert doc["tags"] == ["web"]
+    assert doc["source"] == {"kind": "file", "path": "/var/log/a.log", "inode": 7, "offset": 120}
+
+
+def test_working_dict_round_trip_keeps_identity_and_allows_removing_message() -> None:
+    event = sample_event(id="logs.raw:0:1:2", raw_b64="AA==")
+    doc = to_working_dict(event)
+    doc.pop("message")
+    doc["extra"] = 1
+    back = from_working_dict(event, doc)
+    assert back.message is None
+    assert back.id == "logs.raw:0:1:2" and back.raw_b64 == "AA==" and back.source == event.source
+    assert back.fields == {"verb": "GET", "response": 200, "extra": 1}
+    assert back.tags == ["web"]
