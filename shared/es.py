@@ -1,12 +1,20 @@
-"""The Elasticsearch client, built from settings; secrets stay inside SecretStr until this point."""
+"""The Elasticsearch client, built from settings; secrets stay inside SecretStr until this point.
+
+Nothing here logs a secret: :func:`describe` is what services log about their connection (hosts with
+any `user:password@` removed, which kind of auth, TLS options) and it never reads a secret's value.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from elasticsearch import AsyncElasticsearch
 
 from streamstash.config.common import ElasticsearchSettings
+
+log = logging.getLogger(__name__)
 
 
 def make_client(settings: ElasticsearchSettings, **overrides: Any) -> AsyncElasticsearch:
@@ -19,6 +27,8 @@ def make_client(settings: ElasticsearchSettings, **overrides: Any) -> AsyncElast
         "retry_on_timeout": False,  # the indexer retries with its own backoff and accounting
         "max_retries": 0,
     }
+    if not settings.verify_certs:
+        options["ssl_show_warn"] = False  # said once, by describe(), not on every request
     if settings.ca_file is not None:
         options["ca_certs"] = str(settings.ca_file)
     if settings.api_key is not None:
@@ -28,3 +38,41 @@ def make_client(settings: ElasticsearchSettings, **overrides: Any) -> AsyncElast
         options["basic_auth"] = (settings.username, password)
     options.update(overrides)
     return AsyncElasticsearch(**options)
+
+
+def redact_url(url: str) -> str:
+    """`https://user:secret@es:9200` -> `https://es:9200`: hosts may carry credentials."""
+    try:
+        parts = urlsplit(url if "://" in url else f"//{url}")
+    except ValueError:
+        return "<unparsable host>"
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    redacted = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return redacted if "://" in url else redacted.removeprefix("//")
+
+
+def describe(settings: ElasticsearchSettings) -> dict[str, Any]:
+    """Loggable facts about the connection; never a password or an API key."""
+    if settings.api_key is not None:
+        auth = "api_key"
+    elif settings.username is not None:
+        auth = "basic"
+    else:
+        auth = "none"
+    return {
+        "hosts": [redact_url(host) for host in settings.hosts or []],
+        "auth": auth,
+        "user": settings.username if auth == "basic" else None,
+        "verify_certs": settings.verify_certs,
+        "ca_file": str(settings.ca_file) if settings.ca_file else None,
+    }
+
+
+def log_connection(settings: ElasticsearchSettings, service: str) -> None:
+    facts = describe(settings)
+    log.info("elasticsearch connection", extra={"service": service, **{f"es_{k}": v for k, v in facts.items()}})
+    if not settings.verify_certs:
+        log.warning("TLS certificate verification is off for Elasticsearch", extra={"service": service})

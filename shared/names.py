@@ -20,6 +20,14 @@ FIELD_SOURCE: Final = "source"
 FIELD_EVENT_ID: Final = "event_id"
 FIELD_AGGREGATED: Final = "aggregated"
 FIELD_COUNT: Final = "count"
+# Fields of emitted aggregates.
+FIELD_TASK_ID: Final = "task_id"
+FIELD_AGGREGATION: Final = "aggregation"
+FIELD_FLUSH_REASON: Final = "flush_reason"
+FIELD_WINDOW_START: Final = "window_start"
+FIELD_WINDOW_END: Final = "window_end"
+# Where Logstash moves an `@timestamp` value it cannot read (e.g. one a json filter brought in).
+FIELD_TIMESTAMP_FAILURE: Final = "_@timestamp"
 
 # Tags (Logstash-compatible where Logstash has one).
 TAG_GROK_FAILURE: Final = "_grokparsefailure"
@@ -27,10 +35,30 @@ TAG_GROK_TIMEOUT: Final = "_groktimeout"
 TAG_DATE_FAILURE: Final = "_dateparsefailure"
 TAG_JSON_FAILURE: Final = "_jsonparsefailure"
 TAG_DISSECT_FAILURE: Final = "_dissectfailure"
+TAG_JSON_TOO_DEEP: Final = "_jsontoodeep"
+TAG_JSON_TOO_LARGE: Final = "_jsontoolarge"
+TAG_TIMESTAMP_FAILURE: Final = "_timestampparsefailure"
 TAG_TRUNCATED: Final = "_truncated"
 TAG_INVALID_UTF8: Final = "_invalid_utf8"
 TAG_DECODE_FAILURE: Final = "_recorddecodefailure"
 TAG_INDEX_REJECTED: Final = "_indexrejected"
+# Aggregates emitted for a reason other than their regular flush rule (timeouts, late events).
+TAG_AGGREGATE_INACTIVITY: Final = "_aggregate_inactivity"
+TAG_AGGREGATE_TIMEOUT: Final = "_aggregate_timeout"
+TAG_AGGREGATE_IDLE: Final = "_aggregate_idle"
+TAG_AGGREGATE_LATE: Final = "_aggregate_late"
+TAG_MULTILINE: Final = "multiline"
+TAG_MULTILINE_MAX_LINES: Final = "multiline_codec_max_lines_reached"
+TAG_SYSLOG_INVALID_PRIORITY: Final = "_syslog_invalid_priority"
+TAG_SYSLOG_PARSE_FAILURE: Final = "_syslogparsefailure"
+TAG_FRAMING_ERROR: Final = "_framing_error"
+
+# Collector: event fields set by inputs, Kafka record headers on logs.raw, drop/failure reasons.
+FIELD_SYSLOG: Final = "syslog"
+HEADER_COLLECTOR: Final = "streamstash-collector"
+HEADER_BATCH_ID: Final = "streamstash-batch"
+HEADER_POSITIONS: Final = "streamstash-positions"
+REASON_BUFFER_FULL: Final = "buffer_full"
 
 # Source kinds (where a line entered).
 SOURCE_FILE: Final = "file"
@@ -38,6 +66,7 @@ SOURCE_DOCKER: Final = "docker"
 SOURCE_UDP: Final = "udp"
 SOURCE_TCP: Final = "tcp"
 SOURCE_STDIN: Final = "stdin"
+SOURCE_AGGREGATE: Final = "aggregate"
 
 # Service names (CLI subcommands, metric labels, consumer-group suffixes).
 SERVICE_COLLECTOR: Final = "collector"

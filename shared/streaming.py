@@ -18,10 +18,12 @@ log = logging.getLogger(__name__)
 
 def make_app(config: PipelineConfig, service: str, **overrides: Any) -> faust.App:
     kafka = config.kafka
+    datadir = config.state_dir / service
+    datadir.mkdir(parents=True, exist_ok=True)
     options: dict[str, Any] = {
         "broker": [f"kafka://{server}" for server in bootstrap(kafka).split(",")],
         "store": "memory://",
-        "datadir": str(config.state_dir / service),
+        "datadir": str(datadir),
         "web_enabled": False,  # we serve /metrics and /healthz ourselves; Faust's fixed port breaks scaling
         "topic_partitions": kafka.partitions,
         "topic_replication_factor": kafka.replication_factor,

@@ -33,9 +33,21 @@ class Child:
     finished: bool = False  # exited 0 by itself (a finite input ran out): not restarted
 
     def start(self) -> None:
-        self.process = subprocess.Popen(self.argv)  # noqa: S603 - our own CLI
+        # Own process group: a terminal's Ctrl-C reaches only the supervisor, which sends each service one
+        # SIGTERM (a second signal would make a service exit without draining).
+        self.process = subprocess.Popen(self.argv, process_group=0, preexec_fn=_die_with_parent)  # noqa: S603
         log.info("service started", extra={"service": self.service, "pid": self.process.pid,
                                            "http_port": self.http_port})
+
+
+def _die_with_parent() -> None:
+    """Linux: have the kernel SIGTERM the service if the supervisor dies without stopping it (kill -9)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 def service_argv(service: str, config_path: Path, kafka: str, elasticsearch: str, http_port: int) -> list[str]:

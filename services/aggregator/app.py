@@ -1,50 +1,194 @@
-"""Aggregator wiring: re-key parsed events by task, fold them into a RocksDB table, emit aggregates."""
+"""Aggregator wiring: re-key parsed events by task, fold them into a RocksDB table, emit aggregates.
+
+`rekey` (logs.parsed -> logs.tasks) sends, per parsed record, one record per `logs.tasks`
+partition holding that partition's tasks' events grouped by task. `aggregate` (logs.tasks ->
+logs.aggregated) folds each record into the table and emits what closed. The logic lives in
+`logic.py`; this module only moves bytes between Faust and it, in the order that keeps a crash
+exact: aggregates are acknowledged by Kafka before the state that produced them is written.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+from typing import Any
+
 import faust
+from prometheus_client import Counter
 
 from streamstash import names
 from streamstash.config import PipelineConfig
-from streamstash.envelope import Batch, decode_batch, encode
+from streamstash.envelope import (
+    Batch,
+    DeadLetter,
+    DeadLetterBatch,
+    Event,
+    RecordDecodeError,
+    Source,
+    decode_batch,
+    encode,
+)
+from streamstash.kafka import ensure_topics
 from streamstash.metrics import ServiceMetrics
-from streamstash.services.aggregator.logic import TaskAggregator, TaskRouter
+from streamstash.services.aggregator.logic import RecordOutcome, RecordProcessor, TaskAggregator, TaskRouter
+from streamstash.services.aggregator.records import (
+    TaskRecord,
+    decode_task_record,
+    encode_task_record,
+    partition_for,
+    split_by_partition,
+)
+from streamstash.services.aggregator.slots import claim_slot
 from streamstash.streaming import attach_health, make_app, raw_topic
 
+log = logging.getLogger(__name__)
+
 TABLE_NAME = "task-state"
+IDLE_CHECK_SECONDS = 1.0
+
+
+def ensure_pipeline_topics(config: PipelineConfig) -> None:
+    """Create missing topics with the configured partitions before Faust would auto-create them with one.
+
+    Tasks are sent to explicit partitions, and the table's changelog must match `logs.tasks`.
+    A private loop, so that Faust's worker later finds the thread's event loop untouched.
+    """
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(ensure_topics(config.kafka))
+    finally:
+        loop.close()
 
 
 def build_app(config: PipelineConfig) -> faust.App:
     topics = config.kafka.topics
     partitions = config.kafka.partitions
-    app = make_app(config, names.SERVICE_AGGREGATOR, store="rocksdb://")
+    ensure_pipeline_topics(config)
+    slot = claim_slot(config.state_dir / names.SERVICE_AGGREGATOR)
+    app = make_app(config, names.SERVICE_AGGREGATOR, store="rocksdb://", datadir=str(slot.directory))
     metrics = ServiceMetrics(names.SERVICE_AGGREGATOR)
+    late_events = Counter("streamstash_aggregator_late_events", "Events behind the watermark: not dropped, emitted "
+                          "in aggregates tagged _aggregate_late.", ["topic"], registry=metrics.registry)
     attach_health(app, config, metrics)
     router = TaskRouter(config.aggregations)
-    aggregator = TaskAggregator(router)
+    processor = RecordProcessor(TaskAggregator(router))
     parsed_topic = raw_topic(app, topics.parsed, partitions)
     tasks_topic = raw_topic(app, topics.tasks, partitions)
     aggregated_topic = raw_topic(app, topics.aggregated, partitions)
-    table = app.Table(TABLE_NAME, default=None, partitions=partitions, key_type=str, value_type=None,
-                      key_serializer="raw", value_serializer="json")
+    dlq_topic = raw_topic(app, topics.dlq, partitions)
+    # Keys and values are bytes (the app's raw serializers); values are orjson-encoded task states.
+    table = app.Table(TABLE_NAME, default=None, partitions=partitions, key_type=bytes, value_type=bytes)
+    idle_specs = [spec for spec in config.aggregations if spec.flush.idle_flush is not None]
+    last_events_at: dict[int, float] = {}
+    log.info("aggregator state slot claimed", extra={"slot": slot.number, "directory": str(slot.directory)})
+
+    @app.on_partitions_revoked.connect
+    async def forget_on_revoke(_app: Any, revoked: Any, **kwargs: Any) -> None:
+        processor.forget()  # partitions may come back changed by another instance: rebuild from the table
+
+    @app.on_partitions_assigned.connect
+    async def forget_on_assign(_app: Any, assigned: Any, **kwargs: Any) -> None:
+        processor.forget()
 
     @app.agent(parsed_topic, concurrency=1)
     async def rekey(stream: faust.StreamT) -> None:
         async for record in stream.events():
             message = record.message
-            batch = decode_batch(record.value)
+            try:
+                batch = decode_batch(record.value)
+            except RecordDecodeError as exc:
+                await send_undecodable(message, str(exc))
+                continue
             metrics.received(message.topic, message.partition, len(batch.events))
-            for key, events in router.group(batch.events).items():
-                await tasks_topic.send(key=key.encode(), value=encode(Batch(events=events)))
+            for partition, task_record in split_by_partition(router.group(batch.events), partitions).items():
+                await tasks_topic.send(value=encode_task_record(task_record), partition=partition)
+                metrics.sent(topics.tasks, partition, sum(len(group.events) for group in task_record.groups))
 
     @app.agent(tasks_topic, concurrency=1)
     async def aggregate(stream: faust.StreamT) -> None:
         async for record in stream.events():
-            key = record.key.decode()
-            state, emitted = aggregator.fold(key, table[key], decode_batch(record.value).events)
-            table[key] = state
-            if emitted:
-                await aggregated_topic.send(key=record.key, value=encode(Batch(events=emitted)))
-                metrics.sent(topics.aggregated, record.message.partition, len(emitted))
+            message = record.message
+            partition = message.partition
+            if not processor.has(partition):
+                rebuild()
+            try:
+                task_record = decode_task_record(record.value)
+            except ValueError as exc:
+                await send_undecodable(message, f"not a logs.tasks record: {exc}")
+                continue
+            with metrics.time_batch("aggregate"):
+                if task_record.idle_tick:
+                    outcome = idle_outcome(partition)
+                else:
+                    last_events_at[partition] = time.monotonic()
+                    outcome = processor.process(partition, [(group.key, group.events) for group in task_record.groups],
+                                                table.get)
+                await emit(outcome, partition)
+                for key, value in outcome.writes.items():
+                    table[key] = value
+            count_outcome(message, task_record, outcome)
+
+    def rebuild() -> None:
+        assigned = sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == topics.tasks)
+        missing = [partition for partition in assigned if not processor.has(partition)]
+        started = time.monotonic()
+        processor.rebuild(missing, table.items(), lambda key: partition_for(key, partitions))
+        log.info("rebuilt open-task index from the table",
+                 extra={"partitions": missing, "seconds": round(time.monotonic() - started, 3)})
+
+    def idle_outcome(partition: int) -> RecordOutcome:
+        quiet_for = time.monotonic() - last_events_at.get(partition, time.monotonic())
+        return processor.idle_flush(partition, table.get, lambda spec: spec.flush.idle_flush is not None
+                                    and quiet_for * 1000 >= spec.flush.idle_flush)
+
+    async def emit(outcome: RecordOutcome, partition: int) -> None:
+        """Send the aggregates and wait until Kafka has them (and every earlier changelog write)."""
+        if outcome.emitted:
+            pending = await aggregated_topic.send(value=encode(Batch(events=outcome.emitted)), partition=partition)
+            await pending
+            metrics.sent(topics.aggregated, partition, len(outcome.emitted))
+        # The flush also makes the previous record's table writes durable in the changelog before
+        # this record's are made: a restart never replays an older value over a newer local one.
+        await app.producer.flush()
+        while app.producer.buffer.size:
+            await app.producer.flush()
+
+    def count_outcome(message: Any, task_record: TaskRecord, outcome: RecordOutcome) -> None:
+        received = sum(len(group.events) for group in task_record.groups)
+        if received:
+            metrics.received(message.topic, message.partition, received)
+        if outcome.duplicates:
+            metrics.dropped(message.topic, "duplicate_delivery", outcome.duplicates)
+        if outcome.late:
+            late_events.labels(message.topic).inc(outcome.late)
+
+    async def send_undecodable(message: Any, reason: str) -> None:
+        origin = f"{message.topic}:{message.partition}:{message.offset}"
+        value = message.value or b""
+        event = Event(message=value[:4096].decode("utf-8", errors="replace"), source=Source(kind="unknown"),
+                      tags=[names.TAG_DECODE_FAILURE], id=origin)
+        letter = DeadLetter(stage=names.SERVICE_AGGREGATOR, reason=reason, event=event, origin=origin)
+        await dlq_topic.send(value=encode(DeadLetterBatch(letters=[letter])), partition=message.partition)
+        metrics.failed(message.topic, "dead_letter")
+
+    if idle_specs:
+        shortest_idle = min(spec.flush.idle_flush or 0 for spec in idle_specs) / 1000
+        last_tick_at: dict[int, float] = {}
+
+        @app.timer(IDLE_CHECK_SECONDS)
+        async def tick_idle_partitions() -> None:
+            """Ask the owner of each quiet partition (through the partition itself) to flush idle tasks."""
+            now = time.monotonic()
+            for tp in app.consumer.assignment():
+                if tp.topic != topics.tasks:
+                    continue
+                runtime = processor.partitions.get(tp.partition)
+                if runtime is None or not runtime.open_keys:
+                    continue
+                quiet = now - last_events_at.setdefault(tp.partition, now)
+                if quiet >= shortest_idle and now - last_tick_at.get(tp.partition, 0.0) >= shortest_idle / 2:
+                    last_tick_at[tp.partition] = now
+                    await tasks_topic.send(value=encode_task_record(TaskRecord(idle_tick=True)), partition=tp.partition)
 
     return app

@@ -1,33 +1,49 @@
-"""Collector wiring: inputs -> publisher -> `logs.raw`, plus checkpoints and the health endpoint."""
+"""Collector wiring: inputs -> publisher (memory, disk spill) -> `logs.raw`, checkpoints, recovery, health."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from streamstash import names
 from streamstash.config import PipelineConfig
 from streamstash.config.collector import FileInput as FileSettings
 from streamstash.config.collector import StdinInput as StdinSettings
+from streamstash.config.collector import TcpInput as TcpSettings
+from streamstash.config.collector import UdpInput as UdpSettings
 from streamstash.http import HealthServer
-from streamstash.kafka import make_producer
+from streamstash.kafka import make_consumer, make_producer
 from streamstash.metrics import ServiceMetrics
 from streamstash.services.collector.checkpoints import CheckpointStore
 from streamstash.services.collector.inputs.base import Input
 from streamstash.services.collector.inputs.file import FileInput
+from streamstash.services.collector.inputs.network import TcpInput, UdpInput
 from streamstash.services.collector.inputs.stdin import StdinInput
 from streamstash.services.collector.publisher import Publisher
+from streamstash.services.collector.recovery import recover, start_producer
+from streamstash.services.collector.spill import Spill
 
 log = logging.getLogger(__name__)
 
+PRODUCER_STOP_TIMEOUT_S = 10.0
 
-def build_inputs(config: PipelineConfig, checkpoints: CheckpointStore) -> list[Input]:
+
+def build_inputs(config: PipelineConfig, checkpoints: CheckpointStore,
+                 metrics: ServiceMetrics | None = None) -> list[Input]:
+    metrics = metrics or ServiceMetrics(names.SERVICE_COLLECTOR)
     inputs: list[Input] = []
     for settings in config.inputs:
         if isinstance(settings, FileSettings):
             inputs.append(FileInput(settings, checkpoints))
         elif isinstance(settings, StdinSettings):
             inputs.append(StdinInput(settings))
+        elif isinstance(settings, UdpSettings):
+            inputs.append(UdpInput(settings, metrics, config.kafka.topics.raw))
+        elif isinstance(settings, TcpSettings):
+            inputs.append(TcpInput(settings))
         else:
             raise NotImplementedError(f"input type {settings.type!r} is not available in this build")
     return inputs
@@ -35,32 +51,79 @@ def build_inputs(config: PipelineConfig, checkpoints: CheckpointStore) -> list[I
 
 async def run_collector(config: PipelineConfig, stop: asyncio.Event) -> None:
     metrics = ServiceMetrics(names.SERVICE_COLLECTOR)
-    checkpoints = CheckpointStore(config.state_dir / names.SERVICE_COLLECTOR / "checkpoints.json")
-    inputs = build_inputs(config, checkpoints)
-    producer = make_producer(config.kafka, client_id=names.SERVICE_COLLECTOR, compression=config.collector.compression)
-    publisher = Publisher(producer, config.kafka.topics.raw, config.collector.batch, metrics,
-                          config.collector.buffer_max_events, on_acked=checkpoints.save)
-    server = HealthServer(config.http, metrics, ready=lambda: publisher.kafka_healthy)
+    state = config.state_dir / names.SERVICE_COLLECTOR
+    checkpoints = CheckpointStore(state / "checkpoints.json")
+    checkpoints.save()
+    inputs = build_inputs(config, checkpoints, metrics)
+    settings = config.collector
+    topic = config.kafka.topics.raw
+
+    def new_producer() -> AIOKafkaProducer:
+        # The publisher batches already; a producer linger would only delay each batch's round trip.
+        return make_producer(config.kafka, client_id=names.SERVICE_COLLECTOR, compression=settings.compression,
+                             linger_ms=0)
+
+    def new_consumer() -> AIOKafkaConsumer:
+        return make_consumer(config.kafka, group=None, client_id=f"{names.SERVICE_COLLECTOR}-recovery",
+                             isolation_level="read_uncommitted")
+
+    spill = Spill(state / "spill", settings.spill.max_bytes, settings.spill.segment_bytes) \
+        if settings.spill.enabled else None
+    publisher = Publisher(None, topic, settings.batch, metrics, settings.buffer_max_events,
+                          checkpoints=checkpoints, spill=spill)
+    server = HealthServer(config.http, metrics, ready=lambda: publisher.ready)
     await server.start()
-    await producer.start()
     await publisher.start()
-    tasks = [asyncio.create_task(source.run(publisher.emit), name=f"input:{source.name}") for source in inputs]
-    stopper = asyncio.create_task(stop.wait(), name="stop-signal")
+    tasks: list[asyncio.Task[None]] = []
+
+    def start(source: Input) -> None:
+        tasks.append(asyncio.create_task(source.run(publisher.emit), name=f"input:{source.name}"))
+
+    async def recover_then_start_positioned_inputs() -> None:
+        # Inputs that resume from checkpoints wait until recovery moved those checkpoints over what
+        # logs.raw already holds and the previous run's spill was acknowledged; others start at once
+        # and are buffered (memory, spill) while Kafka cannot be reached.
+        scan = await recover(new_consumer, topic, checkpoints)
+        producer = await start_producer(new_producer, topic)
+        await asyncio.gather(*publisher.begin(producer, scan.end_offsets, scan.batch_ids))
+        for source in inputs:
+            if getattr(source, "waits_for_recovery", False):
+                start(source)
+
+    for source in inputs:
+        if not getattr(source, "waits_for_recovery", False):
+            start(source)
+    recovery = asyncio.create_task(recover_then_start_positioned_inputs(), name="recovery")
     try:
-        pending = set(tasks)
-        while pending and not stop.is_set():
-            done, pending = await asyncio.wait(pending | {stopper}, return_when=asyncio.FIRST_COMPLETED)
-            for task in done - {stopper}:
-                if task.exception() is not None:
-                    log.error("input failed", exc_info=task.exception(), extra={"input": task.get_name()})
-            pending -= {stopper}
-        log.info("inputs finished" if not stop.is_set() else "stop requested", extra={"inputs": len(inputs)})
+        await _until_stopped_or_inputs_done(stop, recovery, tasks)
     finally:
+        recovery.cancel()
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        stopper.cancel()
+        await asyncio.gather(recovery, *tasks, return_exceptions=True)
         await publisher.stop()
-        checkpoints.save()
-        await producer.stop()
+        checkpoints.close()
+        if publisher.producer is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(publisher.producer.stop(), PRODUCER_STOP_TIMEOUT_S)
         await server.stop()
+
+
+async def _until_stopped_or_inputs_done(stop: asyncio.Event, recovery: asyncio.Task[None],
+                                        tasks: list[asyncio.Task[None]]) -> None:
+    """Run until stopped, or until every input ended (finite inputs: stdin, exit_at_eof files)."""
+    stopper = asyncio.create_task(stop.wait(), name="stop-signal")
+    reported: set[asyncio.Task[None]] = set()
+    try:
+        while not stop.is_set():
+            pending = {task for task in [recovery, *tasks] if not task.done()}
+            for task in {task for task in [recovery, *tasks] if task.done()} - reported:
+                reported.add(task)
+                if not task.cancelled() and task.exception() is not None:
+                    log.error("input failed", exc_info=task.exception(), extra={"task": task.get_name()})
+            if not pending:
+                break
+            await asyncio.wait(pending | {stopper}, return_when=asyncio.FIRST_COMPLETED)
+        log.info("stop requested" if stop.is_set() else "inputs finished", extra={"inputs": len(tasks)})
+    finally:
+        stopper.cancel()

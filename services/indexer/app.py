@@ -1,83 +1,103 @@
-"""Indexer wiring: aiokafka consumer on parsed + aggregated topics -> Elasticsearch bulk -> commit."""
+"""Indexer wiring: aiokafka consumer on parsed + aggregated topics -> Elasticsearch bulk -> commit.
+
+Only building here; the loop is :mod:`streamstash.services.indexer.consumer`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
-from aiokafka import TopicPartition
+from elasticsearch import AsyncElasticsearch
 
 from streamstash import names
 from streamstash.config import PipelineConfig
-from streamstash.es import make_client
+from streamstash.config.indexer import ElasticsearchOutput
+from streamstash.es import log_connection, make_client
 from streamstash.http import HealthServer
 from streamstash.kafka import consumer_group, make_consumer, make_producer
 from streamstash.metrics import ServiceMetrics
 from streamstash.services.aggregator.logic import TaskRouter
-from streamstash.services.indexer.bulk import BulkWriter, backoff_delay
-from streamstash.services.indexer.documents import IndexNamer
-from streamstash.services.indexer.pipeline import IndexBatch, collect_actions, dead_letters_for
-from streamstash.services.indexer.template import install_template, template_patterns
-from streamstash.envelope import encode, DeadLetterBatch
+from streamstash.services.indexer.bulk import BulkWriter, RetryPolicy
+from streamstash.services.indexer.consumer import DeadLetterSink, IndexerLoop
+from streamstash.services.indexer.documents import DocumentBuilder, IndexNamer
+from streamstash.services.indexer.template import install_template
 
 log = logging.getLogger(__name__)
 
+# Well above the longest drain (flush + in-flight requests) so a slow Elasticsearch never costs the
+# group membership; polling goes on while paused, so an outage never gets near it either.
+MAX_POLL_INTERVAL_MS = 300_000
 
-async def install_template_when_reachable(client, config: PipelineConfig, stop: asyncio.Event) -> None:  # noqa: ANN001
-    output = config.outputs.elasticsearch
+
+async def install_template_when_reachable(client: AsyncElasticsearch, output: ElasticsearchOutput,
+                                          retry: RetryPolicy, stop: asyncio.Event) -> None:
+    """The template must exist before the first document creates an index, so wait for it."""
     if not output.install_template:
         return
     attempt = 0
     while not stop.is_set():
         try:
-            await install_template(client, template_patterns(output.index, output.aggregate_index))
+            name = await install_template(client, output)
+            log.info("index template installed", extra={"template": name, "ecs": output.ecs_compatibility})
             return
         except Exception as exc:  # noqa: BLE001 - any failure here means "not yet"; keep trying
             attempt += 1
-            log.warning("cannot install index template yet", extra={"attempt": attempt, "error": repr(exc)})
-            await asyncio.sleep(backoff_delay(attempt))
+            log.warning("cannot install index template yet", extra={"attempt": attempt, "error": repr(exc)[:300]})
+            try:
+                await asyncio.wait_for(stop.wait(), retry.delay(attempt))
+            except TimeoutError:
+                pass
+
+
+def document_builders(config: PipelineConfig) -> dict[str, DocumentBuilder]:
+    topics = config.kafka.topics
+    output = config.outputs.elasticsearch
+    ecs = output.ecs_compatibility == "v8"
+    return {
+        topics.parsed: DocumentBuilder(IndexNamer(output.index, fallback=names.DEFAULT_DLQ_INDEX),
+                                       op_type=output.op_type, ecs=ecs),
+        topics.aggregated: DocumentBuilder(IndexNamer(output.aggregate_index, fallback=names.DEFAULT_DLQ_INDEX),
+                                           op_type=output.op_type, ecs=ecs),
+    }
 
 
 async def run_indexer(config: PipelineConfig, stop: asyncio.Event) -> None:
     topics = config.kafka.topics
     output = config.outputs.elasticsearch
+    bulk = output.bulk
     metrics = ServiceMetrics(names.SERVICE_INDEXER)
+    log_connection(config.elasticsearch, names.SERVICE_INDEXER)
     client = make_client(config.elasticsearch)
-    writer = BulkWriter(client, on_retry=lambda count: metrics.failed(topics.parsed, "bulk_retry", count))
-    router = TaskRouter(config.aggregations)
-    namers = {
-        topics.parsed: IndexNamer(output.index, fallback=names.DEFAULT_DLQ_INDEX),
-        topics.aggregated: IndexNamer(output.aggregate_index, fallback=names.DEFAULT_DLQ_INDEX),
-    }
-    consumer = make_consumer(config.kafka, topics.parsed, topics.aggregated,
-                             group=consumer_group(config.kafka, names.SERVICE_INDEXER),
-                             client_id=names.SERVICE_INDEXER, max_poll_records=max(1, output.bulk.max_docs // 100))
+    retry = RetryPolicy(initial_s=bulk.retry_initial_ms / 1000, max_s=bulk.retry_max_ms / 1000,
+                        max_item_retries=bulk.max_item_retries)
+    consumer = make_consumer(config.kafka, group=consumer_group(config.kafka, names.SERVICE_INDEXER),
+                             client_id=names.SERVICE_INDEXER, max_poll_interval_ms=MAX_POLL_INTERVAL_MS)
     producer = make_producer(config.kafka, client_id=f"{names.SERVICE_INDEXER}-dlq")
-    server = HealthServer(config.http, metrics, ready=lambda: writer.available)
+    loop = IndexerLoop(
+        consumer=consumer,
+        client=client,
+        dead_letters=DeadLetterSink(producer, topics.dlq),
+        builders=document_builders(config),
+        skip=TaskRouter(config.aggregations).is_consumed,
+        bulk=bulk,
+        metrics=metrics,
+        writer_factory=lambda observer: BulkWriter(client, retry, observer),
+    )
+    server = HealthServer(config.http, metrics, ready=loop.ready)
     await server.start()
-    await install_template_when_reachable(client, config, stop)
-    await producer.start()
-    await consumer.start()
     try:
-        while not stop.is_set():
-            records = await consumer.getmany(timeout_ms=output.bulk.flush_ms)
-            if not records:
-                continue
-            batch: IndexBatch = collect_actions(records, namers, skip=router.is_consumed, metrics=metrics)
-            for chunk in batch.chunks(output.bulk.max_docs, output.bulk.max_bytes):
-                with metrics.time_batch("bulk"):
-                    outcome = await writer.write(chunk)
-                batch.record_outcome(outcome)
-            letters = dead_letters_for(batch)
-            if letters:
-                await producer.send_and_wait(topics.dlq, encode(DeadLetterBatch(letters=letters)))
-                metrics.failed(topics.parsed, "rejected_by_elasticsearch", len(letters))
-            for (topic, partition), count in batch.indexed_per_partition.items():
-                metrics.sent(topic, partition, count)
-            await consumer.commit({TopicPartition(tp.topic, tp.partition): offset + 1
-                                   for tp, offset in batch.last_offsets.items()})
+        await install_template_when_reachable(client, output, retry, stop)
+        if stop.is_set():
+            return
+        await producer.start()
+        consumer.subscribe([topics.parsed, topics.aggregated], listener=loop.rebalance_listener())
+        await consumer.start()
+        try:
+            await loop.run(stop)
+        finally:
+            await consumer.stop()
+            await producer.stop()
     finally:
-        await consumer.stop()
-        await producer.stop()
         await client.close()
         await server.stop()

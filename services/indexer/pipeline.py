@@ -1,95 +1,118 @@
-"""One poll's worth of records turned into bulk actions, and the bookkeeping of what happened to them."""
+"""From Kafka records to bulk requests: decoding, dead letters, and batches bounded by count, bytes and age."""
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
-from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from streamstash import names
 from streamstash.envelope import DeadLetter, Event, RecordDecodeError, Source, decode_batch
-from streamstash.metrics import ServiceMetrics
-from streamstash.services.indexer.bulk import BulkOutcome, encode_bulk_body
-from streamstash.services.indexer.documents import Action, IndexNamer, build_actions
+from streamstash.services.indexer.documents import Action, DocumentBuilder
 
 STAGE = names.SERVICE_INDEXER
+PREVIEW_BYTES = 4096
 
 
 @dataclass
-class IndexBatch:
+class DecodedRecord:
+    """What one Kafka record becomes: documents to write, and dead letters for what cannot be."""
+
     actions: list[Action] = field(default_factory=list)
-    last_offsets: dict[TopicPartition, int] = field(default_factory=dict)
-    undecodable: list[DeadLetter] = field(default_factory=list)
-    rejected: list[tuple[Action, str]] = field(default_factory=list)
-    indexed_per_partition: Counter[tuple[str, int]] = field(default_factory=Counter)
-    _origin: dict[str, tuple[str, int]] = field(default_factory=dict)
-
-    def chunks(self, max_docs: int, max_bytes: int) -> Iterator[list[Action]]:
-        chunk: list[Action] = []
-        size = 0
-        for action in self.actions:
-            action_size = len(encode_bulk_body([action]))
-            if chunk and (len(chunk) >= max_docs or size + action_size > max_bytes):
-                yield chunk
-                chunk, size = [], 0
-            chunk.append(action)
-            size += action_size
-        if chunk:
-            yield chunk
-
-    def record_outcome(self, outcome: BulkOutcome) -> None:
-        self.rejected.extend(outcome.rejected)
-        rejected_ids = {action.id for action, _ in outcome.rejected}
-        # Attribute indexed documents to the partition they were read from, for per-partition metrics.
-        for action in self.actions:
-            if action.id not in rejected_ids and action.id in self._origin:
-                self.indexed_per_partition[self._origin.pop(action.id)] += 1
+    letters: list[DeadLetter] = field(default_factory=list)
+    events: int = 0
+    skipped: int = 0  # consumed by an aggregation with `index_events: false`
 
 
-def collect_actions(
-    records: dict[TopicPartition, list[ConsumerRecord]],
-    namers: dict[str, IndexNamer],
-    skip: Callable[[Event], bool],
-    metrics: ServiceMetrics,
-) -> IndexBatch:
-    batch = IndexBatch()
-    for tp, messages in records.items():
-        namer = namers[tp.topic]
-        for message in messages:
-            batch.last_offsets[tp] = message.offset
-            try:
-                decoded = decode_batch(message.value)
-                actions = list(build_actions(decoded, namer, skip=skip))
-            except (RecordDecodeError, ValueError) as exc:
-                batch.undecodable.append(_undecodable(message, str(exc)))
-                continue
-            metrics.received(tp.topic, tp.partition, len(decoded.events))
-            skipped = len(decoded.events) - len(actions)
-            if skipped:
-                metrics.dropped(tp.topic, "consumed_by_aggregation", skipped)
-            for action in actions:
-                batch._origin[action.id] = (tp.topic, tp.partition)
-            batch.actions.extend(actions)
-    return batch
+def decode_record(message: ConsumerRecord, builder: DocumentBuilder,
+                  skip: Callable[[Event], bool] | None = None) -> DecodedRecord:
+    decoded = DecodedRecord()
+    try:
+        batch = decode_batch(message.value or b"")
+    except RecordDecodeError as exc:
+        decoded.letters.append(undecodable_letter(message, str(exc)))
+        return decoded
+    decoded.events = len(batch.events)
+    for event in batch.events:
+        if skip is not None and skip(event):
+            decoded.skipped += 1
+            continue
+        try:
+            action = builder.action_for(event)
+        except ValueError as exc:
+            decoded.letters.append(DeadLetter(stage=STAGE, reason=str(exc), event=event,
+                                              origin=f"{message.topic}:{message.partition}:{message.offset}"))
+            continue
+        action.topic = message.topic
+        action.partition = message.partition
+        decoded.actions.append(action)
+    return decoded
 
 
-def dead_letters_for(batch: IndexBatch) -> list[DeadLetter]:
-    letters = list(batch.undecodable)
-    for action, reason in batch.rejected:
-        event = action.event
-        if names.TAG_INDEX_REJECTED not in event.tags:
-            event.tags.append(names.TAG_INDEX_REJECTED)
-        letters.append(DeadLetter(stage=STAGE, reason=f"elasticsearch rejected: {reason}", event=event,
-                                  origin=event.id))
-    return letters
+def rejection_letter(action: Action, reason: str) -> DeadLetter:
+    event = action.event
+    if names.TAG_INDEX_REJECTED not in event.tags:
+        event.tags.append(names.TAG_INDEX_REJECTED)
+    return DeadLetter(stage=STAGE, reason=f"elasticsearch rejected: {reason}", event=event, origin=event.id)
 
 
-def _undecodable(message: ConsumerRecord, reason: str) -> DeadLetter:
+def undecodable_letter(message: ConsumerRecord, reason: str) -> DeadLetter:
     value = message.value or b""
     origin = f"{message.topic}:{message.partition}:{message.offset}"
-    event = Event(message=value[:4096].decode("utf-8", errors="replace"), source=Source(kind="unknown"),
+    event = Event(message=value[:PREVIEW_BYTES].decode("utf-8", errors="replace"), source=Source(kind="unknown"),
                   tags=[names.TAG_DECODE_FAILURE], id=origin)
     return DeadLetter(stage=STAGE, reason=reason, event=event, origin=origin)
+
+
+class BulkAccumulator:
+    """Actions waiting for a bulk request; a request is due at ``max_docs``, ``max_bytes`` or ``flush_s``."""
+
+    def __init__(self, max_docs: int, max_bytes: int, flush_s: float) -> None:
+        self.max_docs = max_docs
+        self.max_bytes = max_bytes
+        self.flush_s = flush_s
+        self._actions: deque[tuple[Action, float]] = deque()  # (action, when it arrived)
+        self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._actions)
+
+    def add(self, actions: list[Action], now: float) -> None:
+        for action in actions:
+            self._actions.append((action, now))
+            self.bytes += action.size
+
+    def full(self) -> bool:
+        return len(self._actions) >= self.max_docs or self.bytes >= self.max_bytes
+
+    def due(self, now: float) -> bool:
+        """A request should go out now: a full one is waiting, or the oldest action waited long enough."""
+        return bool(self._actions) and (self.full() or now - self._actions[0][1] >= self.flush_s)
+
+    def deadline(self) -> float | None:
+        """When the oldest waiting action makes a partial request due."""
+        return self._actions[0][1] + self.flush_s if self._actions else None
+
+    def take(self) -> list[Action]:
+        """The next request: oldest first, at most ``max_docs`` and ``max_bytes`` (at least one action)."""
+        chunk: list[Action] = []
+        size = 0
+        while self._actions and len(chunk) < self.max_docs:
+            action = self._actions[0][0]
+            if chunk and size + action.size > self.max_bytes:
+                break
+            self._actions.popleft()
+            chunk.append(action)
+            size += action.size
+        self.bytes -= size
+        return chunk
+
+    def drop(self, partitions: Collection[tuple[str, int]]) -> int:
+        """Forget the actions of partitions taken away by a rebalance (their new owner re-reads them)."""
+        kept = deque(entry for entry in self._actions if (entry[0].topic, entry[0].partition) not in partitions)
+        dropped = len(self._actions) - len(kept)
+        self._actions = kept
+        self.bytes = sum(entry[0].size for entry in kept)
+        return dropped

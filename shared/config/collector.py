@@ -52,16 +52,31 @@ class StdinInput(InputCommon):
 
 
 class DockerInput(InputCommon):
+    """Follow the logs of running containers through the Docker Engine API, and of those started later.
+
+    A container is followed when it carries every label in `labels` and, if any of `names`, `ids`
+    or `images` is given, matches at least one of them. Each line keeps the engine's timestamp
+    and its stream (stdout/stderr); after a restart the collector resumes where the lines it
+    published end.
+    """
+
     type: Literal["docker"] = "docker"
-    docker_url: str = Field("unix:///var/run/docker.sock", description="Docker Engine API address.",
+    docker_url: str = Field("unix:///var/run/docker.sock", description="Docker Engine API address: "
+                            "`unix://<socket>` or `tcp://<host>:<port>` (plain HTTP).",
                             examples=["unix:///var/run/docker.sock"])
     names: list[str] = Field(default_factory=list, description="Container names (globs).", examples=[["web-*"]])
     ids: list[str] = Field(default_factory=list, description="Container id prefixes.", examples=[["3f2a"]])
     labels: dict[str, str] = Field(default_factory=dict, description="Labels a container must carry.",
                                    examples=[{"streamstash.collect": "true"}])
-    images: list[str] = Field(default_factory=list, description="Image name globs.", examples=[["nginx:*"]])
+    images: list[str] = Field(default_factory=list, description="Image name globs (with or without the tag).",
+                              examples=[["nginx:*"]])
     streams: list[Literal["stdout", "stderr"]] = Field(["stdout", "stderr"], description="Streams to follow.",
                                                        examples=[["stdout"]])
+    start_position: Literal["beginning", "end"] = Field(
+        "beginning", description="Where a container already running at the first start (no checkpoint yet) is "
+        "read from: its whole log, or only lines from then on. Containers started later are read from their "
+        "first line.", examples=["end"],
+    )
 
 
 class UdpInput(InputCommon):
@@ -69,6 +84,11 @@ class UdpInput(InputCommon):
     host: str = Field("127.0.0.1", description="Bind address.", examples=["0.0.0.0"])
     port: int = Field(ge=0, le=65535, description="Port to listen on.", examples=[5514])
     syslog: bool = Field(True, description="Recognise RFC 3164/5424 syslog and keep its fields.", examples=[False])
+    queue_datagrams: int = Field(
+        10_000, ge=1, description="Datagrams held while the collector's buffers are full; UDP cannot push back, so "
+        "beyond this they are dropped and counted (`streamstash_events_dropped{reason=\"buffer_full\"}`).",
+        examples=[50000],
+    )
 
 
 class TcpInput(InputCommon):
@@ -84,13 +104,27 @@ class TcpInput(InputCommon):
 InputSettings = Annotated[FileInput | StdinInput | DockerInput | UdpInput | TcpInput, Field(discriminator="type")]
 
 
+class SpillSettings(StrictModel):
+    """Where batches go once the memory buffer is full (Kafka unreachable): segment files replayed in order."""
+
+    enabled: bool = Field(True, description="Spill to disk; off: inputs are paused as soon as memory is full.",
+                          examples=[True])
+    max_bytes: int = Field(1024 * ONE_MIB, ge=ONE_MIB, description="Disk the spill may use; when full, inputs are "
+                           "paused (UDP drops and counts).", examples=[10 * 1024 * ONE_MIB])
+    segment_bytes: int = Field(64 * ONE_MIB, ge=64 * 1024, description="Size of one segment file; a segment is "
+                               "deleted once all its batches are acknowledged.", examples=[16 * ONE_MIB])
+
+
 class CollectorSettings(StrictModel):
     """How the collector batches lines and where it keeps checkpoints."""
 
     batch: BatchSettings = Field(default_factory=BatchSettings, description="Micro-batch bounds per source.")
     buffer_max_events: int = Field(
-        200_000, ge=1000, description="Events held in memory while Kafka is unreachable before inputs are paused.",
+        200_000, ge=1000, description="Events held in memory while Kafka is unreachable; beyond it batches "
+        "spill to disk (`spill`), and once that is full too the inputs are paused.",
         examples=[1000000],
     )
+    spill: SpillSettings = Field(default_factory=SpillSettings,
+                                 description="Disk buffer under `<state_dir>/collector/spill`.")
     compression: Literal["none", "gzip", "lz4", "zstd"] = Field("lz4", description="Producer compression.",
                                                                examples=["zstd"])

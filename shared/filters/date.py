@@ -6,7 +6,8 @@ import functools
 from typing import Any
 
 from streamstash.config.parser import DateFilter as DateSettings
-from streamstash.filters.base import Verdict, add_tags
+from streamstash.fieldpath import get_field, set_field
+from streamstash.filters.base import Decorations, Verdict, add_tags
 from streamstash.timeformats import format_iso8601, make_parser, zone_named
 
 
@@ -16,23 +17,33 @@ class DateFilter:
         self.field = settings.match[0]
         zone = zone_named(settings.timezone)
         self.parsers = [make_parser(fmt, zone) for fmt in settings.match[1:]]
+        self.decorations = Decorations(settings)
         # Log lines repeat the same second many times; remember recent conversions.
         self._convert = functools.lru_cache(maxsize=4096)(self._convert_uncached)
 
     def apply(self, doc: dict[str, Any]) -> Verdict | None:
-        value = doc.get(self.field)
+        value = get_field(doc, self.field)
+        if isinstance(value, list):  # Logstash reads the first of several values
+            value = value[0] if value else None
         if value is None:
             return None  # Logstash's date filter does nothing when the field is absent
-        converted = self._convert(str(value))
+        converted = self._convert(value if isinstance(value, str) else str(value))
         if converted is None:
             add_tags(doc, self.settings.tag_on_failure)
-        else:
-            doc[self.settings.target] = converted
+            return None
+        set_field(doc, self.settings.target, converted)
+        self.decorations.apply(doc)
         return None
 
     def _convert_uncached(self, text: str) -> str | None:
         for parse in self.parsers:
-            moment = parse(text)
+            try:
+                moment = parse(text)
+            except (ValueError, OverflowError):  # a stamp beyond what datetime holds
+                moment = None
             if moment is not None:
-                return format_iso8601(moment)
+                try:
+                    return format_iso8601(moment)
+                except (ValueError, OverflowError):
+                    continue
         return None

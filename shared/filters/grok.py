@@ -7,7 +7,7 @@ from typing import Any
 
 from streamstash import names
 from streamstash.config.parser import GrokFilter as GrokSettings
-from streamstash.filters.base import Verdict, add_tags
+from streamstash.filters.base import Decorations, Verdict, add_tags
 from streamstash.grok import Grok
 
 
@@ -27,6 +27,7 @@ class GrokFilter:
             )
             for field, patterns in settings.match.items()
         ]
+        self.decorations = Decorations(settings)
 
     def apply(self, doc: dict[str, Any]) -> Verdict | None:
         for field, grok in self.matchers:
@@ -40,6 +41,7 @@ class GrokFilter:
             if not result.matched:
                 return self._fail(doc, self.settings.tag_on_failure, f"grok: no pattern matched field {field!r}")
             _merge(doc, result.fields)
+        self.decorations.apply(doc)
         return None
 
     def _fail(self, doc: dict[str, Any], tags: list[str], reason: str) -> Verdict | None:

@@ -1,4 +1,4 @@
-"""The mutate filter, in Logstash's fixed order: rename, convert, gsub, lowercase/uppercase, add, remove."""
+"""The mutate filter, in Logstash's fixed order (see :class:`~streamstash.config.parser.MutateFilter`)."""
 
 from __future__ import annotations
 
@@ -8,41 +8,72 @@ from typing import Any
 
 from streamstash.config.parser import MutateFilter as MutateSettings
 from streamstash.fieldpath import get_field, has_field, remove_field, set_field
-from streamstash.filters.base import Verdict, add_tags
+from streamstash.filters.base import Decorations, Verdict
 from streamstash.templates import Template
+
+_INTEGER = re.compile(r"\s*[+-]?\d+\s*")
+_DECIMAL = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*")
 
 
 def _to_integer(value: Any) -> Any:
+    if isinstance(value, str) and "," in value:
+        value = _without_grouping(value)
     if isinstance(value, bool):
         return int(value)
-    try:
-        return int(float(value)) if isinstance(value, str) and "." in value else int(value)
-    except (TypeError, ValueError):
-        return value  # Logstash leaves values it cannot convert as they were
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value == value and abs(value) != float("inf") else value
+    if isinstance(value, str):
+        if _INTEGER.fullmatch(value):
+            return int(value)
+        if _DECIMAL.fullmatch(value):
+            return int(float(value))  # Logstash truncates "3.7" to 3
+    return value  # Logstash leaves values it cannot convert as they were
 
 
 def _to_float(value: Any) -> Any:
-    try:
+    if isinstance(value, str) and "," in value:
+        value = _without_grouping(value)
+    if isinstance(value, bool):
         return float(value)
-    except (TypeError, ValueError):
-        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str) and _DECIMAL.fullmatch(value):
+        return float(value)
+    return value
+
+
+def _without_grouping(text: str) -> str:
+    """`1,000` -> `1000`, as Logstash reads thousands separators; text with other commas is left alone."""
+    return text.replace(",", "") if re.fullmatch(r"\s*[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?\s*", text) else text
+
+
+def _european(value: Any) -> Any:
+    """`1.234,5` -> `1234.5`: dots group thousands, the comma marks decimals."""
+    return value.replace(".", "").replace(",", ".") if isinstance(value, str) else value
 
 
 def _to_boolean(value: Any) -> Any:
     text = str(value).strip().lower()
-    if text in ("true", "t", "yes", "y", "1"):
+    if text in ("true", "t", "yes", "y", "1", "1.0"):
         return True
-    if text in ("false", "f", "no", "n", "0"):
+    if text in ("false", "f", "no", "n", "0", "0.0"):
         return False
     return value
 
 
 def _to_string(value: Any) -> Any:
-    return value if isinstance(value, str) else str(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as Logstash (Ruby) writes them
+    return str(value)
 
 
 CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "integer": _to_integer, "int": _to_integer, "float": _to_float, "boolean": _to_boolean, "string": _to_string,
+    "integer_eu": lambda value: _to_integer(_european(value)), "float_eu": lambda value: _to_float(_european(value)),
 }
 
 
@@ -50,43 +81,92 @@ def _each(value: Any, function: Callable[[Any], Any]) -> Any:
     return [function(item) for item in value] if isinstance(value, list) else function(value)
 
 
+def _text_only(function: Callable[[str], Any]) -> Callable[[Any], Any]:
+    return lambda item: function(item) if isinstance(item, str) else item
+
+
+def _capitalize(text: str) -> str:
+    return text[:1].upper() + text[1:].lower()
+
+
 class MutateFilter:
     def __init__(self, settings: MutateSettings) -> None:
         self.settings = settings
+        self.updates = [(field, Template(value)) for field, value in settings.update.items()]
+        self.replaces = [(field, Template(value)) for field, value in settings.replace.items()]
         self.converters = [(field, CONVERTERS[kind]) for field, kind in settings.convert.items()]
         self.gsubs = [(field, re.compile(pattern), replacement) for field, pattern, replacement in settings.gsub]
-        self.add_fields = [(field, Template(value)) for field, value in settings.add_field.items()]
-        self.add_tags = [Template(tag) for tag in settings.add_tag]
+        self.case_changes: list[tuple[str, Callable[[Any], Any]]] = [
+            *((field, _text_only(str.upper)) for field in settings.uppercase),
+            *((field, _text_only(_capitalize)) for field in settings.capitalize),
+            *((field, _text_only(str.lower)) for field in settings.lowercase),
+            *((field, _text_only(str.strip)) for field in settings.strip),
+        ]
+        self.decorations = Decorations(settings)
 
     def apply(self, doc: dict[str, Any]) -> Verdict | None:
         settings = self.settings
+        for field, value in settings.coerce.items():
+            if has_field(doc, field) and get_field(doc, field) is None:
+                set_field(doc, field, value)
         for source, target in settings.rename.items():
             if has_field(doc, source):
                 set_field(doc, target, remove_field(doc, source))
+        for field, template in self.updates:
+            if has_field(doc, field):
+                rendered = template.try_render(doc)
+                if rendered is not None:
+                    set_field(doc, field, rendered)
+        for field, template in self.replaces:
+            rendered = template.try_render(doc)
+            if rendered is not None:
+                set_field(doc, field, rendered)
         for field, convert in self.converters:
             if has_field(doc, field):
                 set_field(doc, field, _each(get_field(doc, field), convert))
         for field, pattern, replacement in self.gsubs:
             value = get_field(doc, field)
             if value is not None:
-                set_field(doc, field, _each(value, lambda item: pattern.sub(replacement, item)
-                                            if isinstance(item, str) else item))
-        for field in settings.lowercase:
+                set_field(doc, field, _each(value, _text_only(lambda item: pattern.sub(replacement, item))))
+        for field, change in self.case_changes:
             value = get_field(doc, field)
             if value is not None:
-                set_field(doc, field, _each(value, lambda item: item.lower() if isinstance(item, str) else item))
-        for field in settings.uppercase:
+                set_field(doc, field, _each(value, change))
+        for field, separator in settings.split.items():
             value = get_field(doc, field)
-            if value is not None:
-                set_field(doc, field, _each(value, lambda item: item.upper() if isinstance(item, str) else item))
-        for field, template in self.add_fields:
-            rendered = template.try_render(doc)
-            if rendered is not None:
-                set_field(doc, Template(field).try_render(doc) or field, rendered)
-        for field in settings.remove_field:
-            remove_field(doc, field)
-        if self.add_tags:
-            add_tags(doc, [tag for tag in (template.try_render(doc) for template in self.add_tags) if tag])
-        if settings.remove_tag and isinstance(doc.get("tags"), list):
-            doc["tags"] = [tag for tag in doc["tags"] if tag not in settings.remove_tag]
+            if isinstance(value, str):
+                set_field(doc, field, value.split(separator))
+        for field, separator in settings.join.items():
+            value = get_field(doc, field)
+            if isinstance(value, list):
+                set_field(doc, field, separator.join(_to_string(item) for item in value))
+        for destination, added in settings.merge.items():
+            self._merge(doc, destination, added)
+        for source, destination in settings.copy_.items():
+            if has_field(doc, source):
+                set_field(doc, destination, _deep_copy(get_field(doc, source)))
+        self.decorations.apply(doc)
         return None
+
+    @staticmethod
+    def _merge(doc: dict[str, Any], destination: str, added: str) -> None:
+        if not has_field(doc, added):
+            return
+        addition = get_field(doc, added)
+        if not has_field(doc, destination):
+            set_field(doc, destination, _deep_copy(addition))
+            return
+        current = get_field(doc, destination)
+        if isinstance(current, dict) and isinstance(addition, dict):
+            current.update(_deep_copy(addition))
+            return
+        current_list = current if isinstance(current, list) else [current]
+        set_field(doc, destination, current_list + (list(addition) if isinstance(addition, list) else [addition]))
+
+
+def _deep_copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _deep_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_deep_copy(item) for item in value]
+    return value

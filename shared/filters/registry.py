@@ -7,13 +7,21 @@ from typing import Any
 
 from streamstash.filters.base import Filter
 from streamstash.filters.date import DateFilter
+from streamstash.filters.dissect import DissectFilter
+from streamstash.filters.drop import DropFilter
 from streamstash.filters.grok import GrokFilter
+from streamstash.filters.json import JsonFilter
+from streamstash.filters.kv import KvFilter
 from streamstash.filters.mutate import MutateFilter
 
 FILTERS: dict[str, Callable[[Any], Filter]] = {
     "grok": GrokFilter,
+    "dissect": DissectFilter,
+    "kv": KvFilter,
+    "json": JsonFilter,
     "date": DateFilter,
     "mutate": MutateFilter,
+    "drop": DropFilter,
 }
 
 

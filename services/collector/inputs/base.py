@@ -3,13 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from streamstash.envelope import Event
+from streamstash.services.collector.checkpoints import CheckpointStore
 
 # Called by the publisher once Kafka acknowledged the event's batch, in the order events were emitted.
 Acknowledge = Callable[[], None]
 Emit = Callable[[str, Event, Acknowledge | None], Awaitable[None]]
+
+
+@dataclass(slots=True)  # not frozen: one is made per line, and frozen dataclasses construct slowly
+class Advance:
+    """An acknowledgement that says what it acknowledges: bytes ``[start, end)`` of checkpoint ``key``.
+
+    The publisher writes these ranges into the Kafka record's headers, so after a crash the
+    collector can tell which lines already reached ``logs.raw`` (see ``recovery.py``) and a
+    batch replayed from the disk spill can move the checkpoint without the closure it lost.
+    """
+
+    checkpoints: CheckpointStore
+    key: str
+    path: str
+    start: int
+    end: int
+
+    def __call__(self) -> None:
+        self.checkpoints.set(self.key, {"path": self.path, "offset": self.end})
 
 
 class Input(Protocol):

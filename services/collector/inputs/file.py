@@ -19,12 +19,14 @@ from streamstash import names
 from streamstash.config.collector import FileInput as FileSettings
 from streamstash.envelope import Event, Source, format_timestamp
 from streamstash.services.collector.checkpoints import CheckpointStore
-from streamstash.services.collector.inputs.base import Emit
+from streamstash.services.collector.inputs.base import Advance, Emit
 from streamstash.services.collector.lines import decode_line
+from streamstash.services.collector.multiline import LineSink, line_sink
 
 log = logging.getLogger(__name__)
 
-READ_CHUNK = 1024 * 1024
+# Small enough that the loop gets back to Kafka acknowledgements often while a big file is read.
+READ_CHUNK = 256 * 1024
 
 
 @dataclass
@@ -33,6 +35,10 @@ class WatchedFile:
     identity: str  # "<device>:<inode>"
     handle: object
     offset: int  # bytes consumed into complete lines
+    range_start: int  # where the next acknowledged range starts: the end of the last emitted line
+    key: str  # the source key: one per file (identity), so a renamed file keeps its batches and groups
+    checkpoint_key: str
+    inode: int
     pending: bytearray = field(default_factory=bytearray)
     skipping: bool = False  # inside an over-long line whose rest is being discarded
     last_seen: float = field(default_factory=time.monotonic)
@@ -44,6 +50,8 @@ def file_identity(stat: os.stat_result) -> str:
 
 class FileInput:
     name = names.SOURCE_FILE
+    # Started only after crash recovery and the previous run's spill are done (see recovery.py).
+    waits_for_recovery = True
 
     def __init__(self, settings: FileSettings, checkpoints: CheckpointStore) -> None:
         self.settings = settings
@@ -51,19 +59,23 @@ class FileInput:
         self.host = socket.gethostname()
         self.watched: dict[str, WatchedFile] = {}  # by identity
         self._first_scan = True
+        self._read_at = format_timestamp(time.time())  # @timestamp of the lines of the chunk being read
+        self._max_line_bytes = settings.max_line_bytes
+        self._add_fields = dict(settings.add_fields)
 
     async def run(self, emit: Emit) -> None:
         try:
-            while True:
-                self._discover()
-                progressed = False
-                for watched in list(self.watched.values()):
-                    progressed |= await self._read_available(watched, emit)
-                self._close_rotated_away()
-                if not progressed:
-                    if self.settings.exit_at_eof and self._all_at_eof():
-                        return
-                    await asyncio.sleep(self.settings.poll_interval_ms / 1000)
+            async with line_sink(self.settings.multiline, emit) as sink:
+                while True:
+                    self._discover()
+                    progressed = False
+                    for watched in list(self.watched.values()):
+                        progressed |= await self._read_available(watched, sink)
+                    await self._close_rotated_away(sink)
+                    if not progressed:
+                        if self.settings.exit_at_eof and self._all_at_eof():
+                            return
+                        await asyncio.sleep(self.settings.poll_interval_ms / 1000)
         finally:
             for watched in self.watched.values():
                 watched.handle.close()  # type: ignore[attr-defined]
@@ -105,23 +117,28 @@ class FileInput:
             log.warning("cannot open file", extra={"path": path, "error": str(exc)})
             return
         handle.seek(offset)
-        self.watched[identity] = WatchedFile(path=path, identity=identity, handle=handle, offset=offset)
+        self.watched[identity] = WatchedFile(path=path, identity=identity, handle=handle, offset=offset,
+                                             range_start=offset, key=f"{names.SOURCE_FILE}:{self.host}:{identity}",
+                                             checkpoint_key=self._checkpoint_key(identity), inode=stat.st_ino)
         log.info("following file", extra={"path": path, "offset": offset})
 
-    async def _read_available(self, watched: WatchedFile, emit: Emit) -> bool:
+    async def _read_available(self, watched: WatchedFile, sink: LineSink) -> bool:
         handle = watched.handle
         size = os.fstat(handle.fileno()).st_size  # type: ignore[attr-defined]
-        if size < watched.offset:  # truncated in place (copytruncate): start over
+        if size < handle.tell():  # type: ignore[attr-defined] # truncated in place (copytruncate): start over
             log.info("file truncated, reading from the start", extra={"path": watched.path})
+            await sink.flush(watched.key)  # the lines before and after the truncation are not one event
             handle.seek(0)  # type: ignore[attr-defined]
-            watched.offset = 0
+            watched.offset = watched.range_start = 0
             watched.pending.clear()
             watched.skipping = False
         chunk = handle.read(READ_CHUNK)  # type: ignore[attr-defined]
         if not chunk:
             return False
         watched.last_seen = time.monotonic()
-        await self._emit_lines(watched, chunk, emit)
+        self._read_at = format_timestamp(time.time())
+        await self._emit_lines(watched, chunk, sink.emit)
+        await asyncio.sleep(0)  # emit only yields when buffers are full: let sends and acks run
         return True
 
     async def _emit_lines(self, watched: WatchedFile, chunk: bytes, emit: Emit) -> None:
@@ -153,30 +170,37 @@ class FileInput:
             start = newline + 1
 
     async def _emit(self, watched: WatchedFile, line: bytes, consumed: int, emit: Emit, truncated: bool = False) -> None:
+        # The hot path of the collector: one call per line, so the common case avoids every extra step.
         line_offset = watched.offset
-        watched.offset += consumed
-        decoded = decode_line(line, self.settings.max_line_bytes)
+        end = watched.offset = line_offset + consumed
+        raw_b64 = None
+        if truncated or line[-1:] == b"\r" or len(line) > self._max_line_bytes:
+            message, tags, raw_b64 = self._decode_unusual(line, truncated)
+        else:
+            try:
+                message = line.decode()
+                tags = []
+            except UnicodeDecodeError:
+                message, tags, raw_b64 = self._decode_unusual(line, truncated)
+        source = Source(kind=names.SOURCE_FILE, host=self.host, path=watched.path, inode=watched.inode,
+                        offset=line_offset)
+        if self._add_fields:
+            event = Event(message=message, timestamp=self._read_at, source=source, tags=tags,
+                          fields=dict(self._add_fields), raw_b64=raw_b64)
+        else:
+            event = Event(message=message, timestamp=self._read_at, source=source, tags=tags, raw_b64=raw_b64)
+        # The range starts where the previous line ended, so bytes skipped in between are covered.
+        acknowledge = Advance(self.checkpoints, watched.checkpoint_key, watched.path, watched.range_start, end)
+        watched.range_start = end
+        await emit(watched.key, event, acknowledge)
+
+    def _decode_unusual(self, line: bytes, truncated: bool) -> tuple[str, list[str], str | None]:
+        decoded = decode_line(line, self._max_line_bytes)
         if truncated and names.TAG_TRUNCATED not in decoded.tags:
             decoded.tags.append(names.TAG_TRUNCATED)
-        event = Event(
-            message=decoded.message,
-            timestamp=format_timestamp(time.time()),
-            source=Source(kind=names.SOURCE_FILE, host=self.host, path=watched.path,
-                          inode=int(watched.identity.split(":")[1]), offset=line_offset),
-            tags=decoded.tags,
-            fields=dict(self.settings.add_fields),
-            raw_b64=decoded.raw_b64,
-        )
-        end = watched.offset
-        checkpoint_key = self._checkpoint_key(watched.identity)
-        path = watched.path
+        return decoded.message, decoded.tags, decoded.raw_b64
 
-        def acknowledge() -> None:
-            self.checkpoints.set(checkpoint_key, {"path": path, "offset": end})
-
-        await emit(f"{names.SOURCE_FILE}:{self.host}:{path}", event, acknowledge)
-
-    def _close_rotated_away(self) -> None:
+    async def _close_rotated_away(self, sink: LineSink) -> None:
         """Stop following files that no longer match (renamed out of the glob or deleted) once read."""
         current = set()
         for path in self._matching_paths():
@@ -191,6 +215,7 @@ class FileInput:
             if handle.tell() >= os.fstat(handle.fileno()).st_size:  # type: ignore[attr-defined]
                 handle.close()  # type: ignore[attr-defined]
                 del self.watched[identity]
+                await sink.flush(watched.key)
                 log.info("stopped following file", extra={"path": watched.path})
 
     def _all_at_eof(self) -> bool:

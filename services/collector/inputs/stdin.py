@@ -12,6 +12,7 @@ from streamstash.config.collector import StdinInput as StdinSettings
 from streamstash.envelope import Event, Source, format_timestamp
 from streamstash.services.collector.inputs.base import Emit
 from streamstash.services.collector.lines import decode_line
+from streamstash.services.collector.multiline import line_sink
 
 
 class StdinInput:
@@ -23,6 +24,10 @@ class StdinInput:
         self.host = socket.gethostname()
 
     async def run(self, emit: Emit) -> None:
+        async with line_sink(self.settings.multiline, emit) as sink:
+            await self._read(sink.emit)
+
+    async def _read(self, emit: Emit) -> None:
         loop = asyncio.get_running_loop()
         key = f"{names.SOURCE_STDIN}:{self.host}"
         line_number = 0

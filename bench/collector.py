@@ -1,0 +1,193 @@
+"""Collector throughput: lines/s from a file into Kafka, against naive aiokafka loops, in the same run.
+
+    python bench/collector.py                      # 500,000 access-log lines, own local stack
+    python bench/collector.py --lines 100000 --kafka 127.0.0.1:9092
+
+Contenders, all with the same producer settings (acks=all, idempotence, lz4) and the same file:
+
+* collector   -- the real collector (file input -> publisher -> logs.raw), in this process, with
+                 ``exit_at_eof``; timed from start until every line is acknowledged. Batches of
+                 events (one Kafka record per batch), checkpoints saved after every acknowledgement.
+* per-line send -- a loop reading the file and calling ``producer.send`` per line (aiokafka's own
+                 batching, no envelope, no checkpoints), then ``flush``: the cheapest naive loop.
+* send_and_wait -- one ``send_and_wait`` per line (what a naive "reliable" loop does), measured on
+                 the first ``--wait-lines`` lines only because it is slow.
+
+Every line reaching the topic is checked after the collector run (count). The stand-in is started
+on a temporary directory via ``streamstash.stack.LocalStack`` (or noida-db directly while that
+module is not there) unless ``--kafka`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from importlib.resources import files
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer
+
+from streamstash.config import PipelineConfig
+from streamstash.envelope import decode_batch
+from streamstash.kafka import ensure_topics, make_producer
+
+AGENTS = ["Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0", "curl/8.4.0",
+          "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"]
+
+
+def write_access_log(path: Path, count: int) -> int:
+    with open(path, "w", encoding="utf-8") as out:
+        for start in range(0, count, 10_000):
+            out.write("".join(
+                f'10.{n % 7}.{n % 250}.{n % 199} - - [01/May/2024:10:{n // 60 % 60:02d}:{n % 60:02d} +0000] '
+                f'"GET /api/v1/items/{n} HTTP/1.1" {200 if n % 17 else 404} {n % 50_000} '
+                f'"https://example.org/page/{n % 100}" "{AGENTS[n % 3]}"\n'
+                for n in range(start, min(count, start + 10_000))))
+    return path.stat().st_size
+
+
+@contextlib.contextmanager
+def local_kafka(directory: Path) -> Iterator[str]:
+    try:
+        from streamstash.stack import LocalStack
+    except ImportError:
+        LocalStack = None  # noqa: N806 - the module is being written; fall back to noida-db itself
+    if LocalStack is not None:
+        stack = LocalStack(directory)
+        addresses = stack.up()
+        try:
+            yield addresses.kafka
+        finally:
+            stack.down()
+        return
+    binary = str(files("noida_db").joinpath("noida-db"))
+    os.chmod(binary, 0o755)
+    ports = []
+    for _ in range(2):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+    process = subprocess.Popen([binary, "start", "--data-dir", str(directory), "--only", "kafka,elasticsearch",  # noqa: S603
+                                "--kafka-port", str(ports[0]), "--elasticsearch-port", str(ports[1])],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", ports[0])) == 0:
+                    break
+            time.sleep(0.1)
+        yield f"127.0.0.1:{ports[0]}"
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def pipeline(kafka: str, state: Path, log_file: Path, prefix: str) -> PipelineConfig:
+    return PipelineConfig.model_validate({
+        "kafka": {"bootstrap_servers": kafka, "partitions": 3,
+                  "topics": {kind: f"{prefix}.{kind}" for kind in ("raw", "parsed", "aggregated", "dlq", "tasks")}},
+        "elasticsearch": {"hosts": ["http://unused"]},
+        "http": {"enabled": False},
+        "state_dir": str(state),
+        "logging": {"level": "WARNING"},
+        "inputs": [{"type": "file", "paths": [str(log_file)], "start_position": "beginning", "exit_at_eof": True}],
+    })
+
+
+async def run_collector_once(config: PipelineConfig) -> float:
+    from streamstash.services.collector.app import run_collector
+
+    await ensure_topics(config.kafka)
+    started = time.perf_counter()
+    await run_collector(config, asyncio.Event())
+    return time.perf_counter() - started
+
+
+async def count_events(kafka: str, topic: str) -> int:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=kafka, auto_offset_reset="earliest", group_id=None,
+                                max_partition_fetch_bytes=16 * 1024 * 1024)
+    await consumer.start()
+    total = 0
+    idle = 0
+    try:
+        while idle < 3:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=1000)
+            idle = 0 if batches else idle + 1
+            total += sum(len(decode_batch(record.value).events) for records in batches.values() for record in records)
+    finally:
+        await consumer.stop()
+    return total
+
+
+async def naive_send(config: PipelineConfig, log_file: Path, topic: str) -> float:
+    producer = make_producer(config.kafka, client_id="bench-naive", compression=config.collector.compression)
+    await producer.start()
+    try:
+        started = time.perf_counter()
+        with open(log_file, "rb") as lines:
+            for line in lines:
+                await producer.send(topic, line.rstrip(b"\n"))
+        await producer.flush()
+        return time.perf_counter() - started
+    finally:
+        await producer.stop()
+
+
+async def naive_send_and_wait(config: PipelineConfig, log_file: Path, topic: str, count: int) -> float:
+    producer = make_producer(config.kafka, client_id="bench-wait", compression=config.collector.compression)
+    await producer.start()
+    try:
+        started = time.perf_counter()
+        with open(log_file, "rb") as lines:
+            for _, line in zip(range(count), lines, strict=False):
+                await producer.send_and_wait(topic, line.rstrip(b"\n"))
+        return time.perf_counter() - started
+    finally:
+        await producer.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lines", type=int, default=500_000)
+    parser.add_argument("--wait-lines", type=int, default=5_000, help="lines for the send_and_wait loop")
+    parser.add_argument("--kafka", help="use this Kafka instead of starting a local stack")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-collector-") as temporary:
+        work = Path(temporary)
+        log_file = work / "access.log"
+        size = write_access_log(log_file, args.lines)
+        print(f"{args.lines:,} lines, {size / 1e6:.1f} MB in {log_file}")
+        with contextlib.ExitStack() as stack:
+            kafka = args.kafka or stack.enter_context(local_kafka(work / "stack"))
+            prefix = f"bench{int(time.time())}"
+            config = pipeline(kafka, work / "state", log_file, prefix)
+
+            seconds = asyncio.run(run_collector_once(config))
+            delivered = asyncio.run(count_events(kafka, config.kafka.topics.raw))
+            if delivered != args.lines:
+                sys.exit(f"collector delivered {delivered:,} events for {args.lines:,} lines")
+            collector_rate = args.lines / seconds
+            naive_rate = args.lines / asyncio.run(naive_send(config, log_file, f"{prefix}.naive"))
+            wait_rate = args.wait_lines / asyncio.run(
+                naive_send_and_wait(config, log_file, f"{prefix}.wait", args.wait_lines))
+
+        print(f"{'contender':<40}{'lines/s':>12}{'vs collector':>14}")
+        for name, rate in (("collector (file -> logs.raw, batches)", collector_rate),
+                           ("naive: producer.send per line", naive_rate),
+                           (f"naive: send_and_wait per line ({args.wait_lines:,})", wait_rate)):
+            print(f"{name:<40}{rate:>12,.0f}{collector_rate / rate:>13.2f}x")
+        print(f"collector / per-line send = {collector_rate / naive_rate:.2f}; "
+              f"collector / send_and_wait = {collector_rate / wait_rate:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+"""Parsing throughput: the grok engine against a hand-written `re` regex on Apache combined-log lines.
+
+    python bench/parse.py                 # 200,000 lines, best of 3 per contender
+    python bench/parse.py --lines 50000 --repeat 5
+
+Both contenders produce the same dict per line (checked on every line before timing): the COMBINEDAPACHELOG
+fields, `response` and `bytes` as int, fields that did not take part (`bytes` of a `-`, `rawrequest` of a
+well-formed request) absent. Runs on one core (pinned where the OS allows). Extend `main()` with more
+contenders (e.g. the parser service end to end) by adding to `contenders()`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import random
+import re
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from streamstash.grok import Grok
+
+# COMBINEDAPACHELOG with the two numeric fields typed (bytes stays `(?:NUMBER|-)`, as in Logstash).
+GROK_PATTERN = (
+    r'%{IPORHOST:clientip} %{HTTPDUSER:ident} %{USER:auth} \[%{HTTPDATE:timestamp}\] '
+    r'"(?:%{WORD:verb} %{NOTSPACE:request}(?: HTTP/%{NUMBER:httpversion})?|%{DATA:rawrequest})" '
+    r'%{NUMBER:response:int} (?:%{NUMBER:bytes:int}|-) %{QS:referrer} %{QS:agent}'
+)
+
+# What one would write by hand for the same format and the same fields.
+HAND_REGEX = re.compile(
+    r'(?P<clientip>\S+) (?P<ident>\S+) (?P<auth>\S+) \[(?P<timestamp>[^\]]+)\] '
+    r'"(?:(?P<verb>\w+) (?P<request>\S+)(?: HTTP/(?P<httpversion>[0-9.]+))?|(?P<rawrequest>[^"]*))" '
+    r'(?P<response>\d+) (?:(?P<bytes>\d+)|-) (?P<referrer>"[^"]*") (?P<agent>"[^"]*")'
+)
+
+VERBS = ["GET"] * 20 + ["POST"] * 4 + ["HEAD", "PUT", "DELETE", "OPTIONS"]
+STATUSES = [200] * 30 + [304] * 5 + [301, 302, 404, 404, 403, 500, 503, 206, 204]
+NO_BODY = {204, 304}
+SEGMENTS = ["api", "v1", "v2", "users", "orders", "images", "static", "css", "js", "search", "blog", "2015",
+            "presentations", "logstash-monitorama-2013", "kibana", "reset.css", "app.js", "favicon.ico", "feed"]
+EXTENSIONS = ["", "", ".html", ".png", ".jpg", ".js", ".css", ".json", ".xml"]
+AGENTS = [
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_1) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/32.0.1700.77 Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.1 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "curl/8.4.0",
+    "python-requests/2.31.0",
+    "-",
+]
+REFERRERS = ["-", "-", "https://www.google.com/", "http://semicomplete.com/presentations/logstash-monitorama-2013/",
+             "https://example.org/blog/2015/01/04/index.html", "https://duckduckgo.com/?q=logstash+grok"]
+HOSTS = ["crawl-66-249-73-135.googlebot.com", "proxy.example.net", "host-12.dsl.example.com"]
+USERS = ["-"] * 30 + ["alice", "bob", "svc-backup"]
+
+
+def generate_lines(count: int, seed: int = 42) -> list[str]:
+    """`count` realistic combined-format lines; about 6% have `-` bytes, some hostnames and IPv6 clients."""
+    rng = random.Random(seed)
+    start = datetime(2015, 1, 4, 5, 13, 42, tzinfo=timezone.utc)
+    lines = []
+    for index in range(count):
+        roll = rng.random()
+        if roll < 0.03:
+            client = rng.choice(HOSTS)
+        elif roll < 0.05:
+            client = f"2001:db8::{rng.randrange(1, 0xffff):x}"
+        else:
+            client = f"{rng.randrange(1, 224)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+        when = start + timedelta(seconds=index // 3 + rng.randrange(3))
+        path = "/" + "/".join(rng.choice(SEGMENTS) for _ in range(rng.randrange(1, 5))) + rng.choice(EXTENSIONS)
+        if rng.random() < 0.2:
+            path += f"?page={rng.randrange(1, 50)}&sort={rng.choice(['asc', 'desc'])}"
+        status = rng.choice(STATUSES)
+        size = "-" if status in NO_BODY or rng.random() < 0.02 else str(rng.randrange(0, 500_000))
+        version = rng.choice(["1.1", "1.1", "1.1", "1.0", "2.0"])
+        lines.append(
+            f'{client} - {rng.choice(USERS)} [{when.strftime("%d/%b/%Y:%H:%M:%S")} +0000] '
+            f'"{rng.choice(VERBS)} {path} HTTP/{version}" {status} {size} '
+            f'"{rng.choice(REFERRERS)}" "{rng.choice(AGENTS)}"'
+        )
+    return lines
+
+
+def parse_with_re(line: str) -> dict[str, Any] | None:
+    match = HAND_REGEX.match(line)
+    if match is None:
+        return None
+    fields = {key: value for key, value in match.groupdict().items() if value}
+    fields["response"] = int(fields["response"])
+    size = fields.get("bytes")
+    if size is not None:
+        fields["bytes"] = int(size)
+    return fields
+
+
+def make_grok_parser() -> Callable[[str], dict[str, Any] | None]:
+    grok = Grok([GROK_PATTERN])
+
+    def parse_with_grok(line: str) -> dict[str, Any] | None:
+        result = grok.match(line)
+        return result.fields if result.matched else None
+
+    return parse_with_grok
+
+
+def contenders() -> dict[str, Callable[[str], Any]]:
+    return {"re (hand-written)": parse_with_re, "grok %{COMBINEDAPACHELOG}": make_grok_parser()}
+
+
+def seconds(parse: Callable[[str], Any], lines: list[str]) -> float:
+    """CPU time of this process for one pass (on a shared machine, wall time mostly measures the neighbours)."""
+    gc.collect()
+    started = time.process_time()
+    for line in lines:
+        parse(line)
+    return time.process_time() - started
+
+
+def lines_per_second(parsers: dict[str, Callable[[str], Any]], lines: list[str], repeat: int) -> dict[str, float]:
+    """Best of `repeat` passes each, the contenders interleaved so that a busy spell hits them alike."""
+    best = dict.fromkeys(parsers, float("inf"))
+    for _ in range(repeat):
+        for name, parse in parsers.items():
+            best[name] = min(best[name], seconds(parse, lines))
+    return {name: len(lines) / elapsed for name, elapsed in best.items()}
+
+
+def pin_to_one_core() -> None:
+    if hasattr(os, "sched_setaffinity"):
+        try:
+            os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+        except OSError:
+            pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=200_000, help="Generated lines (default 200000).")
+    parser.add_argument("--repeat", type=int, default=3, help="Repetitions per contender; the best counts.")
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args(argv)
+
+    pin_to_one_core()
+    lines = generate_lines(args.lines, args.seed)
+    parsers = contenders()
+    reference, grok = parsers["re (hand-written)"], parsers["grok %{COMBINEDAPACHELOG}"]
+    for line in lines:  # both must agree before their speeds mean anything
+        if reference(line) != grok(line):
+            print(f"MISMATCH on {line!r}:\n  re:   {reference(line)}\n  grok: {grok(line)}", file=sys.stderr)
+            return 1
+    print(f"{len(lines):,} lines, best of {args.repeat} (CPU time), one core, Python {sys.version.split()[0]}")
+    rates = lines_per_second(parsers, lines, args.repeat)
+    for name, rate in rates.items():
+        print(f"  {name:28s} {rate:>12,.0f} lines/s")
+    ratio = rates["grok %{COMBINEDAPACHELOG}"] / rates["re (hand-written)"]
+    print(f"  grok / re = {ratio:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

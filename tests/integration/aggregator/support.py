@@ -1,0 +1,35 @@
+"""What the aggregator integration tests share: topics, feeding `logs.raw`/`logs.parsed`, reading aggregates."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from streamstash.envelope import Batch, Event
+from streamstash.kafka import ensure_topics
+from tests.helpers.kafka import produce_batches, read_events
+from tests.helpers.pipelines import TestPipeline
+from tests.helpers.processes import ServiceProcess
+
+
+def create_topics(pipeline: TestPipeline, kafka: str) -> None:
+    """Before any service starts, so no topic is auto-created with the broker's default partitions."""
+    asyncio.run(ensure_topics(pipeline.config.kafka.model_copy(update={"bootstrap_servers": kafka})))
+
+
+def start(services: list[str], pipeline: TestPipeline, servers, log_dir: Path,  # noqa: ANN001 - Servers
+          env: dict[str, str] | None = None) -> list[ServiceProcess]:
+    return [ServiceProcess(service, pipeline.path, servers.kafka, servers.elasticsearch, log_dir, extra_env=env)
+            for service in services]
+
+
+def feed_parsed(kafka: str, pipeline: TestPipeline, events: list[Event], per_record: int = 200) -> None:
+    """Parsed events straight onto `logs.parsed`, one record per ``per_record``, keyed by source path."""
+    batches = [((events[start].source.path or "source").encode(), Batch(events=events[start:start + per_record]))
+               for start in range(0, len(events), per_record)]
+    produce_batches(kafka, pipeline.topics.parsed, batches)
+
+
+def aggregates_by_id(kafka: str, pipeline: TestPipeline) -> dict[str, Event]:
+    """Every aggregate on `logs.aggregated`, the last copy of each id (what the indexer leaves in place)."""
+    return {event.id: event for event in read_events(kafka, pipeline.topics.aggregated, timeout=4) if event.id}

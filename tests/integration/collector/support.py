@@ -1,0 +1,152 @@
+"""What the collector's integration tests share: topics, reading logs.raw, checkpoints, a private stand-in."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+
+from streamstash.envelope import Event
+from streamstash.kafka import ensure_topics
+from tests.helpers.kafka import read_events
+from tests.helpers.pipelines import TestPipeline
+from tests.helpers.waiting import wait_until
+
+
+def create_topics(pipeline: TestPipeline, kafka: str) -> None:
+    asyncio.run(ensure_topics(pipeline.config.kafka.model_copy(update={"bootstrap_servers": kafka})))
+
+
+def raw_events(kafka: str, pipeline: TestPipeline, timeout: float = 3) -> list[Event]:
+    return read_events(kafka, pipeline.topics.raw, timeout=timeout)
+
+
+def file_lines(path: Path) -> dict[int, str]:
+    """Every complete line of ``path`` by its byte offset."""
+    lines: dict[int, str] = {}
+    offset = 0
+    for raw in path.read_bytes().splitlines(keepends=True):
+        if raw.endswith(b"\n"):
+            lines[offset] = raw[:-1].decode()
+        offset += len(raw)
+    return lines
+
+
+def assert_every_line_exactly_once(events: list[Event], path: Path) -> None:
+    expected = file_lines(path)
+    inode = path.stat().st_ino
+    seen = Counter((event.source.inode, event.source.offset) for event in events)
+    duplicates = {position: n for position, n in seen.items() if n > 1}
+    missing = [offset for offset in expected if (inode, offset) not in seen]
+    assert not duplicates, f"{len(duplicates)} lines delivered more than once, e.g. {list(duplicates.items())[:5]}"
+    assert not missing, f"{len(missing)} of {len(expected)} lines missing, first at offsets {missing[:5]}"
+    assert len(events) == len(expected), f"{len(events)} events for {len(expected)} lines"
+    for event in events:
+        assert event.message == expected[event.source.offset], event
+
+
+def checkpoint_offset(state_dir: Path) -> int:
+    path = state_dir / "collector" / "checkpoints.json"
+    try:
+        positions = json.loads(path.read_text())["positions"]
+    except (OSError, ValueError, KeyError):
+        return -1
+    return max((position["offset"] for position in positions.values()), default=-1)
+
+
+def wait_until_checkpointed(state_dir: Path, size: int, timeout: float = 120) -> None:
+    wait_until(lambda: checkpoint_offset(state_dir) >= size, timeout=timeout,
+               message=f"checkpoint did not reach {size}")
+
+
+def access_lines(start: int, count: int) -> str:
+    return "".join(f'10.0.{n % 250}.{n % 199} - - [01/May/2024:10:00:00 +0000] "GET /item/{n} HTTP/1.1" 200 '
+                   f'{n % 5000} "-" "bench/{n}"\n' for n in range(start, start + count))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class StandIn:
+    """A private noida-db (Kafka + Elasticsearch) that a test may stop and start."""
+
+    data_dir: Path
+    kafka_port: int
+    elasticsearch_port: int
+    process: subprocess.Popen | None = None
+
+    @property
+    def binary(self) -> str:
+        path = files("noida_db").joinpath("noida-db")
+        os.chmod(str(path), 0o755)
+        return str(path)
+
+    @property
+    def kafka(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def elasticsearch(self) -> str:
+        return f"http://127.0.0.1:{self.elasticsearch_port}"
+
+    def start(self) -> None:
+        log = open(self.data_dir.parent / "noida.log", "ab")  # noqa: SIM115 - handed to the process
+        self.process = subprocess.Popen(  # noqa: S603
+            [self.binary, "start", "--data-dir", str(self.data_dir), "--only", "kafka,elasticsearch",
+             "--kafka-port", str(self.kafka_port), "--elasticsearch-port", str(self.elasticsearch_port)],
+            stdout=log, stderr=subprocess.STDOUT)
+        wait_until(lambda: _accepts(self.kafka_port), timeout=60, message="private kafka did not start")
+
+    def stop_kafka(self) -> None:
+        subprocess.run([self.binary, "stop", "kafka", "--data-dir", str(self.data_dir)], check=True,  # noqa: S603
+                       capture_output=True, timeout=60)
+        wait_until(lambda: not _accepts(self.kafka_port), timeout=30, message="kafka did not stop")
+
+    def start_kafka(self) -> None:
+        subprocess.run([self.binary, "start", "kafka", "--data-dir", str(self.data_dir)], check=True,  # noqa: S603
+                       capture_output=True, timeout=60)
+        wait_until(lambda: _accepts(self.kafka_port), timeout=60, message="kafka did not come back")
+
+    def close(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@contextmanager
+def private_stand_in(directory: Path) -> Iterator[StandIn]:
+    directory.mkdir(parents=True, exist_ok=True)
+    stand_in = StandIn(directory / "data", free_port(), free_port())
+    stand_in.start()
+    try:
+        yield stand_in
+    finally:
+        stand_in.close()
+
+
+def wait_seconds(seconds: float) -> None:
+    """Let time pass on purpose (an outage's length), never used as an assertion."""
+    time.sleep(seconds)

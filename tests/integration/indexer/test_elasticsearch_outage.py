@@ -1,0 +1,95 @@
+"""Elasticsearch away for 20 s mid-stream: the indexer pauses, stays in its group, is not ready,
+then catches up when Elasticsearch is back, losing and duplicating nothing.
+
+How the outage is made: the local stand-in (noida-db) serves Kafka and Elasticsearch from one
+process, so its Elasticsearch cannot be stopped alone. The indexer instead reaches Elasticsearch
+through a TCP proxy (:class:`CuttableProxy`) that the test cuts (listening socket closed, open
+connections reset: exactly what a stopped Elasticsearch looks like from the indexer) and restores
+20 s later. Kafka stays up; the test reads Elasticsearch directly, around the proxy.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from streamstash import names
+from tests.helpers.elastic import count, wait_for_count
+from tests.helpers.kafka import read_dead_letters
+from tests.helpers.processes import ServiceProcess
+from tests.helpers.waiting import wait_until
+from tests.integration.indexer.support import (
+    CuttableProxy,
+    create_topics,
+    document_versions,
+    feed_documents,
+    host_port,
+    indexer_pipeline,
+    indexer_sample,
+)
+
+pytestmark = pytest.mark.integration
+
+OUTAGE_S = 20
+BEFORE = 4_000
+DURING = 6_000
+PER_RECORD = 100
+
+
+def ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:  # noqa: S310
+            return bool(json.loads(response.read())["ready"])
+    except urllib.error.HTTPError as exc:
+        if exc.code == 503:
+            return False
+        raise
+
+
+def test_elasticsearch_down_for_20s_pauses_then_catches_up_with_nothing_lost(
+        servers, es: Elasticsearch, tmp_path: Path, log_dir: Path) -> None:
+    pipeline = indexer_pipeline(tmp_path, {"bulk": {"max_docs": 500, "flush_ms": 100, "max_in_flight": 4,
+                                                    "retry_max_ms": 2000}})
+    create_topics(pipeline, servers.kafka)
+    with CuttableProxy(*host_port(servers.elasticsearch)) as proxy:
+        indexer = ServiceProcess(names.SERVICE_INDEXER, pipeline.path, servers.kafka, proxy.url, log_dir)
+        try:
+            port = indexer.http_port
+            ids = feed_documents(servers.kafka, pipeline.topics.parsed, BEFORE, PER_RECORD)
+            wait_for_count(es, pipeline.index, BEFORE, timeout=90)
+            wait_until(lambda: ready(port), timeout=30, message="indexer not ready before the outage")
+
+            proxy.cut()
+            outage_started = time.monotonic()
+            ids += feed_documents(servers.kafka, pipeline.topics.parsed, DURING, PER_RECORD,
+                                  first_record=BEFORE // PER_RECORD)
+            wait_until(lambda: not ready(port), timeout=OUTAGE_S, message="still ready with Elasticsearch away")
+            wait_until(lambda: indexer_sample(port, "streamstash_consumer_paused") == 1, timeout=OUTAGE_S,
+                       message="consumption never paused")
+            remaining = OUTAGE_S - (time.monotonic() - outage_started)
+            if remaining > 0:
+                time.sleep(remaining)  # the outage itself: how long Elasticsearch stays away
+            assert count(es, pipeline.index) == BEFORE, "documents arrived although the path was cut"
+            assert indexer.alive()
+            errors = indexer_sample(port, "streamstash_bulk_errors_total", kind="connection")
+            assert errors >= 2, "bulk requests were not retried during the outage"
+
+            proxy.restore()
+            wait_for_count(es, pipeline.index, BEFORE + DURING, timeout=120)
+            wait_until(lambda: ready(port), timeout=30, message="not ready again after Elasticsearch returned")
+            wait_until(lambda: indexer_sample(port, "streamstash_consumer_paused") == 0, timeout=30,
+                       message="consumption never resumed")
+            assert indexer_sample(port, "streamstash_events_sent_total") == BEFORE + DURING
+            assert "partitions revoked" not in indexer.log_text(), "the outage cost the group membership"
+        finally:
+            indexer.stop()
+
+    assert count(es, pipeline.index) == BEFORE + DURING
+    assert set(document_versions(es, pipeline.index)) == set(ids)
+    read_dead_letters(servers.kafka, pipeline.topics.dlq, expected=0, timeout=3)

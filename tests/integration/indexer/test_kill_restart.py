@@ -1,0 +1,86 @@
+"""kill -9 mid-stream, restart: every document indexed exactly once in effect.
+
+Offsets are committed only behind documents Elasticsearch acknowledged, so the restarted indexer
+re-reads whatever the killed one had not committed; document ids are deterministic, so each
+re-read document overwrites itself (version 2, `updated`) instead of adding a duplicate.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from streamstash import names
+from tests.helpers.elastic import count, wait_for_count
+from tests.helpers.processes import ServiceProcess
+from tests.helpers.waiting import wait_until
+from tests.integration.indexer.support import (
+    bulk_items,
+    create_topics,
+    document_versions,
+    feed_documents,
+    indexer_pipeline,
+    indexer_sample,
+)
+
+pytestmark = pytest.mark.integration
+
+DOCUMENTS = 20_000
+PER_RECORD = 100
+KILL_AFTER = 3_000  # documents acknowledged before the kill
+
+
+def stable_count(es: Elasticsearch, index: str) -> int:
+    """The count once requests the killed process had sent are all applied (two equal reads 1 s apart)."""
+    previous = [-1]
+
+    def settled() -> int | None:
+        current = count(es, index)
+        if current == previous[0]:
+            return current or None
+        previous[0] = current
+        time.sleep(1)
+        return None
+
+    return wait_until(settled, timeout=30, interval=0.1, message="count kept changing after the kill")
+
+
+def test_kill9_and_restart_index_every_document_exactly_once(servers, es: Elasticsearch, tmp_path: Path,
+                                                               log_dir: Path) -> None:
+    pipeline = indexer_pipeline(tmp_path, {"bulk": {"max_docs": 500, "flush_ms": 100, "max_in_flight": 4}})
+    create_topics(pipeline, servers.kafka)
+    ids = feed_documents(servers.kafka, pipeline.topics.parsed, DOCUMENTS, PER_RECORD)
+    assert len(set(ids)) == DOCUMENTS
+
+    first = ServiceProcess(names.SERVICE_INDEXER, pipeline.path, servers.kafka, servers.elasticsearch, log_dir,
+                           name="indexer-killed")
+    port = first.http_port
+    wait_until(lambda: indexer_sample(port, "streamstash_events_sent_total") >= KILL_AFTER, timeout=90,
+               interval=0.05, message="the first indexer never got going")
+    first.kill9()
+    indexed_before_restart = stable_count(es, pipeline.index)
+    assert KILL_AFTER <= indexed_before_restart < DOCUMENTS, "the kill did not land mid-stream"
+
+    second = ServiceProcess(names.SERVICE_INDEXER, pipeline.path, servers.kafka, servers.elasticsearch, log_dir,
+                            name="indexer-restarted")
+    try:
+        wait_for_count(es, pipeline.index, DOCUMENTS, timeout=120)
+        port = second.http_port
+        # The restarted indexer created exactly what was missing ...
+        wait_until(lambda: bulk_items(port, "created") == DOCUMENTS - indexed_before_restart, timeout=30,
+                   message="created items do not match the missing documents")
+        overwritten = bulk_items(port, "updated")
+        assert bulk_items(port, "rejected") == 0
+    finally:
+        second.stop()
+
+    assert count(es, pipeline.index) == DOCUMENTS
+    versions = document_versions(es, pipeline.index)
+    assert set(versions) == set(ids)  # no duplicate, none missing
+    # ... and what it re-read overwrote itself: one version bump per `updated` item, never more.
+    assert sum(1 for version in versions.values() if version > 1) == overwritten
+    assert max(versions.values()) <= 2
+    print(f"\nkilled after {indexed_before_restart} documents; re-read and overwrote {overwritten:.0f}")

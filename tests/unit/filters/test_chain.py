@@ -1,0 +1,69 @@
+"""The chain as a whole: order, `if` guards on every kind of filter, and verdicts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from streamstash.config import parse_pipeline
+from streamstash.config.parser import FilterEntry
+from streamstash.filters import FilterChain
+
+
+def chain(*entries: dict[str, Any]) -> FilterChain:
+    return FilterChain([FilterEntry.model_validate(entry) for entry in entries])
+
+
+def test_each_kind_is_built_from_its_settings() -> None:
+    built = chain({"dissect": {"mapping": {"message": "%{a} %{b}"}}}, {"kv": {"source": "b"}},
+                  {"json": {"source": "payload"}}, {"date": {"match": ["t", "ISO8601"]}},
+                  {"mutate": {"add_tag": ["x"]}}, {"drop": {"percentage": 1}})
+    assert [step.kind for step in built.steps] == ["dissect", "kv", "json", "date", "mutate", "drop"]
+
+
+def test_filters_run_in_order_and_see_earlier_results() -> None:
+    doc: dict[str, Any] = {"message": 'web {"status": 503, "path": "/x"}', "tags": []}
+    verdict = chain(
+        {"dissect": {"mapping": {"message": "%{service} %{payload}"}}},
+        {"json": {"source": "payload", "remove_field": ["payload"]}},
+        {"if": "[status] >= 500", "mutate": {"add_tag": ["server_error"]}},
+        {"if": "[status] < 500", "mutate": {"add_tag": ["fine"]}},
+        {"if": '[service] == "web" and [path] =~ /^\\/x/', "mutate": {"add_field": {"route": "x"}}},
+    ).apply(doc)
+    assert verdict is None
+    assert doc == {"message": 'web {"status": 503, "path": "/x"}', "service": "web", "status": 503,
+                   "path": "/x", "route": "x", "tags": ["server_error"]}
+
+
+def test_guard_sees_tags_added_by_earlier_failures() -> None:
+    steps = chain({"json": {}}, {"if": '"_jsonparsefailure" in [tags]', "mutate": {"add_field": {"raw": "yes"}}})
+    doc: dict[str, Any] = {"message": "not json", "tags": []}
+    steps.apply(doc)
+    assert doc["raw"] == "yes"
+    doc = {"message": "{}", "tags": []}
+    steps.apply(doc)
+    assert "raw" not in doc
+
+
+def test_dead_letter_verdict_stops_the_chain() -> None:
+    doc: dict[str, Any] = {"message": "no delimiter", "tags": []}
+    verdict = chain({"dissect": {"mapping": {"message": "%{a}|%{b}"}}}, {"mutate": {"add_tag": ["later"]}}).apply(doc)
+    assert verdict is not None and verdict.action == "dead_letter"
+    assert doc["tags"] == ["_dissectfailure"]
+
+
+def test_entries_need_exactly_one_filter_and_a_valid_condition() -> None:
+    with pytest.raises(ValidationError, match="exactly one"):
+        FilterEntry.model_validate({"kv": {}, "json": {}})
+    with pytest.raises(ValidationError, match="exactly one"):
+        FilterEntry.model_validate({"if": "[a]"})
+    with pytest.raises(ValidationError, match="unexpected"):
+        FilterEntry.model_validate({"if": "[a] == 1 1", "drop": {}})
+
+
+def test_bare_filter_keys_in_yaml_mean_default_settings() -> None:
+    config = parse_pipeline("filters:\n  - json:\n  - kv:\n  - if: '[x]'\n    drop:\n", "p.yml", env={})
+    assert [entry.kind for entry in config.filters] == ["json", "kv", "drop"]
+    assert config.filters[2].condition == "[x]"
