@@ -180,11 +180,11 @@ def main() -> None:
             wait_rate = args.wait_lines / asyncio.run(
                 naive_send_and_wait(config, log_file, f"{prefix}.wait", args.wait_lines))
 
-        print(f"{'contender':<40}{'lines/s':>12}{'vs collector':>14}")
+        print(f"{'contender':<44}{'lines/s':>12}{'collector / it':>16}")
         for name, rate in (("collector (file -> logs.raw, batches)", collector_rate),
                            ("naive: producer.send per line", naive_rate),
                            (f"naive: send_and_wait per line ({args.wait_lines:,})", wait_rate)):
-            print(f"{name:<40}{rate:>12,.0f}{collector_rate / rate:>13.2f}x")
+            print(f"{name:<44}{rate:>12,.0f}{collector_rate / rate:>15.2f}x")
         print(f"collector / per-line send = {collector_rate / naive_rate:.2f}; "
               f"collector / send_and_wait = {collector_rate / wait_rate:.1f}")
 

@@ -63,6 +63,20 @@ def with_overrides(config: PipelineConfig, kafka: str | None, elasticsearch: str
     return config
 
 
+def service_settings(path: Path, kafka: str | None, elasticsearch: str | None, http_port: int | None,
+                     http_host: str | None) -> PipelineConfig:
+    """A service's settings, with the pipeline's topics made sure to exist before it touches Kafka.
+
+    Services create the topics themselves (idempotently) so that no client auto-creates one with the
+    broker's default partition count first.
+    """
+    from streamstash.kafka import wait_for_topics
+
+    settings = with_overrides(load_config(path), kafka, elasticsearch, http_port, http_host)
+    asyncio.run(wait_for_topics(settings.kafka))
+    return settings
+
+
 def use_stack(config: PipelineConfig, kafka: str, elasticsearch: str) -> PipelineConfig:
     updates = {}
     if config.kafka.bootstrap_servers is None:
@@ -82,7 +96,7 @@ def collector(config: ConfigOption, kafka: KafkaOption = None, elasticsearch: El
     from streamstash.runtime import run_service
     from streamstash.services.collector.app import run_collector
 
-    settings = with_overrides(load_config(config), kafka, elasticsearch, http_port, http_host)
+    settings = service_settings(config, kafka, elasticsearch, http_port, http_host)
     run_service(names.SERVICE_COLLECTOR, settings, lambda stop: run_collector(settings, stop))
 
 
@@ -93,7 +107,7 @@ def parser(config: ConfigOption, kafka: KafkaOption = None, elasticsearch: Elast
     from streamstash.services.parser.app import build_app
     from streamstash.streaming import run_worker
 
-    settings = with_overrides(load_config(config), kafka, elasticsearch, http_port, http_host)
+    settings = service_settings(config, kafka, elasticsearch, http_port, http_host)
     run_worker(build_app(settings), settings, names.SERVICE_PARSER)
 
 
@@ -104,7 +118,7 @@ def aggregator(config: ConfigOption, kafka: KafkaOption = None, elasticsearch: E
     from streamstash.services.aggregator.app import build_app
     from streamstash.streaming import run_worker
 
-    settings = with_overrides(load_config(config), kafka, elasticsearch, http_port, http_host)
+    settings = service_settings(config, kafka, elasticsearch, http_port, http_host)
     run_worker(build_app(settings), settings, names.SERVICE_AGGREGATOR)
 
 
@@ -115,7 +129,7 @@ def indexer(config: ConfigOption, kafka: KafkaOption = None, elasticsearch: Elas
     from streamstash.runtime import run_service
     from streamstash.services.indexer.app import run_indexer
 
-    settings = with_overrides(load_config(config), kafka, elasticsearch, http_port, http_host)
+    settings = service_settings(config, kafka, elasticsearch, http_port, http_host)
     run_service(names.SERVICE_INDEXER, settings, lambda stop: run_indexer(settings, stop))
 
 
@@ -166,6 +180,117 @@ def with_overrides_no_stack(config: PipelineConfig, kafka: str | None, elasticse
     if elasticsearch:
         updates["elasticsearch"] = config.elasticsearch.model_copy(update={"hosts": elasticsearch.split(",")})
     return config.model_copy(update=updates)
+
+
+@app.command()
+def replay(
+    config: ConfigOption,
+    topic: Annotated[Optional[str], typer.Option(help="Topic to replay (the raw topic).")] = None,
+    from_: Annotated[str, typer.Option("--from", help="earliest, an ISO 8601 time, or partition:offset,...")] = "earliest",
+    to: Annotated[Optional[str], typer.Option(help="ISO 8601 time or partition:offset,... (default: the end now).")] = None,
+    index: Annotated[Optional[str], typer.Option(help="Write into this new index instead of the configured one.")] = None,
+    alias: Annotated[Optional[str], typer.Option(help="After the replay, point this alias at --index.")] = None,
+    group: Annotated[Optional[str], typer.Option(help="Name of the replay (consumer groups and topics).")] = None,
+    kafka: KafkaOption = None,
+    elasticsearch: ElasticsearchOption = None,
+) -> None:
+    """Reprocess a range of the raw topic through parser and aggregator into the same or a new index."""
+    import time as clock
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from streamstash.ops.replay import REPLAY_SERVICES, ReplayError, default_group, prepare, progress, switch_alias, write_config
+    from streamstash.supervisor import Supervisor
+
+    if alias and not index:
+        raise fail("--alias needs --index (the alias is switched to the new index)", 2)
+    settings = with_overrides(load_config(config), kafka, elasticsearch)
+    name = group or default_group()
+    try:
+        replayed, range_ = asyncio.run(prepare(settings, topic or settings.kafka.topics.raw, from_, to, name, index))
+    except ReplayError as exc:
+        raise fail(str(exc), 2) from exc
+    path = write_config(replayed, replayed.state_dir / "pipeline.yml")
+    typer.echo(f"replay {name}: {range_.total} records of {settings.kafka.topics.raw} -> "
+               f"{replayed.outputs.elasticsearch.index}")
+    supervisor = Supervisor(path, replayed.kafka.bootstrap_servers or "", ",".join(replayed.elasticsearch.hosts or []),
+                            replayed.state_dir, replayed.http.host, services=REPLAY_SERVICES)
+    last_check = [0.0]
+    finished = [False]
+    with Progress(TextColumn("replay"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]} rec/s"),
+                  TimeRemainingColumn()) as bar:
+        task = bar.add_task("replay", total=max(range_.total, 1), rate="-")
+        started = clock.monotonic()
+
+        def done() -> bool:
+            if clock.monotonic() - last_check[0] < 1.0:
+                return False
+            last_check[0] = clock.monotonic()
+            records, complete = asyncio.run(progress(replayed, settings.kafka.topics.raw, range_))
+            elapsed = clock.monotonic() - started
+            bar.update(task, completed=records, rate=f"{records / elapsed:,.0f}" if elapsed > 0 else "-")
+            finished[0] = complete
+            return complete
+
+        code = supervisor.run(until=done)
+    if not finished[0]:
+        raise fail(f"replay {name} stopped before it finished (exit {code})", code or 1)
+    if alias and index:
+        asyncio.run(switch_alias(replayed, alias, index))
+        typer.echo(f"alias {alias} -> {index}")
+    typer.echo(f"replay {name} finished")
+
+
+@app.command()
+def status(
+    config: ConfigOption,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    metrics: Annotated[list[str], typer.Option(help="service=host:port of a /metrics endpoint (repeatable).")] = [],  # noqa: B006
+    kafka: KafkaOption = None,
+) -> None:
+    """Instances, lag, events and failures per service, and the DLQ size."""
+    from streamstash.ops.status import collect_status
+
+    settings = with_overrides(load_config(config), kafka, "http://unused")
+    snapshot = asyncio.run(collect_status(settings, metric_endpoints(settings, metrics)))
+    if json_output:
+        typer.echo(snapshot.to_json())
+        return
+    for service in snapshot.services:
+        typer.echo(f"{service.service:<11} instances={service.instances if service.instances is not None else '-'} "
+                   f"lag={service.lag} in={service.events_in if service.events_in is not None else '-'} "
+                   f"out={service.events_out if service.events_out is not None else '-'}")
+    typer.echo(f"dlq records={snapshot.dlq_records}")
+
+
+@app.command()
+def top(
+    config: ConfigOption,
+    interval: Annotated[float, typer.Option(help="Seconds between refreshes.")] = 2.0,
+    iterations: Annotated[Optional[int], typer.Option(help="Stop after this many refreshes.")] = None,
+    metrics: Annotated[list[str], typer.Option(help="service=host:port of a /metrics endpoint (repeatable).")] = [],  # noqa: B006
+    kafka: KafkaOption = None,
+) -> None:
+    """A live view: per service instances, events/s in and out, lag, failures; DLQ size."""
+    from streamstash.ops.top import run_top
+
+    settings = with_overrides(load_config(config), kafka, "http://unused")
+    try:
+        asyncio.run(run_top(settings, metric_endpoints(settings, metrics), interval, iterations))
+    except KeyboardInterrupt:
+        pass
+
+
+def metric_endpoints(settings: PipelineConfig, given: list[str]) -> dict[str, list[str]]:
+    from streamstash.ops.status import endpoints_from_run_state
+
+    endpoints = endpoints_from_run_state(settings.state_dir)
+    for item in given:
+        service, _, address = item.partition("=")
+        if service not in names.SERVICES or not address:
+            raise fail(f"--metrics {item!r}: expected <service>=host:port with service one of {names.SERVICES}", 2)
+        endpoints.setdefault(service, []).append(address)
+    return endpoints
 
 
 # ---- tools ---------------------------------------------------------------------------------------------

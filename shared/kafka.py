@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from streamstash.config.common import KafkaSettings
 
@@ -92,3 +93,18 @@ async def ensure_topics(settings: KafkaSettings) -> list[str]:
         return created
     finally:
         await admin.close()
+
+
+async def wait_for_topics(settings: KafkaSettings, max_delay_s: float = 10.0) -> None:
+    """Create the pipeline's topics, waiting (with a warning per attempt) while Kafka is unreachable."""
+    attempt = 0
+    while True:
+        try:
+            await ensure_topics(settings)
+            return
+        except KafkaError as exc:
+            attempt += 1
+            delay = min(max_delay_s, 0.5 * 2**attempt)
+            log.warning("kafka not reachable yet, retrying", extra={"bootstrap_servers": settings.bootstrap_servers,
+                        "attempt": attempt, "error": repr(exc), "retry_in_s": delay})
+            await asyncio.sleep(delay)

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,26 +58,31 @@ def service_argv(service: str, config_path: Path, kafka: str, elasticsearch: str
 
 class Supervisor:
     def __init__(self, config_path: Path, kafka: str, elasticsearch: str, state_dir: Path,
-                 http_host: str = "127.0.0.1") -> None:
+                 http_host: str = "127.0.0.1", services: tuple[str, ...] = names.SERVICES) -> None:
         self.children = []
-        for service in names.SERVICES:
+        for service in services:
             port = free_port(http_host)
             self.children.append(Child(service, service_argv(service, config_path, kafka, elasticsearch, port), port))
         self.state_file = state_dir / "run.json"
         self._stopping = False
 
-    def run(self) -> int:
+    def run(self, until: Callable[[], bool] | None = None) -> int:
+        """Start every service and watch them until a signal, a service failing for good, or ``until()``."""
         previous = {signum: signal.signal(signum, self._on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
         try:
             for child in self.children:
                 child.start()
             self._write_state()
-            return self._watch()
+            return self._watch(until)
         finally:
             self.stop()
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
             self.state_file.unlink(missing_ok=True)
+
+    @property
+    def interrupted(self) -> bool:
+        return self._stopping
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         if self._stopping:
@@ -86,8 +92,10 @@ class Supervisor:
             os._exit(130)
         self._stopping = True
 
-    def _watch(self) -> int:
+    def _watch(self, until: Callable[[], bool] | None) -> int:
         while not self._stopping:
+            if until is not None and until():
+                return 0
             for child in self.children:
                 code = child.process.poll() if child.process else None
                 if code is None or child.finished:
@@ -113,9 +121,8 @@ class Supervisor:
         return 0
 
     def stop(self) -> None:
-        for service in STOP_ORDER:
-            child = next(c for c in self.children if c.service == service)
-            process = child.process
+        for child in sorted(self.children, key=lambda c: STOP_ORDER.index(c.service)):
+            service, process = child.service, child.process
             if process is None or process.poll() is not None:
                 continue
             process.terminate()

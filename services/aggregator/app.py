@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 import faust
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from streamstash import names
 from streamstash.config import PipelineConfig
@@ -37,7 +37,7 @@ from streamstash.services.aggregator.records import (
     decode_task_record,
     encode_task_record,
     partition_for,
-    split_by_partition,
+    task_records,
 )
 from streamstash.services.aggregator.slots import claim_slot
 from streamstash.streaming import attach_health, make_app, raw_topic
@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 
 TABLE_NAME = "task-state"
 IDLE_CHECK_SECONDS = 1.0
+REKEY_MAX_RECORDS = 50
+REKEY_LINGER_SECONDS = 0.05
+MAX_EVENTS_PER_TASK_RECORD = 5000
 
 
 def ensure_pipeline_topics(config: PipelineConfig) -> None:
@@ -70,6 +73,8 @@ def build_app(config: PipelineConfig) -> faust.App:
     metrics = ServiceMetrics(names.SERVICE_AGGREGATOR)
     late_events = Counter("streamstash_aggregator_late_events", "Events behind the watermark: not dropped, emitted "
                           "in aggregates tagged _aggregate_late.", ["topic"], registry=metrics.registry)
+    owned_partitions = Gauge("streamstash_aggregator_owned_partitions", "Partitions of logs.tasks (and so of the "
+                             "task table) this instance owns.", registry=metrics.registry)
     attach_health(app, config, metrics)
     router = TaskRouter(config.aggregations)
     processor = RecordProcessor(TaskAggregator(router))
@@ -90,20 +95,28 @@ def build_app(config: PipelineConfig) -> faust.App:
     @app.on_partitions_assigned.connect
     async def forget_on_assign(_app: Any, assigned: Any, **kwargs: Any) -> None:
         processor.forget()
+        owned_partitions.set(sum(1 for tp in assigned if tp.topic == topics.tasks))
 
     @app.agent(parsed_topic, concurrency=1)
     async def rekey(stream: faust.StreamT) -> None:
-        async for record in stream.events():
-            message = record.message
-            try:
-                batch = decode_batch(record.value)
-            except RecordDecodeError as exc:
-                await send_undecodable(message, str(exc))
-                continue
-            metrics.received(message.topic, message.partition, len(batch.events))
-            for partition, task_record in split_by_partition(router.group(batch.events), partitions).items():
-                await tasks_topic.send(value=encode_task_record(task_record), partition=partition)
-                metrics.sent(topics.tasks, partition, sum(len(group.events) for group in task_record.groups))
+        # Several parsed records per round: with many distinct tasks a single record holds only a few
+        # events per task, and the aggregate agent pays one Kafka round trip per record it handles.
+        async for records in stream.take_events(REKEY_MAX_RECORDS, within=REKEY_LINGER_SECONDS):
+            events: list[Event] = []
+            for record in records:
+                message = record.message
+                try:
+                    batch = decode_batch(record.value)
+                except RecordDecodeError as exc:
+                    await send_undecodable(message, str(exc))
+                    continue
+                metrics.received(message.topic, message.partition, len(batch.events))
+                events.extend(batch.events)
+            for partition, task_records_of_partition in task_records(events, router.keys_for, partitions,
+                                                                      MAX_EVENTS_PER_TASK_RECORD).items():
+                for task_record in task_records_of_partition:
+                    await tasks_topic.send(value=encode_task_record(task_record), partition=partition)
+                    metrics.sent(topics.tasks, partition, task_record.event_count())
 
     @app.agent(tasks_topic, concurrency=1)
     async def aggregate(stream: faust.StreamT) -> None:
@@ -122,8 +135,7 @@ def build_app(config: PipelineConfig) -> faust.App:
                     outcome = idle_outcome(partition)
                 else:
                     last_events_at[partition] = time.monotonic()
-                    outcome = processor.process(partition, [(group.key, group.events) for group in task_record.groups],
-                                                table.get)
+                    outcome = processor.process(partition, task_record.groups, table.get)
                 await emit(outcome, partition)
                 for key, value in outcome.writes.items():
                     table[key] = value
@@ -155,7 +167,7 @@ def build_app(config: PipelineConfig) -> faust.App:
             await app.producer.flush()
 
     def count_outcome(message: Any, task_record: TaskRecord, outcome: RecordOutcome) -> None:
-        received = sum(len(group.events) for group in task_record.groups)
+        received = task_record.event_count()
         if received:
             metrics.received(message.topic, message.partition, received)
         if outcome.duplicates:

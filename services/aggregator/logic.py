@@ -35,6 +35,7 @@ from streamstash.config.aggregator import AggregationSpec
 from streamstash.envelope import Event, Source, format_timestamp, to_working_dict
 from streamstash.fieldpath import remove_field, set_field
 from streamstash.services.aggregator.accumulators import WILDCARD, Accumulator
+from streamstash.services.aggregator.records import TaskGroup
 from streamstash.templates import Template
 from streamstash.timeformats import parse_iso8601
 
@@ -187,8 +188,13 @@ class TaskAggregator:
 
     # -- folding -----------------------------------------------------------------------------------
 
-    def fold(self, key: str, state: TaskState | None, events: list[Event], max_time: int | None) -> FoldResult:
-        """Fold a batch of one task's events; ``max_time`` is the partition's newest event time before it."""
+    def fold(self, key: str, state: TaskState | None, events: list[Event], newest_before: list[int | None],
+             times: list[int | None]) -> FoldResult:
+        """Fold a batch of one task's events.
+
+        ``newest_before[i]`` is the partition's newest event time before event ``i`` arrived (what
+        lateness is judged against), ``times[i]`` the event's own time.
+        """
         name, task_id = split_key(key)
         route = self.router.by_name[name]
         spec = route.spec
@@ -196,9 +202,9 @@ class TaskAggregator:
         state = result.state
         live: dict[str, Accumulator] = {}
         late: dict[int, Accumulator] = {}
-        watermark = None if max_time is None else max_time - spec.flush.allowed_lateness
+        lateness = spec.flush.allowed_lateness
         window = spec.flush.window
-        for event in events:
+        for event, newest, time in zip(events, newest_before, times):
             position = raw_position(event)
             if position is not None:
                 partition_key, at = position
@@ -209,7 +215,7 @@ class TaskAggregator:
                 state["seen"][partition_key] = list(at)
             result.folded += 1
             doc = to_working_dict(event)
-            time = event_time_ms(event)
+            watermark = None if newest is None else newest - lateness
             if window is not None:
                 assert time is not None  # the router only routes timed events to windowed aggregations
                 was_late = False
@@ -224,8 +230,8 @@ class TaskAggregator:
                 continue
             segment = live.get(SEGMENT) or (Accumulator(spec, state["open"][SEGMENT])
                                              if SEGMENT in state["open"] else None)
-            if segment is not None and time is not None:
-                reason = _session_break(spec, segment, time)
+            if segment is not None:
+                reason = _session_end(spec, segment, watermark, time)
                 if reason is not None:
                     result.emitted.append(self._emit_segment(spec, task_id, state, segment, reason))
                     live.pop(SEGMENT, None)
@@ -345,8 +351,21 @@ class TaskAggregator:
                      source=Source(kind=names.SOURCE_AGGREGATE), tags=tags, fields=fields, id=event_id)
 
 
-def _session_break(spec: AggregationSpec, segment: Accumulator, time: int) -> str | None:
-    """Whether an event at ``time`` starts a new segment, and for which reason the old one ends."""
+def _session_end(spec: AggregationSpec, segment: Accumulator, watermark: int | None,
+                 time: int | None) -> str | None:
+    """Why the open segment ends before an event at ``time`` is folded, if it does.
+
+    Either the watermark had already passed its deadline (it would have been closed by then, whatever
+    batch the event came in), or the event itself is past it (more than the inactivity timeout after
+    the last event, or the total timeout after the first).
+    """
+    deadline, reason = _segment_deadline(spec, segment)
+    if deadline is None:
+        return None
+    if watermark is not None and deadline <= watermark:
+        return reason
+    if time is None:
+        return None
     flush = spec.flush
     candidates = []
     if flush.inactivity_timeout is not None and segment.last_time is not None \
@@ -476,25 +495,23 @@ class RecordProcessor:
                 runtimes[partition].schedule(key, self.aggregator.due_at(key, state))
         self.partitions.update(runtimes)
 
-    def process(self, partition: int, groups: list[tuple[str, list[Event]]], load: Loader) -> RecordOutcome:
+    def process(self, partition: int, groups: list[TaskGroup], load: Loader) -> RecordOutcome:
         runtime = self.partitions.setdefault(partition, PartitionRuntime())
         outcome = RecordOutcome()
         states: dict[str, TaskState] = {}
-        newest = runtime.max_time
-        for key, events in groups:
+        times = [[event_time_ms(event) for event in group.events] for group in groups]
+        newest_before, newest = _newest_before(groups, times, runtime.max_time)
+        for group, group_times, group_before in zip(groups, times, newest_before):
+            key = group.key
             if split_key(key)[0] not in self.aggregator.router.by_name:
                 continue  # an aggregation removed from the pipeline since these events were re-keyed
             state = states.get(key) or _load(load, key)
-            result = self.aggregator.fold(key, state, events, runtime.max_time)
+            result = self.aggregator.fold(key, state, group.events, group_before, group_times)
             states[key] = result.state
             outcome.emitted.extend(result.emitted)
             outcome.folded += result.folded
             outcome.duplicates += result.duplicates
             outcome.late += result.late
-            for event in events:
-                time = event_time_ms(event)
-                if time is not None and (newest is None or time > newest):
-                    newest = time
         if newest != runtime.max_time:
             runtime.max_time = newest
             outcome.writes[max_time_key(partition)] = orjson.dumps(newest)
@@ -544,6 +561,27 @@ class RecordProcessor:
             runtime.schedule(key, self.aggregator.due_at(key, state))
         else:
             runtime.open_keys.discard(key)
+
+
+def _newest_before(groups: list[TaskGroup], times: list[list[int | None]], newest: int | None
+                   ) -> tuple[list[list[int | None]], int | None]:
+    """Per event, the newest event time on the partition before it, in the record's original order."""
+    size = sum(len(group_times) for group_times in times)
+    by_place: list[int | None] = [None] * size
+    places = []
+    next_place = 0
+    for group, group_times in zip(groups, times):
+        order = group.order or list(range(next_place, next_place + len(group_times)))
+        next_place += len(group_times)
+        places.append(order)
+        for place, time in zip(order, group_times):
+            by_place[place] = time
+    before: list[int | None] = [None] * size
+    for place, time in enumerate(by_place):
+        before[place] = newest
+        if time is not None and (newest is None or time > newest):
+            newest = time
+    return [[before[place] for place in order] for order in places], newest
 
 
 def _load(load: Loader, key: str) -> TaskState | None:

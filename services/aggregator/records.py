@@ -1,13 +1,19 @@
 """The record format of `logs.tasks` (internal to the aggregator) and how task keys map to partitions.
 
 One record carries the events of **many tasks that share a partition**, grouped by task: the
-re-key stage sends at most one record per partition for each parsed record, so Faust's per-record
-cost is paid per batch, not per task (with 10,000 distinct tasks a per-task record would hold about
-one event). The table partition of a task is the partition its events arrive on, so the mapping
-from key to partition must be the same everywhere: Kafka's own (murmur2 of the key bytes).
+re-key stage sends about one record per partition for each round of parsed records, so Faust's
+per-record cost is paid per batch, not per task (with 10,000 distinct tasks a per-task record would
+hold about one event). Each event keeps its place in the partition's sequence (``order``), so the
+aggregate stage judges lateness event by event exactly as if the events had come one by one:
+how events are cut into records never changes a result.
+
+The table partition of a task is the partition its events arrive on, so the mapping from key to
+partition must be the same everywhere: Kafka's own (murmur2 of the key bytes).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import msgspec
 from aiokafka.partitioner import murmur2
@@ -18,6 +24,7 @@ from streamstash.envelope import Event
 class TaskGroup(msgspec.Struct, array_like=True):
     key: str
     events: list[Event]
+    order: list[int] = msgspec.field(default_factory=list)  # place of each event in the record; empty: in turn
 
 
 class TaskRecord(msgspec.Struct, omit_defaults=True, kw_only=True):
@@ -25,6 +32,9 @@ class TaskRecord(msgspec.Struct, omit_defaults=True, kw_only=True):
 
     groups: list[TaskGroup] = msgspec.field(default_factory=list)
     idle_tick: bool = False
+
+    def event_count(self) -> int:
+        return sum(len(group.events) for group in self.groups)
 
 
 _encoder = msgspec.json.Encoder()
@@ -44,12 +54,23 @@ def partition_for(key: str, partitions: int) -> int:
     return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
-def split_by_partition(grouped: dict[str, list[Event]], partitions: int) -> dict[int, TaskRecord]:
-    records: dict[int, TaskRecord] = {}
-    for key, events in grouped.items():
-        partition = partition_for(key, partitions)
-        record = records.get(partition)
-        if record is None:
-            record = records[partition] = TaskRecord()
-        record.groups.append(TaskGroup(key, events))
-    return records
+def task_records(events: list[Event], keys_for: Callable[[Event], list[str]], partitions: int,
+                 max_events: int) -> dict[int, list[TaskRecord]]:
+    """Per partition, records of at most ``max_events`` (event, task) pairs, in the events' order."""
+    sequences: dict[int, list[tuple[str, Event]]] = {}
+    for event in events:
+        for key in keys_for(event):
+            sequences.setdefault(partition_for(key, partitions), []).append((key, event))
+    out: dict[int, list[TaskRecord]] = {}
+    for partition, sequence in sequences.items():
+        records = out[partition] = []
+        for start in range(0, len(sequence), max_events):
+            groups: dict[str, TaskGroup] = {}
+            for place, (key, event) in enumerate(sequence[start:start + max_events]):
+                group = groups.get(key)
+                if group is None:
+                    group = groups[key] = TaskGroup(key, [], [])
+                group.events.append(event)
+                group.order.append(place)
+            records.append(TaskRecord(groups=list(groups.values())))
+    return out

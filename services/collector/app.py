@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from streamstash import names
 from streamstash.config import PipelineConfig
+from streamstash.config.collector import DockerInput as DockerSettings
 from streamstash.config.collector import FileInput as FileSettings
 from streamstash.config.collector import StdinInput as StdinSettings
 from streamstash.config.collector import TcpInput as TcpSettings
@@ -19,9 +20,11 @@ from streamstash.kafka import make_consumer, make_producer
 from streamstash.metrics import ServiceMetrics
 from streamstash.services.collector.checkpoints import CheckpointStore
 from streamstash.services.collector.inputs.base import Input
+from streamstash.services.collector.inputs.docker import DockerInput
 from streamstash.services.collector.inputs.file import FileInput
 from streamstash.services.collector.inputs.network import TcpInput, UdpInput
 from streamstash.services.collector.inputs.stdin import StdinInput
+from streamstash.services.collector.logfilter import quiet_repeated_client_messages
 from streamstash.services.collector.publisher import Publisher
 from streamstash.services.collector.recovery import recover, start_producer
 from streamstash.services.collector.spill import Spill
@@ -44,12 +47,15 @@ def build_inputs(config: PipelineConfig, checkpoints: CheckpointStore,
             inputs.append(UdpInput(settings, metrics, config.kafka.topics.raw))
         elif isinstance(settings, TcpSettings):
             inputs.append(TcpInput(settings))
+        elif isinstance(settings, DockerSettings):
+            inputs.append(DockerInput(settings, checkpoints))
         else:
             raise NotImplementedError(f"input type {settings.type!r} is not available in this build")
     return inputs
 
 
 async def run_collector(config: PipelineConfig, stop: asyncio.Event) -> None:
+    quiet_repeated_client_messages()
     metrics = ServiceMetrics(names.SERVICE_COLLECTOR)
     state = config.state_dir / names.SERVICE_COLLECTOR
     checkpoints = CheckpointStore(state / "checkpoints.json")
@@ -101,7 +107,7 @@ async def run_collector(config: PipelineConfig, stop: asyncio.Event) -> None:
         for task in tasks:
             task.cancel()
         await asyncio.gather(recovery, *tasks, return_exceptions=True)
-        await publisher.stop()
+        await publisher.stop(settings.drain_timeout_s)
         checkpoints.close()
         if publisher.producer is not None:
             with contextlib.suppress(TimeoutError):

@@ -2,16 +2,17 @@
 
 A batch is sealed when it reaches ``max_events`` or ``max_bytes`` or has waited ``linger_ms``.
 Batches of one source are sent one after another (the next waits for the previous ack), so a
-source's checkpoint only ever moves forward over lines Kafka holds, and after a crash at most
-one batch per source can be in Kafka without its checkpoint (``recovery.py`` finds it). A failed
-send is retried with backoff until it succeeds.
+source's checkpoint only ever moves forward over lines Kafka holds, in order. A failed send is
+retried with backoff until it succeeds. Checkpoints are saved a few times a second, not after
+every batch: whatever was acknowledged after the last save is found again by ``recovery.py``.
 
 Buffering while Kafka is slow or away: sealed batches wait in memory up to ``buffer_max_events``
-events; beyond that they are written to the disk spill (``spill.py``) and read back when their
-turn comes; once the spill is full as well, ``emit`` blocks, which pauses the inputs. While
-anything is buffered beyond memory or Kafka does not answer, the collector is not ready
-(/readyz), logs a WARNING with the figures every few seconds and shows them in
-``streamstash_buffer_fill{buffer="memory"|"spill"}``.
+events. Beyond that, lines of files simply wait (the file input stops reading: the file is its
+own buffer), and lines that cannot be read again (TCP, UDP, stdin, ...) are written to the disk
+spill (``spill.py``) and read back when their turn comes; once the spill is full as well, those
+inputs are paused too (UDP then drops and counts). While Kafka does not answer, anything is
+spilled, or inputs are paused, the collector is not ready (/readyz), logs a WARNING with the
+figures every few seconds and shows them in ``streamstash_buffer_fill{buffer="memory"|"spill"}``.
 
 Every record carries headers: the collector's instance id, a batch id, and the checkpoint ranges
 its lines cover; recovery uses them to neither repeat nor skip lines after ``kill -9``.
@@ -33,7 +34,7 @@ from aiokafka.partitioner import murmur2
 
 from streamstash import names
 from streamstash.config.common import BatchSettings
-from streamstash.envelope import Batch, Event, encode, encoded_size
+from streamstash.envelope import Batch, Event, encode
 from streamstash.metrics import ServiceMetrics
 from streamstash.services.collector.checkpoints import CheckpointStore
 from streamstash.services.collector.inputs.base import Acknowledge, Advance
@@ -111,6 +112,7 @@ class Publisher:
         self._partitions: list[int] = []
         self._acked_next: dict[int, int] = {}  # partition -> offset after our highest acknowledged record
         self._inflight: dict[int, list[int]] = {}  # partition -> lower bounds of records sent, not yet acked
+        self._sent: set[SealedBatch] = set()  # sent at least once, not acknowledged yet
         self._left_behind: list[tuple[SpillMeta, SpillRef]] = []
         self._monitor_task: asyncio.Task[None] | None = None
         self._last_report = 0.0
@@ -192,7 +194,7 @@ class Publisher:
                     ends[1] = ack
             else:
                 batch.acks.append(ack)
-        batch.size += encoded_size(event)
+        batch.size += len(event.message or "") * 2 + 256  # envelope.encoded_size, inlined: once per line
         self.memory_events += 1
         if len(batch.events) >= self.batch.max_events or batch.size >= self.batch.max_bytes:
             self._seal(key)
@@ -268,7 +270,8 @@ class Publisher:
 
     async def _send_after(self, previous: asyncio.Task[None] | None, batch: SealedBatch) -> None:
         if previous is not None:
-            await asyncio.shield(previous)
+            # Only order matters here: a predecessor that failed must not take this batch with it.
+            await asyncio.gather(asyncio.shield(previous), return_exceptions=True)
         await self._recovered.wait()
         value = batch.value
         if value is None:
@@ -295,9 +298,12 @@ class Publisher:
                 self.metrics.failed(self.topic, "kafka_rejected", batch.count)
                 metadata = None
                 break
-            except (KafkaError, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 - anything else would lose the batch: retry, loudly
                 attempt += 1
                 delay = min(MAX_BACKOFF_S, 0.2 * 2**attempt) * (0.5 + random.random() / 2)
+                if not isinstance(exc, KafkaError | OSError) and attempt == 1:
+                    log.error("unexpected error sending a batch, retrying", exc_info=exc,
+                              extra={"topic": self.topic, "source": batch.key, "events": batch.count})
                 self._kafka_trouble(exc, batch, attempt, delay)
                 self.metrics.failed(self.topic, "kafka_send_retry", batch.count)
                 if attempt > 1:
@@ -314,6 +320,7 @@ class Publisher:
         return self._partitions
 
     def _register(self, batch: SealedBatch, partition: int) -> None:
+        self._sent.add(batch)
         if any(registered == partition for registered, _ in batch.registrations):
             return
         lower_bound = self._acked_next.get(partition, 0)
@@ -321,13 +328,17 @@ class Publisher:
         self._inflight.setdefault(partition, []).append(lower_bound)
 
     def _acknowledged(self, batch: SealedBatch, partition: int | None, offset: int | None) -> None:
+        self._sent.discard(batch)
         for registered, lower_bound in batch.registrations:
             self._inflight[registered].remove(lower_bound)
         if partition is not None and offset is not None:
             self._acked_next[partition] = max(self._acked_next.get(partition, 0), offset + 1)
             self.metrics.sent(self.topic, partition, batch.count)
         for ack in batch.acks:
-            ack()
+            try:
+                ack()
+            except Exception:  # an input's hook must not stall every later batch of every source
+                log.exception("acknowledgement hook failed", extra={"source": batch.key})
         self._save_offsets(force=False)
         if not self.kafka_healthy:
             self.kafka_healthy = True
@@ -383,22 +394,25 @@ class Publisher:
         linger = self.batch.linger_ms / 1000
         while True:
             await asyncio.sleep(max(linger / 2, 0.005))
-            now = time.monotonic()
-            for key in [key for key, batch in self.pending.items() if now - batch.started >= linger]:
-                self._seal(key)
-            self._save_offsets(force=False)
-            if self.kafka_healthy and any(batch.sent_at is not None and now - batch.sent_at > STALL_S
-                                          for batch in self._heads()):
-                self.kafka_healthy = False
-                self._last_report = now
-                log.warning("kafka does not acknowledge, buffering", extra=self._figures())
-            troubled = not self.kafka_healthy or self.blocked or (self.spill is not None and self.spill.events > 0)
-            if troubled and now - self._last_report >= REPORT_EVERY_S:
-                self._last_report = now
-                log.warning("buffering while kafka is unreachable or behind", extra=self._figures())
+            try:
+                self._tick(linger)
+            except Exception:  # the linger flush must go on whatever one tick ran into
+                log.exception("publisher monitor tick failed")
 
-    def _heads(self) -> list[SealedBatch]:
-        return [batch for batch in self.unacked.values() if batch.registrations]
+    def _tick(self, linger: float) -> None:
+        now = time.monotonic()
+        for key in [key for key, batch in self.pending.items() if now - batch.started >= linger]:
+            self._seal(key)
+        self._save_offsets(force=False)
+        if self.kafka_healthy and any(batch.sent_at is not None and now - batch.sent_at > STALL_S
+                                      for batch in self._sent):
+            self.kafka_healthy = False
+            self._last_report = now
+            log.warning("kafka does not acknowledge, buffering", extra=self._figures())
+        troubled = not self.kafka_healthy or self.blocked or (self.spill is not None and self.spill.events > 0)
+        if troubled and now - self._last_report >= REPORT_EVERY_S:
+            self._last_report = now
+            log.warning("buffering while kafka is unreachable or behind", extra=self._figures())
 
     async def drain(self) -> None:
         """Send everything pending and wait for every acknowledgement."""

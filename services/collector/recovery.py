@@ -1,18 +1,18 @@
 """After a crash: which lines already reached ``logs.raw``, so a restart neither repeats nor skips any.
 
-The gap: Kafka acknowledged a batch, but the process died before it saved the checkpoint that
-batch moves. Saving after every acknowledged batch makes the gap small (a source sends its next
-batch only after the previous one's checkpoint was saved, so at most one batch per source), and
-recovery closes it:
+The gap: Kafka acknowledged batches, but the process died before it saved the checkpoints they
+move (saves happen a few times a second). Recovery closes it, before any file is read:
 
 1. The checkpoint file holds, per partition of ``logs.raw``, an offset at or before every record
-   whose position may not have been saved (``Publisher.scan_from``), and this collector's
-   instance id, which every record it produces carries in a header.
-2. At start, before any file is read, the records from those offsets to the current end are
-   scanned (normally a handful). Records of this instance give their batch ids and the byte
-   ranges ``[start, end)`` of the checkpoints their lines cover.
+   whose position may not have been saved (``Publisher.scan_from``: the lowest offset any batch
+   still in flight can land at, else the end of our last acknowledged record), and this
+   collector's instance id, which every record it produces carries in a header.
+2. At start the records from those offsets to the current end are scanned (normally a few
+   hundred at most). Records of this instance give their batch ids and the byte ranges
+   ``[start, end)`` of the checkpoints their lines cover.
 3. A checkpoint moves over ranges that continue it (``start <= offset < end``), chained: only
-   lines that are in Kafka are skipped, and a range with a hole before it is not taken.
+   lines that are in Kafka are skipped, and a range with a hole before it is not taken. (A
+   source's batches are sent one after another, so there are no holes unless a send failed.)
 4. Batches of the previous run still in the disk spill whose id is already in Kafka are dropped
    (they were sent, but the spill was not told); the others are sent first, and the files are
    read only after they were acknowledged, so a file's lines are never in flight twice.

@@ -1,5 +1,8 @@
 """The disk spill: encoded batches waiting for Kafka, appended to segment files, deleted once acknowledged.
 
+It holds lines that cannot be read again (network, stdin); lines of files wait in memory instead,
+except at shutdown, when whatever Kafka did not take is spilled with its checkpoint ranges.
+
 Layout: ``<state_dir>/collector/spill/segment-<n>.spill``. A record is a 12-byte header
 (metadata length, value length, CRC32 of both), the metadata as JSON (source key, batch id,
 sequence number, event count, checkpoint ranges) and the batch's Kafka value as it will be sent.
@@ -16,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -177,7 +179,3 @@ def _records(number: int, data: bytes, path: Path):  # noqa: ANN202 - generator 
                                                         offset + _HEADER.size + meta_length, value_length)
         offset = end
 
-
-def remove_empty(directory: Path) -> None:
-    if directory.is_dir() and not any(directory.iterdir()):
-        os.rmdir(directory)

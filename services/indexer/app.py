@@ -71,8 +71,10 @@ async def run_indexer(config: PipelineConfig, stop: asyncio.Event) -> None:
     client = make_client(config.elasticsearch)
     retry = RetryPolicy(initial_s=bulk.retry_initial_ms / 1000, max_s=bulk.retry_max_ms / 1000,
                         max_item_retries=bulk.max_item_retries)
+    membership = {"group_instance_id": output.group_instance_id} if output.group_instance_id else {}
     consumer = make_consumer(config.kafka, group=consumer_group(config.kafka, names.SERVICE_INDEXER),
-                             client_id=names.SERVICE_INDEXER, max_poll_interval_ms=MAX_POLL_INTERVAL_MS)
+                             client_id=names.SERVICE_INDEXER, max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
+                             **membership)
     producer = make_producer(config.kafka, client_id=f"{names.SERVICE_INDEXER}-dlq")
     loop = IndexerLoop(
         consumer=consumer,

@@ -23,11 +23,14 @@ def build_app(config: PipelineConfig) -> faust.App:
     source = raw_topic(app, topics.raw, partitions)
     parsed_topic = raw_topic(app, topics.parsed, partitions)
     dlq_topic = raw_topic(app, topics.dlq, partitions)
+    stop_offsets = config.parser.stop_offsets or {}
 
     @app.agent(source, concurrency=1)
     async def parse(stream: faust.StreamT) -> None:
         async for record in stream.events():
             message = record.message
+            if message.offset >= stop_offsets.get(message.partition, message.offset + 1):
+                continue  # past the end of a bounded replay
             with metrics.time_batch("parse"):
                 result = parser.parse_record(record.value, message.topic, message.partition, message.offset)
             metrics.received(message.topic, message.partition, result.received)

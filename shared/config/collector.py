@@ -34,7 +34,7 @@ class InputCommon(StrictModel):
 
 
 class FileInput(InputCommon):
-    type: Literal["file"] = "file"
+    type: Literal["file"] = Field("file", description="Tail files and globs.", examples=["file"])
     paths: list[str] = Field(min_length=1, description="Files or globs to tail.", examples=[["/var/log/app/*.log"]])
     exclude: list[str] = Field(default_factory=list, description="Globs of files to skip.", examples=[["*.gz"]])
     start_position: Literal["beginning", "end"] = Field(
@@ -48,7 +48,7 @@ class FileInput(InputCommon):
 
 
 class StdinInput(InputCommon):
-    type: Literal["stdin"] = "stdin"
+    type: Literal["stdin"] = Field("stdin", description="Read lines from standard input (pipes).", examples=["stdin"])
 
 
 class DockerInput(InputCommon):
@@ -80,7 +80,7 @@ class DockerInput(InputCommon):
 
 
 class UdpInput(InputCommon):
-    type: Literal["udp"] = "udp"
+    type: Literal["udp"] = Field("udp", description="Listen for UDP datagrams (syslog, log4net's UdpAppender).", examples=["udp"])
     host: str = Field("127.0.0.1", description="Bind address.", examples=["0.0.0.0"])
     port: int = Field(ge=0, le=65535, description="Port to listen on.", examples=[5514])
     syslog: bool = Field(True, description="Recognise RFC 3164/5424 syslog and keep its fields.", examples=[False])
@@ -92,7 +92,7 @@ class UdpInput(InputCommon):
 
 
 class TcpInput(InputCommon):
-    type: Literal["tcp"] = "tcp"
+    type: Literal["tcp"] = Field("tcp", description="Listen for TCP connections (syslog over TCP, nc).", examples=["tcp"])
     host: str = Field("127.0.0.1", description="Bind address.", examples=["0.0.0.0"])
     port: int = Field(ge=0, le=65535, description="Port to listen on.", examples=[5514])
     syslog: bool = Field(True, description="Recognise RFC 3164/5424 syslog and keep its fields.", examples=[False])
@@ -126,5 +126,8 @@ class CollectorSettings(StrictModel):
     )
     spill: SpillSettings = Field(default_factory=SpillSettings,
                                  description="Disk buffer under `<state_dir>/collector/spill`.")
+    drain_timeout_s: float = Field(
+        15.0, ge=0, description="On stop, how long to wait for Kafka to take what is buffered; the rest is spilled "
+        "to disk and sent by the next run.", examples=[60])
     compression: Literal["none", "gzip", "lz4", "zstd"] = Field("lz4", description="Producer compression.",
                                                                examples=["zstd"])

@@ -62,6 +62,11 @@ class ElasticsearchOutput(StrictModel):
         "disabled", description="`v8`: rename Logstash's classic grok fields to Elastic Common Schema names "
         "(clientip -> source.address, response -> http.response.status_code, ...; see "
         "services/indexer/ecs.py) and map them in the template.", examples=["v8"])
+    group_instance_id: str | None = Field(
+        None, description="Kafka static group membership (`group.instance.id`) of this indexer instance: a "
+        "restarted indexer with the same id takes its partitions back at once instead of waiting for a session "
+        "timeout and a rebalance. Must differ between replicas, e.g. `${HOSTNAME}`. Unset: dynamic membership.",
+        examples=["${HOSTNAME}"])
     bulk: BulkSettings = Field(default_factory=BulkSettings, description="Bulk request bounds.")
 
     @model_validator(mode="after")

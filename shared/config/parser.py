@@ -322,3 +322,6 @@ class ParserSettings(StrictModel):
     """Tuning of the parser service."""
 
     batch: BatchSettings = Field(default_factory=BatchSettings, description="Bounds of the records it produces.")
+    stop_offsets: dict[int, int] | None = Field(
+        None, description="Raw-topic partition -> offset where parsing stops (exclusive); set by `streamstash "
+        "replay --to`, records at or past it are left alone.", examples=[{0: 1500, 1: 1720}])

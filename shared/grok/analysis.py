@@ -103,6 +103,8 @@ def _is_wide(op: Any, av: Any) -> bool:
 def _delimited(body: list[tuple[Any, Any]]) -> bool:
     """`\\.[a-z][a-z0-9-]*` (or mirrored, `[a-z]*:`): a literal that nothing else in the body can match, so the
     iterations of a repeat of this body split the text in exactly one way; at most one variable-width item."""
+    if not body:
+        return True  # `(?:)*` matches nothing, whatever the count
     for delimiter, rest in ((body[0], body[1:]), (body[-1], body[:-1])):
         if delimiter[0] is not C.LITERAL or not rest:
             continue
@@ -124,7 +126,8 @@ def _delimited(body: list[tuple[Any, Any]]) -> bool:
 
 
 class _Walker:
-    def __init__(self) -> None:
+    def __init__(self, check_risk: bool = True) -> None:
+        self.check_risk = check_risk
         self.mandatory: set[int] = set()
         self.wide_unbounded = 0
 
@@ -152,6 +155,9 @@ class _Walker:
     def repeat(self, op: Any, av: Any, mandatory: bool) -> None:
         low, high, body = av
         inner_mandatory = mandatory and low >= 1
+        if not self.check_risk:
+            self.walk(body, inner_mandatory)
+            return
         single = _single_char(body)
         possessive = op is C.POSSESSIVE_REPEAT
         if single is not None:
@@ -190,8 +196,7 @@ def analyze(regex: str, flags: int = 0) -> Analysis:
 
 
 def _mandatory_only(parsed: Any) -> frozenset[int]:
-    walker = _Walker()
-    walker.repeat = lambda op, av, mandatory: walker.walk(av[2], mandatory and av[0] >= 1)  # type: ignore[method-assign]
+    walker = _Walker(check_risk=False)
     try:
         walker.walk(parsed, True)
     except RecursionError:

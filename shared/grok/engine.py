@@ -164,14 +164,13 @@ class CompiledExpression:
         if fast is not None and guarded is not None and fast.groupindex != guarded.groupindex:
             guarded = None  # the two engines read it differently: trust Python's own
         if not self.analysis.backtracking_safe and guarded is not None:
-            fast = None  # risky: always under the timeout
+            fast = None  # risky: always under the timeout (if only re compiles it, it runs unguarded)
         self.fast = fast
         self.guarded = guarded
         self.risk = self.analysis.reason
         groupindex = (fast or guarded).groupindex
         numbers = [groupindex[capture.group] for capture in self.expansion.captures]
-        mandatory = self.analysis.mandatory_groups if fast is not None else frozenset()
-        self.extract = build_extractor(self.expansion.captures, numbers, mandatory, keep_empty)
+        self.extract = build_extractor(self.expansion.captures, numbers, self.analysis.mandatory_groups, keep_empty)
         self.fast_search = fast.search if fast is not None else None
         self.guarded_search = guarded.search if guarded is not None else None
 
@@ -185,7 +184,7 @@ def _compile(compiler: Callable[[str], Any], regex_text: str) -> tuple[Any, Exce
 
 #: Texts longer than this always go to the guarded (interruptible) engine, even for a backtracking-safe
 #: expression: "safe" rules out exponential blow-up, not the polynomial kind that long lines can show.
-MAX_FAST_LENGTH = 8192
+MAX_FAST_LENGTH = 2048
 
 
 class Grok:
@@ -194,8 +193,10 @@ class Grok:
 
     Every expression is expanded and compiled once, here. Each event gets `timeout_ms` across all expressions:
     expressions that a static check finds free of catastrophic backtracking run on Python's `re` (fast, and
-    bounded by the check plus MAX_FAST_LENGTH); the others run on the `regex` package, which stops at the
-    deadline -- then the result says `timed_out` and the caller tags `_groktimeout`.
+    bounded by the check plus MAX_FAST_LENGTH); the others -- and texts longer than MAX_FAST_LENGTH -- run on
+    the `regex` package, which stops at the deadline: then the result says `timed_out` and the caller tags
+    `_groktimeout`. The budget is CPU time of the process (what `regex` measures); on a busy machine the
+    wall-clock time of a timed-out match can be longer. `timeout_ms=None` disables the budget.
     """
 
     def __init__(
@@ -225,6 +226,8 @@ class Grok:
         self.timeout_ms = timeout_ms
         self.keep_empty_captures = keep_empty_captures
         self.expressions = [CompiledExpression(text, library, keep_empty_captures) for text in self.patterns]
+        self._budget_s = None if timeout_ms is None else timeout_ms / 1000.0
+        self._any_guarded = any(expression.guarded_search is not None for expression in self.expressions)
         self.match: Callable[[str], GrokResult] = (
             self._single_matcher(self.expressions[0]) if len(self.expressions) == 1 else self._match_several
         )
@@ -243,8 +246,10 @@ class Grok:
         """The expanded regular expressions (for debugging)."""
         return [expression.expansion.regex for expression in self.expressions]
 
-    def match(self, text: str) -> GrokResult:  # replaced per instance in __init__ (see _single_matcher)
-        raise NotImplementedError
+    def match(self, text: str) -> GrokResult:
+        """Match one event's text. Each instance shadows this method with a closure built in __init__ (one
+        attribute lookup less per event); `Grok.match(grok, text)` lands here and calls that closure."""
+        return self.match(text)
 
     def _single_matcher(self, expression: CompiledExpression) -> Callable[[str], GrokResult]:
         """The common case, one expression, as a closure: no loop, no clock unless the guarded engine runs."""
@@ -269,8 +274,11 @@ class Grok:
         return match
 
     def _match_several(self, text: str) -> GrokResult:
-        timeout = self.timeout_ms
-        deadline = None if timeout is None else time.perf_counter() + timeout / 1000.0
+        # The budget is CPU time, as the regex package counts it; the clock is read only if some expression
+        # runs on the guarded engine (the others cannot be interrupted anyway).
+        deadline = None
+        if self._budget_s is not None and self._any_guarded:
+            deadline = time.process_time() + self._budget_s
         fields: dict[str, Any] | None = None
         first: int | None = None
         long_text = len(text) > MAX_FAST_LENGTH
@@ -280,7 +288,7 @@ class Grok:
             else:
                 remaining = None
                 if deadline is not None:
-                    remaining = deadline - time.perf_counter()
+                    remaining = deadline - time.process_time()
                     if remaining <= 0:
                         return _new_result(GrokResult, (False, True, {}, None))
                 try:
@@ -296,8 +304,6 @@ class Grok:
                 fields, first = captured, index
             else:
                 merge_fields(fields, captured)
-            if deadline is not None and time.perf_counter() > deadline:
-                return _new_result(GrokResult, (False, True, {}, None))
         if fields is None:
             return _new_result(GrokResult, (False, False, {}, None))
         return _new_result(GrokResult, (True, False, fields, first))

@@ -142,54 +142,83 @@ class FileInput:
         return True
 
     async def _emit_lines(self, watched: WatchedFile, chunk: bytes, emit: Emit) -> None:
-        limit = self.settings.max_line_bytes
         start = 0
-        while True:
-            newline = chunk.find(b"\n", start)
-            if newline < 0:
-                rest = chunk[start:]
-                if watched.skipping:
-                    watched.offset += len(rest)
-                else:
-                    watched.pending += rest
-                    if len(watched.pending) > limit:
-                        # Emit the truncated head now; the rest of the line is skipped until its newline.
-                        await self._emit(watched, bytes(watched.pending), len(watched.pending), emit, truncated=True)
-                        watched.pending.clear()
-                        watched.skipping = True
+        if watched.pending or watched.skipping:
+            start = await self._finish_carried_line(watched, chunk, emit)
+            if start < 0:
                 return
-            piece = chunk[start:newline]
-            consumed = newline + 1 - start
-            if watched.skipping:
-                watched.skipping = False
-                watched.offset += consumed
+        last_newline = chunk.rfind(b"\n")
+        if last_newline >= start:
+            await self._emit_whole_lines(watched, chunk[start:last_newline].split(b"\n"), emit)
+            start = last_newline + 1
+        if start < len(chunk):
+            await self._carry(watched, chunk[start:], emit)
+
+    async def _emit_whole_lines(self, watched: WatchedFile, lines: list[bytes], emit: Emit) -> None:
+        # The collector's hot loop: one pass per line, so the common case avoids every extra step.
+        limit = self._max_line_bytes
+        host, path, inode, key = self.host, watched.path, watched.inode, watched.key
+        checkpoints, checkpoint_key, read_at, add_fields = self.checkpoints, watched.checkpoint_key, self._read_at, \
+            self._add_fields
+        offset = watched.offset
+        for line in lines:
+            end = offset + len(line) + 1
+            raw_b64 = None
+            if len(line) > limit or line.endswith(b"\r"):
+                message, tags, raw_b64 = self._decode_unusual(line, False)
             else:
-                line = bytes(watched.pending) + piece if watched.pending else piece
-                await self._emit(watched, line, len(watched.pending) + consumed, emit)
-                watched.pending.clear()
-            start = newline + 1
+                try:
+                    message = line.decode()
+                    tags = []
+                except UnicodeDecodeError:
+                    message, tags, raw_b64 = self._decode_unusual(line, False)
+            source = Source(kind=names.SOURCE_FILE, host=host, path=path, inode=inode, offset=offset)
+            if add_fields:
+                event = Event(message=message, timestamp=read_at, source=source, tags=tags, fields=dict(add_fields),
+                              raw_b64=raw_b64)
+            else:
+                event = Event(message=message, timestamp=read_at, source=source, tags=tags, raw_b64=raw_b64)
+            # The range starts where the previous line ended, so bytes skipped in between are covered.
+            acknowledge = Advance(checkpoints, checkpoint_key, path, watched.range_start, end)
+            watched.offset = watched.range_start = offset = end
+            await emit(key, event, acknowledge)
+
+    async def _finish_carried_line(self, watched: WatchedFile, chunk: bytes, emit: Emit) -> int:
+        """Complete the line carried over from the previous chunk; where the chunk goes on, or -1."""
+        newline = chunk.find(b"\n")
+        if newline < 0:
+            await self._carry(watched, chunk, emit)
+            return -1
+        consumed = newline + 1
+        if watched.skipping:
+            watched.skipping = False
+            watched.offset += consumed
+        else:
+            line = bytes(watched.pending) + chunk[:newline]
+            await self._emit(watched, line, len(watched.pending) + consumed, emit)
+            watched.pending.clear()
+        return consumed
+
+    async def _carry(self, watched: WatchedFile, rest: bytes, emit: Emit) -> None:
+        """Bytes after the last newline: kept until their newline comes (a partial line waits)."""
+        if watched.skipping:
+            watched.offset += len(rest)
+            return
+        watched.pending += rest
+        if len(watched.pending) > self._max_line_bytes:
+            # Emit the truncated head now; the rest of the line is skipped until its newline.
+            await self._emit(watched, bytes(watched.pending), len(watched.pending), emit, truncated=True)
+            watched.pending.clear()
+            watched.skipping = True
 
     async def _emit(self, watched: WatchedFile, line: bytes, consumed: int, emit: Emit, truncated: bool = False) -> None:
-        # The hot path of the collector: one call per line, so the common case avoids every extra step.
         line_offset = watched.offset
         end = watched.offset = line_offset + consumed
-        raw_b64 = None
-        if truncated or line[-1:] == b"\r" or len(line) > self._max_line_bytes:
-            message, tags, raw_b64 = self._decode_unusual(line, truncated)
-        else:
-            try:
-                message = line.decode()
-                tags = []
-            except UnicodeDecodeError:
-                message, tags, raw_b64 = self._decode_unusual(line, truncated)
+        message, tags, raw_b64 = self._decode_unusual(line, truncated)
         source = Source(kind=names.SOURCE_FILE, host=self.host, path=watched.path, inode=watched.inode,
                         offset=line_offset)
-        if self._add_fields:
-            event = Event(message=message, timestamp=self._read_at, source=source, tags=tags,
-                          fields=dict(self._add_fields), raw_b64=raw_b64)
-        else:
-            event = Event(message=message, timestamp=self._read_at, source=source, tags=tags, raw_b64=raw_b64)
-        # The range starts where the previous line ended, so bytes skipped in between are covered.
+        event = Event(message=message, timestamp=self._read_at, source=source, tags=tags,
+                      fields=dict(self._add_fields), raw_b64=raw_b64)
         acknowledge = Advance(self.checkpoints, watched.checkpoint_key, watched.path, watched.range_start, end)
         watched.range_start = end
         await emit(watched.key, event, acknowledge)

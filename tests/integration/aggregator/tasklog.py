@@ -97,3 +97,17 @@ def raw_batches(lines: list[str], per_record: int, path: str = "/var/log/app/tas
             offset += len(line) + 1
         batches.append((path.encode(), Batch(events=events)))
     return batches
+
+
+def parsed_events(lines: list[str], raw_partition: int = 0, per_record: int = 100) -> list[Event]:
+    """What the parser makes of ``lines`` with the issue's pipeline, ids included (for feeding `logs.parsed`)."""
+    events = []
+    for index, line in enumerate(lines):
+        match = LINE.match(line)
+        assert match, line
+        events.append(Event(
+            timestamp=match["time"], source=Source(kind="file", host="test", path="/var/log/app/tasks.log"),
+            fields={"origtime": match["time"], "progress": match["progress"], "action": match["action"],
+                    "elapsed": int(match["elapsed"])},
+            id=f"logs.raw:{raw_partition}:{index // per_record}:{index % per_record}"))
+    return events

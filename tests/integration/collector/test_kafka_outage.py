@@ -219,3 +219,57 @@ async def test_spill_is_bounded_then_inputs_wait_and_everything_is_sent_in_order
     assert list((tmp_path / "spill").glob("*.spill")) == []
     offsets = [e.source.offset for e in await asyncio.to_thread(read_events, stand_in.kafka, topic, 5)]
     assert offsets == list(range(20_000))
+
+
+def test_stopped_while_kafka_is_down_the_next_run_sends_the_spill_once(stand_in: StandIn, tmp_path: Path,
+                                                                      log_dir: Path) -> None:
+    log_file = tmp_path / "access.log"
+    log_file.write_text(access_lines(0, 3_000))
+    pipeline = write_pipeline(tmp_path, {
+        "inputs": [{"type": "file", "paths": [str(log_file)], "start_position": "beginning", "poll_interval_ms": 50},
+                   {"type": "tcp", "port": 0, "framing": "newline", "syslog": False}],
+        "collector": {"batch": {"linger_ms": 20, "max_events": 200}, "buffer_max_events": 1000,
+                      "drain_timeout_s": 1},
+    })
+    create_topics(pipeline, stand_in.kafka)
+    state = pipeline.config.state_dir
+    spill_dir = state / "collector" / "spill"
+
+    def tcp_received(port: int) -> float:
+        return total(scrape(port), "streamstash_events_received_total", topic=names.SOURCE_TCP)
+
+    first = ServiceProcess("collector", pipeline.path, stand_in.kafka, stand_in.elasticsearch, log_dir,
+                           name="collector-1")
+    port = first.http_port
+    connection = socket.create_connection(("127.0.0.1", tcp_port(first)))
+    try:
+        connection.sendall("".join(f"tcp line {n}\n" for n in range(500)).encode())
+        wait_until_checkpointed(state, log_file.stat().st_size)
+        stand_in.stop_kafka()
+        connection.sendall("".join(f"tcp line {n}\n" for n in range(500, 3_500)).encode())
+        with open(log_file, "a", encoding="utf-8") as out:
+            out.write(access_lines(3_000, 5_000))
+        wait_until(lambda: tcp_received(port) == 3_500, timeout=60, message="tcp lines not taken in")
+        wait_until(lambda: total(scrape(port), "streamstash_buffer_fill", buffer="spill") > 0, timeout=60,
+                   message="nothing spilled")
+    finally:
+        connection.close()
+    try:
+        assert first.stop() == 0
+    finally:
+        stand_in.start_kafka()
+    assert "batches spilled for the next run" in first.log_text()
+    assert list(spill_dir.glob("*.spill"))
+
+    second = ServiceProcess("collector", pipeline.path, stand_in.kafka, stand_in.elasticsearch, log_dir,
+                            name="collector-2")
+    try:
+        wait_until_checkpointed(state, log_file.stat().st_size, timeout=120)
+        wait_until(lambda: not list(spill_dir.glob("*.spill")), timeout=60, message="spill not sent")
+    finally:
+        assert second.stop() == 0
+    assert "spilled batches left by the previous run, sent first" in second.log_text()
+    events = raw_events(stand_in.kafka, pipeline, timeout=5)
+    assert_every_line_exactly_once([e for e in events if e.source.kind == names.SOURCE_FILE], log_file)
+    assert sorted(e.message for e in events if e.source.kind == names.SOURCE_TCP) == sorted(
+        f"tcp line {n}" for n in range(3_500))

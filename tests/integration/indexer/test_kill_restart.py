@@ -50,7 +50,10 @@ def stable_count(es: Elasticsearch, index: str) -> int:
 
 def test_kill9_and_restart_index_every_document_exactly_once(servers, es: Elasticsearch, tmp_path: Path,
                                                                log_dir: Path) -> None:
-    pipeline = indexer_pipeline(tmp_path, {"bulk": {"max_docs": 500, "flush_ms": 100, "max_in_flight": 4}})
+    # Static membership: the restarted indexer takes the killed one's place in the group at once. (Without
+    # it a real broker reassigns after the session timeout; the local stand-in never expires the dead member.)
+    pipeline = indexer_pipeline(tmp_path, {"bulk": {"max_docs": 500, "flush_ms": 100, "max_in_flight": 4},
+                                           "group_instance_id": "indexer-0"})
     create_topics(pipeline, servers.kafka)
     ids = feed_documents(servers.kafka, pipeline.topics.parsed, DOCUMENTS, PER_RECORD)
     assert len(set(ids)) == DOCUMENTS

@@ -9,6 +9,7 @@ import orjson
 from streamstash.config import parse_pipeline
 from streamstash.envelope import Event, Source, format_timestamp
 from streamstash.services.aggregator.logic import RecordProcessor, TaskAggregator, TaskRouter
+from streamstash.services.aggregator.records import TaskGroup, task_records
 
 BASE_MS = 1_795_255_200_000  # 2026-11-21T10:00:00Z
 
@@ -39,8 +40,14 @@ class MemoryTable:
         return orjson.loads(self.data[key.encode()])
 
 
+def groups_of(processor: RecordProcessor, events: list[Event]) -> list[TaskGroup]:
+    """The task groups of one `logs.tasks` record holding ``events`` (all on one partition here)."""
+    records = task_records(events, processor.aggregator.router.keys_for, partitions=1, max_events=len(events) + 1)
+    return [group for record in records.get(0, []) for group in record.groups]
+
+
 def run(processor: RecordProcessor, table: MemoryTable, events: list[Event], partition: int = 0) -> list[Event]:
     """One record through the processor (the way the aggregate agent does it); returns the aggregates."""
-    outcome = processor.process(partition, list(processor.aggregator.router.group(events).items()), table.get)
+    outcome = processor.process(partition, groups_of(processor, events), table.get)
     table.apply(outcome.writes)
     return outcome.emitted

@@ -18,7 +18,7 @@ from streamstash.services.aggregator.logic import (
     window_starts,
 )
 from streamstash.services.aggregator.records import partition_for
-from tests.unit.aggregator.helpers import BASE_MS, MemoryTable, make_processor, run, task_event
+from tests.unit.aggregator.helpers import BASE_MS, MemoryTable, groups_of, make_processor, run, task_event
 
 
 def make_processor_and_table(aggregations: str) -> tuple[RecordProcessor, MemoryTable]:
@@ -252,13 +252,13 @@ def test_replaying_after_a_crash_between_sending_and_writing_reemits_identical_a
     processor, table = make_processor(SESSIONS.replace("end_when", "every: 2\n      end_when")), MemoryTable()
     run(processor, table, [task_event(0, at(0), job="a", elapsed=1)])
     record = [task_event(1, at(1), job="a", elapsed=2), task_event(2, at(100), job="b", elapsed=3)]
-    outcome = processor.process(0, list(processor.aggregator.router.group(record).items()), table.get)
+    outcome = processor.process(0, groups_of(processor, record), table.get)
     assert [agg.id for agg in outcome.emitted] == ["job:a:1"]
     # Killed after Kafka acknowledged the aggregates, before the table writes: a fresh process
     # rebuilds from the table and folds the same record again.
     restarted = RecordProcessor(TaskAggregator(processor.aggregator.router))
     restarted.rebuild([0], table.data.items(), lambda key: 0)
-    again = restarted.process(0, list(restarted.aggregator.router.group(record).items()), table.get)
+    again = restarted.process(0, groups_of(restarted, record), table.get)
     assert [(agg.id, agg.fields) for agg in again.emitted] == [(agg.id, agg.fields) for agg in outcome.emitted]
     # Killed half-way through the writes (they are applied in order): still the same result.
     for cut in range(len(again.writes) + 1):
@@ -267,7 +267,7 @@ def test_replaying_after_a_crash_between_sending_and_writing_reemits_identical_a
         partial.apply(dict(list(again.writes.items())[:cut]))
         fresh = RecordProcessor(TaskAggregator(processor.aggregator.router))
         fresh.rebuild([0], partial.data.items(), lambda key: 0)
-        redo = fresh.process(0, list(fresh.aggregator.router.group(record).items()), partial.get)
+        redo = fresh.process(0, groups_of(fresh, record), partial.get)
         partial.apply(redo.writes)
         complete = MemoryTable()
         complete.apply(table.data)
@@ -277,8 +277,8 @@ def test_replaying_after_a_crash_between_sending_and_writing_reemits_identical_a
 
 def test_the_newest_event_time_is_written_last() -> None:
     processor, table = make_processor(WINDOWED), MemoryTable()
-    outcome = processor.process(0, list(processor.aggregator.router.group(
-        [task_event(0, at(1), action="a"), task_event(1, at(2), action="b")]).items()), table.get)
+    outcome = processor.process(0, groups_of(processor, [task_event(0, at(1), action="a"),
+                                                         task_event(1, at(2), action="b")]), table.get)
     assert list(outcome.writes)[-1] == max_time_key(0)
     assert orjson.loads(outcome.writes[max_time_key(0)]) == at(2)
 
@@ -331,3 +331,38 @@ def test_partition_for_matches_kafkas_default_partitioner() -> None:
 
     for key in ("task_elapsed|resize_thumbnail", "a|b", "x|" + "y" * 100):
         assert partition_for(key, 6) == DefaultPartitioner()(key.encode(), list(range(6)), list(range(6)))
+
+
+def test_lateness_is_judged_event_by_event_however_records_are_cut() -> None:
+    stream = [task_event(0, at(5), action="a", elapsed=1), task_event(1, at(50), action="a", elapsed=2),
+              task_event(2, at(200), action="b", elapsed=4), task_event(3, at(10), action="a", elapsed=8),
+              task_event(4, at(201), action="b", elapsed=16), task_event(5, at(61), action="a", elapsed=32)]
+
+    def outcome(cuts: list[int]) -> dict[str, tuple]:
+        processor, table = make_processor(WINDOWED), MemoryTable()
+        emitted = []
+        for start, end in zip([0, *cuts], [*cuts, len(stream)]):
+            emitted += run(processor, table, stream[start:end])
+        return {agg.id: (agg.fields["n"], agg.fields["total"], tuple(agg.tags)) for agg in emitted}
+
+    whole = outcome([])
+    assert whole == outcome([1, 2, 3, 4, 5]) == outcome([3]) == outcome([2, 4])
+    assert whole["per_minute:a:w2026-11-21T10:00:00.000Z"] == (2, 3, ())
+    assert whole["per_minute:a:w2026-11-21T10:00:00.000Z:late:logs.raw:0:0:3"] == (1, 8, (names.TAG_AGGREGATE_LATE,))
+    assert whole["per_minute:a:w2026-11-21T10:01:00.000Z:late:logs.raw:0:0:5"] == (1, 32, (names.TAG_AGGREGATE_LATE,))
+
+
+def test_a_session_the_watermark_passed_is_closed_before_a_later_arriving_event() -> None:
+    stream = [task_event(0, at(0), job="j", elapsed=1), task_event(1, at(100), job="other", elapsed=1),
+              task_event(2, at(20), job="j", elapsed=1)]  # behind the watermark: j's segment ended at 30 s
+
+    def outcome(cuts: list[int]) -> list[tuple]:
+        processor, table = make_processor(SESSIONS), MemoryTable()
+        emitted = []
+        for start, end in zip([0, *cuts], [*cuts, len(stream)]):
+            emitted += run(processor, table, stream[start:end])
+        return sorted((agg.id, agg.fields["n"], agg.fields[names.FIELD_FLUSH_REASON]) for agg in emitted)
+
+    # The late event starts a segment of its own, closed at once: the watermark is past it too.
+    assert outcome([]) == outcome([1, 2]) == outcome([2]) == [("job:j:1", 1, "inactivity"),
+                                                              ("job:j:2", 1, "inactivity")]

@@ -1,0 +1,1 @@
+"""Operating a pipeline: status, live view, replay."""

@@ -1,0 +1,159 @@
+"""Exactness of the aggregator's state: two instances splitting the tasks, `kill -9` mid-stream and a
+restart (with the indexer writing to Elasticsearch), and a replay of `logs.raw` giving the same aggregates.
+Each compares with the straight computation over the input lines."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from elasticsearch import Elasticsearch
+
+from streamstash.config import load_pipeline
+from tests.helpers.elastic import all_documents, count, wait_for_count
+from tests.helpers.kafka import produce_batches
+from tests.helpers.metrics import scrape, total
+from tests.helpers.pipelines import write_pipeline
+from tests.helpers.processes import ServiceProcess, stop_all
+from tests.helpers.waiting import wait_until
+from tests.integration.aggregator.support import aggregates_by_id, create_topics, feed_parsed, start
+from tests.integration.aggregator.tasklog import (
+    expected_every,
+    issue_pipeline,
+    parsed_events,
+    raw_batches,
+    task_lines,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def folded_by(port: int, topic: str) -> float:
+    return total(scrape(port), "streamstash_events_received_total", topic=topic)
+
+
+def test_two_instances_split_the_tasks(servers, tmp_path: Path, log_dir: Path) -> None:
+    lines = task_lines(6000, seed=2, tasks=60)
+    expected = expected_every(lines, 4)
+    pipeline = write_pipeline(tmp_path, issue_pipeline(every="4"), partitions=4)
+    create_topics(pipeline, servers.kafka)
+    instances = [ServiceProcess("aggregator", pipeline.path, servers.kafka, servers.elasticsearch, log_dir,
+                                name=f"aggregator-{number}") for number in (1, 2)]
+    try:
+        ports = [instance.http_port for instance in instances]
+
+        def split() -> bool:
+            owned = [total(scrape(port), "streamstash_aggregator_owned_partitions") for port in ports]
+            return sum(owned) == 4 and min(owned) >= 1
+
+        wait_until(split, timeout=90, message="the two instances never split the partitions")
+        feed_parsed(servers.kafka, pipeline, parsed_events(lines), per_record=100)
+        wait_until(lambda: sum(folded_by(port, pipeline.topics.tasks) for port in ports) >= len(lines), timeout=120,
+                   message="the instances did not fold every event")
+        shares = [folded_by(port, pipeline.topics.tasks) for port in ports]
+    finally:
+        stop_all(instances)
+    assert all(share > 0 for share in shares), shares
+    emitted = aggregates_by_id(servers.kafka, pipeline)
+    assert set(emitted) == set(expected)
+    for aggregate_id, want in expected.items():
+        assert emitted[aggregate_id].fields["count"] == want.count
+        assert emitted[aggregate_id].fields["elapsedAvg"] == pytest.approx(want.average)
+
+
+def test_kill_9_mid_stream_then_restart_loses_and_doubles_nothing(servers, es: Elasticsearch, tmp_path: Path,
+                                                                  log_dir: Path) -> None:
+    lines = task_lines(12_000, seed=9, tasks=30)
+    expected = expected_every(lines, 3)
+    pipeline = write_pipeline(tmp_path, issue_pipeline(every="3"))
+    create_topics(pipeline, servers.kafka)
+    batches = raw_batches(lines, per_record=50)
+
+    def feed() -> None:
+        for start_at in range(0, len(batches), 10):
+            produce_batches(servers.kafka, pipeline.topics.raw, batches[start_at:start_at + 10])
+            time.sleep(0.3)
+
+    parser, aggregator, indexer = start(["parser", "aggregator", "indexer"], pipeline, servers, log_dir)
+    restarted: list[ServiceProcess] = []
+    feeder = threading.Thread(target=feed)
+    try:
+        aggregator.http_port  # noqa: B018 - up and serving before the stream starts
+        feeder.start()
+        wait_for_count(es, pipeline.aggregate_index, len(expected) // 5, timeout=180)
+        assert feeder.is_alive(), "the stream ended before the kill: the test would prove nothing"
+        aggregator.kill9()
+        parser.kill9()
+        restarted = start(["parser", "aggregator"], pipeline, servers, log_dir)
+        feeder.join()
+        wait_for_count(es, pipeline.aggregate_index, len(expected), timeout=240)
+        port = restarted[1].http_port
+        # Let anything still in flight land: the parser may resend what it had not committed.
+        wait_until(lambda: folded_by(port, pipeline.topics.tasks) > 0, timeout=60)
+        time.sleep(3)
+    finally:
+        if feeder.is_alive():
+            feeder.join()
+        stop_all([*restarted, indexer, parser, aggregator])
+    documents = {doc["_id"]: doc for doc in all_documents(es, pipeline.aggregate_index, size=10_000)}
+    assert count(es, pipeline.aggregate_index) == len(expected)
+    assert set(documents) == set(expected)
+    for doc_id, want in expected.items():
+        assert documents[doc_id]["count"] == want.count, doc_id
+        assert documents[doc_id]["elapsedAvg"] == pytest.approx(want.average), doc_id
+        assert documents[doc_id]["@timestamp"] == want.timestamp
+    assert count(es, pipeline.index) == 0
+
+
+REPLAY_AGGREGATIONS = [
+    {"name": "every5", "task_id": "%{action}_%{progress}",
+     "metrics": {"avg": {"type": "avg", "field": "elapsed"}, "p": {"type": "percentiles", "field": "elapsed"}},
+     "flush": {"every": 5}},
+    {"name": "per_10s", "task_id": "%{action}", "metrics": {"n": {"type": "count"}, "high": {"type": "max",
+                                                                                           "field": "elapsed"},
+                                                           "hosts": {"type": "distinct", "field": "progress"}},
+     "flush": {"window": {"size": "10s", "advance": "5s"}, "allowed_lateness": "1s"}},
+    {"name": "quiet", "task_id": "%{progress}", "metrics": {"n": {"type": "count"}},
+     "flush": {"inactivity_timeout": "300ms", "total_timeout": "3s"}},
+]
+
+
+def test_replay_of_the_raw_topic_gives_the_same_aggregates(servers, tmp_path: Path, log_dir: Path) -> None:
+    lines = task_lines(4000, seed=4, tasks=8, step_ms=7)
+    # Shuffle time a little, beyond the allowed lateness now and then, so late aggregates are part of it.
+    lines = [line.replace(".0", ".9", 1) if index % 97 == 0 else line for index, line in enumerate(lines)]
+    body = {**issue_pipeline(), "aggregations": REPLAY_AGGREGATIONS}
+    first = write_pipeline(tmp_path / "first" if (tmp_path / "first").mkdir() is None else tmp_path, body)
+    create_topics(first, servers.kafka)
+    produce_batches(servers.kafka, first.topics.raw, raw_batches(lines, per_record=40))
+
+    def run(pipeline) -> dict:  # noqa: ANN001 - TestPipeline
+        services = start(["parser", "aggregator"], pipeline, servers, log_dir)
+        try:
+            port = services[1].http_port
+            wait_until(lambda: total(scrape(port), "streamstash_events_received_total",
+                                     topic=pipeline.topics.parsed) >= len(lines), timeout=120,
+                       message="the aggregator did not receive every line")
+            wait_until(lambda: folded_by(port, pipeline.topics.tasks) >= 3 * len(lines), timeout=120,
+                       message="the aggregator did not fold every line")
+        finally:
+            stop_all(services)
+        return {event_id: (event.timestamp, event.tags, event.fields)
+                for event_id, event in aggregates_by_id(servers.kafka, pipeline).items()}
+
+    original = run(first)
+    # The replay: the same raw topic, everything else new (consumer groups, topics, state).
+    (tmp_path / "replay").mkdir()
+    replay = write_pipeline(tmp_path / "replay", body)
+    document = yaml.safe_load(replay.path.read_text())
+    document["kafka"]["topics"]["raw"] = first.topics.raw
+    replay.path.write_text(yaml.safe_dump(document, sort_keys=False))
+    replay.config = load_pipeline(replay.path, env={})
+    create_topics(replay, servers.kafka)
+    again = run(replay)
+    reasons = {fields["flush_reason"] for _, _, fields in original.values()}
+    assert {"every", "window", "late", "inactivity"} <= reasons, reasons
+    assert again == original

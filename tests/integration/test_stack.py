@@ -1,0 +1,180 @@
+"""The local stack manager against the real noida-db binary (each test on its own tmp_path, free ports)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from elasticsearch import AsyncElasticsearch
+
+from streamstash import stack as stack_module
+from streamstash.stack import LocalStack, StackError, free_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
+
+TOPIC = "stack.test"
+INDEX = "stack-test"
+
+
+@pytest.fixture
+def local_stack(tmp_path: Path) -> Iterator[LocalStack]:
+    stack = LocalStack(tmp_path / "stack")
+    try:
+        yield stack
+    finally:
+        stack.down(timeout=5)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+async def _produce(bootstrap: str, value: bytes) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(TOPIC, num_partitions=1, replication_factor=1)])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(TOPIC, value, key=b"k")
+    finally:
+        await producer.stop()
+
+
+async def _consume_all(bootstrap: str) -> list[bytes]:
+    consumer = AIOKafkaConsumer(TOPIC, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    try:
+        values: list[bytes] = []
+        deadline = time.monotonic() + 10
+        while not values and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=500)
+            values += [record.value for records in batches.values() for record in records]
+        return values
+    finally:
+        await consumer.stop()
+
+
+async def test_up_use_restart_down(local_stack: LocalStack, tmp_path: Path) -> None:
+    addresses = local_stack.up(timeout=30)
+    assert addresses.kafka.startswith("127.0.0.1:")
+    assert addresses.elasticsearch.startswith("http://127.0.0.1:")
+    assert addresses.data_dir == (tmp_path / "stack").absolute()
+    assert local_stack.status() == addresses
+    state = json.loads((tmp_path / "stack" / "stack.json").read_text())
+    assert state["pid"] == addresses.pid and state["ready"] is True
+    assert {"kafka_port", "elasticsearch_port", "started_at"} <= state.keys()
+    assert (tmp_path / "stack" / "noida").is_dir() and (tmp_path / "stack" / "noida.log").is_file()
+
+    # Idempotent, also from another LocalStack object and from another process.
+    assert LocalStack(tmp_path / "stack").up() == addresses
+    seen = subprocess.run(
+        [sys.executable, "-c", "import sys; from pathlib import Path; from streamstash.stack import LocalStack; "
+                               "print(LocalStack(Path(sys.argv[1])).status().kafka)", str(tmp_path / "stack")],
+        capture_output=True, text=True, timeout=30, check=True)
+    assert seen.stdout.strip() == addresses.kafka
+
+    await _produce(addresses.kafka, b"hello")
+    assert await _consume_all(addresses.kafka) == [b"hello"]
+    async with AsyncElasticsearch(addresses.elasticsearch, request_timeout=10) as es:
+        await es.index(index=INDEX, id="1", document={"message": "hello"}, refresh=True)
+        assert (await es.get(index=INDEX, id="1"))["_source"] == {"message": "hello"}
+
+    restarted = local_stack.restart(timeout=30)
+    assert restarted.pid != addresses.pid and not _alive(addresses.pid)
+    assert (restarted.kafka, restarted.elasticsearch) == (addresses.kafka, addresses.elasticsearch)
+    assert await _consume_all(restarted.kafka) == [b"hello"]
+    async with AsyncElasticsearch(restarted.elasticsearch, request_timeout=10) as es:
+        assert (await es.get(index=INDEX, id="1"))["_source"] == {"message": "hello"}
+
+    assert local_stack.down() is True
+    assert not _alive(restarted.pid)
+    assert local_stack.status() is None
+    assert not (tmp_path / "stack" / "stack.json").exists()
+    assert local_stack.down() is False
+
+
+def test_configured_port_taken(tmp_path: Path) -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        with pytest.raises(StackError, match=rf"port {port}\b.*kafka"):
+            LocalStack(tmp_path / "stack", kafka_port=port).up(timeout=10)
+        with pytest.raises(StackError, match=rf"port {port}\b.*elasticsearch"):
+            LocalStack(tmp_path / "stack", elasticsearch_port=port).up(timeout=10)
+    assert not (tmp_path / "stack" / "stack.json").exists()
+    assert not (tmp_path / "stack" / "noida.log").exists()  # refused before starting anything
+
+
+def test_configured_ports_are_used(local_stack: LocalStack, tmp_path: Path) -> None:
+    kafka_port, es_port = free_port(), free_port()
+    addresses = LocalStack(tmp_path / "stack", kafka_port=kafka_port, elasticsearch_port=es_port).up(timeout=30)
+    assert addresses.kafka == f"127.0.0.1:{kafka_port}"
+    assert addresses.elasticsearch == f"http://127.0.0.1:{es_port}"
+
+
+def _script(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "fake-noida-db"
+    path.write_text("#!/bin/sh\n" + textwrap.dedent(body))
+    path.chmod(0o755)
+    return path
+
+
+def test_binary_exits_early(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = _script(tmp_path, """\
+        echo "$0: /lib/x86_64-linux-gnu/libc.so.6: weak version \\`GLIBC_2.39' not found (required by $0)" >&2
+        echo "error: cannot open data dir: permission denied" >&2
+        exit 1
+        """)
+    monkeypatch.setattr(stack_module, "noida_binary", lambda: fake)
+    with pytest.raises(StackError) as caught:
+        LocalStack(tmp_path / "stack").up(timeout=10)
+    message = str(caught.value)
+    assert "exited with code 1" in message
+    assert "cannot open data dir: permission denied" in message
+    assert "GLIBC" not in message
+    assert LocalStack(tmp_path / "stack").status() is None
+
+
+def test_binary_never_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pid_file = tmp_path / "fake.pid"
+    fake = _script(tmp_path, f"""\
+        echo $$ > {pid_file}
+        echo "starting slowly"
+        exec sleep 30
+        """)
+    monkeypatch.setattr(stack_module, "noida_binary", lambda: fake)
+    started = time.monotonic()
+    with pytest.raises(StackError, match=r"(?s)did not answer within 1s.*starting slowly"):
+        LocalStack(tmp_path / "stack").up(timeout=1)
+    assert time.monotonic() - started < 10
+    assert not (tmp_path / "stack" / "stack.json").exists()
+    assert not _alive(int(pid_file.read_text()))  # killed, not left behind
+
+
+def test_binary_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stack_module, "files", lambda package: tmp_path / "no-such-package")
+    with pytest.raises(StackError, match="noida-db binary not found at .*no-such-package"):
+        LocalStack(tmp_path / "stack").up(timeout=5)
