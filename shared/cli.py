@@ -312,6 +312,22 @@ def check(config: ConfigOption) -> None:
                f"{len(settings.aggregations)} aggregations)")
 
 
+@app.command("import-logstash")
+def import_logstash(
+    logstash_conf: Annotated[Path, typer.Argument(help="The Logstash pipeline file (logstash.conf).")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Pipeline YAML to write (default: "
+                                                   "stdout).")] = None,
+    allow_partial: Annotated[bool, typer.Option(help="Exit 0 even if some spots could not be translated (they "
+                                                "are marked UNTRANSLATED in the output).")] = False,
+    support_escapes: Annotated[bool, typer.Option(help="Read \\n, \\t, \\\" ... in quoted strings, as Logstash "
+                                                  "does with config.support_escapes: true.")] = False,
+) -> None:
+    """Translate a Logstash pipeline (inputs, filters, aggregate idioms, elasticsearch output) into ours."""
+    from streamstash.logstash.command import import_logstash_command
+
+    raise typer.Exit(import_logstash_command(logstash_conf, output, allow_partial, support_escapes=support_escapes))
+
+
 @app.command()
 def topics(config: ConfigOption, kafka: KafkaOption = None) -> None:
     """Create the pipeline's topics (idempotent)."""

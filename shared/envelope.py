@@ -125,6 +125,8 @@ def to_document(event: Event) -> dict[str, Any]:
         doc[names.FIELD_TIMESTAMP] = event.timestamp
     if event.tags:
         doc[names.FIELD_TAGS] = event.tags
+    if event.raw_b64 is not None:
+        doc[names.FIELD_RAW_B64] = event.raw_b64
     doc[names.FIELD_SOURCE] = msgspec.to_builtins(event.source)
     return doc
 

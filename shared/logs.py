@@ -7,6 +7,7 @@ the fields first and the sentence last.
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import logging.handlers
 import queue
@@ -38,7 +39,10 @@ class JsonFormatter(logging.Formatter):
         entry["msg"] = record.getMessage()
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
+        try:
+            return orjson.dumps(entry, default=str).decode()
+        except TypeError:  # orjson refuses ints beyond 64 bits (e.g. Docker log positions); json does not
+            return json.dumps(entry, default=str, ensure_ascii=False)
 
 
 def configure_logging(service: str, level: str = "INFO", json_format: bool = True) -> None:

@@ -20,6 +20,7 @@ FIELD_SOURCE: Final = "source"
 FIELD_EVENT_ID: Final = "event_id"
 FIELD_AGGREGATED: Final = "aggregated"
 FIELD_COUNT: Final = "count"
+FIELD_RAW_B64: Final = "raw_b64"  # the original bytes of a line that was not valid UTF-8
 # Fields of emitted aggregates.
 FIELD_TASK_ID: Final = "task_id"
 FIELD_AGGREGATION: Final = "aggregation"

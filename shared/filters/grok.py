@@ -50,9 +50,11 @@ class GrokFilter:
 
 
 def _merge(target: dict[str, Any], captured: dict[str, Any]) -> None:
+    # Hot path (once per event): flat captures, the common case, are a plain dict update.
     for key, value in captured.items():
-        existing = target.get(key)
-        if isinstance(value, dict) and isinstance(existing, dict):
-            _merge(existing, value)
-        else:
-            target[key] = value
+        if type(value) is dict:
+            existing = target.get(key)
+            if type(existing) is dict:
+                _merge(existing, value)
+                continue
+        target[key] = value

@@ -98,6 +98,7 @@ class FakeDockerEngine:
         self._thread = threading.Thread(target=self._loop.run_forever, name="fake-docker", daemon=True)
         self._runner: web.AppRunner | None = None
         self._pieces = itertools.cycle(_PIECE_SIZES)
+        self._generation = 0  # bumped by interrupt_streams()
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -164,6 +165,10 @@ class FakeDockerEngine:
         raw = data.encode() if isinstance(data, str) else data
         self._call(self._write(container_id, raw, _STREAM_CODES[stream], ts_ns))
 
+    def interrupt_streams(self) -> None:
+        """End every open log and events stream, as an engine restart does; containers keep running."""
+        self._call(self._interrupt())
+
     def log_streams(self, container_id: str) -> int:
         return self.containers[container_id].log_streams
 
@@ -207,6 +212,13 @@ class FakeDockerEngine:
                     part, body = part + body, b""
                 container.messages.append(Message(stream, ts_ns if ts_ns is not None else time.time_ns(), part))
         await self._notify(container)
+
+    async def _interrupt(self) -> None:
+        self._generation += 1
+        for queue, _filters in self._subscribers:
+            queue.put_nowait(None)
+        for container in self.containers.values():
+            await self._notify(container)
 
     async def _notify(self, container: FakeContainer) -> None:
         assert container.changed is not None
@@ -288,8 +300,9 @@ class FakeDockerEngine:
         await response.prepare(request)
         assert container.changed is not None
         container.log_streams += 1
+        generation = self._generation
         try:
-            while True:
+            while generation == self._generation:
                 out = bytearray()
                 for message in container.messages[index:]:
                     if message.stream in wanted and message.ts_ns >= since:
@@ -301,11 +314,13 @@ class FakeDockerEngine:
                 if not follow or not container.running:
                     break
                 async with container.changed:
-                    await container.changed.wait_for(
-                        lambda: len(container.messages) > index or not container.running)
+                    await container.changed.wait_for(lambda: len(container.messages) > index
+                                                     or not container.running or generation != self._generation)
+            await response.write_eof()
+        except ConnectionResetError:
+            pass  # the client went away (the collector stopped, or gave up on this stream)
         finally:
             container.log_streams -= 1
-        await response.write_eof()
         return response
 
     async def _send_in_pieces(self, response: web.StreamResponse, data: bytes) -> None:
@@ -326,9 +341,11 @@ class FakeDockerEngine:
         try:
             while (event := await queue.get()) is not None:
                 await response.write(json.dumps(event).encode() + b"\n")
+            await response.write_eof()
+        except ConnectionResetError:
+            pass
         finally:
             self._subscribers.remove(subscriber)
-        await response.write_eof()
         return response
 
 

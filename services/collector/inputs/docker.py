@@ -104,13 +104,13 @@ def _untagged(image: str) -> str:
     return image[:colon] if colon > slash else image
 
 
-def engine_endpoint(docker_url: str) -> tuple[aiohttp.BaseConnector, str]:
-    """The aiohttp connector and URL origin for a ``docker_url``."""
+def engine_endpoint(docker_url: str) -> tuple[str | None, str]:
+    """``(unix socket path or None, URL origin)`` of a ``docker_url``."""
     parsed = urlparse(docker_url)
     if parsed.scheme in ("unix", "http+unix"):
-        return aiohttp.UnixConnector(path=parsed.path), "http://docker"
+        return parsed.path, "http://docker"
     if parsed.scheme in ("tcp", "http"):
-        return aiohttp.TCPConnector(), f"http://{parsed.netloc}"
+        return None, f"http://{parsed.netloc}"
     raise ValueError(f"docker_url {docker_url!r}: only unix:// and tcp:// (plain HTTP) are supported")
 
 
@@ -136,8 +136,10 @@ class DockerInput:
     # -- wiring -------------------------------------------------------------------------------
 
     async def run(self, emit: Emit) -> None:
-        connector, self._origin = engine_endpoint(self.settings.docker_url)
+        socket_path, self._origin = engine_endpoint(self.settings.docker_url)
         self._client = await self._connect()
+        # One connection per followed container plus the events stream: no pool limit.
+        connector = aiohttp.UnixConnector(path=socket_path, limit=0) if socket_path else aiohttp.TCPConnector(limit=0)
         try:
             async with aiohttp.ClientSession(connector=connector) as session, \
                     line_sink(self.settings.multiline, emit) as sink:
@@ -228,13 +230,14 @@ class DockerInput:
         if not container_id:
             return
         if action == "start":
-            await self._consider(container_id, at_start=False)
+            await self._consider(container_id, at_start=False, started=True)
         elif action == "destroy" and container_id not in self.followers:
             self._forget(container_id)
 
-    async def _consider(self, container_id: str, at_start: bool) -> None:
+    async def _consider(self, container_id: str, at_start: bool, started: bool = False) -> None:
         if container_id in self.followers:
-            self._started_again.add(container_id)
+            if started:  # it exited and started again before its follower noticed
+                self._started_again.add(container_id)
             return
         info = await self._inspect(container_id)
         if info is None:

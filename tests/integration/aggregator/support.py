@@ -10,6 +10,7 @@ from streamstash.kafka import ensure_topics
 from tests.helpers.kafka import produce_batches, read_events
 from tests.helpers.pipelines import TestPipeline
 from tests.helpers.processes import ServiceProcess
+from tests.helpers.waiting import wait_until
 
 
 def create_topics(pipeline: TestPipeline, kafka: str) -> None:
@@ -33,3 +34,11 @@ def feed_parsed(kafka: str, pipeline: TestPipeline, events: list[Event], per_rec
 def aggregates_by_id(kafka: str, pipeline: TestPipeline) -> dict[str, Event]:
     """Every aggregate on `logs.aggregated`, the last copy of each id (what the indexer leaves in place)."""
     return {event.id: event for event in read_events(kafka, pipeline.topics.aggregated, timeout=4) if event.id}
+
+
+def serving_port(process: ServiceProcess, timeout: float = 240) -> int:
+    """The /metrics port, waiting longer than ServiceProcess does: Faust starts slowly on a busy machine."""
+    wait_until(lambda: "serving metrics and health" in process.log_text() or not process.alive(), timeout=timeout,
+               message=f"{process.name} never served /metrics")
+    assert process.alive(), f"{process.name} exited: {process.log_text()[-2000:]}"
+    return process.http_port

@@ -19,7 +19,7 @@ from tests.helpers.metrics import scrape, total
 from tests.helpers.pipelines import write_pipeline
 from tests.helpers.processes import ServiceProcess, stop_all
 from tests.helpers.waiting import wait_until
-from tests.integration.aggregator.support import aggregates_by_id, create_topics, feed_parsed, start
+from tests.integration.aggregator.support import aggregates_by_id, create_topics, feed_parsed, serving_port, start
 from tests.integration.aggregator.tasklog import (
     expected_every,
     issue_pipeline,
@@ -43,7 +43,7 @@ def test_two_instances_split_the_tasks(servers, tmp_path: Path, log_dir: Path) -
     instances = [ServiceProcess("aggregator", pipeline.path, servers.kafka, servers.elasticsearch, log_dir,
                                 name=f"aggregator-{number}") for number in (1, 2)]
     try:
-        ports = [instance.http_port for instance in instances]
+        ports = [serving_port(instance) for instance in instances]
 
         def split() -> bool:
             owned = [total(scrape(port), "streamstash_aggregator_owned_partitions") for port in ports]
@@ -81,7 +81,7 @@ def test_kill_9_mid_stream_then_restart_loses_and_doubles_nothing(servers, es: E
     restarted: list[ServiceProcess] = []
     feeder = threading.Thread(target=feed)
     try:
-        aggregator.http_port  # noqa: B018 - up and serving before the stream starts
+        serving_port(aggregator)  # up and serving before the stream starts
         feeder.start()
         wait_for_count(es, pipeline.aggregate_index, len(expected) // 5, timeout=180)
         assert feeder.is_alive(), "the stream ended before the kill: the test would prove nothing"
@@ -90,7 +90,7 @@ def test_kill_9_mid_stream_then_restart_loses_and_doubles_nothing(servers, es: E
         restarted = start(["parser", "aggregator"], pipeline, servers, log_dir)
         feeder.join()
         wait_for_count(es, pipeline.aggregate_index, len(expected), timeout=240)
-        port = restarted[1].http_port
+        port = serving_port(restarted[1])
         # Let anything still in flight land: the parser may resend what it had not committed.
         wait_until(lambda: folded_by(port, pipeline.topics.tasks) > 0, timeout=60)
         time.sleep(3)
@@ -133,7 +133,7 @@ def test_replay_of_the_raw_topic_gives_the_same_aggregates(servers, tmp_path: Pa
     def run(pipeline) -> dict:  # noqa: ANN001 - TestPipeline
         services = start(["parser", "aggregator"], pipeline, servers, log_dir)
         try:
-            port = services[1].http_port
+            port = serving_port(services[1])
             wait_until(lambda: total(scrape(port), "streamstash_events_received_total",
                                      topic=pipeline.topics.parsed) >= len(lines), timeout=120,
                        message="the aggregator did not receive every line")

@@ -16,7 +16,7 @@ from tests.helpers.metrics import scrape, total
 from tests.helpers.pipelines import write_pipeline
 from tests.helpers.processes import stop_all
 from tests.helpers.waiting import wait_until
-from tests.integration.aggregator.support import aggregates_by_id, create_topics, feed_parsed, start
+from tests.integration.aggregator.support import aggregates_by_id, create_topics, feed_parsed, serving_port, start
 
 pytestmark = pytest.mark.integration
 
@@ -127,7 +127,7 @@ def test_every_flush_rule_on_event_time(servers, tmp_path: Path, log_dir: Path) 
     pipeline = write_pipeline(tmp_path, {"aggregations": AGGREGATIONS})
     create_topics(pipeline, servers.kafka)
     (aggregator,) = start(["aggregator"], pipeline, servers, log_dir)
-    port = aggregator.http_port
+    port = serving_port(aggregator)
     folded = 0
     try:
         # In phases, so that the late events are surely judged after the events that make them late.

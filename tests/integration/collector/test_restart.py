@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
 
-from tests.helpers.processes import ServiceProcess
 from tests.helpers.pipelines import write_pipeline
+from tests.helpers.processes import ServiceProcess
 from tests.helpers.waiting import wait_until
 from tests.integration.collector.support import (
     access_lines,
@@ -25,6 +26,24 @@ pytestmark = pytest.mark.integration
 def append(path: Path, text: str) -> None:
     with open(path, "a", encoding="utf-8") as out:
         out.write(text)
+
+
+class Writer(threading.Thread):
+    """Appends numbered access-log lines at a steady rate until stopped."""
+
+    def __init__(self, path: Path, start: int, lines_per_second: int) -> None:
+        super().__init__(daemon=True)
+        self.path, self.next, self.rate = path, start, lines_per_second
+        self.written = 0
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        chunk = self.rate // 20
+        while not self.halt.is_set():
+            append(self.path, access_lines(self.next, chunk))
+            self.next += chunk
+            self.written += chunk
+            self.halt.wait(0.05)
 
 
 def test_stop_restart_kill9_and_lost_checkpoint_saves(servers, tmp_path: Path, log_dir: Path) -> None:
@@ -44,9 +63,9 @@ def test_stop_restart_kill9_and_lost_checkpoint_saves(servers, tmp_path: Path, l
 
     # 1. A clean stop (SIGTERM) in the middle of the file, then a restart that finishes it.
     first = collector("collector-1")
-    wait_until(lambda: checkpoint_offset(state) > 0, timeout=60, message="no progress")
+    wait_until(lambda: checkpoint_offset(state) > 0, timeout=120, message="no progress")
     assert first.stop() == 0
-    second = collector("collector-2")
+    running = collector("collector-2")
     wait_until_checkpointed(state, log_file.stat().st_size)
 
     # 2. Saves lost after a moment (as if killed right after many acks): an older checkpoint file
@@ -55,25 +74,28 @@ def test_stop_restart_kill9_and_lost_checkpoint_saves(servers, tmp_path: Path, l
     shutil.copy(checkpoint, snapshot)
     append(log_file, access_lines(30_000, 20_000))
     wait_until_checkpointed(state, log_file.stat().st_size)
-    assert second.stop() == 0
+    assert running.stop() == 0
     shutil.copy(snapshot, checkpoint)
-    third = collector("collector-3")
+    running = collector("collector-3")
     append(log_file, access_lines(50_000, 5_000))
     wait_until_checkpointed(state, log_file.stat().st_size)
-    assert "recovered positions from the topic" in third.log_text()
+    assert "recovered positions from the topic" in running.log_text()
 
-    # 3. kill -9 while lines are being sent, twice.
-    append(log_file, access_lines(55_000, 60_000))
-    target = log_file.stat().st_size
-    wait_until(lambda: checkpoint_offset(state) > target // 2, timeout=60, message="no progress")
-    third.kill9()
-    assert checkpoint_offset(state) < target, "the kill came too late to test anything"
-    fourth = collector("collector-4")
-    append(log_file, access_lines(115_000, 30_000))
-    wait_until(lambda: checkpoint_offset(state) > target, timeout=60, message="no progress")
-    fourth.kill9()
-    fifth = collector("collector-5")
+    # 3. kill -9 while a writer keeps appending, twice: lines are in flight at the moment of the kill.
+    writer = Writer(log_file, start=55_000, lines_per_second=5_000)
+    writer.start()
+    try:
+        for name in ("collector-4", "collector-5"):
+            progress = checkpoint_offset(state)
+            wait_until(lambda progress=progress: checkpoint_offset(state) > progress, timeout=120,
+                       message="no progress")
+            running.kill9()
+            running = collector(name)
+        wait_until(lambda: writer.written > 20_000, timeout=120, message="writer too slow")
+    finally:
+        writer.halt.set()
+        writer.join()
     wait_until_checkpointed(state, log_file.stat().st_size)
-    assert fifth.stop() == 0
+    assert running.stop() == 0
 
     assert_every_line_exactly_once(raw_events(servers.kafka, pipeline), log_file)

@@ -60,10 +60,12 @@ def test_kill9_and_restart_index_every_document_exactly_once(servers, es: Elasti
 
     first = ServiceProcess(names.SERVICE_INDEXER, pipeline.path, servers.kafka, servers.elasticsearch, log_dir,
                            name="indexer-killed")
-    port = first.http_port
-    wait_until(lambda: indexer_sample(port, "streamstash_events_sent_total") >= KILL_AFTER, timeout=90,
-               interval=0.05, message="the first indexer never got going")
-    first.kill9()
+    try:
+        port = first.http_port
+        wait_until(lambda: indexer_sample(port, "streamstash_events_sent_total") >= KILL_AFTER, timeout=90,
+                   interval=0.05, message="the first indexer never got going")
+    finally:
+        first.kill9()
     indexed_before_restart = stable_count(es, pipeline.index)
     assert KILL_AFTER <= indexed_before_restart < DOCUMENTS, "the kill did not land mid-stream"
 

@@ -151,34 +151,18 @@ async def test_a_restart_resumes_after_the_last_acknowledged_line(engine: FakeDo
         engine.write(web, f"line {n}\n", stream=stream, ts_ns=stamp - (300_000_000 if stream == "stderr" else 0))
         expected.append(f"line {n}")
     settings = DockerSettings(docker_url=engine.url, labels=LABELS)
-    checkpoints = CheckpointStore(tmp_path / "checkpoints.json")
-    first_run = Collected(acknowledge=True)
-    source = DockerInput(settings, checkpoints)
-    task = await running(source, first_run)
+    path = tmp_path / "checkpoints.json"
+    first_run = LimitedAck(17)  # Kafka acknowledged the first 17 lines when the collector stopped
+    checkpoints = CheckpointStore(path)
+    task = await running(DockerInput(settings, checkpoints), first_run)
     await wait_for(lambda: len(first_run.events) == 30)
     await stopped(task)
-    # Pretend Kafka acknowledged only the first 17 lines: roll the checkpoint back to line 17's end.
-    again = Collected(acknowledge=False)
-    replay = DockerInput(settings, CheckpointStore(tmp_path / "unused.json"))
-    task = await running(replay, again)
-    await wait_for(lambda: len(again.events) == 30)
-    await stopped(task)
-
-    acknowledged = Collected(acknowledge=True)
-    partial_store = CheckpointStore(tmp_path / "partial.json")
-    for event in first_run.events[:17]:
-        pass
-    assert first_run.messages() == again.messages()
-    # Record positions for the first 17 lines only, through the same acknowledgements the publisher calls.
-    capture = DockerInput(settings, partial_store)
-    limited = LimitedAck(17)
-    task = await running(capture, limited)
-    await wait_for(lambda: len(limited.events) == 30)
-    await stopped(task)
+    assert first_run.messages() == expected
+    checkpoints.save()
 
     engine.write(web, "line 30\n")
-    resumed = DockerInput(settings, CheckpointStore(tmp_path / "partial.json"))
-    task = await running(resumed, acknowledged)
+    acknowledged = Collected()
+    task = await running(DockerInput(settings, CheckpointStore(path)), acknowledged)
     try:
         await wait_for(lambda: "line 30" in acknowledged.messages())
         assert acknowledged.messages() == expected[17:] + ["line 30"]
@@ -232,5 +216,51 @@ async def test_an_exited_container_with_a_checkpoint_is_drained_at_start(engine:
     task = await running(DockerInput(settings, checkpoints), second)
     try:
         await wait_for(lambda: second.messages() == ["while down"])
+    finally:
+        await stopped(task)
+
+
+async def test_streams_cut_by_the_engine_resume_without_loss_or_repeat(engine: FakeDockerEngine,
+                                                                       tmp_path: Path) -> None:
+    web = engine.create("web-1", LABELS)
+    for n in range(10):
+        engine.write(web, f"line {n}\n")
+    engine.write(web, "half a li")  # the stream is cut in the middle of this line
+    source = DockerInput(DockerSettings(docker_url=engine.url, labels=LABELS), CheckpointStore(tmp_path / "c.json"))
+    collected = Collected()
+    task = await running(source, collected)
+    try:
+        await wait_for(lambda: len(collected.events) == 10)
+        engine.interrupt_streams()  # as an engine restart does: logs and events streams end
+        engine.write(web, "ne\n")
+        for n in range(10, 15):
+            engine.write(web, f"line {n}\n")
+        late = engine.create("late", LABELS)  # seen only if the events stream was opened again
+        engine.write(late, "after the cut\n")
+        await wait_for(lambda: len(collected.events) == 17)
+        assert collected.messages(web) == [f"line {n}" for n in range(10)] + ["half a line"] + [
+            f"line {n}" for n in range(10, 15)]
+        assert collected.messages(late) == ["after the cut"]
+        assert "since=" in engine.log_requests(web)[-1]
+    finally:
+        await stopped(task)
+
+
+async def test_multiline_events_never_mix_stdout_and_stderr(engine: FakeDockerEngine, tmp_path: Path) -> None:
+    web = engine.create("web-1", LABELS)
+    for stream, text in [("stderr", "Traceback:"), ("stderr", "  at a"), ("stderr", "  at b"),
+                         ("stdout", "GET / 200"), ("stdout", "  indented on stdout"),
+                         ("stderr", "Caused by:"), ("stdout", "tick"), ("stderr", "  at c")]:
+        engine.write(web, text + "\n", stream=stream)
+    settings = DockerSettings(docker_url=engine.url, labels=LABELS,
+                              multiline={"pattern": r"^\s", "what": "previous", "timeout_ms": 100})
+    collected = Collected()
+    task = await running(DockerInput(settings, CheckpointStore(tmp_path / "c.json")), collected)
+    try:
+        await wait_for(lambda: len(collected.events) == 6)
+        assert [(event.source.stream, event.message) for event in collected.events] == [
+            ("stderr", "Traceback:\n  at a\n  at b"), ("stdout", "GET / 200\n  indented on stdout"),
+            # An interleaved stdout line ends the stderr event: lines stay in the order they were written.
+            ("stderr", "Caused by:"), ("stdout", "tick"), ("stderr", "  at c")]
     finally:
         await stopped(task)
