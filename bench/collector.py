@@ -14,8 +14,7 @@ Contenders, all with the same producer settings (acks=all, idempotence, lz4) and
                  the first ``--wait-lines`` lines only because it is slow.
 
 Every line reaching the topic is checked after the collector run (count). The stand-in is started
-on a temporary directory via ``streamstash.stack.LocalStack`` (or noida-db directly while that
-module is not there) unless ``--kafka`` is given.
+on a temporary directory via ``streamstash.stack.LocalStack`` unless ``--kafka`` is given.
 """
 
 from __future__ import annotations
@@ -23,14 +22,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from importlib.resources import files
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
@@ -38,6 +33,7 @@ from aiokafka import AIOKafkaConsumer
 from streamstash.config import PipelineConfig
 from streamstash.envelope import decode_batch
 from streamstash.kafka import ensure_topics, make_producer
+from streamstash.stack import LocalStack
 
 AGENTS = ["Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0", "curl/8.4.0",
           "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"]
@@ -56,38 +52,12 @@ def write_access_log(path: Path, count: int) -> int:
 
 @contextlib.contextmanager
 def local_kafka(directory: Path) -> Iterator[str]:
+    stack = LocalStack(directory)
+    addresses = stack.up()
     try:
-        from streamstash.stack import LocalStack
-    except ImportError:
-        LocalStack = None  # noqa: N806 - the module is being written; fall back to noida-db itself
-    if LocalStack is not None:
-        stack = LocalStack(directory)
-        addresses = stack.up()
-        try:
-            yield addresses.kafka
-        finally:
-            stack.down()
-        return
-    binary = str(files("noida_db").joinpath("noida-db"))
-    os.chmod(binary, 0o755)
-    ports = []
-    for _ in range(2):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            ports.append(probe.getsockname()[1])
-    process = subprocess.Popen([binary, "start", "--data-dir", str(directory), "--only", "kafka,elasticsearch",  # noqa: S603
-                                "--kafka-port", str(ports[0]), "--elasticsearch-port", str(ports[1])],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(200):
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", ports[0])) == 0:
-                    break
-            time.sleep(0.1)
-        yield f"127.0.0.1:{ports[0]}"
+        yield addresses.kafka
     finally:
-        process.terminate()
-        process.wait(30)
+        stack.down()
 
 
 def pipeline(kafka: str, state: Path, log_file: Path, prefix: str) -> PipelineConfig:
@@ -142,7 +112,9 @@ async def naive_send(config: PipelineConfig, log_file: Path, topic: str) -> floa
 
 
 async def naive_send_and_wait(config: PipelineConfig, log_file: Path, topic: str, count: int) -> float:
-    producer = make_producer(config.kafka, client_id="bench-wait", compression=config.collector.compression)
+    # linger 0: waiting for each acknowledgement, a linger would only add to every line's round trip.
+    producer = make_producer(config.kafka, client_id="bench-wait", compression=config.collector.compression,
+                             linger_ms=0)
     await producer.start()
     try:
         started = time.perf_counter()

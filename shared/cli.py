@@ -25,6 +25,8 @@ ElasticsearchOption = Annotated[Optional[str], typer.Option(
 HttpPortOption = Annotated[Optional[int], typer.Option("--http-port", help="Port of /metrics and /healthz.")]
 HttpHostOption = Annotated[Optional[str], typer.Option("--http-host", envvar="STREAMSTASH_HTTP_HOST",
                                                        help="Bind address of /metrics and /healthz.")]
+LogLevelOption = Annotated[Optional[str], typer.Option(
+    "--log-level", help="DEBUG, INFO, WARNING or ERROR (overrides logging.level and logging.services).")]
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -64,7 +66,7 @@ def with_overrides(config: PipelineConfig, kafka: str | None, elasticsearch: str
 
 
 def service_settings(path: Path, kafka: str | None, elasticsearch: str | None, http_port: int | None,
-                     http_host: str | None) -> PipelineConfig:
+                     http_host: str | None, service: str | None = None, log_level: str | None = None) -> PipelineConfig:
     """A service's settings, with the pipeline's topics made sure to exist before it touches Kafka.
 
     Services create the topics themselves (idempotently) so that no client auto-creates one with the
@@ -73,8 +75,21 @@ def service_settings(path: Path, kafka: str | None, elasticsearch: str | None, h
     from streamstash.kafka import wait_for_topics
 
     settings = with_overrides(load_config(path), kafka, elasticsearch, http_port, http_host)
+    if log_level and service:
+        settings = with_log_level(settings, service, log_level)
     asyncio.run(wait_for_topics(settings.kafka))
     return settings
+
+
+def with_log_level(config: PipelineConfig, service: str, level: str) -> PipelineConfig:
+    from pydantic import ValidationError
+
+    try:
+        logging_settings = config.logging.model_validate(
+            {**config.logging.model_dump(by_alias=True), "services": {**config.logging.services, service: level.upper()}})
+    except ValidationError as exc:
+        raise fail(f"--log-level {level!r}: expected DEBUG, INFO, WARNING or ERROR", 2) from exc
+    return config.model_copy(update={"logging": logging_settings})
 
 
 def use_stack(config: PipelineConfig, kafka: str, elasticsearch: str) -> PipelineConfig:
@@ -91,45 +106,53 @@ def use_stack(config: PipelineConfig, kafka: str, elasticsearch: str) -> Pipelin
 
 @app.command()
 def collector(config: ConfigOption, kafka: KafkaOption = None, elasticsearch: ElasticsearchOption = None,
-              http_port: HttpPortOption = None, http_host: HttpHostOption = None) -> None:
+              http_port: HttpPortOption = None, http_host: HttpHostOption = None,
+              log_level: LogLevelOption = None) -> None:
     """Run the collector: inputs -> logs.raw."""
     from streamstash.runtime import run_service
     from streamstash.services.collector.app import run_collector
 
-    settings = service_settings(config, kafka, elasticsearch, http_port, http_host)
+    settings = service_settings(config, kafka, elasticsearch, http_port, http_host, names.SERVICE_COLLECTOR,
+                                log_level)
     run_service(names.SERVICE_COLLECTOR, settings, lambda stop: run_collector(settings, stop))
 
 
 @app.command()
 def parser(config: ConfigOption, kafka: KafkaOption = None, elasticsearch: ElasticsearchOption = None,
-           http_port: HttpPortOption = None, http_host: HttpHostOption = None) -> None:
+           http_port: HttpPortOption = None, http_host: HttpHostOption = None,
+           log_level: LogLevelOption = None) -> None:
     """Run the parser (Faust agent): logs.raw -> logs.parsed + logs.dlq."""
     from streamstash.services.parser.app import build_app
     from streamstash.streaming import run_worker
 
-    settings = service_settings(config, kafka, elasticsearch, http_port, http_host)
+    settings = service_settings(config, kafka, elasticsearch, http_port, http_host, names.SERVICE_PARSER,
+                                log_level)
     run_worker(build_app(settings), settings, names.SERVICE_PARSER)
 
 
 @app.command()
 def aggregator(config: ConfigOption, kafka: KafkaOption = None, elasticsearch: ElasticsearchOption = None,
-               http_port: HttpPortOption = None, http_host: HttpHostOption = None) -> None:
+               http_port: HttpPortOption = None, http_host: HttpHostOption = None,
+               log_level: LogLevelOption = None) -> None:
     """Run the aggregator (Faust agents, RocksDB tables): logs.parsed -> logs.aggregated."""
     from streamstash.services.aggregator.app import build_app
     from streamstash.streaming import run_worker
 
-    settings = service_settings(config, kafka, elasticsearch, http_port, http_host)
+    settings = service_settings(config, kafka, elasticsearch, http_port, http_host, names.SERVICE_AGGREGATOR,
+                                log_level)
     run_worker(build_app(settings), settings, names.SERVICE_AGGREGATOR)
 
 
 @app.command()
 def indexer(config: ConfigOption, kafka: KafkaOption = None, elasticsearch: ElasticsearchOption = None,
-            http_port: HttpPortOption = None, http_host: HttpHostOption = None) -> None:
+            http_port: HttpPortOption = None, http_host: HttpHostOption = None,
+            log_level: LogLevelOption = None) -> None:
     """Run the indexer: logs.parsed + logs.aggregated -> Elasticsearch."""
     from streamstash.runtime import run_service
     from streamstash.services.indexer.app import run_indexer
 
-    settings = service_settings(config, kafka, elasticsearch, http_port, http_host)
+    settings = service_settings(config, kafka, elasticsearch, http_port, http_host, names.SERVICE_INDEXER,
+                                log_level)
     run_service(names.SERVICE_INDEXER, settings, lambda stop: run_indexer(settings, stop))
 
 

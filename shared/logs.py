@@ -45,8 +45,18 @@ class JsonFormatter(logging.Formatter):
             return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+class _Writer:
+    """The one queue listener of the process (configure_logging may be called again, e.g. by a test)."""
+
+    listener: logging.handlers.QueueListener | None = None
+
+
 def configure_logging(service: str, level: str = "INFO", json_format: bool = True) -> None:
-    """Route every logger through one queue to a stderr writer thread."""
+    """Route every logger through one queue to a stderr writer thread.
+
+    Callers only format the record and put it on an unbounded queue, so a slow or blocked stderr
+    never holds up the event loop (the queue grows instead).
+    """
     handler = logging.StreamHandler(sys.stderr)
     if json_format:
         handler.setFormatter(JsonFormatter(service))
@@ -62,5 +72,18 @@ def configure_logging(service: str, level: str = "INFO", json_format: bool = Tru
     # Third-party clients are chatty at INFO (one line per connection or rebalance step).
     for noisy in ("aiokafka", "kafka", "elastic_transport", "faust", "mode", "urllib3"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    if _Writer.listener is not None:
+        _Writer.listener.stop()
+    _Writer.listener = listener
     listener.start()
     atexit.register(listener.stop)
+
+
+def flush_logs(timeout_s: float = 1.0) -> None:
+    """Write what is queued, waiting at most ``timeout_s``: for exits that skip atexit (``os._exit``)."""
+    listener = _Writer.listener
+    thread = getattr(listener, "_thread", None)
+    if listener is None or thread is None:
+        return
+    listener.enqueue_sentinel()
+    thread.join(timeout_s)

@@ -34,7 +34,7 @@ class ServiceMetrics:
             buckets=LATENCY_BUCKETS, registry=self.registry,
         )
         self.consumer_lag = Gauge(
-            "streamstash_consumer_lag", "Records behind the end of the partition.", ["service", "topic", "partition"],
+            "streamstash_consumer_lag", "Records between the committed offset and the end of the partition, per assigned partition.", ["service", "topic", "partition"],
             registry=self.registry,
         )
         self.buffer_fill = Gauge(
@@ -54,8 +54,21 @@ class ServiceMetrics:
     def dropped(self, topic: str, reason: str, count: int = 1) -> None:
         self.events_dropped.labels(self.service, topic, reason).inc(count)
 
+    def lag(self, topic: str, partition: int | str, records: int) -> None:
+        self.consumer_lag.labels(self.service, topic, str(partition)).set(records)
+
+    def forget_lag(self, topic: str, partition: int | str) -> None:
+        """A partition no longer ours: its lag is another instance's to report."""
+        try:
+            self.consumer_lag.remove(self.service, topic, str(partition))
+        except KeyError:
+            pass
+
     def time_batch(self, stage: str):  # noqa: ANN201 - prometheus' own context manager type
         return self.batch_seconds.labels(self.service, stage).time()
+
+    def observe_batch(self, stage: str, seconds: float) -> None:
+        self.batch_seconds.labels(self.service, stage).observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -29,6 +29,8 @@ FIELD_WINDOW_START: Final = "window_start"
 FIELD_WINDOW_END: Final = "window_end"
 # Where Logstash moves an `@timestamp` value it cannot read (e.g. one a json filter brought in).
 FIELD_TIMESTAMP_FAILURE: Final = "_@timestamp"
+# Prefix of the hidden field that `import-logstash` uses to take an if/else branch once (removed after it).
+FIELD_BRANCH_MARKER_PREFIX: Final = "_streamstash_branch_"
 
 # Tags (Logstash-compatible where Logstash has one).
 TAG_GROK_FAILURE: Final = "_grokparsefailure"

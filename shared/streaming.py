@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import logging
+import signal
 from typing import Any
 
 import faust
+from aiokafka.errors import IllegalStateError
+from faust.exceptions import ConsumerNotStarted
+from faust.types import TP
 
 from streamstash.config import PipelineConfig
 from streamstash.http import HealthServer
 from streamstash.kafka import bootstrap, consumer_group
 from streamstash.logs import configure_logging
 from streamstash.metrics import ServiceMetrics
+from streamstash.runtime import StopSignals
 
 log = logging.getLogger(__name__)
+
+LAG_INTERVAL_S = 2.0
 
 
 def make_app(config: PipelineConfig, service: str, **overrides: Any) -> faust.App:
@@ -51,18 +58,113 @@ def raw_topic(app: faust.App, name: str, partitions: int) -> faust.TopicT:
 
 
 def attach_health(app: faust.App, config: PipelineConfig, metrics: ServiceMetrics) -> HealthServer:
-    server = HealthServer(config.http, metrics, ready=lambda: app.rebalancing is False)
+    """Serve /metrics, /healthz and /readyz for a Faust app, and export its consumer lag per partition."""
+    readiness = FaustReadiness(app)
+    server = HealthServer(config.http, metrics, ready=readiness)
 
     @app.task
     async def start_health_server() -> None:
         await server.start()
 
+    attach_lag(app, metrics)
     return server
+
+
+class FaustReadiness:
+    """Ready: partitions were assigned, no rebalance is under way, the group coordinator (Kafka) is
+    reachable, and the worker is not stopping."""
+
+    def __init__(self, app: faust.App) -> None:
+        self.app = app
+        self.assigned_once = False
+        app.on_partitions_assigned.connect(self._on_assigned)
+
+    async def _on_assigned(self, _app: Any, assigned: Any, **kwargs: Any) -> None:
+        self.assigned_once = True
+
+    def __call__(self) -> bool:
+        app = self.app
+        return self.assigned_once and not app.rebalancing and not app.should_stop and coordinator_known(app)
+
+
+def coordinator_known(app: faust.App) -> bool:
+    """aiokafka forgets the group coordinator when a heartbeat or commit cannot reach it."""
+    try:
+        consumer = app.consumer._thread._consumer  # noqa: SLF001 - faust exposes no connection state
+        return consumer is not None and consumer._coordinator.coordinator_id is not None  # noqa: SLF001
+    except AttributeError:
+        return False
+
+
+def attach_lag(app: faust.App, metrics: ServiceMetrics) -> None:
+    """``streamstash_consumer_lag`` per assigned partition of the topics the agents consume.
+
+    Lag is the partition's end (highwater of the last fetch) minus the committed offset, as Kafka's
+    tools count it; before the first commit of a partition, minus the next offset to read.
+    Changelog partitions (table state) are left out: they are not consumed by an agent.
+    """
+    observed: set[TP] = set()
+
+    @app.timer(LAG_INTERVAL_S)
+    async def observe_consumer_lag() -> None:
+        if app.rebalancing:
+            return
+        consumer = app.consumer
+        changelogs = {table.changelog_topic.get_topic_name() for table in app.tables.values()}
+        try:
+            assigned = {tp for tp in consumer.assignment() if tp.topic not in changelogs}
+        except (ConsumerNotStarted, IllegalStateError, AssertionError):
+            return
+        for tp in observed - assigned:
+            metrics.forget_lag(tp.topic, tp.partition)
+        observed.clear()
+        for tp in assigned:
+            lag = await partition_lag(consumer, tp)
+            if lag is not None:
+                metrics.lag(tp.topic, tp.partition, lag)
+                observed.add(tp)
+
+
+async def partition_lag(consumer: Any, tp: TP) -> int | None:
+    try:
+        end = consumer.highwater(tp)
+        if end is None:
+            return None  # nothing fetched from this partition yet
+        done = consumer._committed_offset.get(tp)  # noqa: SLF001 - a plain dict of what faust committed
+        if done is None:
+            read = consumer._read_offset.get(tp)  # noqa: SLF001
+            done = read + 1 if read is not None else await consumer.position(tp)
+    except (ConsumerNotStarted, IllegalStateError, AssertionError, KeyError):
+        return None  # revoked meanwhile
+    return max(0, end - (done or 0))
+
+
+class ServiceWorker(faust.Worker):
+    """A Faust worker with the services' stop rules (see ``runtime.StopSignals``).
+
+    mode's own worker stops gracefully on the first SIGINT/SIGTERM (stop fetching, wait until the
+    agents acknowledged what they hold, commit, flush the producer) but without a time limit, and
+    ignores any further signal; here the drain is bounded and a second signal exits at once.
+    """
+
+    def __init__(self, app: faust.App, service: str, shutdown_timeout_s: float, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self.stop_signals = StopSignals(service, shutdown_timeout_s, self._stop_gracefully)
+
+    def _on_sigint(self) -> None:
+        self.stop_signals.received(signal.SIGINT)
+
+    def _on_sigterm(self) -> None:
+        self.stop_signals.received(signal.SIGTERM)
+
+    def _stop_gracefully(self) -> None:
+        super()._on_sigterm()
 
 
 def run_worker(app: faust.App, config: PipelineConfig, service: str) -> None:
     """Run a Faust worker in the foreground; SIGINT/SIGTERM stop it after committing."""
-    configure_logging(service, config.logging.level, config.logging.json_format)
-    worker = faust.Worker(app, loglevel=config.logging.level, quiet=True, override_logging=False,
-                          redirect_stdouts=False)
+    level = config.logging.level_for(service)
+    configure_logging(service, level, config.logging.json_format)
+    worker = ServiceWorker(app, service, config.shutdown_timeout_s, loglevel=level, quiet=True,
+                           override_logging=False, redirect_stdouts=False)
     worker.execute_from_commandline()

@@ -62,8 +62,7 @@ class Position:
     stderr: int = 0
 
     def encode(self) -> int:
-        return (self.since_s << (2 * _COUNT_BITS)) | (min(self.stdout, _COUNT_MASK) << _COUNT_BITS) \
-            | min(self.stderr, _COUNT_MASK)
+        return _encode(self.since_s, self.stdout, self.stderr)
 
     @classmethod
     def decode(cls, value: int) -> Position:
@@ -73,32 +72,37 @@ class Position:
         return self.stdout if stream == STDOUT else self.stderr
 
 
+def _encode(since_s: int, stdout: int, stderr: int) -> int:
+    return (since_s << (2 * _COUNT_BITS)) | (min(stdout, _COUNT_MASK) << _COUNT_BITS) | min(stderr, _COUNT_MASK)
+
+
 class MultiplexedFrames:
     """Cuts a multiplexed byte stream into ``(stream type, payload)`` frames, whatever the chunking."""
 
     def __init__(self) -> None:
-        self.buffer = bytearray()
+        self.rest = b""  # an incomplete frame carried over to the next chunk
 
     def feed(self, chunk: bytes) -> list[tuple[int, bytes]]:
-        self.buffer += chunk
+        data = self.rest + chunk if self.rest else chunk
         frames: list[tuple[int, bytes]] = []
         position = 0
-        available = len(self.buffer)
+        available = len(data)
+        unpack = FRAME_HEADER.unpack_from
         while available - position >= FRAME_HEADER.size:
-            kind, padding, length = FRAME_HEADER.unpack_from(self.buffer, position)
+            kind, padding, length = unpack(data, position)
             if padding != _PADDING or (kind not in STREAM_TYPES and kind != ENGINE_ERROR):
-                raise FramingError(f"bad frame header {bytes(self.buffer[position:position + 8]).hex()}")
+                raise FramingError(f"bad frame header {data[position:position + 8].hex()}")
             end = position + FRAME_HEADER.size + length
             if end > available:
                 break
-            frames.append((kind, bytes(self.buffer[position + FRAME_HEADER.size:end])))
+            frames.append((kind, data[position + FRAME_HEADER.size:end]))
             position = end
-        del self.buffer[:position]
+        self.rest = data[position:]
         return frames
 
     @property
     def pending_bytes(self) -> int:
-        return len(self.buffer)
+        return len(self.rest)
 
 
 class RawMessages:
@@ -190,25 +194,32 @@ class ContainerLog:
                  emit_from_ns: int | None = None) -> None:
         self.tty = tty
         self.max_line_bytes = max_line_bytes
-        self.position = position or Position()
+        position = position or Position()
+        self._parts = (position.since_s, position.stdout, position.stderr)
         # Lines stamped before this are consumed without being handed out (start_position: end).
         self.emit_from_ns = emit_from_ns
         self.engine_errors: list[str] = []
         self.skipped_missing = 0  # published messages the engine no longer returned (rotated away)
-        self._returned_end = self.position.encode()
+        self._returned_end = position.encode()
         self.restart()
+
+    @property
+    def position(self) -> Position:
+        """After the last complete line (handed out or not)."""
+        return Position(*self._parts)
 
     def restart(self) -> None:
         """Start over from :attr:`position`: the next request asks ``since`` it and skips what it covers."""
+        position = self.position
         self._frames = MultiplexedFrames()
         self._raw = RawMessages()
         self._lines = {stream: _Line() for stream in STREAMS}
         self._counts: dict[str, dict[int, int]] = {stream: {} for stream in STREAMS}
         self._totals = dict.fromkeys(STREAMS, 0)
-        self._since_s = self.position.since_s
+        self._since_s = position.since_s
         self._max_second: int | None = self._since_s + MARGIN_S if self._since_s else None
         self._requested_since = self._since_s
-        self._skip = {STDOUT: self.position.stdout, STDERR: self.position.stderr}
+        self._skip = {STDOUT: position.stdout, STDERR: position.stderr}
         self._last_second = self._max_second or 0
 
     def since(self) -> int | None:
@@ -297,11 +308,12 @@ class ContainerLog:
         self._lines[stream] = _Line()
         for second in seconds:
             self._count(stream, second)
-        self.position = Position(self._since_s, self._totals[STDOUT], self._totals[STDERR])
+        totals = self._totals
+        self._parts = (self._since_s, totals[STDOUT], totals[STDERR])
         if not hand_out or (self.emit_from_ns is not None and line.ts_ns is not None
                             and line.ts_ns < self.emit_from_ns):
             return
-        end = self.position.encode()
+        end = _encode(*self._parts)
         lines.append(LogLine(stream, line.ts_ns, bytes(line.data), line.truncated, self._returned_end, end))
         self._returned_end = end
 

@@ -26,6 +26,7 @@ import logging
 import random
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaProducer
@@ -49,6 +50,9 @@ DRAIN_TIMEOUT_S = 15.0
 # Saving positions after every acknowledgement costs a file replace each; recovery finds whatever
 # was acknowledged after the last save in logs.raw, so saving a few times a second is enough.
 SAVE_INTERVAL_S = 0.5
+# Batches of one source on their way at once: the file input reads faster than one round trip per
+# batch allows. They leave and are acknowledged in order (idempotent producer: in order per partition).
+IN_FLIGHT_PER_SOURCE = 4
 PERMANENT_ERRORS: tuple[type[Exception], ...] = (MessageSizeTooLargeError,)
 
 
@@ -73,6 +77,7 @@ class SealedBatch:
     spilled: SpillRef | None = None
     sent_at: float | None = None
     registrations: list[tuple[int, int]] = field(default_factory=list)  # (partition, lower bound of its offset)
+    handed_over: asyncio.Event = field(default_factory=asyncio.Event)  # producer.send was called (or gave up)
 
 
 def partition_for(key: bytes, partitions: list[int]) -> int:
@@ -101,6 +106,7 @@ class Publisher:
         self.instance = (checkpoints.instance if checkpoints is not None else uuid.uuid4().hex).encode()
         self.pending: dict[str, PendingBatch] = {}
         self.sending: dict[str, asyncio.Task[None]] = {}  # last send task per source key
+        self._recent: dict[str, deque[tuple[asyncio.Task[None], SealedBatch]]] = {}  # per source key
         self.unacked: dict[int, SealedBatch] = {}  # by sequence
         self.memory_events = 0
         self.kafka_healthy = True
@@ -256,8 +262,11 @@ class Publisher:
     def _chain(self, sealed: SealedBatch) -> asyncio.Task[None]:
         self.unacked[sealed.sequence] = sealed
         key = sealed.key
-        previous = self.sending.get(key)
-        task = asyncio.create_task(self._send_after(previous, sealed), name=f"send:{key}")
+        recent = self._recent.setdefault(key, deque(maxlen=IN_FLIGHT_PER_SOURCE))
+        previous = recent[-1] if recent else None
+        window = recent[0][0] if len(recent) == IN_FLIGHT_PER_SOURCE else None
+        task = asyncio.create_task(self._send_after(previous, window, sealed), name=f"send:{key}")
+        recent.append((task, sealed))
         self.sending[key] = task
         task.add_done_callback(lambda done, key=key: self._forget(key, done))
         return task
@@ -265,13 +274,26 @@ class Publisher:
     def _forget(self, key: str, task: asyncio.Task[None]) -> None:
         if self.sending.get(key) is task:
             del self.sending[key]
+            self._recent.pop(key, None)
 
     # ---- sending -----------------------------------------------------------------------------------
 
-    async def _send_after(self, previous: asyncio.Task[None] | None, batch: SealedBatch) -> None:
+    async def _send_after(self, previous: tuple[asyncio.Task[None], SealedBatch] | None,
+                          window: asyncio.Task[None] | None, batch: SealedBatch) -> None:
+        try:
+            await self._send_in_order(previous, window, batch)
+        finally:
+            batch.handed_over.set()  # never leave a successor waiting, whatever happened here
+
+    async def _send_in_order(self, previous: tuple[asyncio.Task[None], SealedBatch] | None,
+                             window: asyncio.Task[None] | None, batch: SealedBatch) -> None:
+        # Only order matters in these waits: a predecessor that failed must not take this batch with it.
+        if window is not None:
+            await asyncio.gather(asyncio.shield(window), return_exceptions=True)
         if previous is not None:
-            # Only order matters here: a predecessor that failed must not take this batch with it.
-            await asyncio.gather(asyncio.shield(previous), return_exceptions=True)
+            waiter = asyncio.ensure_future(previous[1].handed_over.wait())
+            await asyncio.wait([waiter, previous[0]], return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
         await self._recovered.wait()
         value = batch.value
         if value is None:
@@ -288,8 +310,9 @@ class Publisher:
                 self._register(batch, partition)
                 batch.sent_at = time.monotonic()
                 assert self.producer is not None
-                metadata = await (await self.producer.send(self.topic, value, key=key, partition=partition,
-                                                           headers=headers))
+                delivery = await self.producer.send(self.topic, value, key=key, partition=partition, headers=headers)
+                batch.handed_over.set()
+                metadata = await delivery
                 break
             except PERMANENT_ERRORS as exc:
                 # Retrying cannot help; the lines are counted and logged, and the source moves on.
@@ -299,6 +322,7 @@ class Publisher:
                 metadata = None
                 break
             except Exception as exc:  # noqa: BLE001 - anything else would lose the batch: retry, loudly
+                batch.handed_over.set()
                 attempt += 1
                 delay = min(MAX_BACKOFF_S, 0.2 * 2**attempt) * (0.5 + random.random() / 2)
                 if not isinstance(exc, KafkaError | OSError) and attempt == 1:
@@ -309,6 +333,8 @@ class Publisher:
                 if attempt > 1:
                     self._partitions = []  # partitions may have changed: ask again
                 await asyncio.sleep(delay)
+        if previous is not None:
+            await asyncio.gather(asyncio.shield(previous[0]), return_exceptions=True)  # acknowledged in order
         self._acknowledged(batch, metadata.partition if metadata else None, metadata.offset if metadata else None)
 
     async def _partition_list(self) -> list[int]:
@@ -334,6 +360,8 @@ class Publisher:
         if partition is not None and offset is not None:
             self._acked_next[partition] = max(self._acked_next.get(partition, 0), offset + 1)
             self.metrics.sent(self.topic, partition, batch.count)
+            if batch.sent_at is not None:  # send to acknowledgement
+                self.metrics.observe_batch("publish", time.monotonic() - batch.sent_at)
         for ack in batch.acks:
             try:
                 ack()

@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 # Well above the longest drain (flush + in-flight requests) so a slow Elasticsearch never costs the
 # group membership; polling goes on while paused, so an outage never gets near it either.
 MAX_POLL_INTERVAL_MS = 300_000
+# Kafka 3's defaults (aiokafka still has 10 s): a CPU-starved host must not cost the group membership.
+SESSION_TIMEOUT_MS = 45_000
+HEARTBEAT_INTERVAL_MS = 3_000
 
 
 async def install_template_when_reachable(client: AsyncElasticsearch, output: ElasticsearchOutput,
@@ -74,6 +77,7 @@ async def run_indexer(config: PipelineConfig, stop: asyncio.Event) -> None:
     membership = {"group_instance_id": output.group_instance_id} if output.group_instance_id else {}
     consumer = make_consumer(config.kafka, group=consumer_group(config.kafka, names.SERVICE_INDEXER),
                              client_id=names.SERVICE_INDEXER, max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
+                             session_timeout_ms=SESSION_TIMEOUT_MS, heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
                              **membership)
     producer = make_producer(config.kafka, client_id=f"{names.SERVICE_INDEXER}-dlq")
     loop = IndexerLoop(

@@ -40,7 +40,7 @@ MAX_POLL_WAIT_S = 0.25  # also how often settled work is looked at for committin
 COMMIT_INTERVAL_S = 0.5
 LAG_INTERVAL_S = 1.0
 PROBE_INTERVAL_S = 5.0  # how often an idle indexer checks that Elasticsearch answers (readiness)
-RECORDS_PER_POLL = 200
+RECORDS_PER_POLL = 50  # records of up to a few hundred events each; bounded so pausing takes effect soon
 DEAD_LETTERS_PER_RECORD = 500
 # Pause consumption when this many full requests wait beyond those in flight; resume below one.
 PAUSE_AT_WAITING_REQUESTS = 2
@@ -111,6 +111,7 @@ class IndexerLoop:
         self._failure: BaseException | None = None
         self._paused = False
         self._started = False
+        self._generation = 0  # bumped by each revocation
         self._last_commit = 0.0
         self._last_lag = 0.0
         self._last_probe = 0.0
@@ -138,9 +139,14 @@ class IndexerLoop:
                 records = await self.consumer.getmany(timeout_ms=self._poll_timeout_ms(),
                                                       max_records=RECORDS_PER_POLL)
                 now = self.clock()
+                generation = self._generation
                 for tp, messages in records.items():
                     for message in messages:
+                        if self._generation != generation:
+                            break  # a rebalance forgot these partitions meanwhile: the rest is read again
                         self._take(tp, message, now)
+                        # Decoding a record is CPU work; let heartbeats and finished requests run between records.
+                        await asyncio.sleep(0)
                 self._dispatch(now)
                 if now - self._last_commit >= COMMIT_INTERVAL_S:
                     await self.commit()
@@ -176,8 +182,9 @@ class IndexerLoop:
             self.indexer_metrics.in_flight.set(len(self._bulk_tasks))
 
     async def _write(self, chunk: list[Action]) -> None:
-        outcome = await self.writer.write(chunk)
-        await self._settle(outcome)
+        with self.metrics.time_batch("index"):  # retries and dead letters included
+            outcome = await self.writer.write(chunk)
+            await self._settle(outcome)
 
     async def _settle(self, outcome: BulkOutcome) -> None:
         if outcome.rejected:
@@ -331,6 +338,7 @@ class IndexerLoop:
     async def on_revoked(self, revoked: set[TopicPartition]) -> None:
         if not revoked:
             return
+        self._generation += 1
         await self.drain(self.bulk.drain_timeout_s)
         # Work cancelled by the drain on partitions we keep would never settle: re-read it instead.
         kept_unsettled = {tp for tp in self.tracker.partitions() if self.tracker.unsettled_in(tp)} - revoked

@@ -60,10 +60,10 @@ class DockerInput(InputCommon):
     published end.
     """
 
-    type: Literal["docker"] = "docker"
-    docker_url: str = Field("unix:///var/run/docker.sock", description="Docker Engine API address: "
-                            "`unix://<socket>` or `tcp://<host>:<port>` (plain HTTP).",
-                            examples=["unix:///var/run/docker.sock"])
+    type: Literal["docker"] = Field("docker", description="Follow Docker containers' logs.")
+    docker_url: str = Field("unix:///var/run/docker.sock", pattern=r"^(unix|tcp|http)://.+",
+                            description="Docker Engine API address: `unix://<socket>` or `tcp://<host>:<port>` "
+                            "(plain HTTP).", examples=["unix:///var/run/docker.sock"])
     names: list[str] = Field(default_factory=list, description="Container names (globs).", examples=[["web-*"]])
     ids: list[str] = Field(default_factory=list, description="Container id prefixes.", examples=[["3f2a"]])
     labels: dict[str, str] = Field(default_factory=dict, description="Labels a container must carry.",

@@ -99,10 +99,29 @@ class StackSettings(StrictModel):
                                            "picks a free one.", examples=[9200])
 
 
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
 class LoggingSettings(StrictModel):
-    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.", examples=["DEBUG"])
+    """Logs go to stderr, one JSON object per line, written by a background thread (never blocking a service)."""
+
+    level: LogLevel = Field("INFO", description="Log level of every service.", examples=["DEBUG"])
+    services: dict[str, LogLevel] = Field(
+        default_factory=dict, description="Level per service, overriding `level` (`--log-level` overrides both).",
+        examples=[{"parser": "DEBUG", "indexer": "WARNING"}])
     json_format: bool = Field(True, alias="json", description="One JSON object per log line (else plain text).",
                               examples=[False])
+
+    @field_validator("services")
+    @classmethod
+    def _known_services(cls, levels: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(levels) - set(names.SERVICES))
+        if unknown:
+            raise ValueError(f"unknown service(s) {unknown}; expected some of {list(names.SERVICES)}")
+        return levels
+
+    def level_for(self, service: str) -> str:
+        return self.services.get(service, self.level)
 
 
 class BatchSettings(StrictModel):

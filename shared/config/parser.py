@@ -64,7 +64,8 @@ class DateFilter(CommonFilterOptions):
         min_length=2, description="The field, then one or more formats tried in order: ISO8601, UNIX, UNIX_MS, "
         "TAI64N, HTTPDATE, a Joda-style pattern (`dd/MMM/yyyy:HH:mm:ss Z`, `MMM  d HH:mm:ss`, "
         "`yyyy-MM-dd HH:mm:ss,SSS`; quote literal letters: `yyyy-MM-dd'T'HH:mm`) or, if it contains `%`, a "
-        "Python strptime format (`%d/%b/%Y:%H:%M:%S %z`). Formats without a year take the current one.",
+        "Python strptime format (`%d/%b/%Y:%H:%M:%S %z`). Formats without a year take the current one (but a "
+        "December stamp read in January last year's, as in Logstash).",
         examples=[["timestamp", "dd/MMM/yyyy:HH:mm:ss Z"]])
     target: str = Field(names.FIELD_TIMESTAMP, description="Field that receives the parsed time (UTC, ISO 8601, "
                         "milliseconds).", examples=["@timestamp"])
@@ -223,9 +224,9 @@ class DissectFilter(CommonFilterOptions):
     """Split a field by delimiters (`%{a} %{b} [%{ts}]`), faster and simpler than grok."""
 
     mapping: dict[str, str] = Field(
-        default_factory=dict, description="Field -> dissect pattern. `%{name}` captures, `%{}`/`%{?name}` skips, `%{+name}` appends "
-        "(`%{+name/2}` in that order), `%{?key}=%{&key}` uses one capture as the key of another, `%{name->}` "
-        "skips repeated delimiters after it.", examples=[{"message": "%{ts} %{+ts} %{level->} [%{thread}] %{msg}"}])
+        default_factory=dict, description="Field -> dissect pattern. `%{name}` captures, `%{}`/`%{?name}` skips, "
+        "`%{+name}` appends (`%{+name/2}` in that order), `%{?key}=%{&key}` uses one capture as the key of another, "
+        "`%{name->}` skips repeated delimiters after it.", examples=[{"message": "%{ts} %{+ts} %{level->} [%{thread}] %{msg}"}])
     append_separator: str = Field(" ", description="Put between appended (`%{+name}`) values.", examples=["T"])
     convert_datatype: dict[str, Literal["int", "float"]] = Field(
         default_factory=dict, description="Field -> type after dissecting; values that do not convert are left "

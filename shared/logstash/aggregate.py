@@ -25,9 +25,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from streamstash import names
 from streamstash.logstash import ast, ruby
 from streamstash.logstash.condition_text import conjunction, field_reference
-from streamstash.logstash.report import Report, Untranslatable
+from streamstash.logstash.report import Finding, Report, Untranslatable
 from streamstash.logstash.values import as_bool, as_number, as_text
 from streamstash.templates import Template
 
@@ -86,6 +87,7 @@ class Aggregation:
     flags: dict[str, Any] = field(default_factory=dict)  # constant fields set on the emitted event
     metric_names: list[str] = field(default_factory=list)
     consumes_events: bool = False  # Logstash drops the aggregated raw events (event.cancel / else drop)
+    findings: list[Finding] = field(default_factory=list)  # what the report says about it
 
     @property
     def line(self) -> int:
@@ -124,12 +126,14 @@ class Recogniser:
 
     def translate(self, task_id: str, sites: list[Site], name: str) -> Aggregation:
         aggregation = Aggregation(name=name, task_id=task_id, sites=sites)
+        before = len(self.report.findings)
         try:
             aggregation.spec = self._translate(aggregation)
         except Untranslatable as exc:
             self.report.untranslated(exc.line or aggregation.line, "filter aggregate", exc.message,
                                      exc.snippet if exc.snippet is not None else sites[0].plugin.location.text)
             aggregation.spec = None
+        aggregation.findings = self.report.findings[before:]
         return aggregation
 
     def _translate(self, aggregation: Aggregation) -> dict[str, Any]:
@@ -233,9 +237,10 @@ class Recogniser:
         aggregation.metric_names = list(metrics)
         aggregation.consumes_events = consumes
         for flag, value in flags.items():
-            if flag != "aggregated" or value is not True:
+            if flag != names.FIELD_AGGREGATED or value is not True:
                 self.report.note(sites[0].line, "filter aggregate", f"event.set({flag!r}, {value!r}) is not "
-                                 "carried over: streamstash marks every aggregate with `aggregated: true`")
+                                 f"carried over: streamstash marks every aggregate with `{names.FIELD_AGGREGATED}: "
+                                 "true`")
         if end_sites and not consumes:
             self.report.note(end_sites[0].line, "filter aggregate", "the event that ends a task is indexed as it "
                              "is and, with the values set on it, as the aggregate (Logstash indexes it once)")
@@ -274,8 +279,8 @@ class Recogniser:
                                  "streamstash task starts with its first event whichever filter it reaches")
             elif name == "timeout_tags":
                 self.report.note(attribute.location.line, "filter aggregate", "timeout_tags are not added: "
-                                 "aggregates emitted on a timeout are tagged `_aggregate_timeout` or "
-                                 "`_aggregate_inactivity`")
+                                 f"aggregates emitted on a timeout are tagged `{names.TAG_AGGREGATE_TIMEOUT}` or "
+                                 f"`{names.TAG_AGGREGATE_INACTIVITY}`")
 
     @staticmethod
     def _bool_option(site: Site, name: str) -> bool:
@@ -302,7 +307,7 @@ class Recogniser:
         flush["total_timeout"] = _duration(seconds)
         if inactivity is not None:
             flush["inactivity_timeout"] = _duration(as_number(inactivity.value, "inactivity_timeout"))
-        if stamp_field is None or as_text(stamp_field, "timeout_timestamp_field") != "@timestamp":
+        if stamp_field is None or as_text(stamp_field, "timeout_timestamp_field") != names.FIELD_TIMESTAMP:
             self.report.note(sites[0].line, "filter aggregate", "timeouts run on event time (@timestamp) and the "
                              "newest event seen, so a replay gives the same aggregates; Logstash measures them on "
                              "the wall clock unless timeout_timestamp_field is @timestamp")

@@ -137,7 +137,23 @@ def negation(text: str) -> str:
 def _simple(text: str) -> bool:
     """No boolean keyword in it, so `and` can join it unparenthesised (a keyword inside a quoted string only
     costs a pair of parentheses)."""
-    return _BOOLEAN_WORD.search(text) is None
+    if _BOOLEAN_WORD.search(text) is None:
+        return True
+    return _wrapped(text[1:] if text.startswith("!") else text)
+
+
+def _wrapped(text: str) -> bool:
+    """`(a or b)`: one pair of parentheses around all of it (quotes and regexes are not looked into, so a
+    parenthesis inside one only costs an extra pair)."""
+    if not text.startswith("(") or not text.endswith(")"):
+        return False
+    depth = 0
+    for index, char in enumerate(text):
+        depth += char == "("
+        depth -= char == ")"
+        if depth == 0 and index < len(text) - 1:
+            return False
+    return depth == 0
 
 
 _BOOLEAN_WORD = re.compile(r"\b(and|or|xor|nand)\b")

@@ -62,7 +62,10 @@ def parse_text(text: str, path: str = "<logstash.conf>", support_escapes: bool =
         sections = _Builder(text, support_escapes).transform(tree)
     except VisitError as exc:
         if isinstance(exc.orig_exc, LogstashSyntaxError):
-            raise exc.orig_exc from None
+            found = exc.orig_exc
+            lines = text.split("\n")
+            context = f"  {lines[found.line - 1]}" if 0 < found.line <= len(lines) else ""
+            raise LogstashSyntaxError(path, found.line, 1, found.problem, context) from None
         raise
     return ast.PipelineFile(path=path, text=text, sections=sections)
 

@@ -170,6 +170,8 @@ class PluginTranslator:
                 error = exc.errors()[0]
                 location = [str(part) for part in error["loc"]]
                 key = next((part for part in location[1:] if part in settings), None)
+                if key is None:  # a check across options: find the one without which the rest is valid
+                    key = next((name for name in sources if _valid_without(kind, settings, name)), None)
                 if key is None:
                     raise Untranslatable(f"the {kind} filter does not carry over: {error['msg']}",
                                          plugin.location.line, plugin.location.text) from exc
@@ -381,6 +383,14 @@ class PluginTranslator:
             if any("${" in host for host in connection["hosts"]):
                 self.report.note(plugin.location.line, "output elasticsearch", "hosts come from a variable: its "
                                  f"value needs the port (Logstash adds :{LOGSTASH_ES_PORT})")
+
+
+def _valid_without(kind: str, settings: dict[str, Any], key: str) -> bool:
+    try:
+        FilterEntry.model_validate({kind: {name: value for name, value in settings.items() if name != key}})
+    except ValidationError:
+        return False
+    return True
 
 
 def _merged_attributes(plugin: ast.Plugin) -> list[ast.Attribute]:

@@ -239,7 +239,10 @@ class Translator:
         if plugin.name == "aggregate":
             aggregation = self.site_of.get(id(plugin))
             target = f"aggregations: {aggregation.name}" if aggregation and aggregation.spec else "not translated"
-            return [Step(None, line, [f"{source} -> {target}"])]
+            comments = [f"{source} -> {target}"]
+            if aggregation is not None and aggregation.sites[0].plugin is plugin:
+                comments += [text for finding in aggregation.findings for text in finding.comment_lines()]
+            return [Step(None, line, comments)]
         before = len(self.report.findings)
         try:
             kind, settings = self.plugins.filter(plugin)
@@ -302,7 +305,7 @@ class Translator:
 
     def _marked_branch(self, branch: ast.Branch, rendered: list[str | None], bodies: list[list[Step]]) -> list[Step]:
         self.markers += 1
-        name = f"{_MARKER_PREFIX}{self.markers}"
+        name = f"{names.FIELD_BRANCH_MARKER_PREFIX}{self.markers}"
         reference = field_reference(name)
         path: FieldPath = (name,)
         line = branch.location.line
@@ -436,8 +439,8 @@ class Translator:
                 finding = self.report.untranslated(node.location.line, f"output {node.name}", "no equivalent output",
                                                    node.location.text)
                 result.output_comments += finding.comment_lines()
-        if not seen_elasticsearch:
-            self.report.note(1, "output", "no elasticsearch output: streamstash always indexes into "
+        if not seen_elasticsearch and self.pipeline.section("output"):
+            self.report.note(self.pipeline.section("output")[0].location.line, "output", "no elasticsearch output: streamstash always indexes into "
                              "Elasticsearch (`outputs.elasticsearch`, defaults kept)")
 
     def _aggregate_output_branch(self, branch: ast.Branch, result: Translation) -> bool:
@@ -461,7 +464,6 @@ class Translator:
         return True
 
 
-_MARKER_PREFIX = "_streamstash_branch_"
 _MARK_WORD = "UNTRANSLATED"
 _UNKNOWN_GUARD = "\x00unknown"
 

@@ -99,6 +99,8 @@ class FakeDockerEngine:
         self._runner: web.AppRunner | None = None
         self._pieces = itertools.cycle(_PIECE_SIZES)
         self._generation = 0  # bumped by interrupt_streams()
+        # The engine ends follow streams of a container that stopped; False plays one that does not.
+        self.end_streams_on_exit = True
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -311,11 +313,12 @@ class FakeDockerEngine:
                         out += payload if container.tty else _FRAME.pack(message.stream, len(payload)) + payload
                 index = len(container.messages)
                 await self._send_in_pieces(response, bytes(out))
-                if not follow or not container.running:
+                if not follow or (not container.running and self.end_streams_on_exit):
                     break
                 async with container.changed:
-                    await container.changed.wait_for(lambda: len(container.messages) > index
-                                                     or not container.running or generation != self._generation)
+                    await container.changed.wait_for(
+                        lambda: len(container.messages) > index or generation != self._generation
+                        or (not container.running and self.end_streams_on_exit))
             await response.write_eof()
         except ConnectionResetError:
             pass  # the client went away (the collector stopped, or gave up on this stream)

@@ -6,7 +6,8 @@ are read with aiohttp on the same socket, because the package's log reader drops
 line came from and cannot be cancelled. The events stream is opened before containers are
 listed, so a container starting in between is not missed; containers that start later are
 picked up from their ``start`` event, and a container that exits is followed until the engine
-ends its stream, so its last lines (an unfinished last line too) are read before it is dropped.
+ends its stream, so its last lines (an unfinished last line too) are read before it is dropped
+(should the engine leave the stream open, it is closed ``DIE_GRACE_S`` after the ``die`` event).
 
 Positions (``docker_stream.Position``) are checkpointed per container id when Kafka acknowledged
 a line, through :class:`Advance`, so the publisher's record headers and crash recovery carry them
@@ -56,6 +57,7 @@ MAX_BACKOFF_S = 10.0
 _STREAMING = aiohttp.ClientTimeout(total=None, connect=ENGINE_TIMEOUT_S, sock_connect=ENGINE_TIMEOUT_S,
                                    sock_read=None)
 _EVENTS = ("start", "die", "destroy")
+DIE_GRACE_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +134,7 @@ class DockerInput:
         self._origin = ""
         self._sink: LineSink | None = None
         self._first_discovery = True
+        self._responses: dict[str, aiohttp.ClientResponse] = {}  # open log streams, by container id
 
     # -- wiring -------------------------------------------------------------------------------
 
@@ -231,8 +234,19 @@ class DockerInput:
             return
         if action == "start":
             await self._consider(container_id, at_start=False, started=True)
+        elif action == "die" and container_id in self._responses:
+            # The engine ends a follow stream once the container stopped and its log was sent; should
+            # it not, the stream is closed after a grace period, so the follower finishes anyway.
+            response = self._responses[container_id]
+            asyncio.get_running_loop().call_later(DIE_GRACE_S, self._close_if_open, container_id, response)
         elif action == "destroy" and container_id not in self.followers:
             self._forget(container_id)
+
+    def _close_if_open(self, container_id: str, response: aiohttp.ClientResponse) -> None:
+        if self._responses.get(container_id) is response:
+            log.warning("log stream still open after the container died, closing it",
+                        extra={"container_id": container_id[:12], "grace_s": DIE_GRACE_S})
+            response.close()
 
     async def _consider(self, container_id: str, at_start: bool, started: bool = False) -> None:
         if container_id in self.followers:
@@ -283,6 +297,10 @@ class DockerInput:
                     received = False
                     log.warning("container log stream broken", extra={
                         "container_id": info.id[:12], "container_name": info.name, "error": repr(exc)})
+                except Exception:  # a bug must not silently end collection from this container
+                    received = False
+                    log.exception("reading a container log stream failed", extra={
+                        "container_id": info.id[:12], "container_name": info.name})
                 current = await self._inspect_quietly(info.id)
                 if current is None or not current.running:
                     if container_log.unframed_bytes:
@@ -323,6 +341,7 @@ class DockerInput:
                 await asyncio.sleep(_backoff(attempt))
 
     async def _read_logs(self, info: ContainerInfo, container_log: ContainerLog) -> bool:
+        """Read one log response to its end; whether anything arrived."""
         assert self._session is not None
         params = {"follow": "1", "timestamps": "1",
                   "stdout": "1" if STDOUT in self.settings.streams else "0",
@@ -330,21 +349,30 @@ class DockerInput:
         since = container_log.since()
         if since is not None:
             params["since"] = str(since)
-        key = self._checkpoint_key(info.id)
-        received = False
         async with self._session.get(self._url(f"/containers/{info.id}/logs"), params=params,
                                      timeout=_STREAMING) as response:
             if response.status == 404:
                 return False
             response.raise_for_status()
-            async for chunk in response.content.iter_any():
-                received = True
-                for line in container_log.feed(chunk):
-                    await self._emit(info, key, line)
-                if container_log.engine_errors:
-                    log.warning("docker engine reported an error in a log stream", extra={
-                        "container_id": info.id[:12], "errors": container_log.engine_errors[:5]})
-                    container_log.engine_errors.clear()
+            self._responses[info.id] = response
+            try:
+                return await self._read_lines(info, container_log, response)
+            finally:
+                if self._responses.get(info.id) is response:
+                    del self._responses[info.id]
+
+    async def _read_lines(self, info: ContainerInfo, container_log: ContainerLog,
+                          response: aiohttp.ClientResponse) -> bool:
+        key = self._checkpoint_key(info.id)
+        received = False
+        async for chunk in response.content.iter_any():
+            received = True
+            for line in container_log.feed(chunk):
+                await self._emit(info, key, line)
+            if container_log.engine_errors:
+                log.warning("docker engine reported an error in a log stream", extra={
+                    "container_id": info.id[:12], "errors": container_log.engine_errors[:5]})
+                container_log.engine_errors.clear()
         if container_log.skipped_missing:
             log.warning("fewer published lines found than checkpointed; the engine rotated them away?",
                         extra={"container_id": info.id[:12], "missing": container_log.skipped_missing})

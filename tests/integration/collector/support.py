@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
 import subprocess
 import time
@@ -12,11 +11,11 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from importlib.resources import files
 from pathlib import Path
 
 from streamstash.envelope import Event
 from streamstash.kafka import ensure_topics
+from streamstash.stack import LocalStack, StackAddresses, noida_binary
 from tests.helpers.kafka import read_events
 from tests.helpers.pipelines import TestPipeline
 from tests.helpers.waiting import wait_until
@@ -73,61 +72,37 @@ def access_lines(start: int, count: int) -> str:
                    f'{n % 5000} "-" "bench/{n}"\n' for n in range(start, start + count))
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @dataclass
 class StandIn:
-    """A private noida-db (Kafka + Elasticsearch) that a test may stop and start."""
+    """A private local stack (noida-db) whose Kafka a test may stop and start; never the shared one."""
 
-    data_dir: Path
-    kafka_port: int
-    elasticsearch_port: int
-    process: subprocess.Popen | None = None
-
-    @property
-    def binary(self) -> str:
-        path = files("noida_db").joinpath("noida-db")
-        os.chmod(str(path), 0o755)
-        return str(path)
+    stack: LocalStack
+    addresses: StackAddresses
 
     @property
     def kafka(self) -> str:
-        return f"127.0.0.1:{self.kafka_port}"
+        return self.addresses.kafka
 
     @property
     def elasticsearch(self) -> str:
-        return f"http://127.0.0.1:{self.elasticsearch_port}"
+        return self.addresses.elasticsearch
 
-    def start(self) -> None:
-        log = open(self.data_dir.parent / "noida.log", "ab")  # noqa: SIM115 - handed to the process
-        self.process = subprocess.Popen(  # noqa: S603
-            [self.binary, "start", "--data-dir", str(self.data_dir), "--only", "kafka,elasticsearch",
-             "--kafka-port", str(self.kafka_port), "--elasticsearch-port", str(self.elasticsearch_port)],
-            stdout=log, stderr=subprocess.STDOUT)
-        wait_until(lambda: _accepts(self.kafka_port), timeout=60, message="private kafka did not start")
+    @property
+    def kafka_port(self) -> int:
+        return int(self.kafka.rsplit(":", 1)[1])
+
+    def _noida(self, *arguments: str) -> None:
+        # Only Kafka goes away: the outage the collector has to ride out, Elasticsearch untouched.
+        subprocess.run([str(noida_binary()), *arguments, "--data-dir", str(self.stack.server_dir)],  # noqa: S603
+                       check=True, capture_output=True, timeout=60)
 
     def stop_kafka(self) -> None:
-        subprocess.run([self.binary, "stop", "kafka", "--data-dir", str(self.data_dir)], check=True,  # noqa: S603
-                       capture_output=True, timeout=60)
+        self._noida("stop", "kafka")
         wait_until(lambda: not _accepts(self.kafka_port), timeout=30, message="kafka did not stop")
 
     def start_kafka(self) -> None:
-        subprocess.run([self.binary, "start", "kafka", "--data-dir", str(self.data_dir)], check=True,  # noqa: S603
-                       capture_output=True, timeout=60)
+        self._noida("start", "kafka")
         wait_until(lambda: _accepts(self.kafka_port), timeout=60, message="kafka did not come back")
-
-    def close(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 def _accepts(port: int) -> bool:
@@ -138,13 +113,12 @@ def _accepts(port: int) -> bool:
 
 @contextmanager
 def private_stand_in(directory: Path) -> Iterator[StandIn]:
-    directory.mkdir(parents=True, exist_ok=True)
-    stand_in = StandIn(directory / "data", free_port(), free_port())
-    stand_in.start()
+    stack = LocalStack(directory)
+    addresses = stack.up()
     try:
-        yield stand_in
+        yield StandIn(stack, addresses)
     finally:
-        stand_in.close()
+        stack.down()
 
 
 def wait_seconds(seconds: float) -> None:

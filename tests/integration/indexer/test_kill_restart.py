@@ -72,7 +72,7 @@ def test_kill9_and_restart_index_every_document_exactly_once(servers, es: Elasti
     second = ServiceProcess(names.SERVICE_INDEXER, pipeline.path, servers.kafka, servers.elasticsearch, log_dir,
                             name="indexer-restarted")
     try:
-        wait_for_count(es, pipeline.index, DOCUMENTS, timeout=120)
+        wait_for_count(es, pipeline.index, DOCUMENTS, timeout=300)  # minutes only on a crowded machine
         port = second.http_port
         # The restarted indexer created exactly what was missing ...
         wait_until(lambda: bulk_items(port, "created") == DOCUMENTS - indexed_before_restart, timeout=30,

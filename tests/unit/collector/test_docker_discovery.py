@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from streamstash import names
 from streamstash.config.collector import DockerInput as DockerSettings
 from streamstash.envelope import Event
 from streamstash.services.collector.checkpoints import CheckpointStore
+from streamstash.services.collector.inputs import docker as docker_input
 from streamstash.services.collector.inputs.docker import (
     ContainerInfo,
     ContainerSelector,
@@ -257,10 +259,67 @@ async def test_multiline_events_never_mix_stdout_and_stderr(engine: FakeDockerEn
     collected = Collected()
     task = await running(DockerInput(settings, CheckpointStore(tmp_path / "c.json")), collected)
     try:
-        await wait_for(lambda: len(collected.events) == 6)
+        await wait_for(lambda: len(collected.events) == 5)
         assert [(event.source.stream, event.message) for event in collected.events] == [
             ("stderr", "Traceback:\n  at a\n  at b"), ("stdout", "GET / 200\n  indented on stdout"),
             # An interleaved stdout line ends the stderr event: lines stay in the order they were written.
             ("stderr", "Caused by:"), ("stdout", "tick"), ("stderr", "  at c")]
+    finally:
+        await stopped(task)
+
+
+async def test_a_container_started_again_continues_where_it_stopped(engine: FakeDockerEngine, tmp_path: Path) -> None:
+    web = engine.create("web-1", LABELS)
+    engine.write(web, "first run\n")
+    source = DockerInput(DockerSettings(docker_url=engine.url, labels=LABELS), CheckpointStore(tmp_path / "c.json"))
+    collected = Collected()
+    task = await running(source, collected)
+    try:
+        await wait_for(lambda: collected.messages() == ["first run"])
+        engine.stop(web)
+        engine.start(web)  # a restart policy: same container, same log, new lines after the old ones
+        engine.write(web, "second run\n")
+        await wait_for(lambda: len(collected.events) >= 2)
+        engine.stop(web)
+        await wait_for(lambda: engine.log_streams(web) == 0 and web not in source.followers)
+        assert collected.messages() == ["first run", "second run"]
+    finally:
+        await stopped(task)
+
+
+async def test_a_stream_left_open_after_the_container_died_is_closed(engine: FakeDockerEngine, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(docker_input, "DIE_GRACE_S", 0.2)
+    engine.end_streams_on_exit = False
+    web = engine.create("web-1", LABELS)
+    source = DockerInput(DockerSettings(docker_url=engine.url, labels=LABELS), CheckpointStore(tmp_path / "c.json"))
+    collected = Collected()
+    task = await running(source, collected)
+    try:
+        await wait_for(lambda: web in source._responses)  # noqa: SLF001 - the stream is open
+        engine.write(web, "last words, no newline")
+        engine.stop(web)
+        await wait_for(lambda: web not in source.followers)
+        assert collected.messages() == ["last words, no newline"]
+    finally:
+        await stopped(task)
+
+
+async def test_start_position_end_skips_the_past_of_running_containers_only(engine: FakeDockerEngine,
+                                                                           tmp_path: Path) -> None:
+    web = engine.create("web-1", LABELS)
+    engine.write(web, "old news\n", ts_ns=time.time_ns() - 60 * 1_000_000_000)
+    settings = DockerSettings(docker_url=engine.url, labels=LABELS, start_position="end")
+    source = DockerInput(settings, CheckpointStore(tmp_path / "c.json"))
+    collected = Collected()
+    task = await running(source, collected)
+    try:
+        await wait_for(lambda: engine.log_streams(web) == 1)
+        engine.write(web, "fresh\n")
+        late = engine.create("late", LABELS)
+        engine.write(late, "a later container is read from its first line\n", ts_ns=time.time_ns() - 10**9)
+        await wait_for(lambda: len(collected.events) == 2)
+        assert collected.messages(web) == ["fresh"]
+        assert collected.messages(late) == ["a later container is read from its first line"]
     finally:
         await stopped(task)

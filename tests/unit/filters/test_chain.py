@@ -67,3 +67,14 @@ def test_bare_filter_keys_in_yaml_mean_default_settings() -> None:
     config = parse_pipeline("filters:\n  - json:\n  - kv:\n  - if: '[x]'\n    drop:\n", "p.yml", env={})
     assert [entry.kind for entry in config.filters] == ["json", "kv", "drop"]
     assert config.filters[2].condition == "[x]"
+
+
+def test_grok_decorations_apply_only_when_it_matched() -> None:
+    steps = chain({"grok": {"match": {"message": "%{WORD:verb} %{NUMBER:status:int}"}, "remove_field": ["message"],
+                            "add_tag": ["http_%{verb}"], "dead_letter_on_failure": False}})
+    doc: dict[str, Any] = {"message": "GET 200", "tags": []}
+    assert steps.apply(doc) is None
+    assert doc == {"verb": "GET", "status": 200, "tags": ["http_GET"]}
+    doc = {"message": "???", "tags": []}
+    assert steps.apply(doc) is None
+    assert doc == {"message": "???", "tags": ["_grokparsefailure"]}

@@ -1,0 +1,178 @@
+"""Indexer throughput into Elasticsearch beside the naive baseline, both measured in this run.
+
+    python bench/index.py --documents 20000 [--kafka HOST:PORT --elasticsearch URL]
+
+* indexer: the indexer's own loop (``IndexerLoop``: aiokafka consumer -> bulk requests with several in
+  flight -> contiguous commits) consuming parsed batches of access-log events from Kafka, timed from
+  its start until Elasticsearch acknowledged the last document.
+* naive: one HTTP request per document (aiohttp ``PUT /<index>/_doc/<id>`` on a keep-alive session),
+  the same documents, sequentially; measured on a sample (``--naive-documents``) since it is slow.
+
+Without --kafka/--elasticsearch (or STREAMSTASH_KAFKA / STREAMSTASH_ELASTICSEARCH) a local stack is
+started in a temporary directory and stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import aiohttp
+import orjson
+from aiokafka import AIOKafkaProducer
+
+from streamstash import names
+from streamstash.config import parse_pipeline
+from streamstash.envelope import Batch, Event, Source, encode, event_id, to_document
+from streamstash.es import make_client
+from streamstash.kafka import consumer_group, ensure_topics, make_consumer, make_producer
+from streamstash.metrics import ServiceMetrics
+from streamstash.services.indexer.app import document_builders
+from streamstash.services.indexer.bulk import BulkWriter, RetryPolicy
+from streamstash.services.indexer.consumer import DeadLetterSink, IndexerLoop
+from streamstash.services.indexer.template import install_template
+
+RECORD_EVENTS = 500
+
+
+def make_events(count: int) -> list[Event]:
+    events = []
+    for line in range(count):
+        fields = {"clientip": f"83.149.{line % 250}.{line % 13}", "ident": "-", "auth": "-", "verb": "GET",
+                  "request": f"/presentations/logstash-monitorama-2013/images/kibana-{line}.png",
+                  "httpversion": "1.1", "response": 200, "bytes": 203023 + line,
+                  "referrer": '"http://semicomplete.com/presentations/logstash-monitorama-2013/"',
+                  "agent": '"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_1) AppleWebKit/537.36"'}
+        events.append(Event(message=f'83.149.9.216 - - [04/Jan/2015:05:13:42 +0000] "GET /x/{line} HTTP/1.1" 200',
+                            timestamp="2015-01-04T05:13:42.000Z", fields=fields,
+                            source=Source(kind=names.SOURCE_FILE, path="/var/log/access.log", offset=line * 200),
+                            id=event_id(names.TOPIC_RAW, 0, line // RECORD_EVENTS, line % RECORD_EVENTS)))
+    return events
+
+
+def pipeline_text(kafka: str, elasticsearch: str, prefix: str, max_in_flight: int) -> str:
+    topics = "\n".join(f"    {kind}: {prefix}.{kind}" for kind in ("raw", "parsed", "aggregated", "dlq", "tasks"))
+    return (f"kafka:\n  bootstrap_servers: {kafka}\n  partitions: 3\n  consumer_group_prefix: {prefix}\n"
+            f"  topics:\n{topics}\nelasticsearch:\n  hosts: [{elasticsearch}]\n"
+            f"outputs:\n  elasticsearch:\n    index: {prefix}-logs\n    aggregate_index: {prefix}-aggregates\n"
+            f"    bulk: {{max_in_flight: {max_in_flight}}}\n")
+
+
+async def feed(kafka: str, topic: str, events: list[Event]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all", compression_type="lz4",
+                                max_request_size=8 << 20, linger_ms=5)
+    await producer.start()
+    try:
+        for start in range(0, len(events), RECORD_EVENTS):
+            chunk = events[start:start + RECORD_EVENTS]
+            await producer.send(topic, encode(Batch(events=chunk)), key=str(start).encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def run_indexer(kafka: str, elasticsearch: str, documents: int, max_in_flight: int) -> tuple[float, int]:
+    prefix = f"bench{uuid.uuid4().hex[:8]}"
+    config = parse_pipeline(pipeline_text(kafka, elasticsearch, prefix, max_in_flight), env={})
+    await ensure_topics(config.kafka)
+    await feed(kafka, config.kafka.topics.parsed, make_events(documents))
+    output = config.outputs.elasticsearch
+    metrics = ServiceMetrics(names.SERVICE_INDEXER)
+    client = make_client(config.elasticsearch)
+    await install_template(client, output)
+    consumer = make_consumer(config.kafka, group=consumer_group(config.kafka, names.SERVICE_INDEXER),
+                             client_id="bench")
+    producer = make_producer(config.kafka, client_id="bench-dlq")
+    loop = IndexerLoop(consumer, client, DeadLetterSink(producer, config.kafka.topics.dlq), document_builders(config),
+                       None, output.bulk, metrics, lambda observer: BulkWriter(client, RetryPolicy(), observer))
+    consumer.subscribe([config.kafka.topics.parsed, config.kafka.topics.aggregated],
+                       listener=loop.rebalance_listener())
+    await producer.start()
+    await consumer.start()
+    stop = asyncio.Event()
+    sent = metrics.events_sent
+
+    def acknowledged() -> float:
+        return sum(sample.value for family in sent.collect() for sample in family.samples
+                   if sample.name.endswith("_total"))
+
+    started = time.perf_counter()
+    task = asyncio.create_task(loop.run(stop))
+    try:
+        while acknowledged() < documents:
+            if task.done():
+                task.result()
+                raise RuntimeError("indexer loop ended early")
+            await asyncio.sleep(0.01)
+        elapsed = time.perf_counter() - started
+    finally:
+        stop.set()
+        await task
+        await consumer.stop()
+        await producer.stop()
+    await client.indices.refresh(index=output.index)
+    stored = (await client.count(index=output.index))["count"]
+    await client.close()
+    return elapsed, int(stored)
+
+
+async def run_naive(elasticsearch: str, documents: int) -> tuple[float, int]:
+    index = f"bench{uuid.uuid4().hex[:8]}-naive"
+    events = make_events(documents)
+    async with aiohttp.ClientSession(base_url=elasticsearch.rstrip("/")) as session:
+        started = time.perf_counter()
+        for event in events:
+            async with session.put(f"/{index}/_doc/{event.id}", data=orjson.dumps(to_document(event)),
+                                   headers={"content-type": "application/json"}) as response:
+                if response.status >= 300:
+                    raise RuntimeError(f"naive PUT failed: {response.status} {await response.text()}")
+                await response.read()
+        elapsed = time.perf_counter() - started
+        await session.post(f"/{index}/_refresh")
+        async with session.get(f"/{index}/_count") as response:
+            stored = (await response.json())["count"]
+    return elapsed, int(stored)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--documents", type=int, default=20_000)
+    parser.add_argument("--naive-documents", type=int, default=3_000)
+    parser.add_argument("--max-in-flight", type=int, default=4)
+    parser.add_argument("--kafka", default=os.environ.get(names.ENV_KAFKA))
+    parser.add_argument("--elasticsearch", default=os.environ.get(names.ENV_ELASTICSEARCH))
+    args = parser.parse_args()
+    stack = None
+    if not (args.kafka and args.elasticsearch):
+        from streamstash.stack import LocalStack
+
+        stack = LocalStack(Path(tempfile.mkdtemp(prefix="bench-index-")))
+        addresses = stack.up()
+        args.kafka, args.elasticsearch = addresses.kafka, addresses.elasticsearch
+    try:
+        naive_s, naive_stored = asyncio.run(run_naive(args.elasticsearch, args.naive_documents))
+        indexer_s, indexer_stored = asyncio.run(run_indexer(args.kafka, args.elasticsearch, args.documents,
+                                                            args.max_in_flight))
+    finally:
+        if stack is not None:
+            stack.down()
+    if indexer_stored != args.documents or naive_stored != args.naive_documents:
+        sys.exit(f"documents missing: indexer {indexer_stored}/{args.documents}, "
+                 f"naive {naive_stored}/{args.naive_documents}")
+    indexer_rate = args.documents / indexer_s
+    naive_rate = args.naive_documents / naive_s
+    print(f"indexer (Kafka -> bulk, <= {args.max_in_flight} in flight): {args.documents} docs in {indexer_s:.2f} s "
+          f"= {indexer_rate:,.0f} docs/s")
+    print(f"naive (one PUT per document):              {args.naive_documents} docs in {naive_s:.2f} s "
+          f"= {naive_rate:,.0f} docs/s")
+    print(f"ratio: {indexer_rate / naive_rate:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
