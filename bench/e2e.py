@@ -74,7 +74,7 @@ def pipeline(directory: Path, access: Path, tasks: Path) -> tuple[Path, str, str
     body = {
         "kafka": {"partitions": 3, "consumer_group_prefix": "bench-e2e"},
         "state_dir": str(directory / "state"),
-        "logging": {"level": "WARNING"},
+        "logging": {"level": "INFO"},  # the metrics port is in an INFO line
         "inputs": [{"type": "file", "paths": [str(access), str(tasks)], "start_position": "beginning"}],
         "filters": [
             {"grok": {"match": {"message": ["%{COMBINEDAPACHELOG}", TASK_GROK]}}},
@@ -201,6 +201,13 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
     stack = LocalStack(work / "stack")
     addresses = stack.up()
+    try:
+        run(args, work, addresses)
+    finally:
+        stack.down()
+
+
+def run(args: argparse.Namespace, work: Path, addresses) -> None:  # noqa: ANN001 - StackAddresses
     es = Elasticsearch(addresses.elasticsearch, request_timeout=60)
     access_lines = generate_lines(args.lines)
     tasks = task_lines(args.lines // 5)
@@ -276,7 +283,6 @@ def main() -> None:
           f"lines/s extrapolated): {naive:,.0f} lines/s")
     print(f"ratio end to end / naive: {end_to_end / naive:.1f}x")
     es.close()
-    stack.down()
 
 
 if __name__ == "__main__":

@@ -26,7 +26,8 @@ HttpPortOption = Annotated[Optional[int], typer.Option("--http-port", help="Port
 HttpHostOption = Annotated[Optional[str], typer.Option("--http-host", envvar="STREAMSTASH_HTTP_HOST",
                                                        help="Bind address of /metrics and /healthz.")]
 LogLevelOption = Annotated[Optional[str], typer.Option(
-    "--log-level", help="DEBUG, INFO, WARNING or ERROR (overrides logging.level and logging.services).")]
+    "--log-level", envvar=names.ENV_LOG_LEVEL,
+    help="DEBUG, INFO, WARNING or ERROR (overrides logging.level and logging.services).")]
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

@@ -87,6 +87,7 @@ DEFAULT_DLQ_INDEX: Final = "logs-dlq"
 # Environment variables.
 ENV_KAFKA: Final = "STREAMSTASH_KAFKA"
 ENV_ELASTICSEARCH: Final = "STREAMSTASH_ELASTICSEARCH"
+ENV_LOG_LEVEL: Final = "STREAMSTASH_LOG_LEVEL"
 
 # Local state.
 DEFAULT_STATE_DIR: Final = ".streamstash"

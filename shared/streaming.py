@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import time
 from typing import Any
 
 import faust
@@ -12,7 +13,7 @@ from faust.exceptions import ConsumerNotStarted
 from faust.types import TP
 
 from streamstash.config import PipelineConfig
-from streamstash.http import HealthServer
+from streamstash.http import HealthServer, kafka_coordinator_known
 from streamstash.kafka import bootstrap, consumer_group
 from streamstash.logs import configure_logging
 from streamstash.metrics import ServiceMetrics
@@ -88,12 +89,8 @@ class FaustReadiness:
 
 
 def coordinator_known(app: faust.App) -> bool:
-    """aiokafka forgets the group coordinator when a heartbeat or commit cannot reach it."""
-    try:
-        consumer = app.consumer._thread._consumer  # noqa: SLF001 - faust exposes no connection state
-        return consumer is not None and consumer._coordinator.coordinator_id is not None  # noqa: SLF001
-    except AttributeError:
-        return False
+    consumer = getattr(getattr(app.consumer, "_thread", None), "_consumer", None)  # faust's aiokafka consumer
+    return consumer is not None and kafka_coordinator_known(consumer)
 
 
 def attach_lag(app: faust.App, metrics: ServiceMetrics) -> None:
@@ -101,7 +98,7 @@ def attach_lag(app: faust.App, metrics: ServiceMetrics) -> None:
 
     Lag is the partition's end (highwater of the last fetch) minus the committed offset, as Kafka's
     tools count it; before the first commit of a partition, minus the next offset to read.
-    Changelog partitions (table state) are left out: they are not consumed by an agent.
+    Only the agents' topics count: table changelogs and faust's internal topics are read, not consumed.
     """
     observed: set[TP] = set()
 
@@ -110,9 +107,9 @@ def attach_lag(app: faust.App, metrics: ServiceMetrics) -> None:
         if app.rebalancing:
             return
         consumer = app.consumer
-        changelogs = {table.changelog_topic.get_topic_name() for table in app.tables.values()}
+        consumed = agent_topics(app)
         try:
-            assigned = {tp for tp in consumer.assignment() if tp.topic not in changelogs}
+            assigned = {tp for tp in consumer.assignment() if tp.topic in consumed}
         except (ConsumerNotStarted, IllegalStateError, AssertionError):
             return
         for tp in observed - assigned:
@@ -123,6 +120,10 @@ def attach_lag(app: faust.App, metrics: ServiceMetrics) -> None:
             if lag is not None:
                 metrics.lag(tp.topic, tp.partition, lag)
                 observed.add(tp)
+
+
+def agent_topics(app: faust.App) -> set[str]:
+    return {topic for agent in app.agents.values() for topic in getattr(agent.channel, "topics", ())}
 
 
 async def partition_lag(consumer: Any, tp: TP) -> int | None:
@@ -149,6 +150,7 @@ class ServiceWorker(faust.Worker):
 
     def __init__(self, app: faust.App, service: str, shutdown_timeout_s: float, **kwargs: Any) -> None:
         super().__init__(app, **kwargs)
+        self.spinner = None  # a terminal spinner, whose escape codes would end up in the logs
         self.stop_signals = StopSignals(service, shutdown_timeout_s, self._stop_gracefully)
 
     def _on_sigint(self) -> None:
@@ -167,4 +169,9 @@ def run_worker(app: faust.App, config: PipelineConfig, service: str) -> None:
     configure_logging(service, level, config.logging.json_format)
     worker = ServiceWorker(app, service, config.shutdown_timeout_s, loglevel=level, quiet=True,
                            override_logging=False, redirect_stdouts=False)
-    worker.execute_from_commandline()
+    try:
+        worker.execute_from_commandline()
+    finally:
+        first_at = worker.stop_signals.first_at
+        if first_at is not None:
+            log.info("stopped", extra={"service": service, "drained_in_s": round(time.monotonic() - first_at, 3)})

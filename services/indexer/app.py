@@ -14,7 +14,7 @@ from streamstash import names
 from streamstash.config import PipelineConfig
 from streamstash.config.indexer import ElasticsearchOutput
 from streamstash.es import log_connection, make_client
-from streamstash.http import HealthServer
+from streamstash.http import HealthServer, kafka_coordinator_known
 from streamstash.kafka import consumer_group, make_consumer, make_producer
 from streamstash.metrics import ServiceMetrics
 from streamstash.services.aggregator.logic import TaskRouter
@@ -90,7 +90,7 @@ async def run_indexer(config: PipelineConfig, stop: asyncio.Event) -> None:
         metrics=metrics,
         writer_factory=lambda observer: BulkWriter(client, retry, observer),
     )
-    server = HealthServer(config.http, metrics, ready=loop.ready)
+    server = HealthServer(config.http, metrics, ready=lambda: loop.ready() and kafka_coordinator_known(consumer))
     await server.start()
     try:
         await install_template_when_reachable(client, output, retry, stop)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import types
 import typing
 from typing import Any
 
@@ -62,14 +63,29 @@ def _default(info: FieldInfo) -> str:
     return f"`{json.dumps(value, default=str)}`"
 
 
+def describe_type(annotation: Any) -> str:
+    """A reader's name for a field type: `int | null`, `list[str]`, `"beginning" | "end"`, `duration`."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if annotation is type(None):
+        return "null"
+    if origin is typing.Annotated:
+        validators = [getattr(meta, "func", None) for meta in args[1:]]
+        if any(func is not None and "duration" in func.__name__ for func in validators):
+            return "duration"
+        return describe_type(args[0])
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(describe_type(arg) for arg in args)
+    if origin is typing.Literal:
+        return " | ".join(json.dumps(arg) for arg in args)
+    if origin in (list, tuple, dict, set):
+        return f"{origin.__name__}[{', '.join(describe_type(arg) for arg in args if arg is not Ellipsis)}]"
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return str(annotation)
+
+
 def _type_name(info: FieldInfo) -> str:
-    text = str(info.annotation).replace("typing.", "").replace("pathlib.", "").replace("pydantic.types.", "")
-    for module in ("streamstash.config.common.", "streamstash.config.collector.", "streamstash.config.parser.",
-                   "streamstash.config.aggregator.", "streamstash.config.indexer.", "<class '", "'>"):
-        text = text.replace(module, "")
-    if typing.get_origin(info.annotation) is typing.Annotated:
-        text = "input"
-    return text.replace("|", "\\|")
+    return describe_type(info.annotation).replace("|", "\\|")
 
 
 def render_model(path: str, model: type[BaseModel]) -> list[str]:

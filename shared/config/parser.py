@@ -226,7 +226,8 @@ class DissectFilter(CommonFilterOptions):
     mapping: dict[str, str] = Field(
         default_factory=dict, description="Field -> dissect pattern. `%{name}` captures, `%{}`/`%{?name}` skips, "
         "`%{+name}` appends (`%{+name/2}` in that order), `%{?key}=%{&key}` uses one capture as the key of another, "
-        "`%{name->}` skips repeated delimiters after it.", examples=[{"message": "%{ts} %{+ts} %{level->} [%{thread}] %{msg}"}])
+        "`%{name->}` skips repeated delimiters after it.",
+        examples=[{"message": "%{ts} %{+ts} %{level->} [%{thread}] %{msg}"}])
     append_separator: str = Field(" ", description="Put between appended (`%{+name}`) values.", examples=["T"])
     convert_datatype: dict[str, Literal["int", "float"]] = Field(
         default_factory=dict, description="Field -> type after dissecting; values that do not convert are left "

@@ -29,11 +29,12 @@ def test_bulk_429_for_30s_then_everything_indexed_once(servers, es: Elasticsearc
     pipeline = indexer_pipeline(tmp_path, {"bulk": {"max_docs": 500, "flush_ms": 100, "retry_max_ms": 2000}})
     create_topics(pipeline, servers.kafka)
     with RefusingProxy(servers.elasticsearch) as proxy:
-        proxy.refuse_bulk_for(REFUSAL_S)
-        refusal_started = time.monotonic()
         indexer = ServiceProcess(names.SERVICE_INDEXER, pipeline.path, servers.kafka, proxy.url, log_dir)
         try:
             indexer.http_port
+            # The window opens once the indexer is up: its start-up time on a loaded machine must not eat it.
+            proxy.refuse_bulk_for(REFUSAL_S)
+            refusal_started = time.monotonic()
             ids = feed_documents(servers.kafka, pipeline.topics.parsed, DOCUMENTS, PER_RECORD)
             wait_until(lambda: proxy.refused >= 3 or None, timeout=REFUSAL_S,
                        message="the indexer never retried a refused bulk")

@@ -18,7 +18,8 @@ from tests.helpers.waiting import wait_until
 from tests.integration.aggregator.support import create_topics, serving_port
 from tests.integration.aggregator.tasklog import expected_every
 
-pytestmark = [pytest.mark.integration, pytest.mark.fault]
+# Its own stand-in plus four services: several minutes on the loaded 2-core machine, so `slow`.
+pytestmark = [pytest.mark.integration, pytest.mark.fault, pytest.mark.slow]
 
 
 @pytest.fixture

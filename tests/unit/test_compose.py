@@ -25,7 +25,7 @@ STATE_IN_CONTAINER = "/var/lib/streamstash"
 PIPELINE_SERVICES = ("collector", "parser", "aggregator", "indexer")
 ES_NODES = ("es01", "es02", "es03")
 ALL_SERVICES = {"kafka", *ES_NODES, "kibana", "topics", *PIPELINE_SERVICES, "demo-producer"}
-ONE_SHOT = {"topics"}
+ONE_SHOT = {"topics", "kibana-setup"}  # kibana-setup: loads deploy/kibana once Kibana is up
 LOADS_PIPELINE = ("topics", *PIPELINE_SERVICES)
 
 

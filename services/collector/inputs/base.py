@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Protocol
+
+import msgspec
 
 from streamstash.envelope import Event
 from streamstash.services.collector.checkpoints import CheckpointStore
@@ -14,13 +15,14 @@ Acknowledge = Callable[[], None]
 Emit = Callable[[str, Event, Acknowledge | None], Awaitable[None]]
 
 
-@dataclass(slots=True)  # not frozen: one is made per line, and frozen dataclasses construct slowly
-class Advance:
+class Advance(msgspec.Struct):
     """An acknowledgement that says what it acknowledges: bytes ``[start, end)`` of checkpoint ``key``.
 
     The publisher writes these ranges into the Kafka record's headers, so after a crash the
     collector can tell which lines already reached ``logs.raw`` (see ``recovery.py``) and a
     batch replayed from the disk spill can move the checkpoint without the closure it lost.
+    A msgspec struct because inputs make one per line, and it constructs several times faster
+    than a dataclass.
     """
 
     checkpoints: CheckpointStore
