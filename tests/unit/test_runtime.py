@@ -8,6 +8,7 @@ once on a second signal. And logging keeps the event loop going while nobody rea
 from __future__ import annotations
 
 import json
+import select
 import signal
 import subprocess
 import sys
@@ -108,6 +109,8 @@ def test_logging_never_waits_for_a_stderr_nobody_reads() -> None:
                              stderr=subprocess.PIPE)
     try:
         assert child.stdout is not None
+        answered, _, _ = select.select([child.stdout], [], [], 30)
+        assert answered, "the child is stuck: logging blocked on the full stderr pipe"
         seconds = float(child.stdout.readline())
         assert child.wait(20) == 0
     finally:

@@ -64,6 +64,7 @@ def test_kill9_and_restart_index_every_document_exactly_once(servers, es: Elasti
         port = first.http_port
         wait_until(lambda: indexer_sample(port, "streamstash_events_sent_total") >= KILL_AFTER, timeout=90,
                    interval=0.05, message="the first indexer never got going")
+        failed_before_kill = indexer_sample(port, "streamstash_bulk_errors_total")
     finally:
         first.kill9()
     indexed_before_restart = stable_count(es, pipeline.index)
@@ -71,13 +72,15 @@ def test_kill9_and_restart_index_every_document_exactly_once(servers, es: Elasti
 
     second = ServiceProcess(names.SERVICE_INDEXER, pipeline.path, servers.kafka, servers.elasticsearch, log_dir,
                             name="indexer-restarted")
+    missing = DOCUMENTS - indexed_before_restart
     try:
         wait_for_count(es, pipeline.index, DOCUMENTS, timeout=300)  # minutes only on a crowded machine
         port = second.http_port
-        # The restarted indexer created exactly what was missing ...
-        wait_until(lambda: bulk_items(port, "created") == DOCUMENTS - indexed_before_restart, timeout=30,
-                   message="created items do not match the missing documents")
-        overwritten = bulk_items(port, "updated")
+        # The restarted indexer wrote at least everything that was missing ...
+        wait_until(lambda: bulk_items(port, "created") + bulk_items(port, "updated") >= missing, timeout=60,
+                   message="the restarted indexer did not write the missing documents")
+        created, overwritten = bulk_items(port, "created"), bulk_items(port, "updated")
+        failed_requests = indexer_sample(port, "streamstash_bulk_errors_total")
         assert bulk_items(port, "rejected") == 0
     finally:
         second.stop()
@@ -85,7 +88,15 @@ def test_kill9_and_restart_index_every_document_exactly_once(servers, es: Elasti
     assert count(es, pipeline.index) == DOCUMENTS
     versions = document_versions(es, pipeline.index)
     assert set(versions) == set(ids)  # no duplicate, none missing
-    # ... and what it re-read overwrote itself: one version bump per `updated` item, never more.
-    assert sum(1 for version in versions.values() if version > 1) == overwritten
-    assert max(versions.values()) <= 2
-    print(f"\nkilled after {indexed_before_restart} documents; re-read and overwrote {overwritten:.0f}")
+    overwrites = sum(version - 1 for version in versions.values())
+    if failed_requests == 0 and failed_before_kill == 0:
+        # ... created exactly what was missing, and each re-read document overwrote itself once.
+        assert created == missing
+        assert overwrites == overwritten
+    else:
+        # A request that timed out may still have been applied; its retry then counts as `updated`.
+        assert created <= missing
+        assert overwrites >= overwritten
+    assert max(versions.values()) <= 2 + failed_requests + failed_before_kill
+    print(f"\nkilled after {indexed_before_restart} documents; restart created {created:.0f}, "
+          f"overwrote {overwritten:.0f} (failed requests: {failed_requests:.0f})")
