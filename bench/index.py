@@ -5,6 +5,8 @@
 * indexer: the indexer's own loop (``IndexerLoop``: aiokafka consumer -> bulk requests with several in
   flight -> contiguous commits) consuming parsed batches of access-log events from Kafka, timed from
   its start until Elasticsearch acknowledged the last document.
+* ceiling: the same documents as pre-encoded 2,000-document ``_bulk`` requests sent one after the
+  other straight to Elasticsearch (no Kafka, no decoding): what Elasticsearch itself takes.
 * naive: one HTTP request per document (aiohttp ``PUT /<index>/_doc/<id>`` on a keep-alive session),
   the same documents, sequentially; measured on a sample (``--naive-documents``) since it is slow.
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -140,11 +143,37 @@ async def run_naive(elasticsearch: str, documents: int) -> tuple[float, int]:
     return elapsed, int(stored)
 
 
+async def run_ceiling(elasticsearch: str, documents: int, per_request: int) -> tuple[float, int]:
+    """Pre-encoded bulk requests, one at a time, no Kafka: what Elasticsearch itself takes."""
+    index = f"bench{uuid.uuid4().hex[:8]}-ceiling"
+    bodies = []
+    events = make_events(documents)
+    for start in range(0, documents, per_request):
+        lines = []
+        for event in events[start:start + per_request]:
+            lines.append(orjson.dumps({"index": {"_index": index, "_id": event.id}}))
+            lines.append(orjson.dumps(to_document(event)))
+        bodies.append(b"\n".join(lines) + b"\n")
+    async with aiohttp.ClientSession(base_url=elasticsearch.rstrip("/")) as session:
+        started = time.perf_counter()
+        for body in bodies:
+            async with session.post("/_bulk", data=body, headers={"content-type": "application/x-ndjson"}) as response:
+                result = await response.json()
+                if response.status >= 300 or result.get("errors"):
+                    raise RuntimeError(f"ceiling bulk failed: {response.status}")
+        elapsed = time.perf_counter() - started
+        await session.post(f"/{index}/_refresh")
+        async with session.get(f"/{index}/_count") as response:
+            stored = (await response.json())["count"]
+    return elapsed, int(stored)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--documents", type=int, default=20_000)
     parser.add_argument("--naive-documents", type=int, default=3_000)
     parser.add_argument("--max-in-flight", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--kafka", default=os.environ.get(names.ENV_KAFKA))
     parser.add_argument("--elasticsearch", default=os.environ.get(names.ENV_ELASTICSEARCH))
     args = parser.parse_args()
@@ -155,23 +184,36 @@ def main() -> None:
         stack = LocalStack(Path(tempfile.mkdtemp(prefix="bench-index-")))
         addresses = stack.up()
         args.kafka, args.elasticsearch = addresses.kafka, addresses.elasticsearch
+    rates: dict[str, list[float]] = {"indexer": [], "naive": [], "ceiling": []}
     try:
-        naive_s, naive_stored = asyncio.run(run_naive(args.elasticsearch, args.naive_documents))
-        indexer_s, indexer_stored = asyncio.run(run_indexer(args.kafka, args.elasticsearch, args.documents,
-                                                            args.max_in_flight))
+        # Rounds interleave the three so that a busy moment on a shared machine hits all of them alike.
+        for _ in range(args.rounds):
+            naive_s, naive_stored = asyncio.run(run_naive(args.elasticsearch, args.naive_documents))
+            ceiling_s, ceiling_stored = asyncio.run(run_ceiling(args.elasticsearch, args.documents, 2000))
+            indexer_s, indexer_stored = asyncio.run(run_indexer(args.kafka, args.elasticsearch, args.documents,
+                                                                args.max_in_flight))
+            if (indexer_stored, ceiling_stored, naive_stored) != (args.documents, args.documents,
+                                                                  args.naive_documents):
+                sys.exit(f"documents missing: indexer {indexer_stored}, ceiling {ceiling_stored}, "
+                         f"naive {naive_stored}")
+            rates["naive"].append(args.naive_documents / naive_s)
+            rates["ceiling"].append(args.documents / ceiling_s)
+            rates["indexer"].append(args.documents / indexer_s)
     finally:
         if stack is not None:
             stack.down()
-    if indexer_stored != args.documents or naive_stored != args.naive_documents:
-        sys.exit(f"documents missing: indexer {indexer_stored}/{args.documents}, "
-                 f"naive {naive_stored}/{args.naive_documents}")
-    indexer_rate = args.documents / indexer_s
-    naive_rate = args.naive_documents / naive_s
-    print(f"indexer (Kafka -> bulk, <= {args.max_in_flight} in flight): {args.documents} docs in {indexer_s:.2f} s "
-          f"= {indexer_rate:,.0f} docs/s")
-    print(f"naive (one PUT per document):              {args.naive_documents} docs in {naive_s:.2f} s "
-          f"= {naive_rate:,.0f} docs/s")
-    print(f"ratio: {indexer_rate / naive_rate:.1f}x")
+    indexer_rate, naive_rate, ceiling_rate = (statistics.median(rates[name])
+                                              for name in ("indexer", "naive", "ceiling"))
+    print(f"medians of {args.rounds} interleaved rounds ({args.documents} docs; naive {args.naive_documents})")
+    print(f"indexer (Kafka -> bulk, <= {args.max_in_flight} in flight): {indexer_rate:>9,.0f} docs/s  "
+          f"{_spread(rates['indexer'])}")
+    print(f"ceiling (pre-encoded _bulk, no Kafka):      {ceiling_rate:>9,.0f} docs/s  {_spread(rates['ceiling'])}")
+    print(f"naive (one PUT per document):              {naive_rate:>9,.0f} docs/s  {_spread(rates['naive'])}")
+    print(f"ratio indexer/naive: {indexer_rate / naive_rate:.1f}x; indexer/ceiling: {indexer_rate / ceiling_rate:.0%}")
+
+
+def _spread(values: list[float]) -> str:
+    return "(" + ", ".join(f"{value:,.0f}" for value in values) + ")"
 
 
 if __name__ == "__main__":

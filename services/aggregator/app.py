@@ -49,6 +49,10 @@ IDLE_CHECK_SECONDS = 1.0
 REKEY_MAX_RECORDS = 50
 REKEY_LINGER_SECONDS = 0.05
 MAX_EVENTS_PER_TASK_RECORD = 5000
+# After a kill -9 the group waits this long for the dead member before a restarted one gets its
+# partitions back (Faust's default is 60 s); heartbeats come from the consumer thread every 3 s.
+SESSION_TIMEOUT_SECONDS = 20.0
+REBALANCE_TIMEOUT_SECONDS = 30.0
 
 
 def ensure_pipeline_topics(config: PipelineConfig) -> None:
@@ -69,7 +73,8 @@ def build_app(config: PipelineConfig) -> faust.App:
     partitions = config.kafka.partitions
     ensure_pipeline_topics(config)
     slot = claim_slot(config.state_dir / names.SERVICE_AGGREGATOR)
-    app = make_app(config, names.SERVICE_AGGREGATOR, store="rocksdb://", datadir=str(slot.directory))
+    app = make_app(config, names.SERVICE_AGGREGATOR, store="rocksdb://", datadir=str(slot.directory),
+                   broker_session_timeout=SESSION_TIMEOUT_SECONDS, broker_rebalance_timeout=REBALANCE_TIMEOUT_SECONDS)
     metrics = ServiceMetrics(names.SERVICE_AGGREGATOR)
     late_events = Counter("streamstash_aggregator_late_events", "Events behind the watermark: not dropped, emitted "
                           "in aggregates tagged _aggregate_late.", ["topic"], registry=metrics.registry)

@@ -301,7 +301,10 @@ class IndexerLoop:
         self._last_probe = now
 
         async def probe() -> None:
-            up = await self.client.ping()
+            try:
+                up = await self.client.ping()
+            except Exception:  # noqa: BLE001 - ping reports most failures as False; anything else is "down" too
+                up = False
             if not self._bulk_tasks:
                 self.writer.available = up
                 self.indexer_metrics.elasticsearch_up.set(1 if up else 0)

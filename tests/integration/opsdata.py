@@ -9,16 +9,20 @@ the partitions are processed in.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
 from elasticsearch import Elasticsearch
 
+from streamstash.config import load_pipeline
 from tests.helpers.elastic import all_documents, count
 from tests.helpers.metrics import scrape, total
+from tests.helpers.pipelines import TestPipeline
 
 AGGREGATION = "per_item"
 FILTERS: list[dict[str, Any]] = [
@@ -121,3 +125,14 @@ def assert_aggregates_exact(es: Elasticsearch, index: str, lines: int, tasks: in
 
 def received(port: int, service: str) -> float:
     return total(scrape(port), "streamstash_events_received_total", service=service)
+
+
+def with_setting(pipeline: TestPipeline, path: tuple[str, ...], value: Any) -> TestPipeline:
+    """The pipeline file with one nested setting added (write_pipeline merges only top-level sections)."""
+    document = yaml.safe_load(pipeline.path.read_text())
+    section = document
+    for key in path[:-1]:
+        section = section.setdefault(key, {})
+    section[path[-1]] = value
+    pipeline.path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return dataclasses.replace(pipeline, config=load_pipeline(pipeline.path, env={}))

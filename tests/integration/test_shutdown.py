@@ -18,6 +18,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from streamstash import names
+from streamstash.config import PipelineConfig
 from streamstash.runtime import EXIT_AT_ONCE
 from tests.helpers.elastic import count, wait_for_count
 from tests.helpers.kafka import read_events
@@ -26,15 +27,20 @@ from tests.helpers.processes import ServiceProcess, stop_all
 from tests.helpers.waiting import wait_until
 from tests.integration.aggregator.support import create_topics, serving_port
 from tests.integration.indexer.support import document_versions
-from tests.integration.opsdata import FILTERS, LineWriter, aggregations, assert_aggregates_exact, received
+from tests.integration.opsdata import (
+    FILTERS,
+    LineWriter,
+    aggregations,
+    assert_aggregates_exact,
+    received,
+    with_setting,
+)
 
 pytestmark = pytest.mark.integration
 
-SHUTDOWN_TIMEOUT_S = 20
+SHUTDOWN_TIMEOUT_S = PipelineConfig.model_fields["shutdown_timeout_s"].default
 TASKS = 10
 EVERY = 20
-# The order matters only for the log: downstream services first, so each restart meets a backlog.
-ROLLING_ORDER = (names.SERVICE_INDEXER, names.SERVICE_AGGREGATOR, names.SERVICE_PARSER, names.SERVICE_COLLECTOR)
 
 
 def log_messages(process: ServiceProcess) -> list[str]:
@@ -54,42 +60,46 @@ def test_sigterm_drains_every_service_and_a_second_signal_exits_at_once(servers,
         "inputs": [{"type": "file", "paths": [str(log_file)], "start_position": "beginning", "poll_interval_ms": 50}],
         "filters": FILTERS,
         "aggregations": aggregations(EVERY),
-        "shutdown_timeout_s": SHUTDOWN_TIMEOUT_S,
     })
+    # Static membership: the local stand-in never expires a member that vanished without leaving the
+    # group (as on a second signal), so the restarted indexer must take its place by id.
+    pipeline = with_setting(pipeline, ("outputs", "elasticsearch", "group_instance_id"), "indexer-0")
     create_topics(pipeline, servers.kafka)
     writer = LineWriter([log_file], TASKS, lines_per_second=200)
 
-    def start(service: str, generation: int) -> ServiceProcess:
-        return ServiceProcess(service, pipeline.path, servers.kafka, servers.elasticsearch, log_dir,
-                              name=f"{service}-{generation}")
+    def start_all(generation: int) -> dict[str, ServiceProcess]:
+        started = {service: ServiceProcess(service, pipeline.path, servers.kafka, servers.elasticsearch, log_dir,
+                                           name=f"{service}-{generation}") for service in names.SERVICES}
+        for process in started.values():
+            serving_port(process)  # signal handlers are installed by now
+        return started
 
-    running = {service: start(service, 1) for service in names.SERVICES}
-    try:
-        for process in running.values():
-            serving_port(process)
-        writer.start()
-        wait_for_count(es, pipeline.index, 1, timeout=180)
-
-        # 1. One service at a time: SIGTERM in mid-stream, a clean exit in time, a restart.
-        for service in ROLLING_ORDER:
-            process = running[service]
+    def wait_mid_stream(processes: dict[str, ServiceProcess]) -> None:
+        for service, process in processes.items():
             port = process.http_port
             before = received(port, service)
-            wait_until(lambda: received(port, service) > before, timeout=60,  # noqa: B023
+            wait_until(lambda: received(port, service) > before, timeout=90,  # noqa: B023
                        message=f"{service} is not in mid-stream")
-            signalled = time.monotonic()
+
+    running = start_all(1)
+    try:
+        writer.start()
+        wait_mid_stream(running)
+
+        # 1. SIGTERM in mid-stream: each service drains, commits and exits 0 within the bound.
+        signalled = time.monotonic()
+        for process in running.values():
             process.process.send_signal(signal.SIGTERM)
+        for service, process in running.items():
             code = process.wait_exit(SHUTDOWN_TIMEOUT_S + 30)
             took = time.monotonic() - signalled
             assert code == 0, f"{service} exited {code} after SIGTERM:\n" + "\n".join(log_messages(process)[-20:])
             assert took < SHUTDOWN_TIMEOUT_S, f"{service} took {took:.1f}s to stop"
             assert any('"msg":"stopped"' in line for line in log_messages(process)), f"{service} did not drain"
-            running[service] = start(service, 2)
-            serving_port(running[service])
+        running = start_all(2)
+        wait_mid_stream(running)
 
-        # Graceful stops committed what they had done: nothing was read or written twice so far.
-        wait_until(lambda: count(es, pipeline.index) >= writer.written // 2, timeout=120,
-                   message="the restarted pipeline does not make progress")
+        # What the graceful stops had done, they had committed: nothing was read or written twice.
         raw = read_events(servers.kafka, pipeline.topics.raw, timeout=4)
         assert not duplicates([event.source.offset for event in raw]), "the collector sent lines twice"
         parsed = read_events(servers.kafka, pipeline.topics.parsed, timeout=4)
@@ -99,9 +109,7 @@ def test_sigterm_drains_every_service_and_a_second_signal_exits_at_once(servers,
         rewritten = {doc: version for doc, version in document_versions(es, pipeline.index).items() if version > 1}
         assert not rewritten, f"{len(rewritten)} documents indexed twice"
 
-        # 2. Every service at once: SIGTERM, then SIGINT right after it; each must exit at once.
-        for process in running.values():
-            process.http_port  # noqa: B018 - started for real (handlers installed), not still importing
+        # 2. SIGTERM, then SIGINT right after it: every service exits at once.
         for process in running.values():
             process.process.send_signal(signal.SIGTERM)
             process.process.send_signal(signal.SIGINT)
@@ -110,10 +118,9 @@ def test_sigterm_drains_every_service_and_a_second_signal_exits_at_once(servers,
             took = time.monotonic() - signalled
             assert code == EXIT_AT_ONCE, f"{process.name} exited {code}:\n" + "\n".join(log_messages(process)[-20:])
             assert took < 2, f"{process.name} took {took:.1f}s to exit on a second signal"
-        running = {service: start(service, 3) for service in names.SERVICES}
-        for process in running.values():
-            serving_port(process)
 
+        # 3. After a restart the uncommitted work is read again; the end result is exact.
+        running = start_all(3)
         lines = writer.finish(TASKS * EVERY)
         wait_for_count(es, pipeline.index, lines, timeout=240)
         wait_for_count(es, pipeline.aggregate_index, lines // EVERY, timeout=120)

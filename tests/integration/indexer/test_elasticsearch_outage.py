@@ -72,6 +72,8 @@ def test_elasticsearch_down_for_20s_pauses_then_catches_up_with_nothing_lost(
             wait_until(lambda: not ready(port), timeout=OUTAGE_S, message="still ready with Elasticsearch away")
             wait_until(lambda: indexer_sample(port, "streamstash_consumer_paused") == 1, timeout=OUTAGE_S,
                        message="consumption never paused")
+            wait_until(lambda: indexer_sample(port, "streamstash_consumer_lag") > 0, timeout=OUTAGE_S,
+                       message="consumer lag not reported while paused")
             remaining = OUTAGE_S - (time.monotonic() - outage_started)
             if remaining > 0:
                 time.sleep(remaining)  # the outage itself: how long Elasticsearch stays away
@@ -86,6 +88,8 @@ def test_elasticsearch_down_for_20s_pauses_then_catches_up_with_nothing_lost(
             wait_until(lambda: indexer_sample(port, "streamstash_consumer_paused") == 0, timeout=30,
                        message="consumption never resumed")
             assert indexer_sample(port, "streamstash_events_sent_total") == BEFORE + DURING
+            wait_until(lambda: indexer_sample(port, "streamstash_consumer_lag") == 0, timeout=30,
+                       message="consumer lag not back to zero after catching up")
             assert "partitions revoked" not in indexer.log_text(), "the outage cost the group membership"
         finally:
             indexer.stop()
