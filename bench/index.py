@@ -29,6 +29,7 @@ from pathlib import Path
 import aiohttp
 import orjson
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 
 from streamstash import names
 from streamstash.config import parse_pipeline
@@ -36,7 +37,7 @@ from streamstash.envelope import Batch, Event, Source, encode, event_id, to_docu
 from streamstash.es import make_client
 from streamstash.kafka import consumer_group, ensure_topics, make_consumer, make_producer
 from streamstash.metrics import ServiceMetrics
-from streamstash.services.indexer.app import document_builders
+from streamstash.services.indexer.app import HEARTBEAT_INTERVAL_MS, SESSION_TIMEOUT_MS, document_builders
 from streamstash.services.indexer.bulk import BulkWriter, RetryPolicy
 from streamstash.services.indexer.consumer import DeadLetterSink, IndexerLoop
 from streamstash.services.indexer.template import install_template
@@ -90,7 +91,8 @@ async def run_indexer(kafka: str, elasticsearch: str, documents: int, max_in_fli
     client = make_client(config.elasticsearch)
     await install_template(client, output)
     consumer = make_consumer(config.kafka, group=consumer_group(config.kafka, names.SERVICE_INDEXER),
-                             client_id="bench")
+                             client_id="bench", session_timeout_ms=SESSION_TIMEOUT_MS,
+                             heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS)
     producer = make_producer(config.kafka, client_id="bench-dlq")
     loop = IndexerLoop(consumer, client, DeadLetterSink(producer, config.kafka.topics.dlq), document_builders(config),
                        None, output.bulk, metrics, lambda observer: BulkWriter(client, RetryPolicy(), observer))
@@ -121,7 +123,14 @@ async def run_indexer(kafka: str, elasticsearch: str, documents: int, max_in_fli
         await producer.stop()
     await client.indices.refresh(index=output.index)
     stored = (await client.count(index=output.index))["count"]
+    await client.indices.delete(index=output.index)  # the stand-in slows down as it holds more
     await client.close()
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    await admin.start()
+    try:
+        await admin.delete_topics(config.kafka.topics.all())
+    finally:
+        await admin.close()
     return elapsed, int(stored)
 
 
@@ -140,6 +149,7 @@ async def run_naive(elasticsearch: str, documents: int) -> tuple[float, int]:
         await session.post(f"/{index}/_refresh")
         async with session.get(f"/{index}/_count") as response:
             stored = (await response.json())["count"]
+        await session.delete(f"/{index}")  # the stand-in slows down as it holds more
     return elapsed, int(stored)
 
 
@@ -165,6 +175,7 @@ async def run_ceiling(elasticsearch: str, documents: int, per_request: int) -> t
         await session.post(f"/{index}/_refresh")
         async with session.get(f"/{index}/_count") as response:
             stored = (await response.json())["count"]
+        await session.delete(f"/{index}")  # the stand-in slows down as it holds more
     return elapsed, int(stored)
 
 
