@@ -8,15 +8,16 @@ the parser writes them; event times increasing; task ids drawn uniformly from `-
 
 * aggregator -- one `streamstash aggregator` process (Faust, RocksDB table, re-key through
   `logs.tasks`, flush every `--every` events), timed from its first folded event until every
-  event is folded (its own /metrics), so Faust's start-up is not counted.
+  event is folded (its own /metrics), so Faust's start-up is not counted. Also printed: its CPU
+  time per event over the same span, which a busy shared machine changes far less than events/s.
 * baseline   -- a plain aiokafka loop over the same records: decode the batch, re-key every
   event by its task id, produce one record per input record, no state: the floor of reading and
   writing this data through Kafka from Python. The ratio shows what state, the changelog and
   Faust cost on top.
 
-Then the issue's case (N=3 and N=100, ~`--case-lines` lines through the real parser and aggregator
-filters' logic): indexed documents with aggregation (aggregates plus any raw events still indexed)
-against without (every line), printed as a reduction factor.
+Then the issue's case (N=3 and N=100, `--case-lines` generated lines through the parser's and the
+aggregator's own logic, in this process): documents the indexer writes with aggregation (aggregates
+plus any raw events still indexed) against without (every line), printed as a reduction factor.
 """
 
 from __future__ import annotations
@@ -123,7 +124,18 @@ def folded(port: int, topic: str) -> float:
     return total
 
 
-def run_aggregator(path: Path, config: PipelineConfig, events: int, port: int, log_path: Path) -> float:
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux /proc), None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_aggregator(path: Path, config: PipelineConfig, events: int, port: int,
+                   log_path: Path) -> tuple[float, float | None, float | None]:
+    """Events/s, and (when /proc tells) CPU microseconds per event and the share of a core it had."""
     argv = [sys.executable, "-m", "streamstash.cli", "aggregator", "--config", str(path), "--http-port", str(port)]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
@@ -134,10 +146,13 @@ def run_aggregator(path: Path, config: PipelineConfig, events: int, port: int, l
             while time.monotonic() < deadline:
                 done = folded(port, topic)
                 if started is None and done > 0:
-                    started, first = time.monotonic(), done
+                    started, first, cpu_first = time.monotonic(), done, cpu_seconds(process.pid)
                 if done >= events:
                     assert started is not None
-                    return (events - first) / (time.monotonic() - started)
+                    elapsed, cpu_last = time.monotonic() - started, cpu_seconds(process.pid)
+                    cpu = None if cpu_first is None or cpu_last is None else cpu_last - cpu_first
+                    return ((events - first) / elapsed, None if cpu is None else cpu / (events - first) * 1e6,
+                            None if cpu is None else cpu / elapsed)
                 if process.poll() is not None:
                     raise RuntimeError(f"aggregator exited with {process.returncode}; see {log_path}")
                 time.sleep(0.1)
@@ -222,14 +237,19 @@ def main() -> None:
             print(f"loaded {args.events:,} events ({len(records)} records) for {args.tasks:,} distinct tasks")
             from streamstash.stack import free_port
 
-            rate = run_aggregator(path, config, args.events, free_port(), directory / "aggregator.log")
+            rate, cpu_per_event, core_share = run_aggregator(path, config, args.events, free_port(),
+                                                             directory / "aggregator.log")
             floor = asyncio.run(baseline(config, args.events))
     print(f"aggregator (1 process, flush every {args.every}): {rate:10,.0f} events/s")
+    if cpu_per_event is not None and core_share is not None:
+        # On a shared machine events/s follows the CPU the process got; its CPU per event does not.
+        print(f"aggregator CPU: {cpu_per_event:.1f} us/event ({core_share:.0%} of a core while folding)")
     print(f"baseline (aiokafka decode + re-key + produce):     {floor:10,.0f} events/s")
     print(f"aggregator / baseline: {rate / floor:.2f}")
     for every in (3, 100):
         indexed, lines = reduction(every, args.case_lines)
-        print(f"issue case N={every}: {lines:,} lines -> {indexed:,} indexed documents: reduction {lines / indexed:.1f}x")
+        print(f"issue case N={every}: {lines:,} lines -> {indexed:,} indexed documents: "
+              f"reduction {lines / indexed:.1f}x")
 
 
 if __name__ == "__main__":

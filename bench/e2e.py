@@ -3,6 +3,7 @@ a naive one-process regex + one-HTTP-request-per-line shipper measured in the sa
 
     python bench/e2e.py                  # 1,000,000 access lines + 200,000 task lines, own local stack
     python bench/e2e.py --lines 100000
+    python bench/e2e.py --kafka kafka:9092 --elasticsearch http://es:9200   # real servers (or STREAMSTASH_KAFKA/_ELASTICSEARCH)
 
 Prints: sustained lines/s end to end (first line written -> last document counted), per-stage lines/s (each
 service's /metrics received total over the time it was moving), p50/p99 latency from line written to document
@@ -15,12 +16,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import sys
 import tempfile
 import threading
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 import aiohttp
@@ -31,9 +34,11 @@ from prometheus_client.parser import text_string_to_metric_families
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from index import run_ceiling  # noqa: E402
 from parse import generate_lines  # noqa: E402
 
-from streamstash.stack import LocalStack  # noqa: E402
+from streamstash import names  # noqa: E402
+from streamstash.stack import LocalStack, StackAddresses  # noqa: E402
 from tests.helpers.processes import ServiceProcess  # noqa: E402
 
 SERVICES = ["collector", "parser", "aggregator", "indexer"]
@@ -44,8 +49,11 @@ ACCESS_LINE = re.compile(r'^(?P<clientip>\S+) \S+ \S+ \[(?P<timestamp>[^\]]+)\] 
                          r'[^"]*" (?P<response>\d+) (?P<bytes>\d+|-)')
 EVERY = 100
 LATENCY_MARK = 10**15  # latency lines carry bytes = LATENCY_MARK + write time in µs since the phase began
-LATENCY_RATE = 2000
+LATENCY_RATE = 2000  # lines/s written during the latency phase, unless --latency-rate
+SAMPLE_EVERY = 20  # every 20th latency line is timed
+SAMPLE_BATCH = 500
 BASELINE_CAP = 20_000
+CEILING_DOCUMENTS = 20_000
 
 
 def task_lines(count: int) -> list[str]:
@@ -70,9 +78,12 @@ def expected_aggregates(lines: list[str]) -> int:
 
 
 def pipeline(directory: Path, access: Path, tasks: Path) -> tuple[Path, str, str]:
-    index, aggregates = "bench-e2e-logs", "bench-e2e-aggregates"
+    run_id = uuid.uuid4().hex[:8]  # topics, groups and indices of their own: reruns on real servers never mix
+    index, aggregates = f"bench-e2e-{run_id}-logs", f"bench-e2e-{run_id}-aggregates"
     body = {
-        "kafka": {"partitions": 3, "consumer_group_prefix": "bench-e2e"},
+        "kafka": {"partitions": 3, "consumer_group_prefix": f"bench-e2e-{run_id}",
+                  "topics": {kind: f"bench-e2e-{run_id}.{kind}" for kind in ("raw", "parsed", "aggregated", "dlq",
+                                                                           "tasks")}},
         "state_dir": str(directory / "state"),
         "logging": {"level": "INFO"},  # the metrics port is in an INFO line
         "inputs": [{"type": "file", "paths": [str(access), str(tasks)], "start_position": "beginning"}],
@@ -103,6 +114,12 @@ def received(port: int) -> float:
     return totals[want] or totals[name]  # the collector only sends
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/<pid>/stat fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -110,9 +127,10 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def es_count(es: Elasticsearch, index: str) -> int:
+def es_count(es: Elasticsearch, index: str, refresh: bool = True) -> int:
     try:
-        es.indices.refresh(index=index)
+        if refresh:
+            es.indices.refresh(index=index)
         return int(es.count(index=index)["count"])
     except Exception:  # noqa: BLE001 - the index does not exist yet
         return 0
@@ -121,7 +139,9 @@ def es_count(es: Elasticsearch, index: str) -> int:
 def wait_count(es: Elasticsearch, index: str, expected: int, timeout: float) -> float:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if es_count(es, index) >= expected:
+        # No forced refresh while the pipeline writes: a refresh every poll slows the writes it measures;
+        # the index's own refresh_interval (1s) makes documents countable.
+        if es_count(es, index, refresh=False) >= expected:
             return time.monotonic()
         time.sleep(0.5)
     raise SystemExit(f"{index}: {es_count(es, index)} documents, expected {expected}, after {timeout:g}s")
@@ -139,39 +159,55 @@ def unique_ids(es: Elasticsearch, index: str) -> tuple[int, int]:
     return hits_total, len(seen)
 
 
-def latency_phase(es: Elasticsearch, index: str, access: Path, seconds: float) -> list[float]:
+def latency_phase(es: Elasticsearch, index: str, access: Path, seconds: float, rate: float) -> list[float]:
+    """Write ``rate`` lines/s for ``seconds``; every SAMPLE_EVERY-th carries its write time in ``bytes``.
+
+    Only the marked lines are looked for, and each search asks only for marks not seen yet: a search for
+    all of them ten times a second loaded the stand-in enough to slow the very pipeline it measured.
+    """
     template = generate_lines(1)[0]
-    total = int(LATENCY_RATE * seconds)
+    total = int(rate * seconds)
     started = time.monotonic()
+    written: list[int] = []  # marks in the order written
     seen: dict[int, float] = {}
     done = threading.Event()
 
+    def lowest_unseen() -> int | None:
+        return next((mark for mark in written if mark not in seen), None)
+
     def poll() -> None:
-        while not done.is_set() or len(seen) < total:
-            try:
-                hits = es.search(index=index, size=10_000, source=["bytes"],
-                                 query={"range": {"bytes": {"gte": LATENCY_MARK}}},
-                                 sort=[{"bytes": "desc"}])["hits"]["hits"]
-            except Exception:  # noqa: BLE001
-                hits = []
-            now = time.monotonic()
-            for hit in hits:
-                seen.setdefault(int(hit["_source"]["bytes"]), now)
+        while True:
+            floor = lowest_unseen()
+            if floor is None and done.is_set():
+                return
+            if floor is not None:
+                try:
+                    hits = es.search(index=index, size=SAMPLE_BATCH, source=["bytes"],
+                                     query={"range": {"bytes": {"gte": floor}}}, sort=[{"bytes": "asc"}])["hits"]["hits"]
+                except Exception:  # noqa: BLE001 - the index may not show the first marks yet
+                    hits = []
+                now = time.monotonic()
+                for hit in hits:
+                    seen.setdefault(int(hit["_source"]["bytes"]), now)
             if done.is_set() and time.monotonic() - finished > 60:
                 return
-            time.sleep(0.1)
+            time.sleep(0.2)
 
     finished = float("inf")
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
     with access.open("a", encoding="utf-8") as out:
         for k in range(total):
-            due = started + k / LATENCY_RATE
+            due = started + k / rate
             delay = due - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-            micros = int((time.monotonic() - started) * 1e6)
-            out.write(re.sub(r'" (\d{3}) (\d+|-) "', f'" \\1 {LATENCY_MARK + micros} "', template, count=1) + "\n")
+            line = template
+            if k % SAMPLE_EVERY == 0:
+                mark = LATENCY_MARK + int((time.monotonic() - started) * 1e6)
+                written.append(mark)
+                line = re.sub(r'" (\d{3}) (\d+|-) "', f'" \\1 {mark} "', template, count=1)
+            out.write(line + "\n")
             out.flush()
     finished = time.monotonic()
     done.set()
@@ -197,8 +233,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lines", type=int, default=1_000_000, help="access-log lines (plus lines/5 task lines)")
     parser.add_argument("--latency-seconds", type=float, default=20.0)
+    parser.add_argument("--latency-rate", type=float, default=LATENCY_RATE,
+                        help="lines/s written in the latency phase (the issue's figure is at 2,000)")
+    parser.add_argument("--kafka", default=os.environ.get(names.ENV_KAFKA),
+                        help="Kafka bootstrap servers (default: a local stand-in started for the run)")
+    parser.add_argument("--elasticsearch", default=os.environ.get(names.ENV_ELASTICSEARCH),
+                        help="Elasticsearch URL (default: the local stand-in)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
+    if args.kafka and args.elasticsearch:
+        run(args, work, StackAddresses(args.kafka, args.elasticsearch, work, 0))
+        return
     stack = LocalStack(work / "stack")
     addresses = stack.up()
     try:
@@ -232,6 +277,7 @@ def run(args: argparse.Namespace, work: Path, addresses) -> None:  # noqa: ANN00
                 stop_sampling.wait(1.0)
 
         sampler = threading.Thread(target=sample, daemon=True)
+        cpu_before = {name: cpu_seconds(process.process.pid) for name, process in services.items()}
         started = time.monotonic()
         sampler.start()
         access.write_text("".join(line + "\n" for line in access_lines))
@@ -240,34 +286,52 @@ def run(args: argparse.Namespace, work: Path, addresses) -> None:  # noqa: ANN00
         expected_aggs = expected_aggregates(tasks)
         ended = wait_count(es, index, expected_docs, timeout=3600)
         wait_count(es, aggregate_index, expected_aggs, timeout=600)
+        cpu_used = {name: cpu_seconds(process.process.pid) - cpu_before[name] for name, process in services.items()}
         stop_sampling.set()
         sampler.join()
         total_lines = len(access_lines) + len(tasks)
         end_to_end = total_lines / (ended - started)
         print(f"end to end: {total_lines:,} lines in {ended - started:.1f}s = {end_to_end:,.0f} lines/s")
+        stage_rates: dict[str, float] = {}
         for name, points in samples.items():
             moving = [(t, v) for t, v in points if v > 0]
             if len(moving) >= 2:
                 last = next(i for i, (_, v) in enumerate(moving) if v == moving[-1][1])
                 (t0, v0), (t1, v1) = moving[0], moving[last]
-                rate = (v1 - v0) / (t1 - t0) if t1 > t0 else float("nan")
+                if t1 <= t0:
+                    print(f"  {name:<10} received {moving[-1][1]:>10,.0f}  all within one 1 s sample")
+                    continue
+                rate = (v1 - v0) / (t1 - t0)
+                stage_rates[name] = rate
                 print(f"  {name:<10} received {moving[-1][1]:>10,.0f}  {rate:>10,.0f} lines/s")
+        pipeline_cpu = sum(cpu_used.values())
+        print(f"CPU of the four services: {pipeline_cpu:.1f} s = {total_lines / pipeline_cpu:,.0f} lines per CPU-second ("
+              + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in cpu_used.items())
+              + "; Kafka and Elasticsearch not counted)")
         documents, ids = unique_ids(es, index)
         aggregates = es_count(es, aggregate_index)
         print(f"count check: documents {documents:,} (expected {expected_docs:,}), unique ids {ids:,}, "
               f"aggregates {aggregates:,} (expected {expected_aggs:,}) -> "
               f"{'OK' if documents == ids == expected_docs and aggregates == expected_aggs else 'MISMATCH'}")
 
+        # What the stand-in's Elasticsearch accepts at all, in the state the run left it in (it slows as it
+        # fills): pre-encoded 2,000-document bulk requests, one after another, no Kafka.
+        ceiling_s, _ = asyncio.run(run_ceiling(addresses.elasticsearch, CEILING_DOCUMENTS, 2000))
+        ceiling = CEILING_DOCUMENTS / ceiling_s
+        indexer_rate = stage_rates.get("indexer", float("nan"))
+        print(f"elasticsearch bulk ceiling now: {ceiling:,.0f} docs/s; indexer stage / ceiling: "
+              f"{indexer_rate / ceiling:.0%}")
+
         try:
             es.indices.put_settings(index=index, settings={"index": {"refresh_interval": "1s"}})
         except Exception as exc:  # noqa: BLE001 - the stand-in may not support it; say so
             print(f"(refresh_interval not set: {exc})")
-        latencies = latency_phase(es, index, access, args.latency_seconds)
-        wanted = int(LATENCY_RATE * args.latency_seconds)
+        latencies = latency_phase(es, index, access, args.latency_seconds, args.latency_rate)
+        wanted = -(-int(args.latency_rate * args.latency_seconds) // SAMPLE_EVERY)  # the timed lines
         if latencies:
             p50 = latencies[len(latencies) // 2]
             p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-            print(f"latency at {LATENCY_RATE}/s: {len(latencies):,}/{wanted:,} lines seen, "
+            print(f"latency at {args.latency_rate:g}/s: {len(latencies):,}/{wanted:,} timed lines seen, "
                   f"p50 {p50 * 1000:,.0f} ms, p99 {p99 * 1000:,.0f} ms (written -> searchable)")
         else:
             print("latency: no latency lines became searchable")
@@ -278,10 +342,13 @@ def run(args: argparse.Namespace, work: Path, addresses) -> None:  # noqa: ANN00
             process.stop()
 
     capped = access_lines[:BASELINE_CAP]
-    naive = asyncio.run(baseline(capped, addresses.elasticsearch, "bench-e2e-baseline"))
+    naive_cpu_before = time.process_time()  # the naive shipper runs in this process, alone by now
+    naive = asyncio.run(baseline(capped, addresses.elasticsearch, f"{index}-naive"))
+    naive_per_cpu_second = len(capped) / (time.process_time() - naive_cpu_before)
     print(f"naive baseline (regex + one HTTP index request per line, first {len(capped):,} lines only, "
-          f"lines/s extrapolated): {naive:,.0f} lines/s")
-    print(f"ratio end to end / naive: {end_to_end / naive:.1f}x")
+          f"lines/s extrapolated): {naive:,.0f} lines/s, {naive_per_cpu_second:,.0f} lines per CPU-second")
+    print(f"ratio end to end / naive: {end_to_end / naive:.1f}x (wall clock, bound by the Elasticsearch above); "
+          f"per CPU-second: {total_lines / pipeline_cpu / naive_per_cpu_second:.1f}x")
     es.close()
 
 

@@ -23,7 +23,7 @@ KafkaOption = Annotated[Optional[str], typer.Option("--kafka", envvar=names.ENV_
 ElasticsearchOption = Annotated[Optional[str], typer.Option(
     "--elasticsearch", envvar=names.ENV_ELASTICSEARCH, help="Elasticsearch URL(s), comma-separated (overrides the file).")]
 HttpPortOption = Annotated[Optional[int], typer.Option("--http-port", help="Port of /metrics and /healthz.")]
-HttpHostOption = Annotated[Optional[str], typer.Option("--http-host", envvar="STREAMSTASH_HTTP_HOST",
+HttpHostOption = Annotated[Optional[str], typer.Option("--http-host", envvar=names.ENV_HTTP_HOST,
                                                        help="Bind address of /metrics and /healthz.")]
 LogLevelOption = Annotated[Optional[str], typer.Option(
     "--log-level", envvar=names.ENV_LOG_LEVEL,
@@ -86,8 +86,9 @@ def with_log_level(config: PipelineConfig, service: str, level: str) -> Pipeline
     from pydantic import ValidationError
 
     try:
-        logging_settings = config.logging.model_validate(
-            {**config.logging.model_dump(by_alias=True), "services": {**config.logging.services, service: level.upper()}})
+        document = config.logging.model_dump(by_alias=True)
+        document["services"] = {**config.logging.services, service: level.upper()}
+        logging_settings = config.logging.model_validate(document)
     except ValidationError as exc:
         raise fail(f"--log-level {level!r}: expected DEBUG, INFO, WARNING or ERROR", 2) from exc
     return config.model_copy(update={"logging": logging_settings})
@@ -221,9 +222,19 @@ def replay(
     """Reprocess a range of the raw topic through parser and aggregator into the same or a new index."""
     import time as clock
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from streamstash.ops.replay import REPLAY_SERVICES, ReplayError, default_group, prepare, progress, switch_alias, write_config
+    from streamstash.ops.replay import (
+        REPLAY_SERVICES,
+        ProgressFigures,
+        ReplayError,
+        default_group,
+        parser_events,
+        prepare,
+        progress,
+        switch_alias,
+        write_config,
+    )
     from streamstash.supervisor import Supervisor
 
     if alias and not index:
@@ -241,9 +252,10 @@ def replay(
                             replayed.state_dir, replayed.http.host, services=REPLAY_SERVICES)
     last_check = [0.0]
     finished = [False]
-    with Progress(TextColumn("replay"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]} rec/s"),
-                  TimeRemainingColumn()) as bar:
-        task = bar.add_task("replay", total=max(range_.total, 1), rate="-")
+    figures = [ProgressFigures(0, range_.total, None, 0.0)]
+    with Progress(TextColumn("replay"), BarColumn(), MofNCompleteColumn(), TextColumn("records"),
+                  TextColumn("{task.fields[rate]} events/s"), TextColumn("ETA {task.fields[eta]}")) as bar:
+        task = bar.add_task("replay", total=max(range_.total, 1), rate="-", eta="-:--:--")
         started = clock.monotonic()
 
         def done() -> bool:
@@ -251,8 +263,11 @@ def replay(
                 return False
             last_check[0] = clock.monotonic()
             records, complete = asyncio.run(progress(replayed, settings.kafka.topics.raw, range_))
-            elapsed = clock.monotonic() - started
-            bar.update(task, completed=records, rate=f"{records / elapsed:,.0f}" if elapsed > 0 else "-")
+            events = parser_events(replayed.state_dir)
+            now = ProgressFigures(records, range_.total, figures[0].events if events is None else events,
+                                  clock.monotonic() - started)
+            figures[0] = now
+            bar.update(task, completed=records, rate=now.rate_text(), eta=now.eta_text())
             finished[0] = complete
             return complete
 
@@ -262,7 +277,7 @@ def replay(
     if alias and index:
         asyncio.run(switch_alias(replayed, alias, index))
         typer.echo(f"alias {alias} -> {index}")
-    typer.echo(f"replay {name} finished")
+    typer.echo(f"replay {name} finished: {figures[0].summary()}")
 
 
 @app.command()

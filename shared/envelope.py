@@ -1,7 +1,7 @@
 """The one envelope every topic carries, and its codec.
 
 A Kafka record is never a single log line: it is a :class:`Batch` of events from one source (on
-``logs.raw``/``logs.parsed``) or one task (on ``logs.tasks``/``logs.aggregated``). A Faust agent
+``logs.raw``/``logs.parsed``) or tasks of one partition (``logs.tasks``/``logs.aggregated``). A Faust agent
 pays ~0.2-0.5 ms per record for its stream machinery, so one line per record would cap a stage at
 a few thousand lines/s; a batch of hundreds makes the per-line cost the parsing itself.
 

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from elasticsearch import AsyncElasticsearch
+from elasticsearch.serializer import OrjsonSerializer
 
 from streamstash.config.common import ElasticsearchSettings
 
@@ -26,6 +27,8 @@ def make_client(settings: ElasticsearchSettings, **overrides: Any) -> AsyncElast
         "verify_certs": settings.verify_certs,
         "retry_on_timeout": False,  # the indexer retries with its own backoff and accounting
         "max_retries": 0,
+        # Bulk responses hold one item per document; the standard library's json took a tenth of the indexer's CPU.
+        "serializer": OrjsonSerializer(),
     }
     if not settings.verify_certs:
         options["ssl_show_warn"] = False  # said once, by describe(), not on every request

@@ -11,6 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from streamstash.config.common import KafkaSettings
+from streamstash.fetch_pacing import pace_empty_fetches
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ def make_consumer(settings: KafkaSettings, *topics: str, group: str, client_id: 
         "isolation_level": "read_committed",
     }
     options.update(overrides)
+    pace_empty_fetches(settings.empty_fetch_pause_ms)
     return AIOKafkaConsumer(*topics, **options)
 
 

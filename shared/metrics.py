@@ -30,11 +30,13 @@ class ServiceMetrics:
             registry=self.registry,
         )
         self.batch_seconds = Histogram(
-            "streamstash_batch_seconds", "Time to handle one batch.", ["service", "stage"],
+            "streamstash_batch_seconds", "Time to handle one batch (stage: publish = send to Kafka ack, parse, "
+            "aggregate, index = bulk request(s) until settled).", ["service", "stage"],
             buckets=LATENCY_BUCKETS, registry=self.registry,
         )
         self.consumer_lag = Gauge(
-            "streamstash_consumer_lag", "Records between the committed offset and the end of the partition, per assigned partition.", ["service", "topic", "partition"],
+            "streamstash_consumer_lag", "Records of an assigned partition not handled yet (end offset minus the "
+            "committed offset or position); only the partitions this instance owns.", ["service", "topic", "partition"],
             registry=self.registry,
         )
         self.buffer_fill = Gauge(

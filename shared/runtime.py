@@ -41,18 +41,35 @@ class StopSignals:
         self._watchdog: threading.Timer | None = None
 
     def received(self, signum: int) -> None:
+        """The event loop's handler (``loop.add_signal_handler``) of SIGINT and SIGTERM."""
         if self.first_at is not None:
-            log.warning("second signal, exiting at once", extra={
-                "service": self.service, "signal": signal.Signals(signum).name,
-                "stopping_for_s": round(time.monotonic() - self.first_at, 3)})
-            _exit(EXIT_AT_ONCE)
+            self._second(signum)
         self.first_at = time.monotonic()
         log.info("stopping: draining in-flight work", extra={
             "service": self.service, "signal": signal.Signals(signum).name, "timeout_s": self.timeout_s})
         self._watchdog = threading.Timer(self.timeout_s, self._expired)
         self._watchdog.daemon = True
         self._watchdog.start()
+        self._exit_on_next_signal()
         self.begin_stop()
+
+    def _exit_on_next_signal(self) -> None:
+        """From now on a plain Python handler: it runs between two bytecodes of the main thread, so a
+        second signal ends the process even while a drain keeps the event loop busy."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        for signum in STOP_SIGNALS:
+            if loop is not None:
+                loop.remove_signal_handler(signum)
+            signal.signal(signum, lambda number, _frame: self._second(number))
+
+    def _second(self, signum: int) -> None:
+        log.warning("second signal, exiting at once", extra={
+            "service": self.service, "signal": signal.Signals(signum).name,
+            "stopping_for_s": round(time.monotonic() - (self.first_at or time.monotonic()), 3)})
+        _exit(EXIT_AT_ONCE)
 
     def _expired(self) -> None:
         log.error("drain did not finish within shutdown_timeout_s, exiting; uncommitted work will be read again",
@@ -61,7 +78,7 @@ class StopSignals:
 
 
 def _exit(code: int) -> None:
-    flush_logs(0.5)
+    flush_logs(0.3)
     os._exit(code)
 
 

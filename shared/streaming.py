@@ -13,11 +13,14 @@ from faust.exceptions import ConsumerNotStarted
 from faust.types import TP
 
 from streamstash.config import PipelineConfig
+from streamstash.fetch_pacing import pace_empty_fetches
 from streamstash.http import HealthServer, kafka_coordinator_known
 from streamstash.kafka import bootstrap, consumer_group
 from streamstash.logs import configure_logging
+from streamstash.membership import faust_member_id, leave_for_predecessor_now, remember_member
 from streamstash.metrics import ServiceMetrics
 from streamstash.runtime import StopSignals
+from streamstash.slots import claim_slot
 
 log = logging.getLogger(__name__)
 
@@ -25,13 +28,19 @@ LAG_INTERVAL_S = 2.0
 
 
 def make_app(config: PipelineConfig, service: str, **overrides: Any) -> faust.App:
+    """A Faust app whose datadir is this instance's state slot, `<state_dir>/<service>/slot-<n>`.
+
+    Before Faust joins the group, the member a crashed predecessor in the same slot left behind is
+    made to leave it (see `membership.py`), so a restart after kill -9 gets partitions at once.
+    """
     kafka = config.kafka
-    datadir = config.state_dir / service
-    datadir.mkdir(parents=True, exist_ok=True)
+    group = consumer_group(kafka, service)
+    slot = claim_slot(config.state_dir / service)
+    predecessor = leave_for_predecessor_now(kafka, group, slot.directory, client_id=f"{service}-handover")
     options: dict[str, Any] = {
         "broker": [f"kafka://{server}" for server in bootstrap(kafka).split(",")],
         "store": "memory://",
-        "datadir": str(datadir),
+        "datadir": str(slot.directory),
         "web_enabled": False,  # we serve /metrics and /healthz ourselves; Faust's fixed port breaks scaling
         "topic_partitions": kafka.partitions,
         "topic_replication_factor": kafka.replication_factor,
@@ -50,7 +59,21 @@ def make_app(config: PipelineConfig, service: str, **overrides: Any) -> faust.Ap
         "value_serializer": "raw",
     }
     options.update(overrides)
-    return faust.App(consumer_group(kafka, service), **options)
+    pace_empty_fetches(kafka.empty_fetch_pause_ms)
+    app = faust.App(group, **options)
+    app.state_slot = slot  # type: ignore[attr-defined] - the app holds the slot's lock for the process's life
+
+    @app.task
+    async def report_start() -> None:  # logging is configured only once the worker runs
+        log.info("starting", extra={"service": service, "group": group, "slot": slot.number,
+                                    "directory": str(slot.directory), "left_group_for_predecessor": predecessor})
+
+    @app.on_partitions_assigned.connect
+    async def record_member(_app: Any, assigned: Any, **kwargs: Any) -> None:
+        # Every assignment: a member that lost its session rejoins under a new id.
+        remember_member(slot.directory, group, faust_member_id(app))
+
+    return app
 
 
 def raw_topic(app: faust.App, name: str, partitions: int) -> faust.TopicT:

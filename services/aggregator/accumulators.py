@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from streamstash import names
 from streamstash.config.aggregator import AggregationSpec, MetricSpec
 from streamstash.fieldpath import get_field
 from streamstash.services.aggregator import sketches
 
 WILDCARD = "*"
+TIMESTAMP = names.FIELD_TIMESTAMP
 
 
 def number(value: Any) -> float | int | None:
@@ -68,7 +70,7 @@ class Accumulator:
         if is_last:
             self.timestamp = timestamp
             if kept and kept[0] == WILDCARD:
-                self.fields = {key: value for key, value in doc.items() if key != "@timestamp"}
+                self.fields = doc  # a fresh dict per event, never changed after: no copy needed
             else:
                 self.fields = {reference: get_field(doc, reference) for reference in kept}
         for name, metric in self.spec.metrics.items():
@@ -123,8 +125,11 @@ class Accumulator:
 
     def dump(self) -> dict[str, Any]:
         self._apply_pending()
+        fields = self.fields
+        if TIMESTAMP in fields:  # kept in "ts"; the whole event was kept (`*`)
+            fields = {key: value for key, value in fields.items() if key != TIMESTAMP}
         stored: dict[str, Any] = {"n": self.n, "t0": self.first_time, "t1": self.last_time, "ts": self.timestamp,
-                                  "f": self.fields, "m": self.values}
+                                  "f": fields, "m": self.values}
         if self.first_id is not None:
             stored["id"] = self.first_id
         return stored

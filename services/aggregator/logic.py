@@ -12,8 +12,8 @@ Event time, not the wall clock, decides everything that must hold on replay. Per
 watermark of an aggregation is ``newest event time - allowed_lateness``; a window closes when the
 watermark reaches its end, a segment times out when it passes the last event + inactivity timeout
 (or the first event + total timeout). An event whose windows already closed is *late*: it is not
-dropped but emitted in its own aggregate tagged ``_aggregate_late`` (reason ``late``), one per task,
-window and `logs.tasks` record, with the id of its first event in the aggregate's id.
+dropped but emitted in an aggregate of its own tagged ``_aggregate_late`` (reason ``late``), one per
+late event and window, with the event's id in the aggregate's id (so batching never changes them).
 
 Which tasks are due is kept in memory per partition (a heap of deadlines, rebuilt from the table
 after a rebalance), so the table never holds a growing list under one key.
@@ -99,26 +99,25 @@ class TaskRouter:
         if not self.routes:
             return []
         doc = to_working_dict(event)
-        keys = []
-        for route in self._matching(event, doc):
-            keys.append(f"{route.spec.name}{KEY_SEPARATOR}{route.task_id.try_render(doc)}")
-        return keys
+        return [f"{route.spec.name}{KEY_SEPARATOR}{task_id}" for route, task_id in self._matching(event, doc)]
 
     def is_consumed(self, event: Event) -> bool:
-        """True when an aggregation takes the event and the raw events are not to be indexed."""
+        """True when aggregations take the event and none of them asks to index the raw events too."""
         if not self.routes:
             return False
         doc = to_working_dict(event)
-        return any(not route.spec.index_events for route in self._matching(event, doc))
+        matching = [route for route, _ in self._matching(event, doc)]
+        return bool(matching) and not any(route.spec.index_events for route in matching)
 
-    def _matching(self, event: Event, doc: dict[str, Any]) -> Iterable[Route]:
+    def _matching(self, event: Event, doc: dict[str, Any]) -> Iterable[tuple[Route, str]]:
         if event.source.kind == names.SOURCE_AGGREGATE:
             return  # an aggregate carries its task's fields, but is never an input of one
         timed: bool | None = None
         for route in self.routes:
             if route.when is not None and not route.when(doc):
                 continue
-            if route.task_id.try_render(doc) is None:
+            task_id = route.task_id.try_render(doc)
+            if task_id is None:
                 continue
             if route.spec.flush.uses_event_time:
                 # An event without a usable @timestamp cannot be placed in event time: it is not
@@ -127,7 +126,7 @@ class TaskRouter:
                     timed = event_time_ms(event) is not None
                 if not timed:
                     continue
-            yield route
+            yield route, task_id
 
 
 def _route(spec: AggregationSpec) -> Route:
@@ -201,7 +200,6 @@ class TaskAggregator:
         result = FoldResult(state if state is not None else new_state())
         state = result.state
         live: dict[str, Accumulator] = {}
-        late: dict[int, Accumulator] = {}
         lateness = spec.flush.allowed_lateness
         window = spec.flush.window
         for event, newest, time in zip(events, newest_before, times):
@@ -221,11 +219,15 @@ class TaskAggregator:
                 was_late = False
                 for start in window_starts(time, window.size, window.step):
                     if watermark is not None and start + window.size <= watermark:
-                        target = late.get(start) or late.setdefault(start, Accumulator(spec))
+                        # One aggregate per late event and window: how late events happen to be batched
+                        # must not change what is emitted, nor the ids.
+                        alone = Accumulator(spec)
+                        alone.add(doc, time, event.timestamp, event.id, route.kept)
+                        result.emitted.append(self._emit_window(spec, task_id, start, alone, REASON_LATE))
                         was_late = True
                     else:
-                        target = self._live(live, state, str(start), spec)
-                    target.add(doc, time, event.timestamp, event.id, route.kept)
+                        self._live(live, state, str(start), spec).add(doc, time, event.timestamp, event.id,
+                                                                      route.kept)
                 result.late += was_late
                 continue
             segment = live.get(SEGMENT) or (Accumulator(spec, state["open"][SEGMENT])
@@ -246,9 +248,6 @@ class TaskAggregator:
             elif spec.flush.every is not None and segment.n >= spec.flush.every:
                 result.emitted.append(self._emit_segment(spec, task_id, state, segment, REASON_EVERY))
                 del live[SEGMENT]
-        if window is not None:
-            for start, acc in sorted(late.items()):
-                result.emitted.append(self._emit_window(spec, task_id, start, acc, REASON_LATE))
         for open_key, acc in live.items():
             state["open"][open_key] = acc.dump()
         return result
@@ -328,7 +327,7 @@ class TaskAggregator:
         fields: dict[str, Any] = {}
         kept = self.router.by_name[spec.name].kept
         if kept and kept[0] == WILDCARD:
-            fields.update(acc.fields)
+            fields.update((key, value) for key, value in acc.fields.items() if key != names.FIELD_TIMESTAMP)
         else:
             for reference, value in acc.fields.items():
                 if value is not None:
@@ -395,7 +394,7 @@ def _due_at(spec: AggregationSpec, state: TaskState) -> int | None:
         starts = [int(open_key) for open_key in state["open"]]
         return min(starts) + window.size + lateness if starts else None
     stored = state["open"].get(SEGMENT)
-    if stored is None:
+    if stored is None or (spec.flush.inactivity_timeout is None and spec.flush.total_timeout is None):
         return None
     deadline, _ = _segment_deadline(spec, Accumulator(spec, stored))
     return None if deadline is None else deadline + lateness

@@ -13,12 +13,13 @@ partition must be the same everywhere: Kafka's own (murmur2 of the key bytes).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import msgspec
 from aiokafka.partitioner import murmur2
 
-from streamstash.envelope import Event
+from streamstash.envelope import Event, RecordDecodeError, encoded_size
 
 
 class TaskGroup(msgspec.Struct, array_like=True):
@@ -46,17 +47,25 @@ def encode_task_record(record: TaskRecord) -> bytes:
 
 
 def decode_task_record(data: bytes) -> TaskRecord:
-    return _decoder.decode(data)
+    try:
+        return _decoder.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise RecordDecodeError(f"not a logs.tasks record: {exc}") from exc
 
 
+@functools.lru_cache(maxsize=65536)
 def partition_for(key: str, partitions: int) -> int:
     """The partition Kafka's default partitioner picks for ``key`` (the Java client's murmur2)."""
     return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
 def task_records(events: list[Event], keys_for: Callable[[Event], list[str]], partitions: int,
-                 max_events: int) -> dict[int, list[TaskRecord]]:
-    """Per partition, records of at most ``max_events`` (event, task) pairs, in the events' order."""
+                 max_events: int, max_bytes: int | None = None) -> dict[int, list[TaskRecord]]:
+    """Per partition, records of at most ``max_events`` (event, task) pairs, in the events' order.
+
+    With ``max_bytes``, a record also ends before the estimated size of its events
+    (`envelope.encoded_size`) would pass it; a record always holds at least one event.
+    """
     sequences: dict[int, list[tuple[str, Event]]] = {}
     for event in events:
         for key in keys_for(event):
@@ -64,13 +73,20 @@ def task_records(events: list[Event], keys_for: Callable[[Event], list[str]], pa
     out: dict[int, list[TaskRecord]] = {}
     for partition, sequence in sequences.items():
         records = out[partition] = []
-        for start in range(0, len(sequence), max_events):
-            groups: dict[str, TaskGroup] = {}
-            for place, (key, event) in enumerate(sequence[start:start + max_events]):
-                group = groups.get(key)
-                if group is None:
-                    group = groups[key] = TaskGroup(key, [], [])
-                group.events.append(event)
-                group.order.append(place)
+        groups: dict[str, TaskGroup] = {}
+        place = size = 0
+        for key, event in sequence:
+            event_size = encoded_size(event) if max_bytes is not None else 0
+            if place and (place >= max_events or (max_bytes is not None and size + event_size > max_bytes)):
+                records.append(TaskRecord(groups=list(groups.values())))
+                groups, place, size = {}, 0, 0
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = TaskGroup(key, [], [])
+            group.events.append(event)
+            group.order.append(place)
+            place += 1
+            size += event_size
+        if groups:
             records.append(TaskRecord(groups=list(groups.values())))
     return out

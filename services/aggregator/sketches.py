@@ -84,7 +84,12 @@ def percentile_name(percent: float) -> str:
 
 
 def _distinct_token(value: Any) -> str:
-    return value if isinstance(value, str) else orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    """Strings as they are; other values as canonical JSON (1 and 1.0 are the same number)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def add_distinct_values(state: str | None, values: list[Any], precision: int) -> str:

@@ -54,6 +54,14 @@ def build_inputs(config: PipelineConfig, checkpoints: CheckpointStore,
     return inputs
 
 
+def build_publisher(config: PipelineConfig, metrics: ServiceMetrics, checkpoints: CheckpointStore,
+                    spill: Spill | None) -> Publisher:
+    """The publisher as the pipeline's collector settings want it; no producer until recovery ran."""
+    settings = config.collector
+    return Publisher(None, config.kafka.topics.raw, settings.batch, metrics, settings.buffer_max_events,
+                     checkpoints=checkpoints, spill=spill, checkpoint_interval_s=settings.checkpoint_interval_ms / 1000)
+
+
 async def run_collector(config: PipelineConfig, stop: asyncio.Event) -> None:
     quiet_repeated_client_messages()
     metrics = ServiceMetrics(names.SERVICE_COLLECTOR)
@@ -75,8 +83,7 @@ async def run_collector(config: PipelineConfig, stop: asyncio.Event) -> None:
 
     spill = Spill(state / "spill", settings.spill.max_bytes, settings.spill.segment_bytes) \
         if settings.spill.enabled else None
-    publisher = Publisher(None, topic, settings.batch, metrics, settings.buffer_max_events,
-                          checkpoints=checkpoints, spill=spill)
+    publisher = build_publisher(config, metrics, checkpoints, spill)
     server = HealthServer(config.http, metrics, ready=lambda: publisher.ready)
     await server.start()
     await publisher.start()

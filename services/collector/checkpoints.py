@@ -5,8 +5,9 @@ id, which it writes into the headers of every record it produces, and per partit
 ``logs.raw`` an offset from which every record it may have written without saving its position
 can be found.
 
-Saved with write-to-temp + rename a few times a second while batches are acknowledged; a killed
-process loses the positions acknowledged since, which recovery finds again in ``logs.raw``. Only
+Saved with write-to-temp + rename while batches are acknowledged, at most once per the collector's
+``checkpoint_interval_ms`` (a few times a second by default); a killed process loses the positions
+acknowledged since, which recovery finds again in ``logs.raw``. Only
 ``close`` fsyncs: after a machine crash the file may be older, and older only means recovery
 scans more (or, if the file is lost, lines are read again), never that lines are skipped.
 """

@@ -3,8 +3,9 @@
 A batch is sealed when it reaches ``max_events`` or ``max_bytes`` or has waited ``linger_ms``.
 Batches of one source are sent one after another (the next waits for the previous ack), so a
 source's checkpoint only ever moves forward over lines Kafka holds, in order. A failed send is
-retried with backoff until it succeeds. Checkpoints are saved a few times a second, not after
-every batch: whatever was acknowledged after the last save is found again by ``recovery.py``.
+retried with backoff until it succeeds. Checkpoints are saved at most once per ``checkpoint_interval_s``
+(a few times a second by default), not after every batch: whatever was acknowledged after the last
+save is found again by ``recovery.py``.
 
 Buffering while Kafka is slow or away: sealed batches wait in memory up to ``buffer_max_events``
 events. Beyond that, lines of files simply wait (the file input stops reading: the file is its
@@ -49,7 +50,7 @@ REPORT_EVERY_S = 5.0
 DRAIN_TIMEOUT_S = 15.0
 # Saving positions after every acknowledgement costs a file replace each; recovery finds whatever
 # was acknowledged after the last save in logs.raw, so saving a few times a second is enough.
-SAVE_INTERVAL_S = 0.5
+DEFAULT_CHECKPOINT_INTERVAL_S = 0.5
 # Batches of one source on their way at once: the file input reads faster than one round trip per
 # batch allows. They leave and are acknowledged in order (idempotent producer: in order per partition).
 IN_FLIGHT_PER_SOURCE = 4
@@ -95,6 +96,7 @@ class Publisher:
         buffer_max_events: int,
         checkpoints: CheckpointStore | None = None,
         spill: Spill | None = None,
+        checkpoint_interval_s: float = DEFAULT_CHECKPOINT_INTERVAL_S,
     ) -> None:
         self.producer = producer
         self.topic = topic
@@ -103,6 +105,7 @@ class Publisher:
         self.memory_limit = buffer_max_events
         self.checkpoints = checkpoints
         self.spill = spill
+        self.checkpoint_interval_s = checkpoint_interval_s
         self.instance = (checkpoints.instance if checkpoints is not None else uuid.uuid4().hex).encode()
         self.pending: dict[str, PendingBatch] = {}
         self.sending: dict[str, asyncio.Task[None]] = {}  # last send task per source key
@@ -391,7 +394,7 @@ class Publisher:
         if self.checkpoints is None:
             return
         now = time.monotonic()
-        if force or now - self._last_save >= SAVE_INTERVAL_S:
+        if force or now - self._last_save >= self.checkpoint_interval_s:
             self._last_save = now
             self.checkpoints.set_kafka_offsets(self.topic, self.scan_from())
             self.checkpoints.save()

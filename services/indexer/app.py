@@ -6,7 +6,11 @@ Only building here; the loop is :mod:`streamstash.services.indexer.consumer`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from elasticsearch import AsyncElasticsearch
 
@@ -16,12 +20,14 @@ from streamstash.config.indexer import ElasticsearchOutput
 from streamstash.es import log_connection, make_client
 from streamstash.http import HealthServer, kafka_coordinator_known
 from streamstash.kafka import consumer_group, make_consumer, make_producer
+from streamstash.membership import aiokafka_member_id, leave_for_predecessor, remember_member
 from streamstash.metrics import ServiceMetrics
 from streamstash.services.aggregator.logic import TaskRouter
 from streamstash.services.indexer.bulk import BulkWriter, RetryPolicy
 from streamstash.services.indexer.consumer import DeadLetterSink, IndexerLoop
 from streamstash.services.indexer.documents import DocumentBuilder, IndexNamer
 from streamstash.services.indexer.template import install_template
+from streamstash.slots import StateSlot, claim_slot
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +59,19 @@ async def install_template_when_reachable(client: AsyncElasticsearch, output: El
                 pass
 
 
+async def take_over_slot(config: PipelineConfig, group: str) -> StateSlot:
+    """This instance's state slot; the group member a killed predecessor in it left behind leaves now."""
+    slot = claim_slot(config.state_dir / names.SERVICE_INDEXER)
+    predecessor = await leave_for_predecessor(config.kafka, group, slot.directory,
+                                              client_id=f"{names.SERVICE_INDEXER}-handover")
+    log.info("starting", extra={"group": group, "slot": slot.number, "left_group_for_predecessor": predecessor})
+    return slot
+
+
+def record_member(slot_directory: Path, group: str, consumer: Any) -> None:
+    remember_member(slot_directory, group, aiokafka_member_id(consumer))
+
+
 def document_builders(config: PipelineConfig) -> dict[str, DocumentBuilder]:
     topics = config.kafka.topics
     output = config.outputs.elasticsearch
@@ -74,8 +93,9 @@ async def run_indexer(config: PipelineConfig, stop: asyncio.Event) -> None:
     client = make_client(config.elasticsearch)
     retry = RetryPolicy(initial_s=bulk.retry_initial_ms / 1000, max_s=bulk.retry_max_ms / 1000,
                         max_item_retries=bulk.max_item_retries)
+    group = consumer_group(config.kafka, names.SERVICE_INDEXER)
     membership = {"group_instance_id": output.group_instance_id} if output.group_instance_id else {}
-    consumer = make_consumer(config.kafka, group=consumer_group(config.kafka, names.SERVICE_INDEXER),
+    consumer = make_consumer(config.kafka, group=group,
                              client_id=names.SERVICE_INDEXER, max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
                              session_timeout_ms=SESSION_TIMEOUT_MS, heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
                              **membership)
@@ -97,7 +117,11 @@ async def run_indexer(config: PipelineConfig, stop: asyncio.Event) -> None:
         if stop.is_set():
             return
         await producer.start()
-        consumer.subscribe([topics.parsed, topics.aggregated], listener=loop.rebalance_listener())
+        on_assigned: Callable[[], None] | None = None
+        if not output.group_instance_id:  # a static member takes its predecessor's place by id anyway
+            slot = await take_over_slot(config, group)  # locked until run_indexer returns
+            on_assigned = functools.partial(record_member, slot.directory, group, consumer)
+        consumer.subscribe([topics.parsed, topics.aggregated], listener=loop.rebalance_listener(on_assigned))
         await consumer.start()
         try:
             await loop.run(stop)

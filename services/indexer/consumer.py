@@ -136,6 +136,7 @@ class IndexerLoop:
             while not stop.is_set():
                 self._raise_failure()
                 self._apply_backpressure()
+                await self._wait_while_requests_are_full()
                 records = await self.consumer.getmany(timeout_ms=self._poll_timeout_ms(),
                                                       max_records=RECORDS_PER_POLL)
                 now = self.clock()
@@ -231,6 +232,14 @@ class IndexerLoop:
             raise self._failure
 
     # ---- back-pressure, commits, backlog ----------------------------------------------------------------
+
+    async def _wait_while_requests_are_full(self) -> None:
+        """A due request waits for one in flight to finish: until then there is nothing to do, and polling
+        at once again would spin (a paused consumer's getmany returns at once) for as long as Elasticsearch
+        takes to answer."""
+        if (self._bulk_tasks and len(self._bulk_tasks) >= self.controller.limit
+                and self.accumulator.due(self.clock())):
+            await asyncio.wait(set(self._bulk_tasks), timeout=MAX_POLL_WAIT_S, return_when=asyncio.FIRST_COMPLETED)
 
     def _poll_timeout_ms(self) -> int:
         wait = MAX_POLL_WAIT_S
@@ -335,8 +344,9 @@ class IndexerLoop:
             await asyncio.gather(*leftover, return_exceptions=True)
         await self.commit()
 
-    def rebalance_listener(self) -> ConsumerRebalanceListener:
-        return _Rebalance(self)
+    def rebalance_listener(self, on_assigned: Callable[[], None] | None = None) -> ConsumerRebalanceListener:
+        """`on_assigned` runs after every assignment (the group member id is known by then)."""
+        return _Rebalance(self, on_assigned)
 
     async def on_revoked(self, revoked: set[TopicPartition]) -> None:
         if not revoked:
@@ -360,11 +370,14 @@ def _settle(record: PendingRecord | None) -> None:
 
 
 class _Rebalance(ConsumerRebalanceListener):
-    def __init__(self, loop: IndexerLoop) -> None:
+    def __init__(self, loop: IndexerLoop, on_assigned: Callable[[], None] | None) -> None:
         self.loop = loop
+        self.on_assigned = on_assigned
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         await self.loop.on_revoked(set(revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         log.info("partitions assigned", extra={"partitions": len(assigned)})
+        if self.on_assigned is not None:
+            self.on_assigned()

@@ -56,8 +56,11 @@ class IndexNamer:
     def __init__(self, template: str, fallback: str) -> None:
         self.template = Template(template)
         self.fallback = fallback
+        self.constant = self.template.text.lower() if self.template.is_constant else None
 
     def name_for(self, doc: dict[str, Any], *alternatives: dict[str, Any]) -> str:
+        if self.constant is not None:  # the common case, asked once per document
+            return self.constant
         for candidate in (doc, *alternatives):
             try:
                 return self.template.render(candidate).lower()

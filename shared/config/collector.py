@@ -126,6 +126,12 @@ class CollectorSettings(StrictModel):
     )
     spill: SpillSettings = Field(default_factory=SpillSettings,
                                  description="Disk buffer under `<state_dir>/collector/spill`.")
+    checkpoint_interval_ms: int = Field(
+        500, ge=0, description="Least time between two writes of the checkpoint file while running (it is written "
+        "on a Kafka acknowledgement or a monitor tick once this has passed; 0: on every one). Positions "
+        "acknowledged after the last write are found again in `logs.raw` record headers after a crash, so a "
+        "longer interval costs a longer start-up scan, never a repeated or skipped line; stopping always "
+        "writes (and fsyncs) the file.", examples=[5000])
     drain_timeout_s: float = Field(
         15.0, ge=0, description="On stop, how long to wait for Kafka to take what is buffered; the rest is spilled "
         "to disk and sent by the next run.", examples=[60])

@@ -50,6 +50,11 @@ class KafkaSettings(StrictModel):
     )
     consumer_group_prefix: str = Field("streamstash", description="Consumer groups are `<prefix>-<service>`.",
                                        examples=["prod-web"])
+    empty_fetch_pause_ms: int = Field(
+        100, ge=0, le=5000, description="Pause of a consumer after a fetch that brought no records, before it asks "
+        "that broker again. Kafka holds an empty fetch for fetch.max.wait.ms itself, so this only matters for "
+        "brokers that answer at once (the local stand-in), where consumers would otherwise spin; 0 turns it off.",
+        examples=[50])
 
 
 class ElasticsearchSettings(StrictModel):

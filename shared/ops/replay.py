@@ -23,6 +23,7 @@ from streamstash import names
 from streamstash.config import PipelineConfig
 from streamstash.kafka import bootstrap, consumer_group, ensure_topics
 from streamstash.ops.offsets import OffsetReader
+from streamstash.ops.status import endpoints_from_run_state, scrape_totals
 from streamstash.timeformats import parse_iso8601
 
 REPLAY_SERVICES = (names.SERVICE_PARSER, names.SERVICE_AGGREGATOR, names.SERVICE_INDEXER)
@@ -46,8 +47,9 @@ def parse_position(text: str) -> str | datetime | dict[int, int]:
     """`earliest`, an ISO 8601 time, or `partition:offset[,partition:offset...]`."""
     if text == "earliest":
         return text
-    if ":" in text and all(part.count(":") == 1 and part.replace(":", "").isdigit() for part in text.split(",")):
-        return {int(p): int(o) for p, o in (part.split(":") for part in text.split(","))}
+    pairs = [part.split(":") for part in text.split(",")]
+    if all(len(pair) == 2 and pair[0].isdigit() and pair[1].isdigit() for pair in pairs):
+        return {int(partition): int(offset) for partition, offset in pairs}
     moment = parse_iso8601(text)
     if moment is None:
         raise ReplayError(f"--from/--to {text!r}: expected 'earliest', an ISO 8601 time or 'partition:offset,...'")
@@ -155,6 +157,51 @@ async def progress(config: PipelineConfig, topic: str, range_: ReplayRange) -> t
                     if any(lag.end > 0 and lag.lag > 0 for lag in lags):
                         downstream_idle = False
     return max(0, done_records), parser_done and downstream_idle
+
+
+@dataclass(frozen=True)
+class ProgressFigures:
+    """What the replay's progress bar shows at one moment."""
+
+    records: int  # of the range, passed by the replay's parser
+    total_records: int
+    events: float | None  # events the replay's parser took in (None: its /metrics not reachable yet)
+    elapsed_s: float
+
+    @property
+    def events_per_s(self) -> float | None:
+        if self.events is None or self.elapsed_s <= 0:
+            return None
+        return self.events / self.elapsed_s
+
+    @property
+    def eta_s(self) -> float | None:
+        """Seconds left at the pace so far (records are what the range's size is known in)."""
+        if self.records <= 0 or self.elapsed_s <= 0:
+            return None
+        return max(0, self.total_records - self.records) * self.elapsed_s / self.records
+
+    def rate_text(self) -> str:
+        rate = self.events_per_s
+        return "-" if rate is None else f"{rate:,.0f}"
+
+    def summary(self) -> str:
+        events = "?" if self.events is None else f"{self.events:,.0f}"
+        return f"{self.records:,} records, {events} events in {self.elapsed_s:.1f} s ({self.rate_text()} events/s)"
+
+    def eta_text(self) -> str:
+        eta = self.eta_s
+        if eta is None:
+            return "-:--:--"
+        seconds = round(eta)
+        return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def parser_events(state_dir: Path) -> float | None:
+    """Events the replay's parser has taken in, from its /metrics (found in the supervisor's run state)."""
+    endpoints = endpoints_from_run_state(state_dir).get(names.SERVICE_PARSER, [])
+    totals = [scraped for scraped in map(scrape_totals, endpoints) if scraped is not None]
+    return sum(scraped.get("received", 0.0) for scraped in totals) if totals else None
 
 
 async def switch_alias(config: PipelineConfig, alias: str, index: str) -> None:

@@ -16,16 +16,22 @@ container with the raw stream and ``\\r\\n`` line ends. Responses are written in
 varying size, so frames and lines arrive cut at arbitrary points. A follow stream ends once the
 container stopped and its messages were sent.
 
+``handed_over`` tells a test when every message of a container has left the engine *and* the
+client has read every byte of it from the socket, so a test can stop or kill the client at a
+point it chose (lines taken from the engine, not yet published) instead of at a random one.
+
 The engine runs on its own thread and event loop; tests drive it with plain blocking calls.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import itertools
 import json
 import secrets
 import struct
+import termios
 import threading
 import time
 from collections.abc import Coroutine
@@ -86,6 +92,27 @@ class FakeContainer:
         }
 
 
+@dataclass(eq=False)
+class _FollowStream:
+    container: FakeContainer
+    request: web.Request
+    sent: int = 0  # messages of container.messages before this index were written to the client
+
+    def connected(self) -> bool:
+        transport = self.request.transport
+        return transport is not None and not transport.is_closing()
+
+    def unread_bytes(self) -> int:
+        """Bytes written to the client it has not read yet: still in our buffer, or in its socket."""
+        transport = self.request.transport
+        if transport is None:
+            return 0
+        # On a unix stream socket, data the peer has not consumed stays charged to the sender's
+        # send queue, so TIOCOUTQ (SIOCOUTQ) is zero exactly when the client read everything.
+        queued = fcntl.ioctl(transport.get_extra_info("socket").fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
+        return transport.get_write_buffer_size() + struct.unpack("i", queued)[0]
+
+
 class FakeDockerEngine:
     def __init__(self, socket_path: Path, partial_bytes: int = 16 * 1024, api_version: str = API_VERSION) -> None:
         self.socket_path = socket_path
@@ -99,6 +126,7 @@ class FakeDockerEngine:
         self._runner: web.AppRunner | None = None
         self._pieces = itertools.cycle(_PIECE_SIZES)
         self._generation = 0  # bumped by interrupt_streams()
+        self._follows: list[_FollowStream] = []
         # The engine ends follow streams of a container that stopped; False plays one that does not.
         self.end_streams_on_exit = True
 
@@ -174,6 +202,10 @@ class FakeDockerEngine:
     def log_streams(self, container_id: str) -> int:
         return self.containers[container_id].log_streams
 
+    def handed_over(self, container_id: str) -> bool:
+        """Whether a client follows the container and has read every message of it off the socket."""
+        return self._call(self._handed_over(container_id))
+
     def log_requests(self, container_id: str) -> list[str]:
         return [line for line in list(self.requests) if f"/containers/{container_id}/logs" in line]
 
@@ -214,6 +246,13 @@ class FakeDockerEngine:
                     part, body = part + body, b""
                 container.messages.append(Message(stream, ts_ns if ts_ns is not None else time.time_ns(), part))
         await self._notify(container)
+
+    async def _handed_over(self, container_id: str) -> bool:
+        container = self.containers[container_id]
+        # A stream whose client went away (killed) is ignored; such a handler only notices at its next write.
+        streams = [stream for stream in self._follows if stream.container is container and stream.connected()]
+        return bool(streams) and all(stream.sent == len(container.messages) and stream.unread_bytes() == 0
+                                     for stream in streams)
 
     async def _interrupt(self) -> None:
         self._generation += 1
@@ -302,6 +341,9 @@ class FakeDockerEngine:
         await response.prepare(request)
         assert container.changed is not None
         container.log_streams += 1
+        stream = _FollowStream(container, request)
+        if follow:
+            self._follows.append(stream)
         generation = self._generation
         try:
             while generation == self._generation:
@@ -313,6 +355,7 @@ class FakeDockerEngine:
                         out += payload if container.tty else _FRAME.pack(message.stream, len(payload)) + payload
                 index = len(container.messages)
                 await self._send_in_pieces(response, bytes(out))
+                stream.sent = index
                 if not follow or (not container.running and self.end_streams_on_exit):
                     break
                 async with container.changed:
@@ -324,6 +367,8 @@ class FakeDockerEngine:
             pass  # the client went away (the collector stopped, or gave up on this stream)
         finally:
             container.log_streams -= 1
+            if stream in self._follows:
+                self._follows.remove(stream)
         return response
 
     async def _send_in_pieces(self, response: web.StreamResponse, data: bytes) -> None:

@@ -9,7 +9,10 @@ the partitions are processed in.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import signal
+import subprocess
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
@@ -19,10 +22,14 @@ from typing import Any
 import yaml
 from elasticsearch import Elasticsearch
 
+from aiokafka import AIOKafkaProducer
+
 from streamstash.config import load_pipeline
+from streamstash.envelope import Batch, Event, Source, encode
 from tests.helpers.elastic import all_documents, count
 from tests.helpers.metrics import scrape, total
 from tests.helpers.pipelines import TestPipeline
+from tests.helpers.processes import ServiceProcess
 
 AGGREGATION = "per_item"
 FILTERS: list[dict[str, Any]] = [
@@ -91,6 +98,45 @@ class LineWriter(threading.Thread):
         return self.written
 
 
+class RawFlood(threading.Thread):
+    """Sends records of ``per_record`` lines straight to the raw topic, as a collector would, one every
+    ``interval_s`` (keys spread them over the partitions), until ``finish``; numbering goes on from ``first``."""
+
+    def __init__(self, kafka: str, topic: str, first: int, tasks: int, per_record: int,
+                 interval_s: float = 0.05) -> None:
+        super().__init__(daemon=True)
+        self.kafka, self.topic, self.first = kafka, topic, first
+        self.tasks, self.per_record, self.interval_s = tasks, per_record, interval_s
+        self.sent = 0  # lines
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        asyncio.run(self._send())
+
+    async def _send(self) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=self.kafka, acks="all")
+        await producer.start()
+        try:
+            record = 0
+            while not self._halt.is_set():
+                start = self.first + self.sent
+                events = [Event(message=access_line(number, self.tasks).rstrip("\n"),
+                                source=Source(kind="file", host="flood", path="/flood.log", offset=number))
+                          for number in range(start, start + self.per_record)]
+                await producer.send_and_wait(self.topic, encode(Batch(events=events)), key=f"flood-{record}".encode())
+                self.sent += self.per_record
+                record += 1
+                await asyncio.sleep(self.interval_s)
+        finally:
+            await producer.stop()
+
+    def finish(self) -> int:
+        self._halt.set()
+        if self.is_alive():
+            self.join(30)
+        return self.sent
+
+
 @dataclass(frozen=True)
 class TaskTotals:
     events: int
@@ -136,3 +182,16 @@ def with_setting(pipeline: TestPipeline, path: tuple[str, ...], value: Any) -> T
     section[path[-1]] = value
     pipeline.path.write_text(yaml.safe_dump(document, sort_keys=False))
     return dataclasses.replace(pipeline, config=load_pipeline(pipeline.path, env={}))
+
+
+def stop_together(processes: list[ServiceProcess], timeout: float = 60) -> None:
+    """SIGTERM to all, then wait for each: the drains overlap (one signal each; a second would cut them)."""
+    for process in processes:
+        if process.alive():
+            process.process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.process.kill()
+        process.stop()

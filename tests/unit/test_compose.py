@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
+from streamstash import names
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
@@ -237,7 +239,7 @@ def test_pipeline_services_are_scalable_and_wired(services: dict[str, Any]) -> N
         env = environment(service)
         assert env["STREAMSTASH_KAFKA"] == "kafka:9092"
         assert env["STREAMSTASH_ELASTICSEARCH"] == "http://es01:9200"
-        assert env["STREAMSTASH_HTTP_HOST"] == "0.0.0.0"
+        assert env[names.ENV_HTTP_HOST] == "0.0.0.0"
         assert (f"./{PIPELINE_FILE.relative_to(ROOT)}", PIPELINE_IN_CONTAINER, "ro") in volume_specs(service)
         depends = service["depends_on"]
         assert depends["kafka"]["condition"] == "service_healthy"
@@ -346,3 +348,13 @@ def test_dockerignore_keeps_local_state_out() -> None:
     assert any("__pycache__" in pattern for pattern in patterns)
     for needed in ("pyproject.toml", "README.md", "shared", "services"):
         assert needed not in patterns
+
+
+def test_readme_shows_scaling_with_compose(services: dict[str, Any]) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    scaled = [name for command in re.findall(r"docker compose up[^\n`]*", readme)
+              for name in re.findall(r"--scale (\w+)=\d+", command)]
+    assert "parser" in scaled
+    for name in scaled:
+        assert name in PIPELINE_SERVICES and name != "collector", f"README scales {name}"
+        assert "container_name" not in services[name] and "ports" not in services[name]

@@ -9,6 +9,7 @@ from streamstash.envelope import Batch, Event
 from streamstash.kafka import ensure_topics
 from tests.helpers.kafka import produce_batches, read_events
 from tests.helpers.pipelines import TestPipeline
+from tests.helpers.metrics import scrape, total
 from tests.helpers.processes import ServiceProcess
 from tests.helpers.waiting import wait_until
 
@@ -42,3 +43,11 @@ def serving_port(process: ServiceProcess, timeout: float = 240) -> int:
                message=f"{process.name} never served /metrics")
     assert process.alive(), f"{process.name} exited: {process.log_text()[-2000:]}"
     return process.http_port
+
+
+def metric(port: int, name: str, **labels: str) -> float:
+    """A metric's total over matching labels; 0 while the endpoint is too busy to answer (a loaded machine)."""
+    try:
+        return total(scrape(port), name, **labels)
+    except OSError:
+        return 0.0

@@ -4,8 +4,11 @@ Each compares with the straight computation over the input lines."""
 
 from __future__ import annotations
 
+import json
+import shutil
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,13 +16,20 @@ import yaml
 from elasticsearch import Elasticsearch
 
 from streamstash.config import load_pipeline
+from streamstash.timeformats import format_iso8601, parse_iso8601
 from tests.helpers.elastic import all_documents, count, wait_for_count
 from tests.helpers.kafka import produce_batches
-from tests.helpers.metrics import scrape, total
 from tests.helpers.pipelines import write_pipeline
 from tests.helpers.processes import ServiceProcess, stop_all
 from tests.helpers.waiting import wait_until
-from tests.integration.aggregator.support import aggregates_by_id, create_topics, feed_parsed, serving_port, start
+from tests.integration.aggregator.support import (
+    aggregates_by_id,
+    create_topics,
+    feed_parsed,
+    metric,
+    serving_port,
+    start,
+)
 from tests.integration.aggregator.tasklog import (
     expected_every,
     issue_pipeline,
@@ -32,11 +42,10 @@ pytestmark = pytest.mark.integration
 
 
 def folded_by(port: int, topic: str) -> float:
-    return total(scrape(port), "streamstash_events_received_total", topic=topic)
+    return metric(port, "streamstash_events_received_total", topic=topic)
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.xfail(run=False, reason="known failure, not run: two aggregator instances on one host collide on their RocksDB directory under the shared state_dir (issue 5 open)")
 def test_two_instances_split_the_tasks(servers, tmp_path: Path, log_dir: Path) -> None:
     lines = task_lines(6000, seed=2, tasks=60)
     expected = expected_every(lines, 4)
@@ -48,7 +57,7 @@ def test_two_instances_split_the_tasks(servers, tmp_path: Path, log_dir: Path) -
         ports = [serving_port(instance) for instance in instances]
 
         def split() -> bool:
-            owned = [total(scrape(port), "streamstash_aggregator_owned_partitions") for port in ports]
+            owned = [metric(port, "streamstash_aggregator_owned_partitions") for port in ports]
             return sum(owned) == 4 and min(owned) >= 1
 
         wait_until(split, timeout=90, message="the two instances never split the partitions")
@@ -67,9 +76,10 @@ def test_two_instances_split_the_tasks(servers, tmp_path: Path, log_dir: Path) -
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.xfail(run=False, reason="known failure, not run: the restarted aggregator does not rejoin its group in time on the stand-in after kill -9 (issue 5 open)")
+@pytest.mark.parametrize("local_state", ["kept", "lost"])
 def test_kill_9_mid_stream_then_restart_loses_and_doubles_nothing(servers, es: Elasticsearch, tmp_path: Path,
-                                                                  log_dir: Path) -> None:
+                                                                  log_dir: Path, local_state: str) -> None:
+    """``lost``: the killed instance's RocksDB files are deleted too, so the state comes from the changelog."""
     lines = task_lines(12_000, seed=9, tasks=30)
     expected = expected_every(lines, 3)
     pipeline = write_pipeline(tmp_path, issue_pipeline(every="3"))
@@ -90,14 +100,22 @@ def test_kill_9_mid_stream_then_restart_loses_and_doubles_nothing(servers, es: E
         wait_for_count(es, pipeline.aggregate_index, len(expected) // 5, timeout=240)
         assert feeder.is_alive(), "the stream ended before the kill: the test would prove nothing"
         aggregator.kill9()
+        if local_state == "lost":
+            tables = list((pipeline.config.state_dir / "aggregator").glob("slot-*/v1/tables"))
+            assert tables, "no RocksDB files where the killed instance kept its state"
+            for directory in tables:
+                shutil.rmtree(directory)
         restarted = [ServiceProcess("aggregator", pipeline.path, servers.kafka, servers.elasticsearch, log_dir,
                                     name="aggregator-restarted")]
         feeder.join()
         port = serving_port(restarted[0])
         # The restarted instance re-reads what was not committed: every event reaches it again or was folded.
         wait_until(lambda: folded_by(port, pipeline.topics.tasks) > 0, timeout=120)
+        # It resumed with the killed instance's open tasks (30 tasks, every 3: some are always open),
+        # from its RocksDB files or, when they were deleted, from the changelog alone.
+        assert _open_tasks_at_start(restarted[0]) > 0, "the restarted instance started without the state"
         wait_for_count(es, pipeline.aggregate_index, len(expected), timeout=240)
-        wait_until(lambda: total(scrape(port), "streamstash_events_received_total", topic=pipeline.topics.parsed)
+        wait_until(lambda: metric(port, "streamstash_events_received_total", topic=pipeline.topics.parsed)
                    and not _growing(port, pipeline.topics.parsed), timeout=120, message="still re-keying")
     finally:
         if feeder.is_alive():
@@ -111,6 +129,14 @@ def test_kill_9_mid_stream_then_restart_loses_and_doubles_nothing(servers, es: E
         assert documents[doc_id]["elapsedAvg"] == pytest.approx(want.average), doc_id
         assert documents[doc_id]["@timestamp"] == want.timestamp
     assert count(es, pipeline.index) == 0
+
+
+def _open_tasks_at_start(process: ServiceProcess) -> int:
+    """Open tasks the instance found in its table when it first handled a record (its first rebuild)."""
+    for line in process.log_text().splitlines():
+        if '"rebuilt open-task index from the table"' in line:
+            return int(json.loads(line)["open_tasks"])
+    raise AssertionError(f"{process.name} never rebuilt its open-task index")
 
 
 def _growing(port: int, topic: str) -> bool:
@@ -127,27 +153,34 @@ REPLAY_AGGREGATIONS = [
                                                                                            "field": "elapsed"},
                                                            "hosts": {"type": "distinct", "field": "progress"}},
      "flush": {"window": {"size": "10s", "advance": "5s"}, "allowed_lateness": "1s"}},
-    {"name": "quiet", "task_id": "%{progress}", "metrics": {"n": {"type": "count"}},
-     "flush": {"inactivity_timeout": "300ms", "total_timeout": "3s"}},
+    {"name": "quiet", "task_id": "%{action}_%{progress}", "metrics": {"n": {"type": "count"}},
+     "flush": {"inactivity_timeout": "150ms", "total_timeout": "3s"}},
 ]
 
 
+def shifted(line: str, seconds: float) -> str:
+    stamp, rest = line.split(" ", 1)
+    moment = parse_iso8601(stamp)
+    assert moment is not None
+    return f"{format_iso8601(moment + timedelta(seconds=seconds))} {rest}"
+
+
 @pytest.mark.timeout(600)
-@pytest.mark.xfail(run=False, reason="known failure, not run: depends on the two-instance/restart fixes of issue 5 (open)")
 def test_replay_of_the_raw_topic_gives_the_same_aggregates(servers, tmp_path: Path, log_dir: Path) -> None:
     lines = task_lines(4000, seed=4, tasks=8, step_ms=7)
-    # Shuffle time a little, beyond the allowed lateness now and then, so late aggregates are part of it.
-    lines = [line.replace(".0", ".9", 1) if index % 97 == 0 else line for index, line in enumerate(lines)]
+    # Now and then a line from half a minute ago, far beyond the allowed lateness: late aggregates too.
+    lines = [shifted(line, -30) if index % 97 == 50 else line for index, line in enumerate(lines)]
     body = {**issue_pipeline(), "aggregations": REPLAY_AGGREGATIONS}
     first = write_pipeline(tmp_path / "first" if (tmp_path / "first").mkdir() is None else tmp_path, body)
     create_topics(first, servers.kafka)
     produce_batches(servers.kafka, first.topics.raw, raw_batches(lines, per_record=40))
 
-    def run(pipeline) -> dict:  # noqa: ANN001 - TestPipeline
-        services = start(["parser", "aggregator"], pipeline, servers, log_dir)
+    def run(pipeline, label: str) -> dict:  # noqa: ANN001 - TestPipeline
+        services = [ServiceProcess(service, pipeline.path, servers.kafka, servers.elasticsearch, log_dir,
+                                   name=f"{service}-{label}") for service in ("parser", "aggregator")]
         try:
             port = serving_port(services[1])
-            wait_until(lambda: total(scrape(port), "streamstash_events_received_total",
+            wait_until(lambda: metric(port, "streamstash_events_received_total",
                                      topic=pipeline.topics.parsed) >= len(lines), timeout=120,
                        message="the aggregator did not receive every line")
             wait_until(lambda: folded_by(port, pipeline.topics.tasks) >= 3 * len(lines), timeout=120,
@@ -157,7 +190,7 @@ def test_replay_of_the_raw_topic_gives_the_same_aggregates(servers, tmp_path: Pa
         return {event_id: (event.timestamp, event.tags, event.fields)
                 for event_id, event in aggregates_by_id(servers.kafka, pipeline).items()}
 
-    original = run(first)
+    original = run(first, "first")
     # The replay: the same raw topic, everything else new (consumer groups, topics, state).
     (tmp_path / "replay").mkdir()
     replay = write_pipeline(tmp_path / "replay", body)
@@ -166,7 +199,7 @@ def test_replay_of_the_raw_topic_gives_the_same_aggregates(servers, tmp_path: Pa
     replay.path.write_text(yaml.safe_dump(document, sort_keys=False))
     replay.config = load_pipeline(replay.path, env={})
     create_topics(replay, servers.kafka)
-    again = run(replay)
+    again = run(replay, "replay")
     reasons = {fields["flush_reason"] for _, _, fields in original.values()}
     assert {"every", "window", "late", "inactivity"} <= reasons, reasons
     assert again == original

@@ -12,11 +12,17 @@ import pytest
 
 from streamstash import names
 from streamstash.envelope import Event, Source, event_id, format_timestamp
-from tests.helpers.metrics import scrape, total
 from tests.helpers.pipelines import write_pipeline
 from tests.helpers.processes import stop_all
 from tests.helpers.waiting import wait_until
-from tests.integration.aggregator.support import aggregates_by_id, create_topics, feed_parsed, serving_port, start
+from tests.integration.aggregator.support import (
+    aggregates_by_id,
+    create_topics,
+    feed_parsed,
+    metric,
+    serving_port,
+    start,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -134,10 +140,10 @@ def test_every_flush_rule_on_event_time(servers, tmp_path: Path, log_dir: Path) 
         for batch in (phase_one, phase_two, closers):
             feed_parsed(servers.kafka, pipeline, batch, per_record=100)
             folded += sum(ROUTES_PER_KIND[event.fields["kind"]] for event in batch)
-            wait_until(lambda: total(scrape(port), "streamstash_events_received_total",
-                                     topic=pipeline.topics.tasks) >= folded, timeout=90,
+            wait_until(lambda wanted=folded: metric(port, "streamstash_events_received_total",
+                                                    topic=pipeline.topics.tasks) >= wanted, timeout=90,
                        message="the aggregator did not fold the events")
-        wait_until(lambda: total(scrape(port), "streamstash_aggregator_late_events_total") >= 2 * len(late),
+        wait_until(lambda: metric(port, "streamstash_aggregator_late_events_total") >= 2 * len(late),
                    timeout=30, message="late events not counted")
     finally:
         stop_all([aggregator])
@@ -185,3 +191,23 @@ def _epoch(text: str) -> int:
     moment = parse_iso8601(text)
     assert moment is not None
     return int(moment.timestamp())
+
+
+def test_idle_flush_closes_open_windows_of_a_quiet_stream_by_wall_clock(servers, tmp_path: Path,
+                                                                         log_dir: Path) -> None:
+    pipeline = write_pipeline(tmp_path, {"aggregations": [
+        {"name": "live", "task_id": "%{host}", "metrics": {"n": {"type": "count"}},
+         "flush": {"window": {"size": "1h"}, "idle_flush": "2s"}}]})
+    create_topics(pipeline, servers.kafka)
+    (aggregator,) = start(["aggregator"], pipeline, servers, log_dir)
+    feed = Feed()
+    events = [feed.add(seconds, kind="w", host=host, at=seconds) for seconds, host in ((1, "a"), (2, "b"), (3, "a"))]
+    try:
+        serving_port(aggregator)
+        feed_parsed(servers.kafka, pipeline, events)
+        emitted = wait_until(lambda: len(found := aggregates_by_id(servers.kafka, pipeline)) >= 2 and found,
+                             timeout=120, message="the quiet windows were never flushed")
+    finally:
+        stop_all([aggregator])
+    assert {(event.fields["task_id"], event.fields["n"], tuple(event.tags)) for event in emitted.values()} == {
+        ("a", 2, (names.TAG_AGGREGATE_IDLE,)), ("b", 1, (names.TAG_AGGREGATE_IDLE,))}

@@ -9,11 +9,10 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from tests.helpers.elastic import all_documents, count, wait_for_count
-from tests.helpers.metrics import scrape, total
 from tests.helpers.pipelines import write_pipeline
 from tests.helpers.processes import stop_all
 from tests.helpers.waiting import wait_until
-from tests.integration.aggregator.support import create_topics, serving_port, start
+from tests.integration.aggregator.support import create_topics, metric, serving_port, start
 from tests.integration.aggregator.tasklog import expected_every, issue_pipeline, task_lines
 
 pytestmark = pytest.mark.integration
@@ -40,14 +39,14 @@ def test_issue_case_end_to_end(servers, es: Elasticsearch, tmp_path: Path, log_d
     try:
         wait_for_count(es, pipeline.aggregate_index, len(expected), timeout=180)
         aggregator_port = serving_port(services[2])
-        wait_until(lambda: total(scrape(aggregator_port), "streamstash_events_received_total",
+        wait_until(lambda: metric(aggregator_port, "streamstash_events_received_total",
                                  topic=pipeline.topics.tasks) >= LINES, timeout=60,
                    message="the aggregator did not fold every line")
         if index_events:
             wait_for_count(es, pipeline.index, LINES, timeout=60)
         indexer_port = serving_port(services[3])
         # Every parsed line has been through the indexer (indexed or skipped as aggregated).
-        wait_until(lambda: total(scrape(indexer_port), "streamstash_events_received_total",
+        wait_until(lambda: metric(indexer_port, "streamstash_events_received_total",
                                  topic=pipeline.topics.parsed) >= LINES, timeout=60,
                    message="the indexer did not see every parsed line")
     finally:

@@ -13,7 +13,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from streamstash.envelope import Event
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+
+from streamstash import names
+from streamstash.envelope import Event, decode_batch
 from streamstash.kafka import ensure_topics
 from streamstash.stack import LocalStack, StackAddresses, noida_binary
 from tests.helpers.kafka import read_events
@@ -27,6 +30,54 @@ def create_topics(pipeline: TestPipeline, kafka: str) -> None:
 
 def raw_events(kafka: str, pipeline: TestPipeline, timeout: float = 3) -> list[Event]:
     return read_events(kafka, pipeline.topics.raw, timeout=timeout)
+
+
+def raw_events_now(kafka: str, pipeline: TestPipeline, timeout: float = 30) -> list[Event]:
+    """Every event logs.raw holds at the moment of the call, each partition in offset order.
+
+    Unlike ``raw_events`` this reads up to the end offsets instead of for a fixed time, so a test
+    can compare exact counts, and pays no idle wait per look.
+    """
+    records = asyncio.run(asyncio.wait_for(_read_to_end(kafka, pipeline.topics.raw), timeout))
+    return [event for record in records for event in decode_batch(record.value).events]
+
+
+def published_positions(kafka: str, pipeline: TestPipeline, timeout: float = 30) -> dict[str, int]:
+    """Per checkpoint key, the furthest position the records in logs.raw carry (their headers' ranges)."""
+    furthest: dict[str, int] = {}
+    for record in asyncio.run(asyncio.wait_for(_read_to_end(kafka, pipeline.topics.raw), timeout)):
+        ranges = dict(record.headers or ()).get(names.HEADER_POSITIONS)
+        for key, (_start, end, _path) in json.loads(ranges or b"{}").items():
+            furthest[key] = max(furthest.get(key, end), end)
+    return furthest
+
+
+async def _read_to_end(kafka: str, topic: str) -> list[ConsumerRecord]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if partitions is None:
+            await consumer._client.force_metadata_update()  # noqa: SLF001 - aiokafka has no public refresh
+            partitions = consumer.partitions_for_topic(topic) or set()
+        assignment = [TopicPartition(topic, partition) for partition in sorted(partitions)]
+        if not assignment:
+            return []
+        consumer.assign(assignment)
+        ends = await consumer.end_offsets(assignment)
+        await consumer.seek_to_beginning(*assignment)
+        records: dict[TopicPartition, list[ConsumerRecord]] = {tp: [] for tp in assignment}
+        remaining = {tp for tp in assignment if ends[tp] > 0}
+        while remaining:
+            batches = await consumer.getmany(*remaining, timeout_ms=500)
+            for tp, found in batches.items():
+                records[tp].extend(record for record in found if record.offset < ends[tp])
+            for tp in list(remaining):
+                if await consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+        return [record for tp in assignment for record in records[tp]]
+    finally:
+        await consumer.stop()
 
 
 def file_lines(path: Path) -> dict[int, str]:

@@ -13,7 +13,6 @@ from streamstash.envelope import Event, Source
 from streamstash.services.aggregator.logic import (
     RecordProcessor,
     TaskAggregator,
-    TaskRouter,
     max_time_key,
     window_starts,
 )
@@ -324,6 +323,10 @@ def test_router_leaves_untimed_events_to_the_indexer_for_event_time_rules() -> N
     assert aggregate.fields["action"] == "a" and not router.is_consumed(aggregate) and not router.keys_for(aggregate)
     indexed = make_processor(ISSUE_CASE + "    index_events: true\n").aggregator.router
     assert not indexed.is_consumed(timed)
+    # One aggregation that keeps the raw events is enough to keep them.
+    both = make_processor(ISSUE_CASE + WINDOWED + "    index_events: true\n").aggregator.router
+    assert not both.is_consumed(timed)
+    assert both.is_consumed(untimed)  # only the every-N aggregation takes it, and it keeps no raw events
 
 
 def test_partition_for_matches_kafkas_default_partitioner() -> None:
@@ -366,3 +369,28 @@ def test_a_session_the_watermark_passed_is_closed_before_a_later_arriving_event(
     # The late event starts a segment of its own, closed at once: the watermark is past it too.
     assert outcome([]) == outcome([1, 2]) == outcome([2]) == [("job:j:1", 1, "inactivity"),
                                                               ("job:j:2", 1, "inactivity")]
+
+
+def test_field_selection_keeps_the_task_fields_and_listed_ones_then_removes() -> None:
+    processor, table = make_processor_and_table("""
+  - name: sel
+    task_id: "%{action}_%{[http][verb]}"
+    metrics: {n: {type: count}, slowest: {type: max, field: elapsed}}
+    flush: {every: 2}
+    keep_fields: [host, "[http][status]", "[http][path]", missing]
+    remove_fields: ["[http][path]"]
+""")
+    events = [task_event(0, at(0), action="get", host="h1", elapsed=5, extra="dropped",
+                         http={"verb": "GET", "status": 200, "path": "/a", "bytes": 10}),
+              task_event(1, at(1), action="get", host="h2", elapsed=7, extra="dropped",
+                         http={"verb": "GET", "status": 404, "path": "/b", "bytes": 20})]
+    (aggregate,) = run(processor, table, events)
+    fields = {key: value for key, value in aggregate.fields.items()
+              if key not in (names.FIELD_AGGREGATED, names.FIELD_TASK_ID, names.FIELD_AGGREGATION,
+                             names.FIELD_FLUSH_REASON)}
+    # The task id's fields and `keep_fields`, from the last event; `[http][path]` removed after; an
+    # absent kept field is left out; nothing else of the events (message, tags, extra, elapsed).
+    assert fields == {"action": "get", "http": {"verb": "GET", "status": 404}, "host": "h2", "n": 2, "slowest": 7,
+                      names.FIELD_COUNT: 2}
+    assert aggregate.message is None and aggregate.tags == []
+    assert aggregate.fields[names.FIELD_TASK_ID] == "get_GET"

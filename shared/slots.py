@@ -1,9 +1,9 @@
-"""A state directory per running aggregator instance on one host.
+"""A state directory per running instance of a service on one host.
 
-Each instance keeps its RocksDB tables in ``<state_dir>/aggregator/slot-<n>``, holding an exclusive
-lock on ``slot-<n>.lock`` for as long as it runs: two instances on one host never open the same
-RocksDB, and an instance restarted after a crash (the kernel drops a dead process's locks) takes
-slot 0 again and finds its tables there, so it recovers from local state, not the whole changelog.
+Each instance owns ``<state_dir>/<service>/slot-<n>``, holding an exclusive lock on ``slot-<n>.lock``
+for as long as it runs: two instances on one host never share a directory (the aggregator's RocksDB
+tables, the group member a restart hands over), and an instance restarted after a crash (the kernel
+drops a dead process's locks) takes slot 0 again and finds its predecessor's state there.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ class StateSlot:
 
 
 def claim_slot(base: Path) -> StateSlot:
+    """The lowest free slot under `base`: a restart finds what the crashed instance left there."""
     base.mkdir(parents=True, exist_ok=True)
     for number in range(MAX_SLOTS):
         lock = open(base / f"slot-{number}.lock", "ab")  # noqa: SIM115 - held for the process's life
@@ -41,4 +42,4 @@ def claim_slot(base: Path) -> StateSlot:
         directory = base / f"slot-{number}"
         directory.mkdir(exist_ok=True)
         return StateSlot(directory, number, lock)
-    raise RuntimeError(f"{base}: all {MAX_SLOTS} aggregator state slots are in use")
+    raise RuntimeError(f"{base}: all {MAX_SLOTS} state slots are in use")
