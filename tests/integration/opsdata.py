@@ -28,7 +28,7 @@ from streamstash.config import load_pipeline
 from streamstash.envelope import Batch, Event, Source, encode
 from tests.helpers.elastic import all_documents, count
 from tests.helpers.metrics import scrape, total
-from tests.helpers.pipelines import TestPipeline
+from tests.helpers.pipelines import TestPipeline, write_pipeline
 from tests.helpers.processes import ServiceProcess
 
 AGGREGATION = "per_item"
@@ -42,6 +42,21 @@ FILTERS: list[dict[str, Any]] = [
 def aggregations(every: int) -> list[dict[str, Any]]:
     return [{"name": AGGREGATION, "task_id": "%{request}", "flush": {"every": every}, "index_events": True,
              "metrics": {"count": {"type": "count"}, "bytesSum": {"type": "sum", "field": "bytes"}}}]
+
+
+def access_pipeline(directory: Path, log_files: list[Path], every: int, partitions: int = 3,
+                    **settings: Any) -> TestPipeline:
+    """The access-log pipeline these tests share: tail ``log_files`` (created empty), FILTERS, the
+    per-request aggregation flushed every ``every`` events, plus any other top-level ``settings``."""
+    for log_file in log_files:
+        log_file.touch()
+    return write_pipeline(directory, {
+        "inputs": [{"type": "file", "paths": [str(path) for path in log_files], "start_position": "beginning",
+                    "poll_interval_ms": 50}],
+        "filters": FILTERS,
+        "aggregations": aggregations(every),
+        **settings,
+    }, partitions=partitions)
 
 
 def task_of(number: int, tasks: int) -> str:

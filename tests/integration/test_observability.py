@@ -22,16 +22,14 @@ from streamstash.ops.offsets import OffsetReader
 from tests.helpers.elastic import count, wait_for_count
 from tests.helpers.metrics import assert_service_metrics, lag_by_partition, probe, scrape, total
 from tests.helpers.pipelines import TestPipeline as Pipeline
-from tests.helpers.pipelines import write_pipeline
 from tests.helpers.processes import ServiceProcess
 from tests.helpers.waiting import wait_until
 from tests.integration.aggregator.support import create_topics, serving_port
 from tests.integration.collector.support import StandIn, private_stand_in
 from tests.integration.opsdata import (
-    FILTERS,
     LineWriter,
     RawFlood,
-    aggregations,
+    access_pipeline,
     assert_aggregates_exact,
     stop_together,
     write_lines,
@@ -93,14 +91,9 @@ def ready(port: int) -> bool:
 def test_every_service_serves_metrics_health_and_few_logs(servers, es: Elasticsearch, tmp_path: Path,
                                                           log_dir: Path) -> None:
     log_file = tmp_path / "access.log"
-    log_file.touch()
-    pipeline = write_pipeline(tmp_path, {
-        "inputs": [{"type": "file", "paths": [str(log_file)], "start_position": "beginning", "poll_interval_ms": 50}],
-        "filters": FILTERS,
-        "aggregations": aggregations(EVERY),
-        # Per-service levels win over the global one (which would hide INFO).
-        "logging": {"level": "WARNING", "services": {service: "INFO" for service in names.SERVICES}},
-    })
+    # Per-service levels win over the global one (which would hide INFO).
+    pipeline = access_pipeline(tmp_path, [log_file], EVERY, logging={
+        "level": "WARNING", "services": {service: "INFO" for service in names.SERVICES}})
     topics = pipeline.topics
     create_topics(pipeline, servers.kafka)
     running = {service: ServiceProcess(service, pipeline.path, servers.kafka, servers.elasticsearch, log_dir)
@@ -200,12 +193,7 @@ def test_readiness_follows_kafka(stand_in: StandIn, tmp_path: Path, log_dir: Pat
     """Kafka away while lines keep coming: every service stays alive (/healthz) but is not ready
     (/readyz 503); Kafka back: ready again, and every line gets through."""
     log_file = tmp_path / "access.log"
-    log_file.touch()
-    pipeline = write_pipeline(tmp_path, {
-        "inputs": [{"type": "file", "paths": [str(log_file)], "start_position": "beginning", "poll_interval_ms": 50}],
-        "filters": FILTERS,
-        "aggregations": aggregations(EVERY),
-    })
+    pipeline = access_pipeline(tmp_path, [log_file], EVERY)
     create_topics(pipeline, stand_in.kafka)
     es = Elasticsearch(stand_in.elasticsearch, request_timeout=30)
     # The collector learns that Kafka is away from sends that go unanswered, so lines keep coming.

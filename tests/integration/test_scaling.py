@@ -20,11 +20,10 @@ from elasticsearch import Elasticsearch
 from streamstash import names
 from tests.helpers.elastic import count, wait_for_count
 from tests.helpers.metrics import assert_service_metrics, lag_by_partition, probe, scrape, total
-from tests.helpers.pipelines import write_pipeline
 from tests.helpers.processes import ServiceProcess
 from tests.helpers.waiting import wait_until
 from tests.integration.aggregator.support import create_topics, serving_port
-from tests.integration.opsdata import FILTERS, aggregations, assert_aggregates_exact, stop_together, write_lines
+from tests.integration.opsdata import access_pipeline, assert_aggregates_exact, stop_together, write_lines
 
 pytestmark = pytest.mark.integration
 
@@ -53,13 +52,8 @@ def status(pipeline_path: Path, kafka: str, endpoints: dict[str, list[int]]) -> 
 def test_two_instances_of_each_service_split_the_work_and_the_output_stays_exact(
         servers, es: Elasticsearch, tmp_path: Path, log_dir: Path) -> None:
     files = [tmp_path / f"access-{number}.log" for number in range(FILES)]
-    for path in files:
-        path.touch()  # filled once the consumers have split the partitions
-    pipeline = write_pipeline(tmp_path, {
-        "inputs": [{"type": "file", "paths": [str(path) for path in files], "start_position": "beginning"}],
-        "filters": FILTERS,
-        "aggregations": aggregations(EVERY),
-    }, partitions=PARTITIONS)
+    # The files stay empty until the consumers have split the partitions.
+    pipeline = access_pipeline(tmp_path, files, EVERY, partitions=PARTITIONS)
     topics = pipeline.topics
     create_topics(pipeline, servers.kafka)
     instances = {service: [ServiceProcess(service, pipeline.path, servers.kafka, servers.elasticsearch, log_dir,

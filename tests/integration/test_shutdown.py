@@ -23,15 +23,13 @@ from streamstash.config import PipelineConfig
 from streamstash.runtime import EXIT_AT_ONCE
 from tests.helpers.elastic import count, wait_for_count
 from tests.helpers.kafka import read_events
-from tests.helpers.pipelines import write_pipeline
 from tests.helpers.processes import ServiceProcess
 from tests.helpers.waiting import wait_until
 from tests.integration.aggregator.support import create_topics, serving_port
 from tests.integration.indexer.support import document_versions
 from tests.integration.opsdata import (
-    FILTERS,
     LineWriter,
-    aggregations,
+    access_pipeline,
     assert_aggregates_exact,
     received,
     stop_together,
@@ -56,12 +54,7 @@ def duplicates(values: list) -> dict:
 def test_sigterm_drains_every_service_and_a_second_signal_exits_at_once(servers, es: Elasticsearch, tmp_path: Path,
                                                                         log_dir: Path) -> None:
     log_file = tmp_path / "access.log"
-    log_file.touch()
-    pipeline = write_pipeline(tmp_path, {
-        "inputs": [{"type": "file", "paths": [str(log_file)], "start_position": "beginning", "poll_interval_ms": 50}],
-        "filters": FILTERS,
-        "aggregations": aggregations(EVERY),
-    })
+    pipeline = access_pipeline(tmp_path, [log_file], EVERY)
     create_topics(pipeline, servers.kafka)
     writer = LineWriter([log_file], TASKS, lines_per_second=200)
 

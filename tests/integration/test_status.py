@@ -22,10 +22,9 @@ from elasticsearch import Elasticsearch
 from streamstash import names
 from streamstash.ops.offsets import OffsetReader
 from tests.helpers.elastic import wait_for_count
-from tests.helpers.pipelines import write_pipeline
 from tests.helpers.waiting import wait_until
 from tests.integration.aggregator.support import create_topics
-from tests.integration.opsdata import FILTERS, aggregations, write_lines
+from tests.integration.opsdata import access_pipeline, write_lines
 
 pytestmark = pytest.mark.integration
 
@@ -58,12 +57,7 @@ def test_status_and_top_show_a_running_pipeline(servers, es: Elasticsearch, tmp_
     write_lines([log_file], 0, GOOD, TASKS)
     with log_file.open("a") as out:
         out.write("".join(f"not an access line {number}\n" for number in range(BAD)))
-    pipeline = write_pipeline(tmp_path, {
-        "inputs": [{"type": "file", "paths": [str(log_file)], "start_position": "beginning"}],
-        "filters": FILTERS,
-        "aggregations": aggregations(EVERY),
-        "stack": {"data_dir": str(tmp_path / "no-stack")},
-    })
+    pipeline = access_pipeline(tmp_path, [log_file], EVERY, stack={"data_dir": str(tmp_path / "no-stack")})
     create_topics(pipeline, servers.kafka)
     env = {**os.environ, names.ENV_KAFKA: servers.kafka, names.ENV_ELASTICSEARCH: servers.elasticsearch}
     run_log = tmp_path / "run.log"
