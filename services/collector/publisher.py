@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import time
 import uuid
 from collections import deque
@@ -35,6 +34,7 @@ from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from aiokafka.partitioner import murmur2
 
 from streamstash import names
+from streamstash.backoff import retry_delay
 from streamstash.config.common import BatchSettings
 from streamstash.envelope import Batch, Event, encode
 from streamstash.metrics import ServiceMetrics
@@ -44,7 +44,6 @@ from streamstash.services.collector.spill import Spill, SpillMeta, SpillRef
 
 log = logging.getLogger(__name__)
 
-MAX_BACKOFF_S = 10.0
 STALL_S = 5.0  # a send unanswered this long means Kafka is not keeping up (or away)
 REPORT_EVERY_S = 5.0
 DRAIN_TIMEOUT_S = 15.0
@@ -327,7 +326,7 @@ class Publisher:
             except Exception as exc:  # noqa: BLE001 - anything else would lose the batch: retry, loudly
                 batch.handed_over.set()
                 attempt += 1
-                delay = min(MAX_BACKOFF_S, 0.2 * 2**attempt) * (0.5 + random.random() / 2)
+                delay = retry_delay(attempt)
                 if not isinstance(exc, KafkaError | OSError) and attempt == 1:
                     log.error("unexpected error sending a batch, retrying", exc_info=exc,
                               extra={"topic": self.topic, "source": batch.key, "events": batch.count})

@@ -28,7 +28,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,11 +36,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from streamstash import names
+from streamstash.backoff import retry_delay
 from streamstash.services.collector.checkpoints import CheckpointStore
 
 log = logging.getLogger(__name__)
-
-MAX_BACKOFF_S = 10.0
 
 
 @dataclass
@@ -136,7 +134,7 @@ async def recover(make_consumer: Callable[[], AIOKafkaConsumer], topic: str,
             break
         except (KafkaError, OSError) as exc:
             attempt += 1
-            delay = min(MAX_BACKOFF_S, 0.2 * 2**attempt) * (0.5 + random.random() / 2)
+            delay = retry_delay(attempt)
             log.warning("recovery cannot reach kafka, retrying; files are read once it can",
                         extra={"topic": topic, "attempt": attempt, "error": repr(exc), "retry_in_s": round(delay, 2)})
             await asyncio.sleep(delay)
@@ -161,7 +159,7 @@ async def start_producer(make_producer: Callable[[], AIOKafkaProducer], topic: s
             return producer
         except (KafkaError, OSError) as exc:
             attempt += 1
-            delay = min(MAX_BACKOFF_S, 0.2 * 2**attempt) * (0.5 + random.random() / 2)
+            delay = retry_delay(attempt)
             log.warning("cannot start the kafka producer, retrying; inputs are buffered meanwhile",
                         extra={"topic": topic, "attempt": attempt, "error": repr(exc), "retry_in_s": round(delay, 2)})
             with contextlib.suppress(Exception):
