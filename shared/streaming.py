@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import signal
 import time
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
 import faust
 from aiokafka.errors import IllegalStateError
 from faust.exceptions import ConsumerNotStarted
-from faust.types import TP
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP, TransportT
 
 from streamstash.config import PipelineConfig
 from streamstash.fetch_pacing import pace_empty_fetches
@@ -60,7 +62,7 @@ def make_app(config: PipelineConfig, service: str, **overrides: Any) -> faust.Ap
     }
     options.update(overrides)
     pace_empty_fetches(kafka.empty_fetch_pause_ms)
-    app = faust.App(group, **options)
+    app = StreamApp(group, **options)
     app.state_slot = slot  # type: ignore[attr-defined] - the app holds the slot's lock for the process's life
 
     @app.task
@@ -74,6 +76,61 @@ def make_app(config: PipelineConfig, service: str, **overrides: Any) -> faust.Ap
         remember_member(slot.directory, group, faust_member_id(app))
 
     return app
+
+
+class RewindingConsumer(faust_aiokafka.Consumer):
+    """Faust's aiokafka consumer, whose rewind after a rebalance also covers partitions never committed.
+
+    Faust drops records it fetched but had not handed to an agent when a rebalance stops the flow
+    (faust/transport/consumer.py ``Consumer.getmany``: the loop breaks, or the batch is skipped;
+    faust/app/base.py ``_on_partitions_revoked``: the agents' buffers are cleared), and counts on
+    ``perform_seek`` to read them again from the committed offsets once the flow resumes. aiokafka's
+    ``seek_to_committed`` moves only partitions with a committed offset above 0 (aiokafka/consumer/
+    consumer.py), so a partition whose records were dropped before its first commit stayed past them:
+    they were never read (tests/fault/test_stack_restart.py restarts Kafka under services that have
+    not committed yet; with real Kafka, any rebalance before a partition's first commit). Such a
+    partition now starts where a new member would start it: at its beginning
+    (``consumer_auto_offset_reset`` is earliest). The re-read is ordinary at-least-once; event ids and
+    the aggregator's de-duplication by raw position keep the results exact.
+    """
+
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        committed = await super().seek_to_committed()
+        if self.app.conf.consumer_auto_offset_reset == "earliest":
+            await rewind_never_committed(committed, agent_topics(self.app), self._thread.seek_to_beginning)
+        return committed
+
+
+async def rewind_never_committed(committed: Mapping[TP, int | None], consumed: Collection[str],
+                                 seek_to_beginning: Callable[..., Awaitable[Any]]) -> list[TP]:
+    """Seek the partitions of ``consumed`` topics without a committed offset to their beginning.
+
+    Only the agents' topics: table changelogs are positioned by Faust's recovery, never committed.
+    """
+    never_committed = sorted((tp for tp, offset in committed.items() if tp.topic in consumed and not offset),
+                             key=lambda tp: (tp.topic, tp.partition))
+    if not never_committed:
+        return []
+    try:
+        await seek_to_beginning(*never_committed)
+    except IllegalStateError as exc:
+        # Revoked meanwhile: the assignment that follows ends in another perform_seek.
+        log.info("rewind skipped: partitions no longer assigned",
+                 extra={"partitions": [f"{tp.topic}:{tp.partition}" for tp in never_committed], "error": str(exc)})
+        return []
+    log.info("rewound partitions never committed to their beginning",
+             extra={"partitions": [f"{tp.topic}:{tp.partition}" for tp in never_committed]})
+    return never_committed
+
+
+class StreamApp(faust.App):
+    """A Faust app whose consumer is a ``RewindingConsumer``."""
+
+    def _new_transport(self) -> TransportT:
+        transport = super()._new_transport()
+        if isinstance(transport, faust_aiokafka.Transport):
+            transport.Consumer = RewindingConsumer  # type: ignore[misc] - per instance, not Faust's class
+        return transport
 
 
 def raw_topic(app: faust.App, name: str, partitions: int) -> faust.TopicT:

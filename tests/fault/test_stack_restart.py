@@ -18,8 +18,8 @@ from tests.helpers.waiting import wait_until
 from tests.integration.aggregator.support import create_topics, serving_port
 from tests.integration.aggregator.tasklog import expected_every
 
-# Its own stand-in plus four services: several minutes on the loaded 2-core machine, so `slow`.
-pytestmark = [pytest.mark.integration, pytest.mark.fault, pytest.mark.slow]
+# Its own stand-in plus four services, yet ~10 s once nothing is lost at the restart: part of the default run.
+pytestmark = [pytest.mark.integration, pytest.mark.fault]
 
 
 @pytest.fixture
