@@ -13,6 +13,7 @@ import logging.handlers
 import queue
 import sys
 import time
+from collections.abc import Callable
 
 import orjson
 
@@ -45,6 +46,42 @@ class JsonFormatter(logging.Formatter):
             return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+THIRD_PARTY_LOGGERS = ("aiokafka", "kafka", "elastic_transport", "faust", "mode", "urllib3")
+REPEAT_WINDOW_S = 10.0
+
+
+class RepeatSuppressor(logging.Filter):
+    """Lets one of a client library's identical messages through per ``window_s``, with how many were held back.
+
+    While a broker is away aiokafka logs the same connection error every retry (ten lines a second
+    per client); the first one says all there is, and the count says how long it went on.
+    """
+
+    def __init__(self, window_s: float = REPEAT_WINDOW_S, prefixes: tuple[str, ...] = THIRD_PARTY_LOGGERS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.window_s = window_s
+        self.prefixes = prefixes
+        self.clock = clock
+        self._last: dict[tuple[str, int, object], tuple[float, int]] = {}  # -> (let through at, held back since)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self.prefixes):
+            return True
+        key = (record.name, record.levelno, record.msg)
+        now = self.clock()
+        shown_at, held = self._last.get(key, (None, 0))
+        if shown_at is not None and now - shown_at < self.window_s:
+            self._last[key] = (shown_at, held + 1)
+            return False
+        if held:
+            record.repeated_before = held  # a structured field: how many like it were held back
+        if len(self._last) > 1000:  # bounded: messages are templates, but be safe
+            self._last.clear()
+        self._last[key] = (now, 0)
+        return True
+
+
 class _Writer:
     """The one queue listener of the process (configure_logging may be called again, e.g. by a test)."""
 
@@ -67,10 +104,12 @@ def configure_logging(service: str, level: str = "INFO", json_format: bool = Tru
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)
-    root.addHandler(logging.handlers.QueueHandler(log_queue))
+    queue_handler = logging.handlers.QueueHandler(log_queue)
+    queue_handler.addFilter(RepeatSuppressor())
+    root.addHandler(queue_handler)
     root.setLevel(level)
     # Third-party clients are chatty at INFO (one line per connection or rebalance step).
-    for noisy in ("aiokafka", "kafka", "elastic_transport", "faust", "mode", "urllib3"):
+    for noisy in THIRD_PARTY_LOGGERS:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
     if _Writer.listener is not None:
         _Writer.listener.stop()
