@@ -19,7 +19,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -36,9 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from index import run_ceiling  # noqa: E402
 from parse import generate_lines  # noqa: E402
+from servers import add_server_options, run_on_servers  # noqa: E402
 
-from streamstash import names  # noqa: E402
-from streamstash.stack import LocalStack, StackAddresses  # noqa: E402
+from streamstash.stack import StackAddresses  # noqa: E402
 from tests.helpers.processes import ServiceProcess  # noqa: E402
 
 SERVICES = ["collector", "parser", "aggregator", "indexer"]
@@ -235,24 +234,11 @@ def main() -> None:
     parser.add_argument("--latency-seconds", type=float, default=20.0)
     parser.add_argument("--latency-rate", type=float, default=LATENCY_RATE,
                         help="lines/s written in the latency phase (the issue's figure is at 2,000)")
-    parser.add_argument("--kafka", default=os.environ.get(names.ENV_KAFKA),
-                        help="Kafka bootstrap servers (default: a local stand-in started for the run)")
-    parser.add_argument("--elasticsearch", default=os.environ.get(names.ENV_ELASTICSEARCH),
-                        help="Elasticsearch URL (default: the local stand-in)")
-    args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
-    if args.kafka and args.elasticsearch:
-        run(args, work, StackAddresses(args.kafka, args.elasticsearch, work, 0))
-        return
-    stack = LocalStack(work / "stack")
-    addresses = stack.up()
-    try:
-        run(args, work, addresses)
-    finally:
-        stack.down()
+    add_server_options(parser)
+    run_on_servers(parser.parse_args(), "bench-e2e-", run)
 
 
-def run(args: argparse.Namespace, work: Path, addresses) -> None:  # noqa: ANN001 - StackAddresses
+def run(args: argparse.Namespace, work: Path, addresses: StackAddresses) -> None:
     es = Elasticsearch(addresses.elasticsearch, request_timeout=60)
     access_lines = generate_lines(args.lines)
     tasks = task_lines(args.lines // 5)

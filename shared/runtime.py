@@ -54,15 +54,13 @@ class StopSignals:
         self.begin_stop()
 
     def _exit_on_next_signal(self) -> None:
-        """From now on a plain Python handler: it runs between two bytecodes of the main thread, so a
-        second signal ends the process even while a drain keeps the event loop busy."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
+        """From now on also a plain Python handler: it runs between two bytecodes of the main thread, so a
+        second signal ends the process even while a drain keeps the event loop busy.
+
+        The event loop's handlers stay: a second signal that arrived together with the first is already
+        queued for the loop (its wakeup fd), and only the loop's handler still sees it.
+        """
         for signum in STOP_SIGNALS:
-            if loop is not None:
-                loop.remove_signal_handler(signum)
             signal.signal(signum, lambda number, _frame: self._second(number))
 
     def _second(self, signum: int) -> None:

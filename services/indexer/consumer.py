@@ -284,8 +284,13 @@ class IndexerLoop:
         self.tracker.mark_committed(offsets)
 
     async def _observe_backlog(self, now: float) -> None:
+        """Lag per partition: records not in Elasticsearch yet, i.e. not fetched plus fetched but unsettled.
+
+        That is the end minus the offset this instance may commit, as Kafka's tools count lag; the fetch
+        position alone hid the documents waiting in the indexer's own buffer.
+        """
         self._last_lag = now
-        total = 0
+        unfetched_total = 0
         for tp in self.consumer.assignment():
             try:
                 highwater = self.consumer.highwater(tp)
@@ -294,10 +299,11 @@ class IndexerLoop:
                 position = await self.consumer.position(tp)
             except (IllegalStateError, AssertionError):
                 continue  # revoked meanwhile
-            lag = max(0, highwater - position)
+            unfetched = max(0, highwater - position)
+            lag = unfetched + self.tracker.unsettled_in(tp)
             self.metrics.consumer_lag.labels(self.metrics.service, tp.topic, str(tp.partition)).set(lag)
-            total += lag
-        limit = self.controller.on_backlog(total + self.tracker.unsettled(), now)
+            unfetched_total += unfetched
+        limit = self.controller.on_backlog(unfetched_total + self.tracker.unsettled(), now)
         self.indexer_metrics.in_flight_limit.set(limit)
 
     def _probe_when_idle(self, now: float) -> None:
@@ -360,7 +366,7 @@ class IndexerLoop:
         if kept_unsettled:
             await self.consumer.seek_to_committed(*kept_unsettled)
         for tp in revoked:
-            self.metrics.consumer_lag.labels(self.metrics.service, tp.topic, str(tp.partition)).set(0)
+            self.metrics.forget_lag(tp.topic, tp.partition)  # another instance may report it from now on
         log.info("partitions revoked", extra={"partitions": len(revoked), "dropped_documents": dropped})
 
 

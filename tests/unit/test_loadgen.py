@@ -84,3 +84,14 @@ def test_replay_lines_refuses_an_empty_file(tmp_path: Path) -> None:
     source.write_text("\n \n", encoding="utf-8")
     with pytest.raises(ValueError):
         replay_lines(source, LoadShape(), 1, io.StringIO())
+
+
+def test_sleeps_that_overshoot_do_not_slow_the_rate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real sleep wakes late; the schedule absorbs it instead of adding it to every line."""
+    source = tmp_path / "lines.log"
+    source.write_text("x\n", encoding="utf-8")
+    clock = FakeClock()
+    monkeypatch.setattr(loadgen.time, "monotonic", clock.monotonic)
+    monkeypatch.setattr(loadgen.time, "sleep", lambda seconds: clock.sleep(seconds + 0.0002))  # 0.2 ms late
+    replay_lines(source, LoadShape(rate=4000.0, jitter=0.0), 20_000, io.StringIO(), seed=5)
+    assert 20_000 / clock.now == pytest.approx(4000, rel=0.05)

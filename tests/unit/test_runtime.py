@@ -85,6 +85,15 @@ def test_a_second_signal_exits_at_once(second: signal.Signals) -> None:
     assert any(entry["msg"] == "second signal, exiting at once" for entry in logged(child))
 
 
+def test_two_signals_sent_together_still_exit_at_once() -> None:
+    """Both arrive before the event loop handles the first: the second must not be lost with it."""
+    for _ in range(3):
+        child = start(drain_s=60, timeout_s=60)
+        child.send_signal(signal.SIGTERM)
+        child.send_signal(signal.SIGINT)
+        assert child.wait(20) == EXIT_AT_ONCE
+
+
 LOGGER = textwrap.dedent("""
     import asyncio, logging, os, sys, time
     from streamstash.logs import configure_logging
