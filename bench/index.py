@@ -146,11 +146,17 @@ async def run_naive(elasticsearch: str, documents: int) -> tuple[float, int]:
                     raise RuntimeError(f"naive PUT failed: {response.status} {await response.text()}")
                 await response.read()
         elapsed = time.perf_counter() - started
-        await session.post(f"/{index}/_refresh")
-        async with session.get(f"/{index}/_count") as response:
-            stored = (await response.json())["count"]
-        await session.delete(f"/{index}")  # the stand-in slows down as it holds more
-    return elapsed, int(stored)
+        stored = await count_then_delete(session, index)
+    return elapsed, stored
+
+
+async def count_then_delete(session: aiohttp.ClientSession, index: str) -> int:
+    """Documents ``index`` holds once refreshed; then the index goes (the stand-in slows as it holds more)."""
+    await session.post(f"/{index}/_refresh")
+    async with session.get(f"/{index}/_count") as response:
+        stored = (await response.json())["count"]
+    await session.delete(f"/{index}")
+    return int(stored)
 
 
 async def run_ceiling(elasticsearch: str, documents: int, per_request: int) -> tuple[float, int]:
@@ -172,11 +178,8 @@ async def run_ceiling(elasticsearch: str, documents: int, per_request: int) -> t
                 if response.status >= 300 or result.get("errors"):
                     raise RuntimeError(f"ceiling bulk failed: {response.status}")
         elapsed = time.perf_counter() - started
-        await session.post(f"/{index}/_refresh")
-        async with session.get(f"/{index}/_count") as response:
-            stored = (await response.json())["count"]
-        await session.delete(f"/{index}")  # the stand-in slows down as it holds more
-    return elapsed, int(stored)
+        stored = await count_then_delete(session, index)
+    return elapsed, stored
 
 
 def main() -> None:
