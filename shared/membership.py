@@ -1,4 +1,5 @@
-"""Handing a crashed instance's consumer-group membership over to its successor at once.
+"""Handing a consumer-group membership that was given up over at once: a crashed instance's to its
+successor, and a member id a running consumer had to drop to the rejoin that follows.
 
 After a `kill -9` (or an exit at once on a second signal) the group coordinator still counts the dead
 consumer as a member until its session times out, and the local stand-in broker never times it out
@@ -7,11 +8,22 @@ its member id in its state slot (see `slots.py`); the next instance to take the 
 first sends LeaveGroup for that id, so the rebalance that follows involves the living only. Against
 real Kafka this only saves the session timeout; a stale id is harmless (the coordinator answers
 UNKNOWN_MEMBER_ID).
+
+The same ghost appears without a crash: the stand-in answers a commit sent while another member joins
+with ILLEGAL_GENERATION (Kafka answers REBALANCE_IN_PROGRESS), on which aiokafka drops its member id and
+rejoins under a new one; the stand-in keeps the old id as leader of a rebalance that can never end,
+and the group stalls (an instance added mid-stream never got partitions). In the same turmoil the
+stand-in can hand a member an empty assignment (zero bytes, not an encoded empty list), which aiokafka
+cannot decode: its group coordination task dies and the consumer never rejoins.
+`install_membership_repairs` makes aiokafka send LeaveGroup for every member id it drops, and treat an
+empty assignment as a reason to rejoin.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import json
 import logging
 import os
@@ -19,8 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaClient
-from aiokafka.client import CoordinationType
-from aiokafka.protocol.group import LeaveGroupRequest
+from aiokafka.client import ConnectionGroup, CoordinationType
+from aiokafka.consumer.group_coordinator import GroupCoordinator
+from aiokafka.protocol.group import JoinGroupRequest, LeaveGroupRequest
 
 from streamstash.config.common import KafkaSettings
 from streamstash.kafka import bootstrap
@@ -29,6 +42,7 @@ log = logging.getLogger(__name__)
 
 MEMBER_FILE = "group-member.json"
 NO_ERROR = 0
+_leaving: set[asyncio.Task] = set()  # LeaveGroup requests under way, kept referenced until they end
 
 
 def remember_member(slot_directory: Path, group: str, member_id: str | None) -> None:
@@ -106,3 +120,81 @@ def leave_for_predecessor_now(settings: KafkaSettings, group: str, slot_director
         return loop.run_until_complete(leave_for_predecessor(settings, group, slot_directory, client_id))
     finally:
         loop.close()
+
+
+def install_membership_repairs() -> None:
+    """Process-wide (aiokafka's coordinator class), idempotent. The version of aiokafka is pinned and
+    ``tests/unit/test_membership.py`` fails if a wrapped method changes shape."""
+    _leave_abandoned_members()
+    _rejoin_on_empty_assignment()
+
+
+def _wrappable(name: str, parameters: tuple[str, ...]) -> Any:
+    """aiokafka's ``GroupCoordinator.<name>``, or None if it is wrapped already."""
+    current = getattr(GroupCoordinator, name)
+    if getattr(current, "_streamstash_repair", False):
+        return None
+    if tuple(inspect.signature(current).parameters) != parameters:
+        raise RuntimeError(f"aiokafka GroupCoordinator.{name} changed; review streamstash.membership")
+    return current
+
+
+def _leave_abandoned_members() -> None:
+    current = _wrappable("reset_generation", ("self",))
+    if current is None:
+        return
+
+    @functools.wraps(current)
+    def reset_generation(self: Any) -> None:
+        abandoned = self.member_id
+        current(self)
+        if abandoned == JoinGroupRequest.UNKNOWN_MEMBER_ID or self._group_instance_id is not None:  # noqa: SLF001
+            return  # never joined, or static membership: the broker knows the member by its instance id
+        try:
+            task = asyncio.get_running_loop().create_task(
+                leave_abandoned(self._client, self.coordinator_id, self.group_id, abandoned))  # noqa: SLF001
+        except RuntimeError:
+            return  # no loop: the consumer is closing
+        _leaving.add(task)
+        task.add_done_callback(_leaving.discard)
+
+    reset_generation._streamstash_repair = True  # type: ignore[attr-defined]
+    GroupCoordinator.reset_generation = reset_generation  # type: ignore[method-assign]
+
+
+def _rejoin_on_empty_assignment() -> None:
+    current = _wrappable("_on_join_complete", ("self", "generation", "member_id", "protocol",
+                                               "member_assignment_bytes"))
+    if current is None:
+        return
+
+    @functools.wraps(current)
+    async def _on_join_complete(self: Any, generation: int, member_id: str, protocol: str,
+                                member_assignment_bytes: bytes) -> None:
+        if member_assignment_bytes:
+            await current(self, generation, member_id, protocol, member_assignment_bytes)
+            return
+        log.warning("the group leader's assignment left this member out: rejoining",
+                    extra={"group": self.group_id, "member_id": member_id, "generation": generation})
+        self.request_rejoin()
+
+    _on_join_complete._streamstash_repair = True  # type: ignore[attr-defined]
+    GroupCoordinator._on_join_complete = _on_join_complete  # type: ignore[method-assign]
+
+
+async def leave_abandoned(client: Any, coordinator_id: int | None, group: str, member_id: str) -> int | None:
+    """Send LeaveGroup for ``member_id``; the coordinator's error code, or None if it could not be sent."""
+    if coordinator_id is None:
+        return None
+    try:
+        response = await client.send(coordinator_id, LeaveGroupRequest(group, member_id),
+                                     group=ConnectionGroup.COORDINATION)
+    except Exception as exc:  # noqa: BLE001 - best effort: a real coordinator times the member out anyway
+        log.debug("could not leave the group for a dropped member id",
+                  extra={"group": group, "member_id": member_id, "error": repr(exc)})
+        return None
+    # UNKNOWN_MEMBER_ID is the usual answer from Kafka, which has forgotten the id already.
+    level = logging.INFO if response.error_code == NO_ERROR else logging.DEBUG
+    log.log(level, "left the group for the member id this consumer dropped to rejoin",
+            extra={"group": group, "member_id": member_id, "error_code": response.error_code})
+    return response.error_code

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
 import faust
@@ -15,11 +14,17 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, TransportT
 
 from streamstash.config import PipelineConfig
+from streamstash.faust_consumer import AtLeastOnceConsumer, agent_topics
 from streamstash.fetch_pacing import pace_empty_fetches
 from streamstash.http import HealthServer, kafka_coordinator_known
 from streamstash.kafka import bootstrap, consumer_group
 from streamstash.logs import configure_logging
-from streamstash.membership import faust_member_id, leave_for_predecessor_now, remember_member
+from streamstash.membership import (
+    faust_member_id,
+    install_membership_repairs,
+    leave_for_predecessor_now,
+    remember_member,
+)
 from streamstash.metrics import ServiceMetrics
 from streamstash.runtime import StopSignals
 from streamstash.slots import claim_slot
@@ -27,6 +32,7 @@ from streamstash.slots import claim_slot
 log = logging.getLogger(__name__)
 
 LAG_INTERVAL_S = 2.0
+COORDINATION_CHECK_S = 2.0
 
 
 def make_app(config: PipelineConfig, service: str, **overrides: Any) -> faust.App:
@@ -62,6 +68,7 @@ def make_app(config: PipelineConfig, service: str, **overrides: Any) -> faust.Ap
     }
     options.update(overrides)
     pace_empty_fetches(kafka.empty_fetch_pause_ms)
+    install_membership_repairs()
     app = StreamApp(group, **options)
     app.state_slot = slot  # type: ignore[attr-defined] - the app holds the slot's lock for the process's life
 
@@ -69,6 +76,16 @@ def make_app(config: PipelineConfig, service: str, **overrides: Any) -> faust.Ap
     async def report_start() -> None:  # logging is configured only once the worker runs
         log.info("starting", extra={"service": service, "group": group, "slot": slot.number,
                                     "directory": str(slot.directory), "left_group_for_predecessor": predecessor})
+
+    @app.timer(COORDINATION_CHECK_S)
+    async def exit_if_group_coordination_died() -> None:
+        # aiokafka logs "Unexpected error in coordinator routine" and never rejoins: without this the
+        # worker would sit there unassigned for good instead of being restarted by its supervisor.
+        error = coordination_error(app)
+        if error is not None:
+            log.error("Kafka group coordination of this consumer died: exiting for a restart",
+                      extra={"service": service, "group": group, "error": repr(error)[:500]})
+            await app.crash(error)
 
     @app.on_partitions_assigned.connect
     async def record_member(_app: Any, assigned: Any, **kwargs: Any) -> None:
@@ -78,58 +95,21 @@ def make_app(config: PipelineConfig, service: str, **overrides: Any) -> faust.Ap
     return app
 
 
-class RewindingConsumer(faust_aiokafka.Consumer):
-    """Faust's aiokafka consumer, whose rewind after a rebalance also covers partitions never committed.
-
-    Faust drops records it fetched but had not handed to an agent when a rebalance stops the flow
-    (faust/transport/consumer.py ``Consumer.getmany``: the loop breaks, or the batch is skipped;
-    faust/app/base.py ``_on_partitions_revoked``: the agents' buffers are cleared), and counts on
-    ``perform_seek`` to read them again from the committed offsets once the flow resumes. aiokafka's
-    ``seek_to_committed`` moves only partitions with a committed offset above 0 (aiokafka/consumer/
-    consumer.py), so a partition whose records were dropped before its first commit stayed past them:
-    they were never read (tests/fault/test_stack_restart.py restarts Kafka under services that have
-    not committed yet; with real Kafka, any rebalance before a partition's first commit). Such a
-    partition now starts where a new member would start it: at its beginning
-    (``consumer_auto_offset_reset`` is earliest). The re-read is ordinary at-least-once; event ids and
-    the aggregator's de-duplication by raw position keep the results exact.
-    """
-
-    async def seek_to_committed(self) -> Mapping[TP, int]:
-        committed = await super().seek_to_committed()
-        if self.app.conf.consumer_auto_offset_reset == "earliest":
-            await rewind_never_committed(committed, agent_topics(self.app), self._thread.seek_to_beginning)
-        return committed
-
-
-async def rewind_never_committed(committed: Mapping[TP, int | None], consumed: Collection[str],
-                                 seek_to_beginning: Callable[..., Awaitable[Any]]) -> list[TP]:
-    """Seek the partitions of ``consumed`` topics without a committed offset to their beginning.
-
-    Only the agents' topics: table changelogs are positioned by Faust's recovery, never committed.
-    """
-    never_committed = sorted((tp for tp, offset in committed.items() if tp.topic in consumed and not offset),
-                             key=lambda tp: (tp.topic, tp.partition))
-    if not never_committed:
-        return []
-    try:
-        await seek_to_beginning(*never_committed)
-    except IllegalStateError as exc:
-        # Revoked meanwhile: the assignment that follows ends in another perform_seek.
-        log.info("rewind skipped: partitions no longer assigned",
-                 extra={"partitions": [f"{tp.topic}:{tp.partition}" for tp in never_committed], "error": str(exc)})
-        return []
-    log.info("rewound partitions never committed to their beginning",
-             extra={"partitions": [f"{tp.topic}:{tp.partition}" for tp in never_committed]})
-    return never_committed
+def coordination_error(app: faust.App) -> BaseException | None:
+    """The error that ended the aiokafka consumer's group coordination task, if it ended with one."""
+    task = getattr(getattr(aiokafka_consumer(app), "_coordinator", None), "_coordination_task", None)
+    if task is None or not task.done() or task.cancelled():
+        return None
+    return task.exception()
 
 
 class StreamApp(faust.App):
-    """A Faust app whose consumer is a ``RewindingConsumer``."""
+    """A Faust app whose consumer is an ``AtLeastOnceConsumer`` (see faust_consumer.py)."""
 
     def _new_transport(self) -> TransportT:
         transport = super()._new_transport()
         if isinstance(transport, faust_aiokafka.Transport):
-            transport.Consumer = RewindingConsumer  # type: ignore[misc] - per instance, not Faust's class
+            transport.Consumer = AtLeastOnceConsumer  # type: ignore[misc] - per instance, not Faust's class
         return transport
 
 
@@ -169,8 +149,13 @@ class FaustReadiness:
 
 
 def coordinator_known(app: faust.App) -> bool:
-    consumer = getattr(getattr(app.consumer, "_thread", None), "_consumer", None)  # faust's aiokafka consumer
+    consumer = aiokafka_consumer(app)
     return consumer is not None and kafka_coordinator_known(consumer)
+
+
+def aiokafka_consumer(app: faust.App) -> Any:
+    """The aiokafka consumer under a Faust app's consumer thread, None before it exists."""
+    return getattr(getattr(app.consumer, "_thread", None), "_consumer", None)
 
 
 def attach_lag(app: faust.App, metrics: ServiceMetrics) -> None:
@@ -200,10 +185,6 @@ def attach_lag(app: faust.App, metrics: ServiceMetrics) -> None:
             if lag is not None:
                 metrics.lag(tp.topic, tp.partition, lag)
                 observed.add(tp)
-
-
-def agent_topics(app: faust.App) -> set[str]:
-    return {topic for agent in app.agents.values() for topic in getattr(agent.channel, "topics", ())}
 
 
 async def partition_lag(consumer: Any, tp: TP) -> int | None:

@@ -20,7 +20,12 @@ from streamstash.config.indexer import ElasticsearchOutput
 from streamstash.es import log_connection, make_client
 from streamstash.http import HealthServer, kafka_coordinator_known
 from streamstash.kafka import consumer_group, make_consumer, make_producer
-from streamstash.membership import aiokafka_member_id, leave_for_predecessor, remember_member
+from streamstash.membership import (
+    aiokafka_member_id,
+    install_membership_repairs,
+    leave_for_predecessor,
+    remember_member,
+)
 from streamstash.metrics import ServiceMetrics
 from streamstash.services.aggregator.logic import TaskRouter
 from streamstash.services.indexer.bulk import BulkWriter, RetryPolicy
@@ -95,6 +100,7 @@ async def run_indexer(config: PipelineConfig, stop: asyncio.Event) -> None:
                         max_item_retries=bulk.max_item_retries)
     group = consumer_group(config.kafka, names.SERVICE_INDEXER)
     membership = {"group_instance_id": output.group_instance_id} if output.group_instance_id else {}
+    install_membership_repairs()
     consumer = make_consumer(config.kafka, group=group,
                              client_id=names.SERVICE_INDEXER, max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
                              session_timeout_ms=SESSION_TIMEOUT_MS, heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,

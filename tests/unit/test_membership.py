@@ -9,8 +9,11 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from aiokafka.consumer.group_coordinator import GroupCoordinator
+from aiokafka.protocol.group import JoinGroupRequest
 
 from streamstash.config.common import KafkaSettings
 from streamstash.membership import (
@@ -18,6 +21,8 @@ from streamstash.membership import (
     aiokafka_member_id,
     faust_member_id,
     forget_member,
+    install_membership_repairs,
+    leave_abandoned,
     leave_for_predecessor,
     recorded_member,
     remember_member,
@@ -114,3 +119,90 @@ def test_an_unreachable_coordinator_is_logged_and_the_record_dropped(tmp_path: P
     assert left == "parser-1-4f2c"
     assert any(getattr(record, "member_id", None) == "parser-1-4f2c" for record in caplog.records)
     assert recorded_member(tmp_path, GROUP) is None  # a stale id is not sent again on every start
+
+
+# Repairs of aiokafka's group membership against the stand-in -------------------------------------
+
+class RecordingClient:
+    def __init__(self, error_code: int = 0) -> None:
+        self.sent: list[tuple[int, object]] = []
+        self.error_code = error_code
+
+    async def send(self, node_id: int, request: object, group: object = None) -> object:
+        self.sent.append((node_id, request))
+        return SimpleNamespace(error_code=self.error_code)
+
+
+def joined_coordinator(client: RecordingClient, member_id: str = "member-1",
+                       group_instance_id: str | None = None) -> GroupCoordinator:
+    coordinator = GroupCoordinator.__new__(GroupCoordinator)  # no client, loop or subscription: only membership
+    coordinator._client = client
+    coordinator.coordinator_id = 1
+    coordinator.group_id = GROUP
+    coordinator.member_id = member_id
+    coordinator.generation = 4
+    coordinator._group_instance_id = group_instance_id
+    coordinator._rejoin_needed_fut = asyncio.get_running_loop().create_future()
+    return coordinator
+
+
+async def settle() -> None:
+    for _ in range(3):
+        await asyncio.sleep(0)
+
+
+def test_a_dropped_member_id_leaves_the_group() -> None:
+    install_membership_repairs()
+
+    async def drop_member_id() -> tuple[RecordingClient, GroupCoordinator]:
+        client = RecordingClient()
+        coordinator = joined_coordinator(client)
+        coordinator.reset_generation()  # what aiokafka does on ILLEGAL_GENERATION / UNKNOWN_MEMBER_ID
+        await settle()
+        return client, coordinator
+
+    client, coordinator = asyncio.run(drop_member_id())
+    assert coordinator.member_id == JoinGroupRequest.UNKNOWN_MEMBER_ID and coordinator._rejoin_needed_fut.done()
+    assert [(node, request._group, request._member_id) for node, request in client.sent] == [(1, GROUP, "member-1")]
+
+
+@pytest.mark.parametrize("member_id, instance_id", [(JoinGroupRequest.UNKNOWN_MEMBER_ID, None), ("member-1", "static-1")])
+def test_no_leave_before_a_first_join_or_with_static_membership(member_id: str, instance_id: str | None) -> None:
+    install_membership_repairs()
+
+    async def reset() -> RecordingClient:
+        client = RecordingClient()
+        joined_coordinator(client, member_id, instance_id).reset_generation()
+        await settle()
+        return client
+
+    assert asyncio.run(reset()).sent == []
+
+
+def test_an_empty_assignment_means_rejoin_instead_of_a_dead_coordinator() -> None:
+    install_membership_repairs()
+
+    async def empty_assignment() -> GroupCoordinator:
+        coordinator = joined_coordinator(RecordingClient())
+        await coordinator._on_join_complete(5, "member-1", "faust", b"")
+        return coordinator
+
+    assert asyncio.run(empty_assignment())._rejoin_needed_fut.done()
+
+
+def test_repairs_are_installed_once_and_keep_aiokafkas_names() -> None:
+    install_membership_repairs()
+    wrapped = (GroupCoordinator.reset_generation, GroupCoordinator._on_join_complete)
+    install_membership_repairs()
+    assert (GroupCoordinator.reset_generation, GroupCoordinator._on_join_complete) == wrapped
+    assert [method.__name__ for method in wrapped] == ["reset_generation", "_on_join_complete"]
+
+
+def test_a_leave_that_cannot_be_sent_is_only_logged() -> None:
+    class FailingClient(RecordingClient):
+        async def send(self, node_id: int, request: object, group: object = None) -> object:
+            raise ConnectionError("coordinator gone")
+
+    assert asyncio.run(leave_abandoned(FailingClient(), 1, GROUP, "member-1")) is None
+    assert asyncio.run(leave_abandoned(RecordingClient(), None, GROUP, "member-1")) is None
+    assert asyncio.run(leave_abandoned(RecordingClient(error_code=25), 1, GROUP, "member-1")) == 25

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 from streamstash.envelope import Batch, Event
@@ -30,6 +31,14 @@ def feed_parsed(kafka: str, pipeline: TestPipeline, events: list[Event], per_rec
     batches = [((events[start].source.path or "source").encode(), Batch(events=events[start:start + per_record]))
                for start in range(0, len(events), per_record)]
     produce_batches(kafka, pipeline.topics.parsed, batches)
+
+
+def feed_parsed_slowly(kafka: str, pipeline: TestPipeline, events: list[Event], per_round: int = 500,
+                       pause_s: float = 0.3, per_record: int = 50) -> None:
+    """A stream rather than one burst: ``per_round`` events, then a pause, until all are sent."""
+    for start_at in range(0, len(events), per_round):
+        feed_parsed(kafka, pipeline, events[start_at:start_at + per_round], per_record=per_record)
+        time.sleep(pause_s)
 
 
 def aggregates_by_id(kafka: str, pipeline: TestPipeline) -> dict[str, Event]:

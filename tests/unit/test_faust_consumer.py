@@ -1,0 +1,280 @@
+"""The Faust consumer's corrections (faust_consumer.py): after a rebalance every record is processed or read again.
+
+1. partitions of the agents' topics never committed are read again from their beginning;
+2. a record of an older generation does not leave its offset as the read offset;
+3. no commit goes past a record no agent acknowledged, and such a partition is read again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from types import SimpleNamespace
+from unittest import mock
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import IllegalStateError
+from faust.transport.consumer import Consumer as FaustConsumer
+from intervaltree import IntervalTree
+
+from streamstash.faust_consumer import AtLeastOnceConsumer, HoleTracker, rewind_never_committed
+from streamstash.streaming import StreamApp, coordination_error
+
+RAW = "logs.raw"
+CHANGELOG = "app-task-state-changelog"
+
+
+def recording_seek(calls: list[tuple[TopicPartition, ...]], error: Exception | None = None):
+    async def seek_to_beginning(*partitions: TopicPartition) -> bool:
+        if error is not None:
+            raise error
+        calls.append(partitions)
+        return True
+
+    return seek_to_beginning
+
+
+def test_only_never_committed_partitions_of_consumed_topics_are_rewound() -> None:
+    committed = {TopicPartition(RAW, 2): None, TopicPartition(RAW, 0): 17, TopicPartition(RAW, 1): 0,
+                 TopicPartition(CHANGELOG, 0): None, TopicPartition("app-__assignor-__leader", 0): None}
+    calls: list[tuple[TopicPartition, ...]] = []
+    rewound = asyncio.run(rewind_never_committed(committed, {RAW}, recording_seek(calls)))
+    assert rewound == [TopicPartition(RAW, 1), TopicPartition(RAW, 2)]
+    assert calls == [(TopicPartition(RAW, 1), TopicPartition(RAW, 2))]
+
+
+def test_nothing_is_sought_when_every_consumed_partition_was_committed() -> None:
+    calls: list[tuple[TopicPartition, ...]] = []
+    rewound = asyncio.run(rewind_never_committed({TopicPartition(RAW, 0): 5, TopicPartition(CHANGELOG, 0): None},
+                                                 {RAW}, recording_seek(calls)))
+    assert rewound == []
+    assert calls == []
+
+
+def test_a_partition_revoked_meanwhile_is_left_to_the_next_assignment() -> None:
+    seek = recording_seek([], error=IllegalStateError("not assigned"))
+    assert asyncio.run(rewind_never_committed({TopicPartition(RAW, 0): None}, {RAW}, seek)) == []
+
+
+def fake_consumer(committed: dict[TopicPartition, int | None], reset: str,
+                  calls: list[tuple[TopicPartition, ...]]) -> AtLeastOnceConsumer:
+    consumer = AtLeastOnceConsumer.__new__(AtLeastOnceConsumer)  # no transport or thread: only the seek is exercised
+    agent = SimpleNamespace(channel=SimpleNamespace(topics=(RAW,)))
+    consumer.app = SimpleNamespace(conf=SimpleNamespace(consumer_auto_offset_reset=reset), agents={"parse": agent})
+
+    async def seek_to_committed() -> dict[TopicPartition, int | None]:
+        return committed
+
+    consumer._thread = SimpleNamespace(seek_to_committed=seek_to_committed, seek_to_beginning=recording_seek(calls))
+    return consumer
+
+
+def test_faust_seek_to_committed_also_rewinds_never_committed_partitions() -> None:
+    committed = {TopicPartition(RAW, 0): None, TopicPartition(RAW, 1): 4, TopicPartition(CHANGELOG, 0): None}
+    calls: list[tuple[TopicPartition, ...]] = []
+    assert asyncio.run(fake_consumer(committed, "earliest", calls).seek_to_committed()) == committed
+    assert calls == [(TopicPartition(RAW, 0),)]
+
+
+def test_no_rewind_unless_new_members_start_at_the_beginning() -> None:
+    calls: list[tuple[TopicPartition, ...]] = []
+    asyncio.run(fake_consumer({TopicPartition(RAW, 0): None}, "latest", calls).seek_to_committed())
+    assert calls == []
+
+
+def test_the_apps_kafka_transport_makes_at_least_once_consumers() -> None:
+    app = StreamApp("rewind-test", broker="kafka://127.0.0.1:9", web_enabled=False)
+    assert app.transport.Consumer is AtLeastOnceConsumer
+    assert type(app.transport).Consumer is not AtLeastOnceConsumer  # Faust's own class is left as it is
+
+
+@pytest.mark.parametrize("offset", [None, 0])
+def test_aiokafka_still_leaves_partitions_without_a_positive_commit_where_they_are(offset: int | None) -> None:
+    # The premise of the rewind: if this fails, aiokafka now seeks such partitions itself and the
+    # rewind is redundant (still harmless).
+    tp = TopicPartition(RAW, 0)
+    consumer = AIOKafkaConsumer.__new__(AIOKafkaConsumer)
+    consumer._subscription = mock.Mock(assigned_partitions=mock.Mock(return_value={tp}))
+    consumer._fetcher = mock.Mock()
+    consumer.committed = mock.AsyncMock(return_value=offset)
+    assert asyncio.run(consumer.seek_to_committed(tp)) == {tp: offset}
+    consumer._fetcher.seek_to.assert_not_called()
+
+
+# 2. a record of an older generation --------------------------------------------------------------
+
+PARSED = TopicPartition(RAW, 1)
+
+
+def generation_consumer(generation: int) -> AtLeastOnceConsumer:
+    consumer = AtLeastOnceConsumer.__new__(AtLeastOnceConsumer)
+    consumer.app = SimpleNamespace(consumer_generation_id=generation, rebalancing=False)
+    consumer._read_offset = defaultdict(lambda: None)
+    consumer._sought_read_offsets = {}
+    consumer._holes = HoleTracker()
+    return consumer
+
+
+def record(offset: int, generation: int) -> SimpleNamespace:
+    return SimpleNamespace(offset=offset, generation_id=generation)
+
+
+async def faust_getmany(records: list[SimpleNamespace]):
+    for message in records:
+        yield PARSED, message
+
+
+def test_a_rebalance_during_the_read_loops_commit_leaves_the_read_offset_the_seek_set() -> None:
+    # Faust's read loop takes record 65 of generation 1, awaits a commit during which the group
+    # rebalances and perform_seek puts the read offset back to the committed 64, then stores 65
+    # as read: 64, read again next, would be dropped as already read.
+    consumer = generation_consumer(1)
+
+    async def rebalance_then_seek() -> None:
+        consumer.app.consumer_generation_id = 2
+        consumer._read_offset[PARSED] = 64
+
+    async def read_loop() -> None:
+        with mock.patch.object(FaustConsumer, "getmany", lambda self, timeout: faust_getmany([record(65, 1)])), \
+                mock.patch.object(FaustConsumer, "perform_seek", lambda self: rebalance_then_seek()):
+            async for tp, message in consumer.getmany(timeout=1.0):
+                await consumer.perform_seek()  # the commit the loop awaits spans the rebalance
+                consumer._read_offset[tp] = message.offset
+
+    asyncio.run(read_loop())
+    assert consumer._read_offset[PARSED] == 64
+
+
+def test_records_of_the_current_generation_set_the_read_offset_as_faust_does() -> None:
+    consumer = generation_consumer(3)
+    consumer._sought_read_offsets = {PARSED: 10}
+
+    async def read_loop() -> None:
+        records = [record(10, 3), record(11, 3)]
+        with mock.patch.object(FaustConsumer, "getmany", lambda self, timeout: faust_getmany(records)):
+            async for tp, message in consumer.getmany(timeout=1.0):
+                consumer._read_offset[tp] = message.offset
+
+    asyncio.run(read_loop())
+    assert consumer._read_offset[PARSED] == 11
+
+
+# 3. no commit past an unacknowledged head -----------------------------------------------------------
+
+def commit_consumer(committed: int, acked: list[int], grace_s: float = 0.0) -> AtLeastOnceConsumer:
+    consumer = generation_consumer(1)
+    consumer._holes = HoleTracker(grace_s=grace_s)
+    consumer._committed_offset = defaultdict(lambda: None, {PARSED: committed})
+    consumer._acked = defaultdict(list, {PARSED: list(acked)})
+    consumer._acked_index = defaultdict(set, {PARSED: set(acked)})
+    consumer._gap = defaultdict(IntervalTree)
+    return consumer
+
+
+def test_faust_alone_commits_past_a_single_missing_head() -> None:
+    # The premise: if Faust stops doing this, the correction is redundant (still harmless).
+    consumer = commit_consumer(64, [65, 66])
+    assert FaustConsumer._new_offset(consumer, PARSED) == 67
+
+
+def test_nothing_is_committed_past_a_record_no_agent_acknowledged() -> None:
+    consumer = commit_consumer(64, [65, 66], grace_s=60.0)
+    assert consumer._new_offset(PARSED) is None
+    assert not consumer.holes.has_pending(), "within the grace the agent may still acknowledge it"
+    consumer._acked[PARSED].insert(0, 64)
+    consumer._acked_index[PARSED].add(64)
+    assert consumer._new_offset(PARSED) == 67
+
+
+def test_a_hole_that_stays_is_read_again_from_the_committed_offset() -> None:
+    consumer = commit_consumer(64, [65, 66])
+    assert consumer._new_offset(PARSED) is None
+    assert consumer._new_offset(PARSED) is None  # past the grace (0 s here)
+    assert consumer.holes.take_pending({PARSED}) == [(PARSED, 64)]
+    consumer.holes.observe_read(PARSED, 64)  # Kafka had it: read again, it will be acknowledged
+    assert consumer._new_offset(PARSED) is None
+    assert consumer.holes.reread == 1
+
+
+def test_a_head_kafka_does_not_hold_is_committed_past_once_read_again() -> None:
+    consumer = commit_consumer(64, [65, 66])
+    consumer._new_offset(PARSED)
+    consumer._new_offset(PARSED)
+    consumer.holes.take_pending({PARSED})
+    consumer.holes.observe_read(PARSED, 65)  # the first record read from 64 is 65: no record at 64
+    assert consumer._new_offset(PARSED) == 67
+
+
+def test_pending_reads_of_partitions_revoked_meanwhile_are_dropped() -> None:
+    holes = HoleTracker(grace_s=0.0)
+    holes.blocks(PARSED, 64, 65, now=1.0)
+    holes.blocks(PARSED, 64, 65, now=1.0)
+    assert holes.take_pending(set()) == []
+    assert not holes.has_pending()
+
+
+def test_the_next_getmany_seeks_the_partition_back_to_the_hole() -> None:
+    consumer = commit_consumer(64, [65, 66])
+    consumer.assignment = lambda: {PARSED}
+    sought: list[tuple[TopicPartition, int]] = []
+
+    async def seek(tp: TopicPartition, offset: int) -> None:
+        sought.append((tp, offset))
+
+    consumer.seek = seek
+    consumer._new_offset(PARSED)
+    consumer._new_offset(PARSED)
+
+    async def one_getmany() -> list[int]:
+        with mock.patch.object(FaustConsumer, "getmany", lambda self, timeout: faust_getmany([record(64, 1)])):
+            return [message.offset async for _, message in consumer.getmany(timeout=1.0)]
+
+    assert asyncio.run(one_getmany()) == [64]
+    assert sought == [(PARSED, 64)]
+    assert not consumer.holes.verifying and PARSED not in consumer.holes.absent
+
+
+def test_faust_internals_the_corrections_rely_on_are_still_there() -> None:
+    import inspect
+
+    drain = inspect.getsource(FaustConsumer._drain_messages)
+    assert "getmany = self.getmany" in drain and "set_read_offset = self._read_offset.__setitem__" in drain
+    assert "min(acked) - committed_offset > 1" in inspect.getsource(FaustConsumer._new_offset)
+    assert "read_offset.update" in inspect.getsource(FaustConsumer.perform_seek)
+
+
+# A dead group coordination ends the worker ------------------------------------------------------------
+
+def app_with_coordination(task: object) -> SimpleNamespace:
+    coordinator = SimpleNamespace(_coordination_task=task)
+    return SimpleNamespace(consumer=SimpleNamespace(_thread=SimpleNamespace(_consumer=SimpleNamespace(
+        _coordinator=coordinator))))
+
+
+def finished_task(error: BaseException | None = None, cancel: bool = False) -> asyncio.Task:
+    async def routine() -> None:
+        if error is not None:
+            raise error
+        await asyncio.sleep(10)
+
+    async def run() -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(routine())
+        await asyncio.sleep(0)
+        if cancel:
+            task.cancel()
+        await asyncio.wait([task])
+        return task
+
+    return asyncio.run(run())
+
+
+def test_the_error_that_ended_the_group_coordination_is_reported() -> None:
+    error = ValueError("unpack requires a buffer of 2 bytes")
+    assert coordination_error(app_with_coordination(finished_task(error))) is error
+
+
+def test_no_error_while_coordinating_when_closed_or_before_the_consumer_exists() -> None:
+    assert coordination_error(app_with_coordination(finished_task(cancel=True))) is None
+    assert coordination_error(app_with_coordination(None)) is None
+    assert coordination_error(SimpleNamespace(consumer=SimpleNamespace())) is None
