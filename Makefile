@@ -20,7 +20,7 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# Includes the slow soak/fault tests excluded from `make test`.
+# Also the tests marked `slow` (soak-style), which `make test` leaves out.
 test-all: $(VENV)/.installed
 	$(PY) -m pytest -m '' $(PYTEST_ARGS)
 
