@@ -150,6 +150,9 @@ def _leave_abandoned_members() -> None:
         current(self)
         if abandoned == JoinGroupRequest.UNKNOWN_MEMBER_ID or self._group_instance_id is not None:  # noqa: SLF001
             return  # never joined, or static membership: the broker knows the member by its instance id
+        closing = getattr(self, "_closing", None)
+        if closing is not None and closing.done():
+            return  # a consumer closing has sent its own LeaveGroup just before
         try:
             task = asyncio.get_running_loop().create_task(
                 leave_abandoned(self._client, self.coordinator_id, self.group_id, abandoned))  # noqa: SLF001

@@ -206,3 +206,18 @@ def test_a_leave_that_cannot_be_sent_is_only_logged() -> None:
     assert asyncio.run(leave_abandoned(FailingClient(), 1, GROUP, "member-1")) is None
     assert asyncio.run(leave_abandoned(RecordingClient(), None, GROUP, "member-1")) is None
     assert asyncio.run(leave_abandoned(RecordingClient(error_code=25), 1, GROUP, "member-1")) == 25
+
+
+def test_a_closing_consumer_does_not_leave_twice() -> None:
+    install_membership_repairs()
+
+    async def close() -> RecordingClient:
+        client = RecordingClient()
+        coordinator = joined_coordinator(client)
+        coordinator._closing = asyncio.get_running_loop().create_future()
+        coordinator._closing.set_result(None)
+        coordinator.reset_generation()  # what _maybe_leave_group does after its own LeaveGroup
+        await settle()
+        return client
+
+    assert asyncio.run(close()).sent == []
