@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from typing import Any
 
@@ -35,6 +36,8 @@ from aiokafka.errors import IllegalStateError
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from faust.types.tuples import Message
+
+from streamstash import names
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,7 @@ class AtLeastOnceConsumer(faust_aiokafka.Consumer):
         super().__init__(*args, **kwargs)
         self._sought_read_offsets: dict[TP, int | None] = {}
         self._holes = HoleTracker()
+        self.rereads: Counter[tuple[str, str]] = Counter()  # (topic, reason); the lag timer exports them
 
     @property
     def holes(self) -> HoleTracker:
@@ -86,6 +90,7 @@ class AtLeastOnceConsumer(faust_aiokafka.Consumer):
             # The read loop stored this record's offset as read before asking for the next one.
             if message.generation_id != self.app.consumer_generation_id:
                 restore_read_offset(self._read_offset, self._sought_read_offsets, tp, message.offset)
+                self.rereads[(tp.topic, names.REREAD_STALE_READ_OFFSET)] += 1
 
     # 3. no commit past an unacknowledged head
     def _new_offset(self, tp: TP) -> int | None:
@@ -104,6 +109,7 @@ class AtLeastOnceConsumer(faust_aiokafka.Consumer):
             return
         for tp, offset in self._holes.take_pending(assigned):
             await self.seek(tp, offset)
+            self.rereads[(tp.topic, names.REREAD_UNACKNOWLEDGED_HEAD)] += 1
 
 
 def restore_read_offset(read_offset: dict[TP, int | None], sought: Mapping[TP, int | None], tp: TP,
@@ -126,7 +132,6 @@ class HoleTracker:
         self.pending: dict[TP, int] = {}  # to be sought to this offset by the next getmany
         self.verifying: dict[TP, int] = {}  # sought there: the first record read decides
         self.absent: dict[TP, int] = {}  # Kafka holds no record at this offset
-        self.reread = 0
 
     def blocks(self, tp: TP, committed: int, lowest_acked: int, now: float) -> bool:
         """True if a commit of ``tp`` now would go past ``committed``, which no agent acknowledged."""
@@ -152,7 +157,6 @@ class HoleTracker:
         for tp, offset in taken:
             self.verifying[tp] = offset
             self.first_seen.pop(tp, None)
-            self.reread += 1
         return taken
 
     def observe_read(self, tp: TP, offset: int) -> None:

@@ -39,6 +39,11 @@ class ServiceMetrics:
             "committed offset or position); only the partitions this instance owns.", ["service", "topic", "partition"],
             registry=self.registry,
         )
+        self.consumer_rereads = Counter(
+            "streamstash_consumer_rereads", "Times a partition was read again from its committed offset because a "
+            "rebalance had made Faust skip records (reason: unacknowledged_head, stale_read_offset).",
+            ["service", "topic", "reason"], registry=self.registry,
+        )
         self.buffer_fill = Gauge(
             "streamstash_buffer_fill", "Events waiting in the service's own buffers.", ["service", "buffer"],
             registry=self.registry,
@@ -55,6 +60,9 @@ class ServiceMetrics:
 
     def dropped(self, topic: str, reason: str, count: int = 1) -> None:
         self.events_dropped.labels(self.service, topic, reason).inc(count)
+
+    def reread(self, topic: str, reason: str, count: int = 1) -> None:
+        self.consumer_rereads.labels(self.service, topic, reason).inc(count)
 
     def lag(self, topic: str, partition: int | str, records: int) -> None:
         self.consumer_lag.labels(self.service, topic, str(partition)).set(records)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import signal
 import time
+from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 import faust
@@ -166,9 +168,11 @@ def attach_lag(app: faust.App, metrics: ServiceMetrics) -> None:
     Only the agents' topics count: table changelogs and faust's internal topics are read, not consumed.
     """
     observed: set[TP] = set()
+    exported_rereads: Counter[tuple[str, str]] = Counter()
 
     @app.timer(LAG_INTERVAL_S)
     async def observe_consumer_lag() -> None:
+        export_rereads(getattr(app.consumer, "rereads", {}), exported_rereads, metrics)
         if app.rebalancing:
             return
         consumer = app.consumer
@@ -185,6 +189,16 @@ def attach_lag(app: faust.App, metrics: ServiceMetrics) -> None:
             if lag is not None:
                 metrics.lag(tp.topic, tp.partition, lag)
                 observed.add(tp)
+
+
+def export_rereads(rereads: Mapping[tuple[str, str], int], exported: Counter[tuple[str, str]],
+                   metrics: ServiceMetrics) -> None:
+    """Add to ``streamstash_consumer_rereads`` what the consumer counted since the last export."""
+    for (topic, reason), count in rereads.items():
+        new = count - exported[(topic, reason)]
+        if new > 0:
+            metrics.reread(topic, reason, new)
+            exported[(topic, reason)] = count
 
 
 async def partition_lag(consumer: Any, tp: TP) -> int | None:

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+from collections import Counter, defaultdict
 from types import SimpleNamespace
 from unittest import mock
 
@@ -18,8 +18,10 @@ from aiokafka.errors import IllegalStateError
 from faust.transport.consumer import Consumer as FaustConsumer
 from intervaltree import IntervalTree
 
+from streamstash import names
 from streamstash.faust_consumer import AtLeastOnceConsumer, HoleTracker, rewind_never_committed
-from streamstash.streaming import StreamApp, coordination_error
+from streamstash.metrics import ServiceMetrics
+from streamstash.streaming import StreamApp, coordination_error, export_rereads
 
 RAW = "logs.raw"
 CHANGELOG = "app-task-state-changelog"
@@ -113,6 +115,7 @@ def generation_consumer(generation: int) -> AtLeastOnceConsumer:
     consumer._read_offset = defaultdict(lambda: None)
     consumer._sought_read_offsets = {}
     consumer._holes = HoleTracker()
+    consumer.rereads = Counter()
     return consumer
 
 
@@ -144,6 +147,7 @@ def test_a_rebalance_during_the_read_loops_commit_leaves_the_read_offset_the_see
 
     asyncio.run(read_loop())
     assert consumer._read_offset[PARSED] == 64
+    assert consumer.rereads == {(RAW, names.REREAD_STALE_READ_OFFSET): 1}
 
 
 def test_records_of_the_current_generation_set_the_read_offset_as_faust_does() -> None:
@@ -158,6 +162,7 @@ def test_records_of_the_current_generation_set_the_read_offset_as_faust_does() -
 
     asyncio.run(read_loop())
     assert consumer._read_offset[PARSED] == 11
+    assert not consumer.rereads
 
 
 # 3. no commit past an unacknowledged head -----------------------------------------------------------
@@ -194,7 +199,6 @@ def test_a_hole_that_stays_is_read_again_from_the_committed_offset() -> None:
     assert consumer.holes.take_pending({PARSED}) == [(PARSED, 64)]
     consumer.holes.observe_read(PARSED, 64)  # Kafka had it: read again, it will be acknowledged
     assert consumer._new_offset(PARSED) is None
-    assert consumer.holes.reread == 1
 
 
 def test_a_head_kafka_does_not_hold_is_committed_past_once_read_again() -> None:
@@ -232,6 +236,7 @@ def test_the_next_getmany_seeks_the_partition_back_to_the_hole() -> None:
 
     assert asyncio.run(one_getmany()) == [64]
     assert sought == [(PARSED, 64)]
+    assert consumer.rereads == {(RAW, names.REREAD_UNACKNOWLEDGED_HEAD): 1}
     assert not consumer.holes.verifying and PARSED not in consumer.holes.absent
 
 
@@ -278,3 +283,21 @@ def test_no_error_while_coordinating_when_closed_or_before_the_consumer_exists()
     assert coordination_error(app_with_coordination(finished_task(cancel=True))) is None
     assert coordination_error(app_with_coordination(None)) is None
     assert coordination_error(SimpleNamespace(consumer=SimpleNamespace())) is None
+
+
+def test_rereads_are_exported_once_each() -> None:
+    metrics = ServiceMetrics("parser")
+    exported: Counter[tuple[str, str]] = Counter()
+    rereads = Counter({(RAW, names.REREAD_UNACKNOWLEDGED_HEAD): 2})
+    export_rereads(rereads, exported, metrics)
+    rereads[(RAW, names.REREAD_UNACKNOWLEDGED_HEAD)] += 1
+    rereads[(RAW, names.REREAD_STALE_READ_OFFSET)] += 1
+    export_rereads(rereads, exported, metrics)
+    export_rereads(rereads, exported, metrics)
+
+    def value(reason: str) -> float | None:
+        return metrics.registry.get_sample_value("streamstash_consumer_rereads_total",
+                                                 {"service": "parser", "topic": RAW, "reason": reason})
+
+    assert value(names.REREAD_UNACKNOWLEDGED_HEAD) == 3
+    assert value(names.REREAD_STALE_READ_OFFSET) == 1
