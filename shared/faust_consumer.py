@@ -2,7 +2,7 @@
 
 Faust (faust-streaming, pinned) reads with one loop, ``Consumer._drain_messages``, and keeps per
 partition a read offset (records below it are dropped as already read), the offsets its agents
-acknowledged, and the offset it committed. Three of its rules lose records around a rebalance;
+acknowledged, and the offset it committed. Four of its rules lose records around a rebalance;
 ``AtLeastOnceConsumer`` corrects each, so that a record is either processed or read again. Reading
 again is ordinary at-least-once: event ids and the aggregator's de-duplication by raw position keep
 the results exact.
@@ -16,12 +16,20 @@ the results exact.
    the one ``perform_seek`` just set, and the records from the committed offset up to it are dropped
    as already read when they come again. The offset of a record from an older generation is put back
    to what ``perform_seek`` set (``getmany``).
-3. A commit went past a record the agent never acknowledged when it was the only one missing at the
+3. After recovery Faust resumes the agents' partitions and then awaits ``perform_seek`` with the flow
+   running, and empties its queues only afterwards: records handed on during the seek set the read
+   offset past the committed one, those still queued were dropped, and their offsets were then dropped
+   as already read when they came again (after a restart: the first record of a partition). The flow
+   now stops for the seek (``perform_seek``); Faust starts it again right after.
+4. A commit went past a record the agent never acknowledged when it was the only one missing at the
    head: ``_new_offset`` tests ``min(acked) - committed > 1`` where the committed offset is the next
    one to read. Now nothing is committed past an unacknowledged head; if the hole stays, the
    partition is read again from the committed offset. A head that Kafka does not hold (a transaction
    marker, a compacted record) shows itself then, as the first record read again is past it, and is
-   committed past as before.
+   committed past as before. Reading again after later records were handled restores every document
+   of the parser, but not an aggregate: the aggregator keeps the newest raw position per task and
+   takes older ones for duplicates. So 1-3 must keep holes from arising; 4 makes one visible (log,
+   ``streamstash_consumer_rereads``) instead of committing past it.
 """
 
 from __future__ import annotations
@@ -75,7 +83,10 @@ class AtLeastOnceConsumer(faust_aiokafka.Consumer):
             await rewind_never_committed(committed, agent_topics(self.app), self._thread.seek_to_beginning)
         return committed
 
+    # 3. no record is handed on while perform_seek moves the positions
     async def perform_seek(self) -> None:
+        # Every caller resumes the flow afterwards (Recovery._resume_streams) or had stopped it (getmany).
+        self.stop_flow()
         await super().perform_seek()
         self._sought_read_offsets = dict(self._read_offset)
         self._holes.forget_all()
@@ -92,7 +103,7 @@ class AtLeastOnceConsumer(faust_aiokafka.Consumer):
                 restore_read_offset(self._read_offset, self._sought_read_offsets, tp, message.offset)
                 self.rereads[(tp.topic, names.REREAD_STALE_READ_OFFSET)] += 1
 
-    # 3. no commit past an unacknowledged head
+    # 4. no commit past an unacknowledged head
     def _new_offset(self, tp: TP) -> int | None:
         acked = self._acked.get(tp)
         committed = self._committed_offset.get(tp)

@@ -116,6 +116,10 @@ def generation_consumer(generation: int) -> AtLeastOnceConsumer:
     consumer._sought_read_offsets = {}
     consumer._holes = HoleTracker()
     consumer.rereads = Counter()
+    consumer.flow_active = True
+    consumer.can_resume_flow = asyncio.Event()
+    consumer.can_resume_flow.set()
+    consumer.suspend_flow = asyncio.Event()
     return consumer
 
 
@@ -301,3 +305,23 @@ def test_rereads_are_exported_once_each() -> None:
 
     assert value(names.REREAD_UNACKNOWLEDGED_HEAD) == 3
     assert value(names.REREAD_STALE_READ_OFFSET) == 1
+
+
+# 3. the flow stops while perform_seek moves the positions ---------------------------------------------
+
+def test_no_record_is_handed_on_while_perform_seek_moves_the_positions() -> None:
+    consumer = generation_consumer(1)
+    flow_during_seek: list[bool] = []
+
+    async def seek() -> None:
+        flow_during_seek.append(consumer.flow_active)
+        consumer._read_offset[PARSED] = 6
+
+    async def perform() -> None:
+        with mock.patch.object(FaustConsumer, "perform_seek", lambda self: seek()):
+            await consumer.perform_seek()
+
+    asyncio.run(perform())
+    assert flow_during_seek == [False]
+    assert consumer.suspend_flow.is_set() and not consumer.can_resume_flow.is_set()
+    assert consumer._sought_read_offsets == {PARSED: 6}
