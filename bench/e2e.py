@@ -127,7 +127,7 @@ def wait_indexed(indexer_port: int, expected: int, timeout: float) -> float:
     """When the indexer has had ``expected`` documents acknowledged by Elasticsearch (its sent total).
 
     Watching the indexer's metrics instead of polling ``_count``: on the stand-in a ``_count`` costs time
-    in proportion to the index (2 s at 160,000 documents) and holds up the bulk requests it measures.
+    in proportion to the index (2 s at 160,000 documents), load on the server the run measures.
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
