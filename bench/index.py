@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -41,6 +39,9 @@ from streamstash.services.indexer.app import HEARTBEAT_INTERVAL_MS, SESSION_TIME
 from streamstash.services.indexer.bulk import BulkWriter, RetryPolicy
 from streamstash.services.indexer.consumer import DeadLetterSink, IndexerLoop
 from streamstash.services.indexer.template import install_template
+from streamstash.stack import StackAddresses
+
+from servers import add_server_options, run_on_servers  # bench/, beside this script
 
 RECORD_EVENTS = 500
 
@@ -188,34 +189,23 @@ def main() -> None:
     parser.add_argument("--naive-documents", type=int, default=3_000)
     parser.add_argument("--max-in-flight", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--kafka", default=os.environ.get(names.ENV_KAFKA))
-    parser.add_argument("--elasticsearch", default=os.environ.get(names.ENV_ELASTICSEARCH))
-    args = parser.parse_args()
-    stack = None
-    if not (args.kafka and args.elasticsearch):
-        from streamstash.stack import LocalStack
+    add_server_options(parser)
+    run_on_servers(parser.parse_args(), "bench-index-", run)
 
-        stack = LocalStack(Path(tempfile.mkdtemp(prefix="bench-index-")))
-        addresses = stack.up()
-        args.kafka, args.elasticsearch = addresses.kafka, addresses.elasticsearch
+
+def run(args: argparse.Namespace, work: Path, addresses: StackAddresses) -> None:
     rates: dict[str, list[float]] = {"indexer": [], "naive": [], "ceiling": []}
-    try:
-        # Rounds interleave the three so that a busy moment on a shared machine hits all of them alike.
-        for _ in range(args.rounds):
-            naive_s, naive_stored = asyncio.run(run_naive(args.elasticsearch, args.naive_documents))
-            ceiling_s, ceiling_stored = asyncio.run(run_ceiling(args.elasticsearch, args.documents, 2000))
-            indexer_s, indexer_stored = asyncio.run(run_indexer(args.kafka, args.elasticsearch, args.documents,
-                                                                args.max_in_flight))
-            if (indexer_stored, ceiling_stored, naive_stored) != (args.documents, args.documents,
-                                                                  args.naive_documents):
-                sys.exit(f"documents missing: indexer {indexer_stored}, ceiling {ceiling_stored}, "
-                         f"naive {naive_stored}")
-            rates["naive"].append(args.naive_documents / naive_s)
-            rates["ceiling"].append(args.documents / ceiling_s)
-            rates["indexer"].append(args.documents / indexer_s)
-    finally:
-        if stack is not None:
-            stack.down()
+    # Rounds interleave the three so that a busy moment on a shared machine hits all of them alike.
+    for _ in range(args.rounds):
+        naive_s, naive_stored = asyncio.run(run_naive(addresses.elasticsearch, args.naive_documents))
+        ceiling_s, ceiling_stored = asyncio.run(run_ceiling(addresses.elasticsearch, args.documents, 2000))
+        indexer_s, indexer_stored = asyncio.run(run_indexer(addresses.kafka, addresses.elasticsearch,
+                                                            args.documents, args.max_in_flight))
+        if (indexer_stored, ceiling_stored, naive_stored) != (args.documents, args.documents, args.naive_documents):
+            sys.exit(f"documents missing: indexer {indexer_stored}, ceiling {ceiling_stored}, naive {naive_stored}")
+        rates["naive"].append(args.naive_documents / naive_s)
+        rates["ceiling"].append(args.documents / ceiling_s)
+        rates["indexer"].append(args.documents / indexer_s)
     indexer_rate, naive_rate, ceiling_rate = (statistics.median(rates[name])
                                               for name in ("indexer", "naive", "ceiling"))
     print(f"medians of {args.rounds} interleaved rounds ({args.documents} docs; naive {args.naive_documents})")
