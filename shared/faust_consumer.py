@@ -69,12 +69,8 @@ class AtLeastOnceConsumer(faust_aiokafka.Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._sought_read_offsets: dict[TP, int | None] = {}
-        self._holes = HoleTracker()
+        self.holes = HoleTracker()
         self.rereads: Counter[tuple[str, str]] = Counter()  # (topic, reason); the lag timer exports them
-
-    @property
-    def holes(self) -> HoleTracker:
-        return self._holes
 
     # 1. never-committed partitions restart at their beginning
     async def seek_to_committed(self) -> Mapping[TP, int]:
@@ -89,14 +85,14 @@ class AtLeastOnceConsumer(faust_aiokafka.Consumer):
         self.stop_flow()
         await super().perform_seek()
         self._sought_read_offsets = dict(self._read_offset)
-        self._holes.forget_all()
+        self.holes.forget_all()
 
     # 2. a record of an older generation leaves the read offset perform_seek set
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
-        if self._holes.has_pending():
+        if self.holes.has_pending():
             await self._read_holes_again()
         async for tp, message in super().getmany(timeout):
-            self._holes.observe_read(tp, message.offset)
+            self.holes.observe_read(tp, message.offset)
             yield tp, message
             # The read loop stored this record's offset as read before asking for the next one.
             if message.generation_id != self.app.consumer_generation_id:
@@ -107,7 +103,7 @@ class AtLeastOnceConsumer(faust_aiokafka.Consumer):
     def _new_offset(self, tp: TP) -> int | None:
         acked = self._acked.get(tp)
         committed = self._committed_offset.get(tp)
-        if acked and committed is not None and self._holes.blocks(tp, committed, min(acked), time.monotonic()):
+        if acked and committed is not None and self.holes.blocks(tp, committed, min(acked), time.monotonic()):
             return None
         return super()._new_offset(tp)
 
@@ -118,7 +114,7 @@ class AtLeastOnceConsumer(faust_aiokafka.Consumer):
             assigned = self.assignment()
         except Exception:  # noqa: BLE001 - not started or stopping: the next getmany tries again
             return
-        for tp, offset in self._holes.take_pending(assigned):
+        for tp, offset in self.holes.take_pending(assigned):
             await self.seek(tp, offset)
             self.rereads[(tp.topic, names.REREAD_UNACKNOWLEDGED_HEAD)] += 1
 

@@ -114,7 +114,7 @@ def generation_consumer(generation: int) -> AtLeastOnceConsumer:
     consumer.app = SimpleNamespace(consumer_generation_id=generation, rebalancing=False)
     consumer._read_offset = defaultdict(lambda: None)
     consumer._sought_read_offsets = {}
-    consumer._holes = HoleTracker()
+    consumer.holes = HoleTracker()
     consumer.rereads = Counter()
     consumer.flow_active = True
     consumer.can_resume_flow = asyncio.Event()
@@ -173,7 +173,7 @@ def test_records_of_the_current_generation_set_the_read_offset_as_faust_does() -
 
 def commit_consumer(committed: int, acked: list[int], grace_s: float = 0.0) -> AtLeastOnceConsumer:
     consumer = generation_consumer(1)
-    consumer._holes = HoleTracker(grace_s=grace_s)
+    consumer.holes = HoleTracker(grace_s=grace_s)
     consumer._committed_offset = defaultdict(lambda: None, {PARSED: committed})
     consumer._acked = defaultdict(list, {PARSED: list(acked)})
     consumer._acked_index = defaultdict(set, {PARSED: set(acked)})
