@@ -11,17 +11,22 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
-.PHONY: install run test test-all bench docs
+.PHONY: install engines run test test-all bench docs
 install: $(VENV)/.installed
 
-run: $(VENV)/.installed
+# Apache Kafka's jars from Maven Central, once, into ~/.cache/streamstash (STREAMSTASH_ENGINES_DIR); where Java
+# or Maven is missing it says so and the local stack runs the noida-db stand-in instead.
+engines: $(VENV)/.installed
+	$(VENV)/bin/streamstash stack fetch --if-possible
+
+run: $(VENV)/.installed engines
 	$(VENV)/bin/streamstash run --config $(PIPELINE)
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed engines
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Also the tests marked `slow` (soak-style), which `make test` leaves out.
-test-all: $(VENV)/.installed
+test-all: $(VENV)/.installed engines
 	$(PY) -m pytest -m '' $(PYTEST_ARGS)
 
 docs: $(VENV)/.installed

@@ -42,8 +42,9 @@ from aiokafka import AIOKafkaConsumer
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from streamstash.config import PipelineConfig, load_pipeline  # noqa: E402
-from streamstash.envelope import Batch, Event, Source, decode_batch, encode, event_id, format_timestamp  # noqa: E402
-from streamstash.kafka import ensure_topics, make_producer  # noqa: E402
+from streamstash.events.envelope import Batch, Event, Source, decode_batch, encode, event_id, format_timestamp  # noqa: E402
+from streamstash.kafka.clients import make_producer  # noqa: E402
+from streamstash.kafka.topics import ensure_topics  # noqa: E402
 from streamstash.services.aggregator.logic import RecordProcessor, TaskAggregator, TaskRouter  # noqa: E402
 from streamstash.services.aggregator.records import encode_task_record, task_records  # noqa: E402
 
@@ -53,7 +54,7 @@ START_MS = 1_795_255_200_000
 
 @contextlib.contextmanager
 def local_stack(directory: Path) -> Iterator[str]:
-    from streamstash.stack import LocalStack
+    from streamstash.stack.manager import LocalStack
 
     stack = LocalStack(directory)
     addresses = stack.up()
@@ -66,16 +67,25 @@ def local_stack(directory: Path) -> Iterator[str]:
 def write_config(directory: Path, kafka: str, every: int, partitions: int) -> tuple[Path, PipelineConfig]:
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     document = {
-        "kafka": {"bootstrap_servers": kafka, "partitions": partitions, "consumer_group_prefix": prefix,
-                  "topics": {kind: f"{prefix}.{kind}" for kind in ("raw", "parsed", "aggregated", "dlq", "tasks")}},
+        "kafka": {
+            "bootstrap_servers": kafka,
+            "partitions": partitions,
+            "consumer_group_prefix": prefix,
+            "topics": {kind: f"{prefix}.{kind}" for kind in ("raw", "parsed", "aggregated", "dlq", "tasks")},
+        },
         "elasticsearch": {"hosts": ["http://127.0.0.1:1"]},
         "state_dir": str(directory / prefix),
         "logging": {"level": "WARNING"},
-        "aggregations": [{
-            "name": "task_elapsed", "task_id": "%{action}_%{progress}",
-            "metrics": {"elapsedAvg": {"type": "avg", "field": "elapsed"}, "count": {"type": "count"}},
-            "flush": {"every": every}, "keep_fields": ["*"], "remove_fields": ["message", "tags", "elapsed"],
-        }],
+        "aggregations": [
+            {
+                "name": "task_elapsed",
+                "task_id": "%{action}_%{progress}",
+                "metrics": {"elapsedAvg": {"type": "avg", "field": "elapsed"}, "count": {"type": "count"}},
+                "flush": {"every": every},
+                "keep_fields": ["*"],
+                "remove_fields": ["message", "tags", "elapsed"],
+            }
+        ],
     }
     path = directory / f"{prefix}.yml"
     path.write_text(yaml.safe_dump(document))
@@ -90,11 +100,19 @@ def parsed_records(events: int, tasks: int, seed: int = 5) -> list[Batch]:
         for position in range(min(RECORD_EVENTS, events - start)):
             index = start + position
             task = rng.randrange(tasks)
-            batch.append(Event(
-                timestamp=format_timestamp((START_MS + index) / 1000), source=Source(kind="file", path="/bench.log"),
-                fields={"origtime": "x", "progress": f"p{task % 100}", "action": f"a{task // 100}",
-                        "elapsed": rng.randint(1, 2000)},
-                id=event_id("bench.raw", 0, offset, position)))
+            batch.append(
+                Event(
+                    timestamp=format_timestamp((START_MS + index) / 1000),
+                    source=Source(kind="file", path="/bench.log"),
+                    fields={
+                        "origtime": "x",
+                        "progress": f"p{task % 100}",
+                        "action": f"a{task // 100}",
+                        "elapsed": rng.randint(1, 2000),
+                    },
+                    id=event_id("bench.raw", 0, offset, position),
+                )
+            )
         records.append(Batch(events=batch))
     return records
 
@@ -133,10 +151,20 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_aggregator(path: Path, config: PipelineConfig, events: int, port: int,
-                   log_path: Path) -> tuple[float, float | None, float | None]:
+def run_aggregator(
+    path: Path, config: PipelineConfig, events: int, port: int, log_path: Path
+) -> tuple[float, float | None, float | None]:
     """Events/s, and (when /proc tells) CPU microseconds per event and the share of a core it had."""
-    argv = [sys.executable, "-m", "streamstash.cli", "aggregator", "--config", str(path), "--http-port", str(port)]
+    argv = [
+        sys.executable,
+        "-m",
+        "streamstash.services.cli",
+        "aggregator",
+        "--config",
+        str(path),
+        "--http-port",
+        str(port),
+    ]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
         try:
@@ -151,8 +179,11 @@ def run_aggregator(path: Path, config: PipelineConfig, events: int, port: int,
                     assert started is not None
                     elapsed, cpu_last = time.monotonic() - started, cpu_seconds(process.pid)
                     cpu = None if cpu_first is None or cpu_last is None else cpu_last - cpu_first
-                    return ((events - first) / elapsed, None if cpu is None else cpu / (events - first) * 1e6,
-                            None if cpu is None else cpu / elapsed)
+                    return (
+                        (events - first) / elapsed,
+                        None if cpu is None else cpu / (events - first) * 1e6,
+                        None if cpu is None else cpu / elapsed,
+                    )
                 if process.poll() is not None:
                     raise RuntimeError(f"aggregator exited with {process.returncode}; see {log_path}")
                 time.sleep(0.1)
@@ -165,9 +196,14 @@ def run_aggregator(path: Path, config: PipelineConfig, events: int, port: int,
 async def baseline(config: PipelineConfig, events: int) -> float:
     """Decode, re-key, produce one record per input record: Kafka from Python, without state."""
     router = TaskRouter(config.aggregations)
-    consumer = AIOKafkaConsumer(config.kafka.topics.parsed, bootstrap_servers=config.kafka.bootstrap_servers,
-                                auto_offset_reset="earliest", enable_auto_commit=False, group_id=None,
-                                max_partition_fetch_bytes=config.kafka.max_message_bytes)
+    consumer = AIOKafkaConsumer(
+        config.kafka.topics.parsed,
+        bootstrap_servers=config.kafka.bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+        max_partition_fetch_bytes=config.kafka.max_message_bytes,
+    )
     producer = make_producer(config.kafka, client_id="bench-baseline")
     await consumer.start()
     await producer.start()
@@ -179,11 +215,13 @@ async def baseline(config: PipelineConfig, events: int) -> float:
                 for message in messages:
                     batch = decode_batch(message.value)
                     seen += len(batch.events)
-                    for partition, records in task_records(batch.events, router.keys_for, config.kafka.partitions,
-                                                           5000).items():
+                    for partition, records in task_records(
+                        batch.events, router.keys_for, config.kafka.partitions, 5000
+                    ).items():
                         for record in records:
-                            await producer.send(config.kafka.topics.dlq, encode_task_record(record),
-                                                partition=partition)
+                            await producer.send(
+                                config.kafka.topics.dlq, encode_task_record(record), partition=partition
+                            )
         await producer.flush()
         return seen / (time.monotonic() - started)
     finally:
@@ -235,10 +273,11 @@ def main() -> None:
             records = parsed_records(args.events, args.tasks)
             asyncio.run(load_parsed(config, records))
             print(f"loaded {args.events:,} events ({len(records)} records) for {args.tasks:,} distinct tasks")
-            from streamstash.stack import free_port
+            from streamstash.stack.manager import free_port
 
-            rate, cpu_per_event, core_share = run_aggregator(path, config, args.events, free_port(),
-                                                             directory / "aggregator.log")
+            rate, cpu_per_event, core_share = run_aggregator(
+                path, config, args.events, free_port(), directory / "aggregator.log"
+            )
             floor = asyncio.run(baseline(config, args.events))
     print(f"aggregator (1 process, flush every {args.every}): {rate:10,.0f} events/s")
     if cpu_per_event is not None and core_share is not None:
@@ -248,8 +287,9 @@ def main() -> None:
     print(f"aggregator / baseline: {rate / floor:.2f}")
     for every in (3, 100):
         indexed, lines = reduction(every, args.case_lines)
-        print(f"issue case N={every}: {lines:,} lines -> {indexed:,} indexed documents: "
-              f"reduction {lines / indexed:.1f}x")
+        print(
+            f"issue case N={every}: {lines:,} lines -> {indexed:,} indexed documents: reduction {lines / indexed:.1f}x"
+        )
 
 
 if __name__ == "__main__":

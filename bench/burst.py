@@ -35,12 +35,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from e2e import SERVICES, es_count, pipeline  # noqa: E402
 from servers import add_server_options, run_on_servers  # noqa: E402
 
-from streamstash.stack import StackAddresses  # noqa: E402
+from streamstash.stack.manager import StackAddresses  # noqa: E402
 from tests.helpers.processes import ServiceProcess  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-TUTORIAL_LOG_CANDIDATES = [REPO.parent / "shared" / "data" / "logstash-tutorial.log",
-                           REPO / "examples" / "data" / "logstash-tutorial.log"]
+TUTORIAL_LOG_CANDIDATES = [
+    REPO.parent / "shared" / "data" / "logstash-tutorial.log",
+    REPO / "examples" / "data" / "logstash-tutorial.log",
+]
 SAMPLE_INTERVAL_S = 0.5
 BURST_FACTOR = 10.0
 JITTER = 0.5
@@ -80,8 +82,9 @@ def burst_windows(seconds: float, burst_every: float, burst_seconds: float) -> l
     return windows
 
 
-def summarize_bursts(points: list[tuple[float, float]], windows: list[tuple[float, float]],
-                     settled: float = 0.0) -> list[BurstSummary]:
+def summarize_bursts(
+    points: list[tuple[float, float]], windows: list[tuple[float, float]], settled: float = 0.0
+) -> list[BurstSummary]:
     """Per burst, the peak of a (time, value) series and the time from the burst's end until it is back to ``settled``.
 
     The backlog keeps growing after the burst's last line while the slowest stage works through it, so the
@@ -95,8 +98,7 @@ def summarize_bursts(points: list[tuple[float, float]], windows: list[tuple[floa
         until = drained_at if drained_at is not None else horizon
         during = [(t, value) for t, value in points if start <= t <= until]
         peak_at, peak = max(during, key=lambda point: point[1]) if during else (None, 0.0)
-        summaries.append(BurstSummary(start, end, peak, peak_at,
-                                      drained_at - end if drained_at is not None else None))
+        summaries.append(BurstSummary(start, end, peak, peak_at, drained_at - end if drained_at is not None else None))
     return summaries
 
 
@@ -143,11 +145,29 @@ class LineCounter:
         return self.lines
 
 
-def start_generator(source: Path, target: Path, rate: float, burst_every: float, burst_seconds: float,
-                    count: int = 0) -> subprocess.Popen:
-    argv = [sys.executable, "-m", "streamstash.cli", "generate", "--file", str(source), "--rate", str(rate),
-            "--jitter", str(JITTER), "--burst-every", str(burst_every), "--burst-factor", str(BURST_FACTOR),
-            "--burst-seconds", str(burst_seconds), "--count", str(count)]
+def start_generator(
+    source: Path, target: Path, rate: float, burst_every: float, burst_seconds: float, count: int = 0
+) -> subprocess.Popen:
+    argv = [
+        sys.executable,
+        "-m",
+        "streamstash.services.cli",
+        "generate",
+        "--file",
+        str(source),
+        "--rate",
+        str(rate),
+        "--jitter",
+        str(JITTER),
+        "--burst-every",
+        str(burst_every),
+        "--burst-factor",
+        str(BURST_FACTOR),
+        "--burst-seconds",
+        str(burst_seconds),
+        "--count",
+        str(count),
+    ]
     with target.open("ab") as out:  # the child keeps its own descriptor
         return subprocess.Popen(argv, stdout=out)  # noqa: S603
 
@@ -172,8 +192,12 @@ def main() -> None:
     parser.add_argument("--burst-every", type=float, default=20.0, help="seconds between burst starts")
     parser.add_argument("--burst-seconds", type=float, default=5.0, help="length of a burst")
     parser.add_argument("--lead-in", type=float, default=5.0, help="seconds at the base rate before the first burst")
-    parser.add_argument("--file", type=Path, default=next((p for p in TUTORIAL_LOG_CANDIDATES if p.is_file()),
-                                                           TUTORIAL_LOG_CANDIDATES[-1]), help="lines to replay")
+    parser.add_argument(
+        "--file",
+        type=Path,
+        default=next((p for p in TUTORIAL_LOG_CANDIDATES if p.is_file()), TUTORIAL_LOG_CANDIDATES[-1]),
+        help="lines to replay",
+    )
     add_server_options(parser)
     run_on_servers(parser.parse_args(), "bench-burst-", run)
 
@@ -213,9 +237,12 @@ def run(args: argparse.Namespace, work: Path, addresses: StackAddresses) -> None
                 time.sleep(max(0.0, due - time.monotonic()))
 
         load_before = load_average()
-        print(f"services up; {args.lead_in:g} s at {args.rate:g} lines/s, then {args.seconds:g} s with a "
-              f"{args.burst_seconds:g} s burst of {BURST_FACTOR:g}x every {args.burst_every:g} s; load average "
-              f"{load_before}", flush=True)
+        print(
+            f"services up; {args.lead_in:g} s at {args.rate:g} lines/s, then {args.seconds:g} s with a "
+            f"{args.burst_seconds:g} s burst of {BURST_FACTOR:g}x every {args.burst_every:g} s; load average "
+            f"{load_before}",
+            flush=True,
+        )
         lead_in = start_generator(args.file, access, args.rate, 0, 0, count=int(args.rate * args.lead_in))
         generators.append(lead_in)
         origin[0] = wait_first_line(access, 0, lead_in) + args.lead_in
@@ -229,8 +256,12 @@ def run(args: argparse.Namespace, work: Path, addresses: StackAddresses) -> None
         bursting.wait()
         written = counter.count()
         drain_deadline = time.monotonic() + DRAIN_TIMEOUT_S
-        sample_until(lambda: (samples[-1].documents >= written and samples[-1].lag.get("indexer", 1) == 0
-                              if samples else False) or time.monotonic() > drain_deadline)
+        sample_until(
+            lambda: (
+                (samples[-1].documents >= written and samples[-1].lag.get("indexer", 1) == 0 if samples else False)
+                or time.monotonic() > drain_deadline
+            )
+        )
         load_after = load_average()
 
         print_timeline(samples, args)
@@ -238,8 +269,10 @@ def run(args: argparse.Namespace, work: Path, addresses: StackAddresses) -> None
         print_bursts(samples, windows)
         es.indices.refresh(index=index)
         documents = es_count(es, index)
-        print(f"count check: {written:,} lines written, {documents:,} documents -> "
-              f"{'OK' if documents == written else 'MISMATCH'}")
+        print(
+            f"count check: {written:,} lines written, {documents:,} documents -> "
+            f"{'OK' if documents == written else 'MISMATCH'}"
+        )
         print(f"load average before {load_before}, after {load_after} (nproc {os.cpu_count()})")
     finally:
         for generator in generators:
@@ -257,17 +290,23 @@ def phase_at(second: float, windows: list[tuple[float, float]]) -> str:
 
 def print_timeline(samples: list[Sample], args: argparse.Namespace) -> None:
     windows = burst_windows(args.seconds, args.burst_every, args.burst_seconds)
-    print(f"{'t':>4} {'phase':<5} {'written/s':>9} {'indexer lag':>11} {'parser lag':>10} {'documents':>10} "
-          f"{'behind':>8} {'in indexer':>10}")
+    print(
+        f"{'t':>4} {'phase':<5} {'written/s':>9} {'indexer lag':>11} {'parser lag':>10} {'documents':>10} "
+        f"{'behind':>8} {'in indexer':>10}"
+    )
     for second, first, last in per_second_rows(samples):
         elapsed = last.at - first.at
         rate = (last.written - first.written) / elapsed if elapsed > 0 else 0.0
         phase = phase_at(second, windows) if 0 <= second < args.seconds else ("base" if second < 0 else "-")
-        print(f"{second:>4} {phase:<5} {rate:>9,.0f} {last.lag['indexer']:>11,.0f} {last.lag['parser']:>10,.0f} "
-              f"{last.documents:>10,} {last.written - last.documents:>8,} "
-              f"{last.received['indexer'] - last.documents:>10,.0f}")
-    print("(lag: Kafka records not yet handled, summed over partitions; behind: lines written - documents countable; "
-          "in indexer: received by the indexer, not countable yet; a second without a row: a sample took longer)")
+        print(
+            f"{second:>4} {phase:<5} {rate:>9,.0f} {last.lag['indexer']:>11,.0f} {last.lag['parser']:>10,.0f} "
+            f"{last.documents:>10,} {last.written - last.documents:>8,} "
+            f"{last.received['indexer'] - last.documents:>10,.0f}"
+        )
+    print(
+        "(lag: Kafka records not yet handled, summed over partitions; behind: lines written - documents countable; "
+        "in indexer: received by the indexer, not countable yet; a second without a row: a sample took longer)"
+    )
 
 
 def print_bursts(samples: list[Sample], windows: list[tuple[float, float]]) -> None:
@@ -285,13 +324,19 @@ def print_bursts(samples: list[Sample], windows: list[tuple[float, float]]) -> N
         settled_levels[label] = settled
     for number, (start, end) in enumerate(windows):
         during = [s for s in samples if start <= s.at <= end]
-        burst_rate = ((during[-1].written - during[0].written) / (during[-1].at - during[0].at)
-                      if len(during) >= 2 and during[-1].at > during[0].at else float("nan"))
+        burst_rate = (
+            (during[-1].written - during[0].written) / (during[-1].at - during[0].at)
+            if len(during) >= 2 and during[-1].at > during[0].at
+            else float("nan")
+        )
         parts = []
         for label, burst_summaries in summaries.items():
             summary = burst_summaries[number]
-            drained = (f"back to <= {settled_levels[label]:,.0f} {summary.drained_after:.1f} s after it"
-                       if summary.drained_after is not None else "not back before the next burst / the end")
+            drained = (
+                f"back to <= {settled_levels[label]:,.0f} {summary.drained_after:.1f} s after it"
+                if summary.drained_after is not None
+                else "not back before the next burst / the end"
+            )
             parts.append(f"{label} peak {summary.peak:,.0f}, {drained}")
         print(f"burst {number + 1} ({start:g}-{end:g} s, {burst_rate:,.0f} lines/s written): " + "; ".join(parts))
 

@@ -14,7 +14,7 @@ Contenders, all with the same producer settings (acks=all, idempotence, lz4) and
                  the first ``--wait-lines`` lines only because it is slow.
 
 Every line reaching the topic is checked after the collector run (count). The stand-in is started
-on a temporary directory via ``streamstash.stack.LocalStack`` unless ``--kafka`` is given.
+on a temporary directory via ``streamstash.stack.manager.LocalStack`` unless ``--kafka`` is given.
 """
 
 from __future__ import annotations
@@ -32,22 +32,29 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer
 
 from streamstash.config import PipelineConfig
-from streamstash.envelope import decode_batch
-from streamstash.kafka import ensure_topics, make_producer
-from streamstash.stack import LocalStack
+from streamstash.events.envelope import decode_batch
+from streamstash.kafka.clients import make_producer
+from streamstash.kafka.topics import ensure_topics
+from streamstash.stack.manager import LocalStack
 
-AGENTS = ["Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0", "curl/8.4.0",
-          "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"]
+AGENTS = [
+    "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
+    "curl/8.4.0",
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+]
 
 
 def write_access_log(path: Path, count: int) -> int:
     with open(path, "w", encoding="utf-8") as out:
         for start in range(0, count, 10_000):
-            out.write("".join(
-                f'10.{n % 7}.{n % 250}.{n % 199} - - [01/May/2024:10:{n // 60 % 60:02d}:{n % 60:02d} +0000] '
-                f'"GET /api/v1/items/{n} HTTP/1.1" {200 if n % 17 else 404} {n % 50_000} '
-                f'"https://example.org/page/{n % 100}" "{AGENTS[n % 3]}"\n'
-                for n in range(start, min(count, start + 10_000))))
+            out.write(
+                "".join(
+                    f"10.{n % 7}.{n % 250}.{n % 199} - - [01/May/2024:10:{n // 60 % 60:02d}:{n % 60:02d} +0000] "
+                    f'"GET /api/v1/items/{n} HTTP/1.1" {200 if n % 17 else 404} {n % 50_000} '
+                    f'"https://example.org/page/{n % 100}" "{AGENTS[n % 3]}"\n'
+                    for n in range(start, min(count, start + 10_000))
+                )
+            )
     return path.stat().st_size
 
 
@@ -62,15 +69,20 @@ def local_kafka(directory: Path) -> Iterator[str]:
 
 
 def pipeline(kafka: str, state: Path, log_file: Path, prefix: str) -> PipelineConfig:
-    return PipelineConfig.model_validate({
-        "kafka": {"bootstrap_servers": kafka, "partitions": 3,
-                  "topics": {kind: f"{prefix}.{kind}" for kind in ("raw", "parsed", "aggregated", "dlq", "tasks")}},
-        "elasticsearch": {"hosts": ["http://unused"]},
-        "http": {"enabled": False},
-        "state_dir": str(state),
-        "logging": {"level": "WARNING"},
-        "inputs": [{"type": "file", "paths": [str(log_file)], "start_position": "beginning", "exit_at_eof": True}],
-    })
+    return PipelineConfig.model_validate(
+        {
+            "kafka": {
+                "bootstrap_servers": kafka,
+                "partitions": 3,
+                "topics": {kind: f"{prefix}.{kind}" for kind in ("raw", "parsed", "aggregated", "dlq", "tasks")},
+            },
+            "elasticsearch": {"hosts": ["http://unused"]},
+            "http": {"enabled": False},
+            "state_dir": str(state),
+            "logging": {"level": "WARNING"},
+            "inputs": [{"type": "file", "paths": [str(log_file)], "start_position": "beginning", "exit_at_eof": True}],
+        }
+    )
 
 
 @dataclass
@@ -97,8 +109,13 @@ async def run_collector_once(config: PipelineConfig) -> Timing:
 
 
 async def count_events(kafka: str, topic: str) -> int:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=kafka, auto_offset_reset="earliest", group_id=None,
-                                max_partition_fetch_bytes=16 * 1024 * 1024)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=kafka,
+        auto_offset_reset="earliest",
+        group_id=None,
+        max_partition_fetch_bytes=16 * 1024 * 1024,
+    )
     await consumer.start()
     total = 0
     idle = 0
@@ -128,8 +145,9 @@ async def naive_send(config: PipelineConfig, log_file: Path, topic: str) -> Timi
 
 async def naive_send_and_wait(config: PipelineConfig, log_file: Path, topic: str, count: int) -> Timing:
     # linger 0: waiting for each acknowledgement, a linger would only add to every line's round trip.
-    producer = make_producer(config.kafka, client_id="bench-wait", compression=config.collector.compression,
-                             linger_ms=0)
+    producer = make_producer(
+        config.kafka, client_id="bench-wait", compression=config.collector.compression, linger_ms=0
+    )
     await producer.start()
     timing: list[Timing] = []
     try:
@@ -165,18 +183,24 @@ def main() -> None:
             per_line = asyncio.run(naive_send(config, log_file, f"{prefix}.naive"))
             and_wait = asyncio.run(naive_send_and_wait(config, log_file, f"{prefix}.wait", args.wait_lines))
 
-        contenders = (("collector (file -> logs.raw, batches)", args.lines, collector),
-                      ("naive: producer.send per line", args.lines, per_line),
-                      (f"naive: send_and_wait per line ({args.wait_lines:,})", args.wait_lines, and_wait))
+        contenders = (
+            ("collector (file -> logs.raw, batches)", args.lines, collector),
+            ("naive: producer.send per line", args.lines, per_line),
+            (f"naive: send_and_wait per line ({args.wait_lines:,})", args.wait_lines, and_wait),
+        )
         rate = {name: lines / timing.wall_s for name, lines, timing in contenders}
         cpu = {name: timing.cpu_s / lines * 1e6 for name, lines, timing in contenders}
         ours = contenders[0][0]
         print(f"{'contender':<44}{'lines/s':>10}{'ratio':>9}{'CPU us/line':>13}{'ratio':>9}")
         for name, _, _ in contenders:
-            print(f"{name:<44}{rate[name]:>10,.0f}{rate[ours] / rate[name]:>8.2f}x{cpu[name]:>13.1f}"
-                  f"{cpu[name] / cpu[ours]:>8.2f}x")
-        print("ratio: how many times the collector's figure is better (lines/s: higher, CPU per line: lower);\n"
-              "CPU is this process's own time, so it holds on a busy machine where wall-clock rates do not.")
+            print(
+                f"{name:<44}{rate[name]:>10,.0f}{rate[ours] / rate[name]:>8.2f}x{cpu[name]:>13.1f}"
+                f"{cpu[name] / cpu[ours]:>8.2f}x"
+            )
+        print(
+            "ratio: how many times the collector's figure is better (lines/s: higher, CPU per line: lower);\n"
+            "CPU is this process's own time, so it holds on a busy machine where wall-clock rates do not."
+        )
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import re
 import sys
@@ -39,15 +38,19 @@ from index import run_ceiling  # noqa: E402
 from parse import generate_lines  # noqa: E402
 from servers import add_server_options, run_on_servers  # noqa: E402
 
-from streamstash.stack import StackAddresses  # noqa: E402
+from streamstash.stack.manager import StackAddresses  # noqa: E402
 from tests.helpers.processes import ServiceProcess  # noqa: E402
 
 SERVICES = ["collector", "parser", "aggregator", "indexer"]
-TASK_GROK = ("%{TIMESTAMP_ISO8601:origtime}%{GREEDYDATA} %{WORD:progress}:%{WORD:action} "
-             "elapsed:%{NUMBER:elapsed:int}%{GREEDYDATA}")
+TASK_GROK = (
+    "%{TIMESTAMP_ISO8601:origtime}%{GREEDYDATA} %{WORD:progress}:%{WORD:action} "
+    "elapsed:%{NUMBER:elapsed:int}%{GREEDYDATA}"
+)
 TASK_LINE = re.compile(r"^\S+ \S+ \S+ (?P<progress>\w+):(?P<action>\w+) elapsed:(?P<elapsed>\d+) ms")
-ACCESS_LINE = re.compile(r'^(?P<clientip>\S+) \S+ \S+ \[(?P<timestamp>[^\]]+)\] "(?P<verb>\S+) (?P<request>\S+) '
-                         r'[^"]*" (?P<response>\d+) (?P<bytes>\d+|-)')
+ACCESS_LINE = re.compile(
+    r'^(?P<clientip>\S+) \S+ \S+ \[(?P<timestamp>[^\]]+)\] "(?P<verb>\S+) (?P<request>\S+) '
+    r'[^"]*" (?P<response>\d+) (?P<bytes>\d+|-)'
+)
 EVERY = 100
 LATENCY_MARK = 10**15  # latency lines carry bytes = LATENCY_MARK + write time in µs since the phase began
 LATENCY_RATE = 2000  # lines/s written during the latency phase, unless --latency-rate
@@ -59,13 +62,16 @@ CEILING_DOCUMENTS = 20_000
 
 def task_lines(count: int) -> list[str]:
     import random
+
     rng = random.Random(5)
     out = []
     for index in range(count):
-        out.append(f"2026-11-21T10:{index // 60000 % 60:02d}:{index // 1000 % 60:02d}.{index % 1000:03d}Z "
-                   f"worker-{rng.randint(1, 8)} INFO {rng.choice(['resize', 'upload', 'encode'])}:"
-                   f"{rng.choice(['thumbnail', 'avatar', 'banner', 'icon'])} elapsed:{rng.randint(1, 2000)} ms "
-                   f"id={index}")
+        out.append(
+            f"2026-11-21T10:{index // 60000 % 60:02d}:{index // 1000 % 60:02d}.{index % 1000:03d}Z "
+            f"worker-{rng.randint(1, 8)} INFO {rng.choice(['resize', 'upload', 'encode'])}:"
+            f"{rng.choice(['thumbnail', 'avatar', 'banner', 'icon'])} elapsed:{rng.randint(1, 2000)} ms "
+            f"id={index}"
+        )
     return out
 
 
@@ -82,9 +88,11 @@ def pipeline(directory: Path, access: Path, tasks: Path) -> tuple[Path, str, str
     run_id = uuid.uuid4().hex[:8]  # topics, groups and indices of their own: reruns on real servers never mix
     index, aggregates = f"bench-e2e-{run_id}-logs", f"bench-e2e-{run_id}-aggregates"
     body = {
-        "kafka": {"partitions": 3, "consumer_group_prefix": f"bench-e2e-{run_id}",
-                  "topics": {kind: f"bench-e2e-{run_id}.{kind}" for kind in ("raw", "parsed", "aggregated", "dlq",
-                                                                           "tasks")}},
+        "kafka": {
+            "partitions": 3,
+            "consumer_group_prefix": f"bench-e2e-{run_id}",
+            "topics": {kind: f"bench-e2e-{run_id}.{kind}" for kind in ("raw", "parsed", "aggregated", "dlq", "tasks")},
+        },
         "state_dir": str(directory / "state"),
         "logging": {"level": "INFO"},  # the metrics port is in an INFO line
         "inputs": [{"type": "file", "paths": [str(access), str(tasks)], "start_position": "beginning"}],
@@ -92,9 +100,15 @@ def pipeline(directory: Path, access: Path, tasks: Path) -> tuple[Path, str, str
             {"grok": {"match": {"message": ["%{COMBINEDAPACHELOG}", TASK_GROK]}}},
             {"mutate": {"convert": {"response": "integer", "bytes": "integer"}}},
         ],
-        "aggregations": [{"name": "task_elapsed", "task_id": "%{action}_%{progress}",
-                          "metrics": {"count": {"type": "count"}, "elapsedAvg": {"type": "avg", "field": "elapsed"}},
-                          "flush": {"every": EVERY}, "index_events": False}],
+        "aggregations": [
+            {
+                "name": "task_elapsed",
+                "task_id": "%{action}_%{progress}",
+                "metrics": {"count": {"type": "count"}, "elapsedAvg": {"type": "avg", "field": "elapsed"}},
+                "flush": {"every": EVERY},
+                "index_events": False,
+            }
+        ],
         "outputs": {"elasticsearch": {"index": index, "aggregate_index": aggregates}},
     }
     path = directory / "e2e.yml"
@@ -105,13 +119,19 @@ def pipeline(directory: Path, access: Path, tasks: Path) -> tuple[Path, str, str
 def metric_samples(port: int) -> list[tuple[str, dict[str, str], float]]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:  # noqa: S310
         text = response.read().decode()
-    return [(sample.name, sample.labels, sample.value)
-            for family in text_string_to_metric_families(text) for sample in family.samples]
+    return [
+        (sample.name, sample.labels, sample.value)
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    ]
 
 
 def metric_total(port: int, name: str, **labels: str) -> float:
-    return sum(value for sample, sample_labels, value in metric_samples(port)
-               if sample == name and all(sample_labels.get(key) == want for key, want in labels.items()))
+    return sum(
+        value
+        for sample, sample_labels, value in metric_samples(port)
+        if sample == name and all(sample_labels.get(key) == want for key, want in labels.items())
+    )
 
 
 def received(port: int) -> float:
@@ -169,8 +189,7 @@ def settled_count(es: Elasticsearch, index: str, expected: int, timeout: float =
     return count
 
 
-def latency_phase(es: Elasticsearch, index: str, access: Path, seconds: float,
-                  rate: float) -> tuple[list[float], int]:
+def latency_phase(es: Elasticsearch, index: str, access: Path, seconds: float, rate: float) -> tuple[list[float], int]:
     """Write ``rate`` lines/s for ``seconds``; every SAMPLE_EVERY-th carries its write time in ``bytes``.
 
     Returns the sorted latencies of the timed lines seen, and how many lines were written.
@@ -195,8 +214,13 @@ def latency_phase(es: Elasticsearch, index: str, access: Path, seconds: float,
                 return
             if floor is not None:
                 try:
-                    hits = es.search(index=index, size=SAMPLE_BATCH, source=["bytes"],
-                                     query={"range": {"bytes": {"gte": floor}}}, sort=[{"bytes": "asc"}])["hits"]["hits"]
+                    hits = es.search(
+                        index=index,
+                        size=SAMPLE_BATCH,
+                        source=["bytes"],
+                        query={"range": {"bytes": {"gte": floor}}},
+                        sort=[{"bytes": "asc"}],
+                    )["hits"]["hits"]
                 except Exception:  # noqa: BLE001 - the index may not show the first marks yet
                     hits = []
                 now = time.monotonic()
@@ -246,8 +270,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lines", type=int, default=1_000_000, help="access-log lines (plus lines/5 task lines)")
     parser.add_argument("--latency-seconds", type=float, default=20.0)
-    parser.add_argument("--latency-rate", type=float, default=LATENCY_RATE,
-                        help="lines/s written in the latency phase (the issue's figure is at 2,000)")
+    parser.add_argument(
+        "--latency-rate",
+        type=float,
+        default=LATENCY_RATE,
+        help="lines/s written in the latency phase (the issue's figure is at 2,000)",
+    )
     add_server_options(parser)
     run_on_servers(parser.parse_args(), "bench-e2e-", run)
 
@@ -297,8 +325,10 @@ def run(args: argparse.Namespace, work: Path, addresses: StackAddresses) -> None
         sampler.join()
         total_lines = len(access_lines) + len(tasks)
         end_to_end = total_lines / (ended - started)
-        print(f"end to end: {total_lines:,} lines in {ended - started:.1f}s = {end_to_end:,.0f} lines/s "
-              "(first line written -> last document acknowledged by Elasticsearch)")
+        print(
+            f"end to end: {total_lines:,} lines in {ended - started:.1f}s = {end_to_end:,.0f} lines/s "
+            "(first line written -> last document acknowledged by Elasticsearch)"
+        )
         stage_rates: dict[str, float] = {}
         for name, points in samples.items():
             moving = [(t, v) for t, v in points if points and v > points[0][1]]
@@ -312,32 +342,45 @@ def run(args: argparse.Namespace, work: Path, addresses: StackAddresses) -> None
                 stage_rates[name] = rate
                 print(f"  {name:<10} received {moving[-1][1]:>10,.0f}  {rate:>10,.0f} lines/s")
         pipeline_cpu = sum(cpu_used.values())
-        print(f"CPU of the four services: {pipeline_cpu:.1f} s = {total_lines / pipeline_cpu:,.0f} lines per CPU-second ("
-              + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in cpu_used.items())
-              + "; Kafka and Elasticsearch not counted)")
-        documents, aggregates = settled_count(es, index, expected_docs), settled_count(es, aggregate_index, expected_aggs)
-        items = {result: metric_total(indexer_port, "streamstash_bulk_items_total", result=result)
-                 for result in ("created", "updated", "already_indexed", "rejected")}
+        print(
+            f"CPU of the four services: {pipeline_cpu:.1f} s = {total_lines / pipeline_cpu:,.0f} lines per CPU-second ("
+            + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in cpu_used.items())
+            + "; Kafka and Elasticsearch not counted)"
+        )
+        documents, aggregates = (
+            settled_count(es, index, expected_docs),
+            settled_count(es, aggregate_index, expected_aggs),
+        )
+        items = {
+            result: metric_total(indexer_port, "streamstash_bulk_items_total", result=result)
+            for result in ("created", "updated", "already_indexed", "rejected")
+        }
         # Ids are derived from each line's origin, so a line delivered twice overwrites its document: the
         # count equal to the lines written means every line is there exactly once.
-        print(f"count check: documents {documents:,} (expected {expected_docs:,}, {latency_lines:,} of them from the "
-              f"latency phase), aggregates {aggregates:,} (expected {expected_aggs:,}) -> "
-              f"{'OK' if documents == expected_docs and aggregates == expected_aggs else 'MISMATCH'}; bulk items "
-              + ", ".join(f"{result} {count:,.0f}" for result, count in items.items()))
+        print(
+            f"count check: documents {documents:,} (expected {expected_docs:,}, {latency_lines:,} of them from the "
+            f"latency phase), aggregates {aggregates:,} (expected {expected_aggs:,}) -> "
+            f"{'OK' if documents == expected_docs and aggregates == expected_aggs else 'MISMATCH'}; bulk items "
+            + ", ".join(f"{result} {count:,.0f}" for result, count in items.items())
+        )
 
         # What the stand-in's Elasticsearch accepts at all, in the state the run left it in (it slows as it
         # fills): pre-encoded 2,000-document bulk requests, one after another, no Kafka.
         ceiling_s, _ = asyncio.run(run_ceiling(addresses.elasticsearch, CEILING_DOCUMENTS, 2000))
         ceiling = CEILING_DOCUMENTS / ceiling_s
         indexer_rate = stage_rates.get("indexer", float("nan"))
-        print(f"elasticsearch bulk ceiling now: {ceiling:,.0f} docs/s; indexer stage / ceiling: "
-              f"{indexer_rate / ceiling:.0%}")
+        print(
+            f"elasticsearch bulk ceiling now: {ceiling:,.0f} docs/s; indexer stage / ceiling: "
+            f"{indexer_rate / ceiling:.0%}"
+        )
         wanted = -(-int(args.latency_rate * args.latency_seconds) // SAMPLE_EVERY)  # the timed lines
         if latencies:
             p50 = latencies[len(latencies) // 2]
             p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-            print(f"latency at {args.latency_rate:g}/s: {len(latencies):,}/{wanted:,} timed lines seen, "
-                  f"p50 {p50 * 1000:,.0f} ms, p99 {p99 * 1000:,.0f} ms (written -> searchable)")
+            print(
+                f"latency at {args.latency_rate:g}/s: {len(latencies):,}/{wanted:,} timed lines seen, "
+                f"p50 {p50 * 1000:,.0f} ms, p99 {p99 * 1000:,.0f} ms (written -> searchable)"
+            )
         else:
             print("latency: no latency lines became searchable")
         for name, process in services.items():
@@ -350,10 +393,14 @@ def run(args: argparse.Namespace, work: Path, addresses: StackAddresses) -> None
     naive_cpu_before = time.process_time()  # the naive shipper runs in this process, alone by now
     naive = asyncio.run(baseline(capped, addresses.elasticsearch, f"{index}-naive"))
     naive_per_cpu_second = len(capped) / (time.process_time() - naive_cpu_before)
-    print(f"naive baseline (regex + one HTTP index request per line, first {len(capped):,} lines only, "
-          f"lines/s extrapolated): {naive:,.0f} lines/s, {naive_per_cpu_second:,.0f} lines per CPU-second")
-    print(f"ratio end to end / naive: {end_to_end / naive:.1f}x (wall clock, bound by the Elasticsearch above); "
-          f"per CPU-second: {total_lines / pipeline_cpu / naive_per_cpu_second:.1f}x")
+    print(
+        f"naive baseline (regex + one HTTP index request per line, first {len(capped):,} lines only, "
+        f"lines/s extrapolated): {naive:,.0f} lines/s, {naive_per_cpu_second:,.0f} lines per CPU-second"
+    )
+    print(
+        f"ratio end to end / naive: {end_to_end / naive:.1f}x (wall clock, bound by the Elasticsearch above); "
+        f"per CPU-second: {total_lines / pipeline_cpu / naive_per_cpu_second:.1f}x"
+    )
     es.close()
 
 

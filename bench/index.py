@@ -28,20 +28,20 @@ import aiohttp
 import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from servers import add_server_options, run_on_servers  # bench/, beside this script
 
 from streamstash import names
 from streamstash.config import parse_pipeline
-from streamstash.envelope import Batch, Event, Source, encode, event_id, to_document
-from streamstash.es import make_client
-from streamstash.kafka import consumer_group, ensure_topics, make_consumer, make_producer
-from streamstash.metrics import ServiceMetrics
+from streamstash.events.envelope import Batch, Event, Source, encode, event_id, to_document
+from streamstash.kafka.clients import consumer_group, make_consumer, make_producer
+from streamstash.kafka.topics import ensure_topics
+from streamstash.runtime.metrics import ServiceMetrics
+from streamstash.search.client import make_client
 from streamstash.services.indexer.app import HEARTBEAT_INTERVAL_MS, SESSION_TIMEOUT_MS, document_builders
 from streamstash.services.indexer.bulk import BulkWriter, RetryPolicy
 from streamstash.services.indexer.consumer import DeadLetterSink, IndexerLoop
 from streamstash.services.indexer.template import install_template
-from streamstash.stack import StackAddresses
-
-from servers import add_server_options, run_on_servers  # bench/, beside this script
+from streamstash.stack.manager import StackAddresses
 
 RECORD_EVENTS = 500
 
@@ -49,33 +49,48 @@ RECORD_EVENTS = 500
 def make_events(count: int) -> list[Event]:
     events = []
     for line in range(count):
-        fields = {"clientip": f"83.149.{line % 250}.{line % 13}", "ident": "-", "auth": "-", "verb": "GET",
-                  "request": f"/presentations/logstash-monitorama-2013/images/kibana-{line}.png",
-                  "httpversion": "1.1", "response": 200, "bytes": 203023 + line,
-                  "referrer": '"http://semicomplete.com/presentations/logstash-monitorama-2013/"',
-                  "agent": '"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_1) AppleWebKit/537.36"'}
-        events.append(Event(message=f'83.149.9.216 - - [04/Jan/2015:05:13:42 +0000] "GET /x/{line} HTTP/1.1" 200',
-                            timestamp="2015-01-04T05:13:42.000Z", fields=fields,
-                            source=Source(kind=names.SOURCE_FILE, path="/var/log/access.log", offset=line * 200),
-                            id=event_id(names.TOPIC_RAW, 0, line // RECORD_EVENTS, line % RECORD_EVENTS)))
+        fields = {
+            "clientip": f"83.149.{line % 250}.{line % 13}",
+            "ident": "-",
+            "auth": "-",
+            "verb": "GET",
+            "request": f"/presentations/logstash-monitorama-2013/images/kibana-{line}.png",
+            "httpversion": "1.1",
+            "response": 200,
+            "bytes": 203023 + line,
+            "referrer": '"http://semicomplete.com/presentations/logstash-monitorama-2013/"',
+            "agent": '"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_1) AppleWebKit/537.36"',
+        }
+        events.append(
+            Event(
+                message=f'83.149.9.216 - - [04/Jan/2015:05:13:42 +0000] "GET /x/{line} HTTP/1.1" 200',
+                timestamp="2015-01-04T05:13:42.000Z",
+                fields=fields,
+                source=Source(kind=names.SOURCE_FILE, path="/var/log/access.log", offset=line * 200),
+                id=event_id(names.TOPIC_RAW, 0, line // RECORD_EVENTS, line % RECORD_EVENTS),
+            )
+        )
     return events
 
 
 def pipeline_text(kafka: str, elasticsearch: str, prefix: str, max_in_flight: int) -> str:
     topics = "\n".join(f"    {kind}: {prefix}.{kind}" for kind in ("raw", "parsed", "aggregated", "dlq", "tasks"))
-    return (f"kafka:\n  bootstrap_servers: {kafka}\n  partitions: 3\n  consumer_group_prefix: {prefix}\n"
-            f"  topics:\n{topics}\nelasticsearch:\n  hosts: [{elasticsearch}]\n"
-            f"outputs:\n  elasticsearch:\n    index: {prefix}-logs\n    aggregate_index: {prefix}-aggregates\n"
-            f"    bulk: {{max_in_flight: {max_in_flight}}}\n")
+    return (
+        f"kafka:\n  bootstrap_servers: {kafka}\n  partitions: 3\n  consumer_group_prefix: {prefix}\n"
+        f"  topics:\n{topics}\nelasticsearch:\n  hosts: [{elasticsearch}]\n"
+        f"outputs:\n  elasticsearch:\n    index: {prefix}-logs\n    aggregate_index: {prefix}-aggregates\n"
+        f"    bulk: {{max_in_flight: {max_in_flight}}}\n"
+    )
 
 
 async def feed(kafka: str, topic: str, events: list[Event]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all", compression_type="lz4",
-                                max_request_size=8 << 20, linger_ms=5)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka, acks="all", compression_type="lz4", max_request_size=8 << 20, linger_ms=5
+    )
     await producer.start()
     try:
         for start in range(0, len(events), RECORD_EVENTS):
-            chunk = events[start:start + RECORD_EVENTS]
+            chunk = events[start : start + RECORD_EVENTS]
             await producer.send(topic, encode(Batch(events=chunk)), key=str(start).encode())
         await producer.flush()
     finally:
@@ -91,22 +106,34 @@ async def run_indexer(kafka: str, elasticsearch: str, documents: int, max_in_fli
     metrics = ServiceMetrics(names.SERVICE_INDEXER)
     client = make_client(config.elasticsearch)
     await install_template(client, output)
-    consumer = make_consumer(config.kafka, group=consumer_group(config.kafka, names.SERVICE_INDEXER),
-                             client_id="bench", session_timeout_ms=SESSION_TIMEOUT_MS,
-                             heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS)
+    consumer = make_consumer(
+        config.kafka,
+        group=consumer_group(config.kafka, names.SERVICE_INDEXER),
+        client_id="bench",
+        session_timeout_ms=SESSION_TIMEOUT_MS,
+        heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
+    )
     producer = make_producer(config.kafka, client_id="bench-dlq")
-    loop = IndexerLoop(consumer, client, DeadLetterSink(producer, config.kafka.topics.dlq), document_builders(config),
-                       None, output.bulk, metrics, lambda observer: BulkWriter(client, RetryPolicy(), observer))
-    consumer.subscribe([config.kafka.topics.parsed, config.kafka.topics.aggregated],
-                       listener=loop.rebalance_listener())
+    loop = IndexerLoop(
+        consumer,
+        client,
+        DeadLetterSink(producer, config.kafka.topics.dlq),
+        document_builders(config),
+        None,
+        output.bulk,
+        metrics,
+        lambda observer: BulkWriter(client, RetryPolicy(), observer),
+    )
+    consumer.subscribe([config.kafka.topics.parsed, config.kafka.topics.aggregated], listener=loop.rebalance_listener())
     await producer.start()
     await consumer.start()
     stop = asyncio.Event()
     sent = metrics.events_sent
 
     def acknowledged() -> float:
-        return sum(sample.value for family in sent.collect() for sample in family.samples
-                   if sample.name.endswith("_total"))
+        return sum(
+            sample.value for family in sent.collect() for sample in family.samples if sample.name.endswith("_total")
+        )
 
     started = time.perf_counter()
     task = asyncio.create_task(loop.run(stop))
@@ -141,8 +168,11 @@ async def run_naive(elasticsearch: str, documents: int) -> tuple[float, int]:
     async with aiohttp.ClientSession(base_url=elasticsearch.rstrip("/")) as session:
         started = time.perf_counter()
         for event in events:
-            async with session.put(f"/{index}/_doc/{event.id}", data=orjson.dumps(to_document(event)),
-                                   headers={"content-type": "application/json"}) as response:
+            async with session.put(
+                f"/{index}/_doc/{event.id}",
+                data=orjson.dumps(to_document(event)),
+                headers={"content-type": "application/json"},
+            ) as response:
                 if response.status >= 300:
                     raise RuntimeError(f"naive PUT failed: {response.status} {await response.text()}")
                 await response.read()
@@ -167,7 +197,7 @@ async def run_ceiling(elasticsearch: str, documents: int, per_request: int) -> t
     events = make_events(documents)
     for start in range(0, documents, per_request):
         lines = []
-        for event in events[start:start + per_request]:
+        for event in events[start : start + per_request]:
             lines.append(orjson.dumps({"index": {"_index": index, "_id": event.id}}))
             lines.append(orjson.dumps(to_document(event)))
         bodies.append(b"\n".join(lines) + b"\n")
@@ -199,18 +229,22 @@ def run(args: argparse.Namespace, work: Path, addresses: StackAddresses) -> None
     for _ in range(args.rounds):
         naive_s, naive_stored = asyncio.run(run_naive(addresses.elasticsearch, args.naive_documents))
         ceiling_s, ceiling_stored = asyncio.run(run_ceiling(addresses.elasticsearch, args.documents, 2000))
-        indexer_s, indexer_stored = asyncio.run(run_indexer(addresses.kafka, addresses.elasticsearch,
-                                                            args.documents, args.max_in_flight))
+        indexer_s, indexer_stored = asyncio.run(
+            run_indexer(addresses.kafka, addresses.elasticsearch, args.documents, args.max_in_flight)
+        )
         if (indexer_stored, ceiling_stored, naive_stored) != (args.documents, args.documents, args.naive_documents):
             sys.exit(f"documents missing: indexer {indexer_stored}, ceiling {ceiling_stored}, naive {naive_stored}")
         rates["naive"].append(args.naive_documents / naive_s)
         rates["ceiling"].append(args.documents / ceiling_s)
         rates["indexer"].append(args.documents / indexer_s)
-    indexer_rate, naive_rate, ceiling_rate = (statistics.median(rates[name])
-                                              for name in ("indexer", "naive", "ceiling"))
+    indexer_rate, naive_rate, ceiling_rate = (
+        statistics.median(rates[name]) for name in ("indexer", "naive", "ceiling")
+    )
     print(f"medians of {args.rounds} interleaved rounds ({args.documents} docs; naive {args.naive_documents})")
-    print(f"indexer (Kafka -> bulk, <= {args.max_in_flight} in flight): {indexer_rate:>9,.0f} docs/s  "
-          f"{_spread(rates['indexer'])}")
+    print(
+        f"indexer (Kafka -> bulk, <= {args.max_in_flight} in flight): {indexer_rate:>9,.0f} docs/s  "
+        f"{_spread(rates['indexer'])}"
+    )
     print(f"ceiling (pre-encoded _bulk, no Kafka):      {ceiling_rate:>9,.0f} docs/s  {_spread(rates['ceiling'])}")
     print(f"naive (one PUT per document):              {naive_rate:>9,.0f} docs/s  {_spread(rates['naive'])}")
     print(f"ratio indexer/naive: {indexer_rate / naive_rate:.1f}x; indexer/ceiling: {indexer_rate / ceiling_rate:.0%}")

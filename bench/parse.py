@@ -29,14 +29,14 @@ from streamstash.grok import Grok
 
 # COMBINEDAPACHELOG with the two numeric fields typed (bytes stays `(?:NUMBER|-)`, as in Logstash).
 GROK_PATTERN = (
-    r'%{IPORHOST:clientip} %{HTTPDUSER:ident} %{USER:auth} \[%{HTTPDATE:timestamp}\] '
+    r"%{IPORHOST:clientip} %{HTTPDUSER:ident} %{USER:auth} \[%{HTTPDATE:timestamp}\] "
     r'"(?:%{WORD:verb} %{NOTSPACE:request}(?: HTTP/%{NUMBER:httpversion})?|%{DATA:rawrequest})" '
-    r'%{NUMBER:response:int} (?:%{NUMBER:bytes:int}|-) %{QS:referrer} %{QS:agent}'
+    r"%{NUMBER:response:int} (?:%{NUMBER:bytes:int}|-) %{QS:referrer} %{QS:agent}"
 )
 
 # What one would write by hand for the same format and the same fields.
 HAND_REGEX = re.compile(
-    r'(?P<clientip>\S+) (?P<ident>\S+) (?P<auth>\S+) \[(?P<timestamp>[^\]]+)\] '
+    r"(?P<clientip>\S+) (?P<ident>\S+) (?P<auth>\S+) \[(?P<timestamp>[^\]]+)\] "
     r'"(?:(?P<verb>\w+) (?P<request>\S+)(?: HTTP/(?P<httpversion>[0-9.]+))?|(?P<rawrequest>[^"]*))" '
     r'(?P<response>\d+) (?:(?P<bytes>\d+)|-) (?P<referrer>"[^"]*") (?P<agent>"[^"]*")'
 )
@@ -44,8 +44,27 @@ HAND_REGEX = re.compile(
 VERBS = ["GET"] * 20 + ["POST"] * 4 + ["HEAD", "PUT", "DELETE", "OPTIONS"]
 STATUSES = [200] * 30 + [304] * 5 + [301, 302, 404, 404, 403, 500, 503, 206, 204]
 NO_BODY = {204, 304}
-SEGMENTS = ["api", "v1", "v2", "users", "orders", "images", "static", "css", "js", "search", "blog", "2015",
-            "presentations", "logstash-monitorama-2013", "kibana", "reset.css", "app.js", "favicon.ico", "feed"]
+SEGMENTS = [
+    "api",
+    "v1",
+    "v2",
+    "users",
+    "orders",
+    "images",
+    "static",
+    "css",
+    "js",
+    "search",
+    "blog",
+    "2015",
+    "presentations",
+    "logstash-monitorama-2013",
+    "kibana",
+    "reset.css",
+    "app.js",
+    "favicon.ico",
+    "feed",
+]
 EXTENSIONS = ["", "", ".html", ".png", ".jpg", ".js", ".css", ".json", ".xml"]
 AGENTS = [
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_1) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -59,8 +78,14 @@ AGENTS = [
     "python-requests/2.31.0",
     "-",
 ]
-REFERRERS = ["-", "-", "https://www.google.com/", "http://semicomplete.com/presentations/logstash-monitorama-2013/",
-             "https://example.org/blog/2015/01/04/index.html", "https://duckduckgo.com/?q=logstash+grok"]
+REFERRERS = [
+    "-",
+    "-",
+    "https://www.google.com/",
+    "http://semicomplete.com/presentations/logstash-monitorama-2013/",
+    "https://example.org/blog/2015/01/04/index.html",
+    "https://duckduckgo.com/?q=logstash+grok",
+]
 HOSTS = ["crawl-66-249-73-135.googlebot.com", "proxy.example.net", "host-12.dsl.example.com"]
 USERS = ["-"] * 30 + ["alice", "bob", "svc-backup"]
 
@@ -75,7 +100,7 @@ def generate_lines(count: int, seed: int = 42) -> list[str]:
         if roll < 0.03:
             client = rng.choice(HOSTS)
         elif roll < 0.05:
-            client = f"2001:db8::{rng.randrange(1, 0xffff):x}"
+            client = f"2001:db8::{rng.randrange(1, 0xFFFF):x}"
         else:
             client = f"{rng.randrange(1, 224)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
         when = start + timedelta(seconds=index // 3 + rng.randrange(3))
@@ -86,7 +111,7 @@ def generate_lines(count: int, seed: int = 42) -> list[str]:
         size = "-" if status in NO_BODY or rng.random() < 0.02 else str(rng.randrange(0, 500_000))
         version = rng.choice(["1.1", "1.1", "1.1", "1.0", "2.0"])
         lines.append(
-            f'{client} - {rng.choice(USERS)} [{when.strftime("%d/%b/%Y:%H:%M:%S")} +0000] '
+            f"{client} - {rng.choice(USERS)} [{when.strftime('%d/%b/%Y:%H:%M:%S')} +0000] "
             f'"{rng.choice(VERBS)} {path} HTTP/{version}" {status} {size} '
             f'"{rng.choice(REFERRERS)}" "{rng.choice(AGENTS)}"'
         )
@@ -129,8 +154,11 @@ def make_guarded_parser() -> Callable[[str], dict[str, Any] | None]:
 
 
 def contenders() -> dict[str, Callable[[str], Any]]:
-    return {"re (hand-written)": parse_with_re, "grok %{COMBINEDAPACHELOG}": make_grok_parser(),
-            "(grok on regex+timeout)": make_guarded_parser()}
+    return {
+        "re (hand-written)": parse_with_re,
+        "grok %{COMBINEDAPACHELOG}": make_grok_parser(),
+        "(grok on regex+timeout)": make_guarded_parser(),
+    }
 
 
 def seconds(parse: Callable[[str], Any], lines: list[str]) -> float:

@@ -28,19 +28,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from parse import GROK_PATTERN, generate_lines  # noqa: E402
 
 from streamstash.config import load_pipeline  # noqa: E402
-from streamstash.envelope import Batch, Event, Source, encode  # noqa: E402
+from streamstash.events.envelope import Batch, Event, Source, encode  # noqa: E402
 from streamstash.filters import FilterChain  # noqa: E402
-from streamstash.kafka import ensure_topics  # noqa: E402
+from streamstash.kafka.topics import ensure_topics  # noqa: E402
 from streamstash.services.parser.logic import RecordParser  # noqa: E402
-from streamstash.stack import LocalStack  # noqa: E402
+from streamstash.stack.manager import LocalStack  # noqa: E402
 
 RECORD_EVENTS = 500
 
 
 def write_config(directory: Path, kafka: str, elasticsearch: str, prefix: str) -> Path:
     document = {
-        "kafka": {"bootstrap_servers": kafka, "partitions": 1, "consumer_group_prefix": prefix,
-                  "topics": {kind: f"{prefix}.{kind}" for kind in ("raw", "parsed", "aggregated", "dlq", "tasks")}},
+        "kafka": {
+            "bootstrap_servers": kafka,
+            "partitions": 1,
+            "consumer_group_prefix": prefix,
+            "topics": {kind: f"{prefix}.{kind}" for kind in ("raw", "parsed", "aggregated", "dlq", "tasks")},
+        },
         "elasticsearch": {"hosts": [elasticsearch]},
         "state_dir": str(directory / "state"),
         "logging": {"level": "INFO"},
@@ -52,15 +56,21 @@ def write_config(directory: Path, kafka: str, elasticsearch: str, prefix: str) -
 
 
 async def fill_raw(kafka: str, topic: str, lines: list[str]) -> int:
-    producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all", compression_type="lz4",
-                                max_request_size=8 << 20, linger_ms=5)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka, acks="all", compression_type="lz4", max_request_size=8 << 20, linger_ms=5
+    )
     await producer.start()
     records = 0
     try:
         for start in range(0, len(lines), RECORD_EVENTS):
-            events = [Event(message=line, timestamp="2026-11-21T00:00:00.000Z",
-                            source=Source(kind="file", path="/bench/access.log", offset=start + index))
-                      for index, line in enumerate(lines[start:start + RECORD_EVENTS])]
+            events = [
+                Event(
+                    message=line,
+                    timestamp="2026-11-21T00:00:00.000Z",
+                    source=Source(kind="file", path="/bench/access.log", offset=start + index),
+                )
+                for index, line in enumerate(lines[start : start + RECORD_EVENTS])
+            ]
             await producer.send(topic, encode(Batch(events=events)), key=b"/bench/access.log")
             records += 1
         await producer.flush()
@@ -74,10 +84,17 @@ async def aiokafka_loop(kafka: str, config_path: Path, total: int) -> float:
     config = load_pipeline(config_path, env={})
     parser = RecordParser(FilterChain(config.filters))
     topics = config.kafka.topics
-    consumer = AIOKafkaConsumer(topics.raw, bootstrap_servers=kafka, auto_offset_reset="earliest", group_id=None,
-                                max_partition_fetch_bytes=8 << 20, fetch_max_bytes=64 << 20)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all", compression_type="lz4", max_request_size=8 << 20,
-                                linger_ms=5)
+    consumer = AIOKafkaConsumer(
+        topics.raw,
+        bootstrap_servers=kafka,
+        auto_offset_reset="earliest",
+        group_id=None,
+        max_partition_fetch_bytes=8 << 20,
+        fetch_max_bytes=64 << 20,
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka, acks="all", compression_type="lz4", max_request_size=8 << 20, linger_ms=5
+    )
     await consumer.start()
     await producer.start()
     done = 0
@@ -88,8 +105,9 @@ async def aiokafka_loop(kafka: str, config_path: Path, total: int) -> float:
                 started = started or time.perf_counter()
                 for message in messages:
                     result = parser.parse_record(message.value, tp.topic, tp.partition, message.offset)
-                    await producer.send(f"{topics.parsed}.baseline", encode(Batch(events=result.parsed)),
-                                        key=message.key)
+                    await producer.send(
+                        f"{topics.parsed}.baseline", encode(Batch(events=result.parsed)), key=message.key
+                    )
                     done += result.received
         await producer.flush()
     finally:
@@ -103,16 +121,33 @@ def received(port: int) -> float:
         text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()  # noqa: S310
     except OSError:
         return 0.0
-    return sum(float(value) for value in re.findall(r'^streamstash_events_received_total\{[^}]*\} (\S+)$', text, re.M))
+    return sum(float(value) for value in re.findall(r"^streamstash_events_received_total\{[^}]*\} (\S+)$", text, re.M))
 
 
 def parser_service(config_path: Path, kafka: str, elasticsearch: str, total: int, log_path: Path) -> float:
     """Run the real parser service; lines/s from its first received event to its last."""
     port_line = re.compile(r'"port": ?(\d+).*serving metrics')
     with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "streamstash.cli", "parser", "--config", str(config_path),  # noqa: S603
-                                    "--kafka", kafka, "--elasticsearch", elasticsearch, "--http-port", "0",
-                                    "--http-host", "127.0.0.1"], stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamstash.services.cli",
+                "parser",
+                "--config",
+                str(config_path),  # noqa: S603
+                "--kafka",
+                kafka,
+                "--elasticsearch",
+                elasticsearch,
+                "--http-port",
+                "0",
+                "--http-host",
+                "127.0.0.1",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         port = None
         deadline = time.monotonic() + 120
@@ -158,14 +193,17 @@ def measure(count: int) -> str:
             asyncio.run(ensure_topics(config.kafka))
             asyncio.run(fill_raw(addresses.kafka, config.kafka.topics.raw, lines))
             baseline = asyncio.run(aiokafka_loop(addresses.kafka, config_path, count))
-            service = parser_service(config_path, addresses.kafka, addresses.elasticsearch, count,
-                                     directory / "parser.log")
+            service = parser_service(
+                config_path, addresses.kafka, addresses.elasticsearch, count, directory / "parser.log"
+            )
         finally:
             stack.down()
-    return (f"parser service (Faust, 1 process, Kafka in/out): {service:>10,.0f} lines/s\n"
-            f"plain aiokafka loop, same work:                   {baseline:>10,.0f} lines/s\n"
-            f"service / aiokafka loop:                          {service / baseline:>10.2f}x   "
-            f"(target: service >= 25,000 lines/s)")
+    return (
+        f"parser service (Faust, 1 process, Kafka in/out): {service:>10,.0f} lines/s\n"
+        f"plain aiokafka loop, same work:                   {baseline:>10,.0f} lines/s\n"
+        f"service / aiokafka loop:                          {service / baseline:>10.2f}x   "
+        f"(target: service >= 25,000 lines/s)"
+    )
 
 
 if __name__ == "__main__":

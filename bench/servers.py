@@ -9,18 +9,25 @@ from collections.abc import Callable
 from pathlib import Path
 
 from streamstash import names
-from streamstash.stack import LocalStack, StackAddresses
+from streamstash.stack.manager import LocalStack, StackAddresses
 
 
 def add_server_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--kafka", default=os.environ.get(names.ENV_KAFKA),
-                        help="Kafka bootstrap servers (default: a local stand-in started for the run)")
-    parser.add_argument("--elasticsearch", default=os.environ.get(names.ENV_ELASTICSEARCH),
-                        help="Elasticsearch URL (default: the local stand-in)")
+    parser.add_argument(
+        "--kafka",
+        default=os.environ.get(names.ENV_KAFKA),
+        help="Kafka bootstrap servers (default: a local stand-in started for the run)",
+    )
+    parser.add_argument(
+        "--elasticsearch",
+        default=os.environ.get(names.ENV_ELASTICSEARCH),
+        help="Elasticsearch URL (default: the local stand-in)",
+    )
 
 
-def run_on_servers(args: argparse.Namespace, prefix: str,
-                   run: Callable[[argparse.Namespace, Path, StackAddresses], None]) -> None:
+def run_on_servers(
+    args: argparse.Namespace, prefix: str, run: Callable[[argparse.Namespace, Path, StackAddresses], None]
+) -> None:
     """``run(args, work_dir, addresses)`` against --kafka/--elasticsearch, or a stand-in stopped afterwards."""
     work = Path(tempfile.mkdtemp(prefix=prefix))
     if args.kafka and args.elasticsearch:

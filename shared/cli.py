@@ -1,33 +1,75 @@
-"""The `streamstash` command: run the pipeline, each service, the local stack, and the tools."""
+"""The `streamstash` command's library part: the whole pipeline, the local stack, operations and tools.
+
+The four service commands (`streamstash parser`, ...) are added by ``streamstash.services.cli``, the
+entry point, which sits above both the library and the services.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from streamstash import names
 from streamstash.config import ConfigError, PipelineConfig, load_pipeline
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                  help="Kafka-backed log pipeline.")
-stack_app = typer.Typer(no_args_is_help=True, help="The local Kafka + Elasticsearch stand-in (noida-db).")
+if TYPE_CHECKING:
+    from streamstash.stack.manager import StackAddresses
+
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, help="Kafka-backed log pipeline."
+)
+stack_app = typer.Typer(
+    no_args_is_help=True,
+    help="The local stack: Kafka (Apache Kafka or the noida-db stand-in) and the Elasticsearch stand-in.",
+)
 app.add_typer(stack_app, name="stack")
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="Pipeline YAML file.", exists=False)]
-KafkaOption = Annotated[Optional[str], typer.Option("--kafka", envvar=names.ENV_KAFKA,
-                                                    help="Kafka bootstrap servers (overrides the file).")]
-ElasticsearchOption = Annotated[Optional[str], typer.Option(
-    "--elasticsearch", envvar=names.ENV_ELASTICSEARCH, help="Elasticsearch URL(s), comma-separated (overrides the file).")]
+KafkaOption = Annotated[
+    Optional[str], typer.Option("--kafka", envvar=names.ENV_KAFKA, help="Kafka bootstrap servers (overrides the file).")
+]
+KafkaStandinOption = Annotated[
+    Optional[bool],
+    typer.Option(
+        "--kafka-standin/--no-kafka-standin",
+        envvar=names.ENV_KAFKA_STANDIN,
+        show_default=False,
+        help="The brokers are the noida-db stand-in: turn on its repairs (kafka.standin).",
+    ),
+]
+ElasticsearchOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--elasticsearch",
+        envvar=names.ENV_ELASTICSEARCH,
+        help="Elasticsearch URL(s), comma-separated (overrides the file).",
+    ),
+]
 HttpPortOption = Annotated[Optional[int], typer.Option("--http-port", help="Port of /metrics and /healthz.")]
-HttpHostOption = Annotated[Optional[str], typer.Option("--http-host", envvar=names.ENV_HTTP_HOST,
-                                                       help="Bind address of /metrics and /healthz.")]
-LogLevelOption = Annotated[Optional[str], typer.Option(
-    "--log-level", envvar=names.ENV_LOG_LEVEL,
-    help="DEBUG, INFO, WARNING or ERROR (overrides logging.level and logging.services).")]
+HttpHostOption = Annotated[
+    Optional[str],
+    typer.Option("--http-host", envvar=names.ENV_HTTP_HOST, help="Bind address of /metrics and /healthz."),
+]
+LogLevelOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--log-level",
+        envvar=names.ENV_LOG_LEVEL,
+        help="DEBUG, INFO, WARNING or ERROR (overrides logging.level and logging.services).",
+    ),
+]
+KafkaEngineOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--kafka-engine",
+        envvar=names.ENV_STACK,
+        help="Kafka of the local stack: apache, standin or auto (overrides stack.kafka).",
+    ),
+]
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -42,44 +84,58 @@ def load_config(path: Path) -> PipelineConfig:
         raise fail(str(exc), 2) from exc
 
 
-def with_overrides(config: PipelineConfig, kafka: str | None, elasticsearch: str | None,
-                   http_port: int | None = None, http_host: str | None = None) -> PipelineConfig:
+def with_overrides(
+    config: PipelineConfig,
+    kafka: str | None,
+    elasticsearch: str | None,
+    http_port: int | None = None,
+    http_host: str | None = None,
+    kafka_standin: bool | None = None,
+) -> PipelineConfig:
     """Apply command-line addresses; fall back to a running local stack for what is still unset."""
-    kafka_settings = config.kafka.model_copy(update={"bootstrap_servers": kafka}) if kafka else config.kafka
-    es_settings = config.elasticsearch
-    if elasticsearch:
-        es_settings = es_settings.model_copy(update={"hosts": [h for h in elasticsearch.split(",") if h]})
+    config = with_overrides_no_stack(config, kafka, elasticsearch, kafka_standin)
     http = config.http
     if http_port is not None:
         http = http.model_copy(update={"port": http_port})
     if http_host:
         http = http.model_copy(update={"host": http_host})
-    config = config.model_copy(update={"kafka": kafka_settings, "elasticsearch": es_settings, "http": http})
+    config = config.model_copy(update={"http": http})
     if config.uses_local_stack:
-        from streamstash.stack import LocalStack
+        from streamstash.stack.manager import LocalStack
 
         running = LocalStack(config.stack.data_dir).status()
         if running is None:
-            raise fail("no Kafka/Elasticsearch configured and no local stack running: set kafka.bootstrap_servers "
-                       "and elasticsearch.hosts, pass --kafka/--elasticsearch, or start `streamstash stack up`")
-        config = use_stack(config, running.kafka, running.elasticsearch)
+            raise fail(
+                "no Kafka/Elasticsearch configured and no local stack running: set kafka.bootstrap_servers "
+                "and elasticsearch.hosts, pass --kafka/--elasticsearch, or start `streamstash stack up`"
+            )
+        config = use_stack(config, running)
     return config
 
 
-def service_settings(path: Path, kafka: str | None, elasticsearch: str | None, http_port: int | None,
-                     http_host: str | None, service: str | None = None, log_level: str | None = None) -> PipelineConfig:
-    """A service's settings, with the pipeline's topics made sure to exist before it touches Kafka.
+def with_overrides_no_stack(
+    config: PipelineConfig, kafka: str | None, elasticsearch: str | None, kafka_standin: bool | None = None
+) -> PipelineConfig:
+    kafka_updates: dict[str, object] = {}
+    if kafka:
+        kafka_updates["bootstrap_servers"] = kafka
+    if kafka_standin is not None:
+        kafka_updates["standin"] = kafka_standin
+    updates: dict[str, object] = {}
+    if kafka_updates:
+        updates["kafka"] = config.kafka.model_copy(update=kafka_updates)
+    if elasticsearch:
+        updates["elasticsearch"] = config.elasticsearch.model_copy(
+            update={"hosts": [host for host in elasticsearch.split(",") if host]}
+        )
+    return config.model_copy(update=updates)
 
-    Services create the topics themselves (idempotently) so that no client auto-creates one with the
-    broker's default partition count first.
-    """
-    from streamstash.kafka import wait_for_topics
 
-    settings = with_overrides(load_config(path), kafka, elasticsearch, http_port, http_host)
-    if log_level and service:
-        settings = with_log_level(settings, service, log_level)
-    asyncio.run(wait_for_topics(settings.kafka))
-    return settings
+def install_kafka_compat(config: PipelineConfig) -> None:
+    """The adapter to Faust's and aiokafka's internals, installed once per process before any Kafka client."""
+    from streamstash.kafka import compat
+
+    compat.install(config.kafka)
 
 
 def with_log_level(config: PipelineConfig, service: str, level: str) -> PipelineConfig:
@@ -94,130 +150,109 @@ def with_log_level(config: PipelineConfig, service: str, level: str) -> Pipeline
     return config.model_copy(update={"logging": logging_settings})
 
 
-def use_stack(config: PipelineConfig, kafka: str, elasticsearch: str) -> PipelineConfig:
+def use_stack(config: PipelineConfig, stack: StackAddresses) -> PipelineConfig:
+    """Fill in what the pipeline leaves unset from a local stack; Kafka from the stand-in gets its repairs."""
     updates = {}
     if config.kafka.bootstrap_servers is None:
-        updates["kafka"] = config.kafka.model_copy(update={"bootstrap_servers": kafka})
+        updates["kafka"] = config.kafka.model_copy(
+            update={"bootstrap_servers": stack.kafka, "standin": config.kafka.standin or stack.kafka_standin}
+        )
     if config.elasticsearch.hosts is None:
-        updates["elasticsearch"] = config.elasticsearch.model_copy(update={"hosts": [elasticsearch]})
+        updates["elasticsearch"] = config.elasticsearch.model_copy(update={"hosts": [stack.elasticsearch]})
     return config.model_copy(update=updates)
 
 
-# ---- services -------------------------------------------------------------------------------------------
-
-
-@app.command()
-def collector(config: ConfigOption, kafka: KafkaOption = None, elasticsearch: ElasticsearchOption = None,
-              http_port: HttpPortOption = None, http_host: HttpHostOption = None,
-              log_level: LogLevelOption = None) -> None:
-    """Run the collector: inputs -> logs.raw."""
-    from streamstash.runtime import run_service
-    from streamstash.services.collector.app import run_collector
-
-    settings = service_settings(config, kafka, elasticsearch, http_port, http_host, names.SERVICE_COLLECTOR,
-                                log_level)
-    run_service(names.SERVICE_COLLECTOR, settings, lambda stop: run_collector(settings, stop))
-
-
-@app.command()
-def parser(config: ConfigOption, kafka: KafkaOption = None, elasticsearch: ElasticsearchOption = None,
-           http_port: HttpPortOption = None, http_host: HttpHostOption = None,
-           log_level: LogLevelOption = None) -> None:
-    """Run the parser (Faust agent): logs.raw -> logs.parsed + logs.dlq."""
-    from streamstash.services.parser.app import build_app
-    from streamstash.streaming import run_worker
-
-    settings = service_settings(config, kafka, elasticsearch, http_port, http_host, names.SERVICE_PARSER,
-                                log_level)
-    run_worker(build_app(settings), settings, names.SERVICE_PARSER)
-
-
-@app.command()
-def aggregator(config: ConfigOption, kafka: KafkaOption = None, elasticsearch: ElasticsearchOption = None,
-               http_port: HttpPortOption = None, http_host: HttpHostOption = None,
-               log_level: LogLevelOption = None) -> None:
-    """Run the aggregator (Faust agents, RocksDB tables): logs.parsed -> logs.aggregated."""
-    from streamstash.services.aggregator.app import build_app
-    from streamstash.streaming import run_worker
-
-    settings = service_settings(config, kafka, elasticsearch, http_port, http_host, names.SERVICE_AGGREGATOR,
-                                log_level)
-    run_worker(build_app(settings), settings, names.SERVICE_AGGREGATOR)
-
-
-@app.command()
-def indexer(config: ConfigOption, kafka: KafkaOption = None, elasticsearch: ElasticsearchOption = None,
-            http_port: HttpPortOption = None, http_host: HttpHostOption = None,
-            log_level: LogLevelOption = None) -> None:
-    """Run the indexer: logs.parsed + logs.aggregated -> Elasticsearch."""
-    from streamstash.runtime import run_service
-    from streamstash.services.indexer.app import run_indexer
-
-    settings = service_settings(config, kafka, elasticsearch, http_port, http_host, names.SERVICE_INDEXER,
-                                log_level)
-    run_service(names.SERVICE_INDEXER, settings, lambda stop: run_indexer(settings, stop))
+def print_stack(addresses: StackAddresses) -> None:
+    typer.echo(
+        f"kafka          {addresses.kafka}  ({addresses.titles.get('kafka', addresses.kafka_engine)})\n"
+        f"elasticsearch  {addresses.elasticsearch}  ({addresses.titles.get('elasticsearch', '')})\n"
+        f"data           {addresses.data_dir}\n"
+        f"pids           {' '.join(f'{name}={pid}' for name, pid in addresses.pids.items())}"
+    )
 
 
 # ---- the whole pipeline -----------------------------------------------------------------------------------
 
 
 @app.command()
-def run(config: ConfigOption, kafka: KafkaOption = None, elasticsearch: ElasticsearchOption = None,
-        stop_stack: Annotated[bool, typer.Option(help="Also stop the local stack at the end.")] = False) -> None:
+def run(
+    config: ConfigOption,
+    kafka: KafkaOption = None,
+    elasticsearch: ElasticsearchOption = None,
+    kafka_engine: KafkaEngineOption = None,
+    stop_stack: Annotated[bool, typer.Option(help="Also stop the local stack at the end.")] = False,
+) -> None:
     """Run the whole pipeline: local stack (unless configured), topics, and the four services."""
-    from streamstash.kafka import ensure_topics
-    from streamstash.logs import configure_logging
-    from streamstash.stack import LocalStack, StackError
-    from streamstash.supervisor import Supervisor
+    from streamstash.kafka.topics import ensure_topics
+    from streamstash.runtime.logs import configure_logging
+    from streamstash.runtime.supervisor import Supervisor
+    from streamstash.stack.manager import LocalStack, StackError
 
     settings = load_config(config)
     configure_logging("run", settings.logging.level, settings.logging.json_format)
     settings = with_overrides_no_stack(settings, kafka, elasticsearch)
     stack = None
     if settings.uses_local_stack:
-        stack = LocalStack(settings.stack.data_dir, settings.stack.kafka_port, settings.stack.elasticsearch_port)
         try:
+            stack = LocalStack(
+                settings.stack.data_dir,
+                settings.stack.kafka_port,
+                settings.stack.elasticsearch_port,
+                kafka_engine=kafka_engine or settings.stack.kafka,
+                kafka_heap_mb=settings.stack.kafka_heap_mb,
+                say=typer.echo,
+            )
             addresses = stack.up()
         except StackError as exc:
             raise fail(f"local stack: {exc}") from exc
-        typer.echo(f"local stack: kafka {addresses.kafka}  elasticsearch {addresses.elasticsearch}")
-        settings = use_stack(settings, addresses.kafka, addresses.elasticsearch)
+        typer.echo(
+            f"local stack: kafka {addresses.kafka} ({addresses.titles['kafka']})  "
+            f"elasticsearch {addresses.elasticsearch} ({addresses.titles['elasticsearch']})"
+        )
+        settings = use_stack(settings, addresses)
+    install_kafka_compat(settings)
     created = asyncio.run(ensure_topics(settings.kafka))
     if created:
         typer.echo(f"created topics: {', '.join(created)}")
-    supervisor = Supervisor(config, settings.kafka.bootstrap_servers or "", ",".join(settings.elasticsearch.hosts or []),
-                            settings.state_dir, settings.http.host)
+    supervisor = Supervisor(
+        config,
+        settings.kafka.bootstrap_servers or "",
+        ",".join(settings.elasticsearch.hosts or []),
+        settings.state_dir,
+        settings.http.host,
+        kafka_standin=settings.kafka.standin,
+    )
     typer.echo("pipeline running; Ctrl-C stops it")
     code = supervisor.run()
     if stack is not None:
         if stop_stack:
             stack.down()
         else:
-            typer.echo(f"local stack still running (elasticsearch {','.join(settings.elasticsearch.hosts or [])}); "
-                       "`streamstash stack down` stops it")
+            typer.echo(
+                f"local stack still running (elasticsearch {','.join(settings.elasticsearch.hosts or [])}); "
+                "`streamstash stack down` stops it"
+            )
     raise typer.Exit(code)
-
-
-def with_overrides_no_stack(config: PipelineConfig, kafka: str | None, elasticsearch: str | None) -> PipelineConfig:
-    updates = {}
-    if kafka:
-        updates["kafka"] = config.kafka.model_copy(update={"bootstrap_servers": kafka})
-    if elasticsearch:
-        updates["elasticsearch"] = config.elasticsearch.model_copy(update={"hosts": elasticsearch.split(",")})
-    return config.model_copy(update=updates)
 
 
 @app.command()
 def replay(
     config: ConfigOption,
     topic: Annotated[Optional[str], typer.Option(help="Topic to replay (the raw topic).")] = None,
-    from_: Annotated[str, typer.Option("--from", help="earliest, an ISO 8601 time, or partition:offset,...")] = "earliest",
-    to: Annotated[Optional[str], typer.Option(help="ISO 8601 time or partition:offset,... (default: the end now).")] = None,
-    index: Annotated[Optional[str], typer.Option(help="Write into this new index instead of the configured one.")] = None,
+    from_: Annotated[
+        str, typer.Option("--from", help="earliest, an ISO 8601 time, or partition:offset,...")
+    ] = "earliest",
+    to: Annotated[
+        Optional[str], typer.Option(help="ISO 8601 time or partition:offset,... (default: the end now).")
+    ] = None,
+    index: Annotated[
+        Optional[str], typer.Option(help="Write into this new index instead of the configured one.")
+    ] = None,
     alias: Annotated[Optional[str], typer.Option(help="After the replay, point this alias at --index.")] = None,
     group: Annotated[Optional[str], typer.Option(help="Name of the replay (consumer groups and topics).")] = None,
     kafka: KafkaOption = None,
     elasticsearch: ElasticsearchOption = None,
+    kafka_standin: KafkaStandinOption = None,
 ) -> None:
     """Reprocess a range of the raw topic through parser and aggregator into the same or a new index."""
     import time as clock
@@ -235,26 +270,42 @@ def replay(
         switch_alias,
         write_config,
     )
-    from streamstash.supervisor import Supervisor
+    from streamstash.runtime.supervisor import Supervisor
 
     if alias and not index:
         raise fail("--alias needs --index (the alias is switched to the new index)", 2)
-    settings = with_overrides(load_config(config), kafka, elasticsearch)
+    settings = with_overrides(load_config(config), kafka, elasticsearch, kafka_standin=kafka_standin)
+    install_kafka_compat(settings)
     name = group or default_group()
     try:
         replayed, range_ = asyncio.run(prepare(settings, topic or settings.kafka.topics.raw, from_, to, name, index))
     except ReplayError as exc:
         raise fail(str(exc), 2) from exc
     path = write_config(replayed, replayed.state_dir / "pipeline.yml")
-    typer.echo(f"replay {name}: {range_.total} records of {settings.kafka.topics.raw} -> "
-               f"{replayed.outputs.elasticsearch.index}")
-    supervisor = Supervisor(path, replayed.kafka.bootstrap_servers or "", ",".join(replayed.elasticsearch.hosts or []),
-                            replayed.state_dir, replayed.http.host, services=REPLAY_SERVICES)
+    typer.echo(
+        f"replay {name}: {range_.total} records of {settings.kafka.topics.raw} -> "
+        f"{replayed.outputs.elasticsearch.index}"
+    )
+    supervisor = Supervisor(
+        path,
+        replayed.kafka.bootstrap_servers or "",
+        ",".join(replayed.elasticsearch.hosts or []),
+        replayed.state_dir,
+        replayed.http.host,
+        services=REPLAY_SERVICES,
+        kafka_standin=replayed.kafka.standin,
+    )
     last_check = [0.0]
     finished = [False]
     figures = [ProgressFigures(0, range_.total, None, 0.0)]
-    with Progress(TextColumn("replay"), BarColumn(), MofNCompleteColumn(), TextColumn("records"),
-                  TextColumn("{task.fields[rate]} events/s"), TextColumn("ETA {task.fields[eta]}")) as bar:
+    with Progress(
+        TextColumn("replay"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("records"),
+        TextColumn("{task.fields[rate]} events/s"),
+        TextColumn("ETA {task.fields[eta]}"),
+    ) as bar:
         task = bar.add_task("replay", total=max(range_.total, 1), rate="-", eta="-:--:--")
         started = clock.monotonic()
 
@@ -264,8 +315,9 @@ def replay(
             last_check[0] = clock.monotonic()
             records, complete = asyncio.run(progress(replayed, settings.kafka.topics.raw, range_))
             events = parser_events(replayed.state_dir)
-            now = ProgressFigures(records, range_.total, figures[0].events if events is None else events,
-                                  clock.monotonic() - started)
+            now = ProgressFigures(
+                records, range_.total, figures[0].events if events is None else events, clock.monotonic() - started
+            )
             figures[0] = now
             bar.update(task, completed=records, rate=now.rate_text(), eta=now.eta_text())
             finished[0] = complete
@@ -286,19 +338,23 @@ def status(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
     metrics: Annotated[list[str], typer.Option(help="service=host:port of a /metrics endpoint (repeatable).")] = [],  # noqa: B006
     kafka: KafkaOption = None,
+    kafka_standin: KafkaStandinOption = None,
 ) -> None:
     """Instances, lag, events and failures per service, and the DLQ size."""
     from streamstash.ops.status import collect_status
 
-    settings = with_overrides(load_config(config), kafka, "http://unused")
+    settings = with_overrides(load_config(config), kafka, "http://unused", kafka_standin=kafka_standin)
+    install_kafka_compat(settings)
     snapshot = asyncio.run(collect_status(settings, metric_endpoints(settings, metrics)))
     if json_output:
         typer.echo(snapshot.to_json())
         return
     for service in snapshot.services:
-        typer.echo(f"{service.service:<11} instances={service.instances if service.instances is not None else '-'} "
-                   f"lag={service.lag} in={service.events_in if service.events_in is not None else '-'} "
-                   f"out={service.events_out if service.events_out is not None else '-'}")
+        typer.echo(
+            f"{service.service:<11} instances={service.instances if service.instances is not None else '-'} "
+            f"lag={service.lag} in={service.events_in if service.events_in is not None else '-'} "
+            f"out={service.events_out if service.events_out is not None else '-'}"
+        )
     typer.echo(f"dlq records={snapshot.dlq_records}")
 
 
@@ -309,11 +365,13 @@ def top(
     iterations: Annotated[Optional[int], typer.Option(help="Stop after this many refreshes.")] = None,
     metrics: Annotated[list[str], typer.Option(help="service=host:port of a /metrics endpoint (repeatable).")] = [],  # noqa: B006
     kafka: KafkaOption = None,
+    kafka_standin: KafkaStandinOption = None,
 ) -> None:
     """A live view: per service instances, events/s in and out, lag, failures; DLQ size."""
     from streamstash.ops.top import run_top
 
-    settings = with_overrides(load_config(config), kafka, "http://unused")
+    settings = with_overrides(load_config(config), kafka, "http://unused", kafka_standin=kafka_standin)
+    install_kafka_compat(settings)
     try:
         asyncio.run(run_top(settings, metric_endpoints(settings, metrics), interval, iterations))
     except KeyboardInterrupt:
@@ -338,8 +396,8 @@ def metric_endpoints(settings: PipelineConfig, given: list[str]) -> dict[str, li
 @app.command()
 def check(config: ConfigOption) -> None:
     """Validate a pipeline file (and compile its patterns and conditions) without starting anything."""
+    from streamstash.aggregation.routing import TaskRouter
     from streamstash.filters import FilterChain
-    from streamstash.services.aggregator.logic import TaskRouter
 
     settings = load_config(config)
     try:
@@ -347,19 +405,30 @@ def check(config: ConfigOption) -> None:
         TaskRouter(settings.aggregations)
     except ValueError as exc:
         raise fail(f"{config}: {exc}", 2) from exc
-    typer.echo(f"{config}: ok ({len(settings.inputs)} inputs, {len(settings.filters)} filters, "
-               f"{len(settings.aggregations)} aggregations)")
+    typer.echo(
+        f"{config}: ok ({len(settings.inputs)} inputs, {len(settings.filters)} filters, "
+        f"{len(settings.aggregations)} aggregations)"
+    )
 
 
 @app.command("import-logstash")
 def import_logstash(
     logstash_conf: Annotated[Path, typer.Argument(help="The Logstash pipeline file (logstash.conf).")],
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Pipeline YAML to write (default: "
-                                                   "stdout).")] = None,
-    allow_partial: Annotated[bool, typer.Option(help="Exit 0 even if some spots could not be translated (they "
-                                                "are marked UNTRANSLATED in the output).")] = False,
-    support_escapes: Annotated[bool, typer.Option(help="Read \\n, \\t, \\\" ... in quoted strings, as Logstash "
-                                                  "does with config.support_escapes: true.")] = False,
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", help="Pipeline YAML to write (default: stdout).")
+    ] = None,
+    allow_partial: Annotated[
+        bool,
+        typer.Option(
+            help="Exit 0 even if some spots could not be translated (they are marked UNTRANSLATED in the output)."
+        ),
+    ] = False,
+    support_escapes: Annotated[
+        bool,
+        typer.Option(
+            help='Read \\n, \\t, \\" ... in quoted strings, as Logstash does with config.support_escapes: true.'
+        ),
+    ] = False,
 ) -> None:
     """Translate a Logstash pipeline (inputs, filters, aggregate idioms, elasticsearch output) into ours."""
     from streamstash.logstash.command import import_logstash_command
@@ -368,11 +437,12 @@ def import_logstash(
 
 
 @app.command()
-def topics(config: ConfigOption, kafka: KafkaOption = None) -> None:
+def topics(config: ConfigOption, kafka: KafkaOption = None, kafka_standin: KafkaStandinOption = None) -> None:
     """Create the pipeline's topics (idempotent)."""
-    from streamstash.kafka import ensure_topics
+    from streamstash.kafka.topics import ensure_topics
 
-    settings = with_overrides(load_config(config), kafka, "http://unused")
+    settings = with_overrides(load_config(config), kafka, "http://unused", kafka_standin=kafka_standin)
+    install_kafka_compat(settings)
     created = asyncio.run(ensure_topics(settings.kafka))
     typer.echo(f"created: {', '.join(created)}" if created else "all topics exist")
 
@@ -405,16 +475,20 @@ def generate(
     count: Annotated[int, typer.Option(help="Stop after this many lines (0: forever).")] = 0,
 ) -> None:
     """Print a log file's lines to stdout at a random rate, looping (the demo producer / load generator)."""
-    from streamstash.loadgen import LoadShape, replay_lines
+    from streamstash.ops.loadgen import LoadShape, replay_lines
 
-    shape = LoadShape(rate=rate, jitter=jitter, burst_every=burst_every, burst_factor=burst_factor,
-                      burst_seconds=burst_seconds)
+    shape = LoadShape(
+        rate=rate, jitter=jitter, burst_every=burst_every, burst_factor=burst_factor, burst_seconds=burst_seconds
+    )
     replay_lines(file, shape, count, sys.stdout)
 
 
 @app.command("config-docs")
-def config_docs(update: Annotated[Optional[Path], typer.Option(
-        help="Rewrite the generated section of this Markdown file instead of printing.")] = None) -> None:
+def config_docs(
+    update: Annotated[
+        Optional[Path], typer.Option(help="Rewrite the generated section of this Markdown file instead of printing.")
+    ] = None,
+) -> None:
     """Print the pipeline configuration reference (Markdown), generated from the settings models."""
     from streamstash.config.docs import render_reference, replace_reference
 
@@ -427,47 +501,76 @@ def config_docs(update: Annotated[Optional[Path], typer.Option(
 
 # ---- local stack -------------------------------------------------------------------------------------------
 
-DataDirOption = Annotated[Path, typer.Option("--data-dir", help="Where the stand-in keeps its data.")]
+DataDirOption = Annotated[Path, typer.Option("--data-dir", help="Where the local stack keeps its data.")]
 
 
 @stack_app.command("up")
-def stack_up(data_dir: DataDirOption = Path(names.DEFAULT_STATE_DIR),
-             kafka_port: Annotated[Optional[int], typer.Option(help="Kafka port (default: a free one).")] = None,
-             elasticsearch_port: Annotated[Optional[int], typer.Option(help="Elasticsearch port.")] = None) -> None:
-    """Start the local stack and print its addresses."""
-    from streamstash.stack import LocalStack, StackError
+def stack_up(
+    data_dir: DataDirOption = Path(names.DEFAULT_STATE_DIR),
+    kafka_engine: KafkaEngineOption = None,
+    kafka_port: Annotated[Optional[int], typer.Option(help="Kafka port (default: a free one).")] = None,
+    elasticsearch_port: Annotated[Optional[int], typer.Option(help="Elasticsearch port.")] = None,
+) -> None:
+    """Start the local stack (or what of it is not running) and print its addresses."""
+    from streamstash.stack.manager import LocalStack, StackError
 
     try:
-        addresses = LocalStack(data_dir, kafka_port, elasticsearch_port).up()
+        addresses = LocalStack(
+            data_dir, kafka_port, elasticsearch_port, kafka_engine=kafka_engine or "auto", say=typer.echo
+        ).up()
     except StackError as exc:
         raise fail(str(exc)) from exc
-    typer.echo(f"kafka          {addresses.kafka}\nelasticsearch  {addresses.elasticsearch}\n"
-               f"data           {addresses.data_dir}\npid            {addresses.pid}")
+    print_stack(addresses)
 
 
 @stack_app.command("down")
 def stack_down(data_dir: DataDirOption = Path(names.DEFAULT_STATE_DIR)) -> None:
     """Stop the local stack (its data stays)."""
-    from streamstash.stack import LocalStack
+    from streamstash.stack.manager import LocalStack
 
     typer.echo("stopped" if LocalStack(data_dir).down() else "not running")
+
+
+@stack_app.command("restart")
+def stack_restart(data_dir: DataDirOption = Path(names.DEFAULT_STATE_DIR)) -> None:
+    """Stop the local stack and start it again on the same ports with the same data."""
+    from streamstash.stack.manager import LocalStack, StackError
+
+    try:
+        print_stack(LocalStack(data_dir, say=typer.echo).restart())
+    except StackError as exc:
+        raise fail(str(exc)) from exc
 
 
 @stack_app.command("status")
 def stack_status(data_dir: DataDirOption = Path(names.DEFAULT_STATE_DIR)) -> None:
     """Print the local stack's addresses, or exit 1 if it is not running."""
-    from streamstash.stack import LocalStack
+    from streamstash.stack.manager import LocalStack
 
     addresses = LocalStack(data_dir).status()
     if addresses is None:
         raise fail("local stack not running", 1)
-    typer.echo(f"kafka          {addresses.kafka}\nelasticsearch  {addresses.elasticsearch}\n"
-               f"data           {addresses.data_dir}\npid            {addresses.pid}")
+    print_stack(addresses)
 
 
-def main() -> None:
-    app()
+@stack_app.command("fetch")
+def stack_fetch(
+    if_possible: Annotated[
+        bool, typer.Option(help="Where Java or Maven is missing, say so and exit 0 (the stack then runs the stand-in).")
+    ] = False,
+) -> None:
+    """Fetch Apache Kafka's jars from Maven Central into the engines cache, once (`make engines` runs this)."""
+    from streamstash.stack import artifacts
+    from streamstash.stack.errors import StackError
 
-
-if __name__ == "__main__":
-    main()
+    reason = artifacts.runnable(artifacts.KAFKA)
+    if reason is not None:
+        if if_possible:
+            typer.echo(f"{artifacts.KAFKA.title}: {reason}; the local stack will run the noida-db stand-in")
+            return
+        raise fail(f"{artifacts.KAFKA.title} cannot run here: {reason}")
+    try:
+        directory = artifacts.KAFKA.fetch(typer.echo)
+    except StackError as exc:
+        raise fail(str(exc)) from exc
+    typer.echo(f"{artifacts.KAFKA.title} {artifacts.KAFKA.version}: {directory}")

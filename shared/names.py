@@ -93,6 +93,15 @@ ENV_KAFKA: Final = "STREAMSTASH_KAFKA"
 ENV_ELASTICSEARCH: Final = "STREAMSTASH_ELASTICSEARCH"
 ENV_LOG_LEVEL: Final = "STREAMSTASH_LOG_LEVEL"
 ENV_HTTP_HOST: Final = "STREAMSTASH_HTTP_HOST"
+# "1": the brokers are the noida-db stand-in (kafka.standin).
+ENV_KAFKA_STANDIN: Final = "STREAMSTASH_KAFKA_STANDIN"
+# Which Kafka engine the local stack runs: apache, standin or auto (stack.kafka).
+ENV_STACK: Final = "STREAMSTASH_STACK"
+# Where engines fetched from Maven Central are kept (default: ~/.cache/streamstash).
+ENV_ENGINES_DIR: Final = "STREAMSTASH_ENGINES_DIR"
+
+# The `streamstash` command as a module (`python -m`), for processes that start services.
+ENTRY_MODULE: Final = "streamstash.services.cli"
 
 # Local state.
 DEFAULT_STATE_DIR: Final = ".streamstash"

@@ -1,9 +1,14 @@
-"""Session fixtures: the local stack once per run (or real servers from the environment)."""
+"""Session fixtures: the local stack once per run (or real servers from the environment).
+
+The local stack's Kafka is Apache Kafka by default (``STREAMSTASH_STACK=auto`` picks it where Java and its
+jars, or Maven, are at hand); ``STREAMSTASH_STACK=standin`` runs the same suite on the noida-db emulator,
+with the services' stand-in repairs switched on for it alone.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,12 +16,31 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from streamstash import names
+from streamstash.stack.manager import LocalStack, StackAddresses, resolve_kafka_engine
 
 
 @dataclass(frozen=True)
 class Servers:
     kafka: str
     elasticsearch: str
+    kafka_engine: str  # "apache" or "standin" for the local stack; "external" for servers from the environment
+
+
+def requested_engine() -> str:
+    return os.environ.get(names.ENV_STACK) or "auto"
+
+
+def session_engine() -> str:
+    """The Kafka engine of this run's local stacks: what ``STREAMSTASH_STACK`` asks for, ``auto`` resolved."""
+    return resolve_kafka_engine(requested_engine())
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if os.environ.get(names.ENV_KAFKA) and os.environ.get(names.ENV_ELASTICSEARCH):
+        return (
+            f"servers: {os.environ[names.ENV_KAFKA]} and {os.environ[names.ENV_ELASTICSEARCH]} (from the environment)"
+        )
+    return f"local stack: kafka engine {session_engine()} (STREAMSTASH_STACK={requested_engine()})"
 
 
 @pytest.fixture(scope="session")
@@ -25,15 +49,31 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     kafka = os.environ.get(names.ENV_KAFKA)
     elasticsearch = os.environ.get(names.ENV_ELASTICSEARCH)
     if kafka and elasticsearch:
-        yield Servers(kafka, elasticsearch)
+        yield Servers(kafka, elasticsearch, "external")
         return
-    from streamstash.stack import LocalStack
-
-    stack = LocalStack(tmp_path_factory.mktemp("stack"))
+    stack = LocalStack(tmp_path_factory.mktemp("stack"), kafka_engine=session_engine())
     addresses = stack.up()
+    if addresses.kafka_standin:
+        # Every service process a test starts inherits it: the stand-in repairs, for the stand-in only.
+        os.environ[names.ENV_KAFKA_STANDIN] = "1"
     try:
-        yield Servers(addresses.kafka, addresses.elasticsearch)
+        yield Servers(addresses.kafka, addresses.elasticsearch, addresses.kafka_engine)
     finally:
+        stack.down()
+
+
+@pytest.fixture
+def own_stack(tmp_path: Path) -> Iterator[Callable[..., tuple[LocalStack, StackAddresses]]]:
+    """A private local stack of this run's engine, for tests that stop, kill or restart its servers."""
+    stacks: list[LocalStack] = []
+
+    def start(**options: object) -> tuple[LocalStack, StackAddresses]:
+        stack = LocalStack(tmp_path / f"stack-{len(stacks)}", kafka_engine=session_engine(), **options)  # type: ignore[arg-type]
+        stacks.append(stack)
+        return stack, stack.up()
+
+    yield start
+    for stack in stacks:
         stack.down()
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from streamstash import names
+from streamstash.aggregation.routing import WILDCARD
 from streamstash.config.aggregator import AggregationSpec, MetricSpec
-from streamstash.fieldpath import get_field
+from streamstash.events.fieldpath import get_field
 from streamstash.services.aggregator import sketches
 
-WILDCARD = "*"
 TIMESTAMP = names.FIELD_TIMESTAMP
 
 
@@ -40,8 +40,7 @@ def _later(time: int | None, than: int | None) -> bool:
 class Accumulator:
     """Live form of one stored accumulator; ``dump`` gives the stored form back."""
 
-    __slots__ = ("spec", "n", "first_time", "last_time", "timestamp", "fields", "values", "first_id",
-                 "_pending")
+    __slots__ = ("spec", "n", "first_time", "last_time", "timestamp", "fields", "values", "first_id", "_pending")
 
     def __init__(self, spec: AggregationSpec, stored: dict[str, Any] | None = None) -> None:
         self.spec = spec
@@ -56,8 +55,9 @@ class Accumulator:
         # Values for sketches, added to the sketch once per batch in dump().
         self._pending: dict[str, list[Any]] = {}
 
-    def add(self, doc: dict[str, Any], time: int | None, timestamp: str | None, event_id: str | None,
-            kept: list[str]) -> None:
+    def add(
+        self, doc: dict[str, Any], time: int | None, timestamp: str | None, event_id: str | None, kept: list[str]
+    ) -> None:
         is_last = _later(time, self.last_time)
         if self.n == 0:
             self.first_time, self.last_time, self.first_id = time, time, event_id
@@ -76,8 +76,7 @@ class Accumulator:
         for name, metric in self.spec.metrics.items():
             self._add_metric(name, metric, doc, time, is_last)
 
-    def _add_metric(self, name: str, metric: MetricSpec, doc: dict[str, Any], time: int | None,
-                    is_last: bool) -> None:
+    def _add_metric(self, name: str, metric: MetricSpec, doc: dict[str, Any], time: int | None, is_last: bool) -> None:
         kind = metric.type
         if kind == "count":
             self.values[name] = self.values.get(name, 0) + 1
@@ -119,8 +118,9 @@ class Accumulator:
             if metric.type == "distinct":
                 self.values[name] = sketches.add_distinct_values(self.values.get(name), pending, metric.precision)
             else:
-                self.values[name] = sketches.add_percentile_values(self.values.get(name), pending,
-                                                                   metric.relative_accuracy, metric.max_bins)
+                self.values[name] = sketches.add_percentile_values(
+                    self.values.get(name), pending, metric.relative_accuracy, metric.max_bins
+                )
         self._pending = {}
 
     def dump(self) -> dict[str, Any]:
@@ -128,8 +128,14 @@ class Accumulator:
         fields = self.fields
         if TIMESTAMP in fields:  # kept in "ts"; the whole event was kept (`*`)
             fields = {key: value for key, value in fields.items() if key != TIMESTAMP}
-        stored: dict[str, Any] = {"n": self.n, "t0": self.first_time, "t1": self.last_time, "ts": self.timestamp,
-                                  "f": fields, "m": self.values}
+        stored: dict[str, Any] = {
+            "n": self.n,
+            "t0": self.first_time,
+            "t1": self.last_time,
+            "ts": self.timestamp,
+            "f": fields,
+            "m": self.values,
+        }
         if self.first_id is not None:
             stored["id"] = self.first_id
         return stored
@@ -150,8 +156,9 @@ class Accumulator:
             elif metric.type == "distinct":
                 out[name] = sketches.distinct_estimate(value)
             elif metric.type == "percentiles":
-                out[name] = sketches.percentile_values(value, metric.percents, metric.relative_accuracy,
-                                                       metric.max_bins)
+                out[name] = sketches.percentile_values(
+                    value, metric.percents, metric.relative_accuracy, metric.max_bins
+                )
             else:
                 out[name] = value
         return out

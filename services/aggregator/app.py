@@ -21,7 +21,7 @@ from prometheus_client import Counter, Gauge
 
 from streamstash import names
 from streamstash.config import PipelineConfig
-from streamstash.envelope import (
+from streamstash.events.envelope import (
     Batch,
     DeadLetter,
     DeadLetterBatch,
@@ -31,8 +31,9 @@ from streamstash.envelope import (
     decode_batch,
     encode,
 )
-from streamstash.kafka import ensure_topics
-from streamstash.metrics import ServiceMetrics
+from streamstash.kafka.faust_app import attach_health, make_app, raw_topic
+from streamstash.kafka.topics import ensure_topics
+from streamstash.runtime.metrics import ServiceMetrics
 from streamstash.services.aggregator.logic import RecordOutcome, RecordProcessor, TaskAggregator, TaskRouter
 from streamstash.services.aggregator.records import (
     TaskRecord,
@@ -41,7 +42,6 @@ from streamstash.services.aggregator.records import (
     partition_for,
     task_records,
 )
-from streamstash.streaming import attach_health, make_app, raw_topic
 
 log = logging.getLogger(__name__)
 
@@ -84,13 +84,25 @@ def build_app(config: PipelineConfig) -> faust.App:
     ensure_pipeline_topics(config)
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     # RocksDB lives in the instance's state slot (make_app's datadir): a restart recovers from it.
-    app = make_app(config, names.SERVICE_AGGREGATOR, store="rocksdb://",
-                   broker_session_timeout=SESSION_TIMEOUT_SECONDS, broker_rebalance_timeout=REBALANCE_TIMEOUT_SECONDS)
+    app = make_app(
+        config,
+        names.SERVICE_AGGREGATOR,
+        store="rocksdb://",
+        broker_session_timeout=SESSION_TIMEOUT_SECONDS,
+        broker_rebalance_timeout=REBALANCE_TIMEOUT_SECONDS,
+    )
     metrics = ServiceMetrics(names.SERVICE_AGGREGATOR)
-    late_events = Counter("streamstash_aggregator_late_events", "Events behind the watermark: not dropped, emitted "
-                          "in aggregates tagged _aggregate_late.", ["topic"], registry=metrics.registry)
-    owned_partitions = Gauge("streamstash_aggregator_owned_partitions", "Partitions of logs.tasks (and so of the "
-                             "task table) this instance owns.", registry=metrics.registry)
+    late_events = Counter(
+        "streamstash_aggregator_late_events",
+        "Events behind the watermark: not dropped, emitted in aggregates tagged _aggregate_late.",
+        ["topic"],
+        registry=metrics.registry,
+    )
+    owned_partitions = Gauge(
+        "streamstash_aggregator_owned_partitions",
+        "Partitions of logs.tasks (and so of the task table) this instance owns.",
+        registry=metrics.registry,
+    )
     attach_health(app, config, metrics)
     router = TaskRouter(config.aggregations)
     processor = RecordProcessor(TaskAggregator(router))
@@ -128,9 +140,9 @@ def build_app(config: PipelineConfig) -> faust.App:
                     continue
                 metrics.received(message.topic, message.partition, len(batch.events))
                 events.extend(batch.events)
-            for partition, task_records_of_partition in task_records(events, router.keys_for, partitions,
-                                                                      MAX_EVENTS_PER_TASK_RECORD,
-                                                                      task_record_bytes).items():
+            for partition, task_records_of_partition in task_records(
+                events, router.keys_for, partitions, MAX_EVENTS_PER_TASK_RECORD, task_record_bytes
+            ).items():
                 for task_record in task_records_of_partition:
                     await tasks_topic.send(value=encode_task_record(task_record), partition=partition)
                     metrics.sent(topics.tasks, partition, task_record.event_count())
@@ -164,14 +176,18 @@ def build_app(config: PipelineConfig) -> faust.App:
         started = time.monotonic()
         processor.rebuild(missing, table.items(), lambda key: partition_for(key, partitions))
         open_tasks = sum(len(processor.partitions[partition].open_keys) for partition in missing)
-        log.info("rebuilt open-task index from the table",
-                 extra={"partitions": missing, "open_tasks": open_tasks,
-                        "seconds": round(time.monotonic() - started, 3)})
+        log.info(
+            "rebuilt open-task index from the table",
+            extra={"partitions": missing, "open_tasks": open_tasks, "seconds": round(time.monotonic() - started, 3)},
+        )
 
     def idle_outcome(partition: int) -> RecordOutcome:
         quiet_for = time.monotonic() - last_events_at.get(partition, time.monotonic())
-        return processor.idle_flush(partition, table.get, lambda spec: spec.flush.idle_flush is not None
-                                    and quiet_for * 1000 >= spec.flush.idle_flush)
+        return processor.idle_flush(
+            partition,
+            table.get,
+            lambda spec: spec.flush.idle_flush is not None and quiet_for * 1000 >= spec.flush.idle_flush,
+        )
 
     async def emit(outcome: RecordOutcome, partition: int) -> None:
         """Send the aggregates and wait until Kafka has them (and every earlier changelog write)."""
@@ -197,8 +213,12 @@ def build_app(config: PipelineConfig) -> faust.App:
     async def send_undecodable(message: Any, reason: str) -> None:
         origin = f"{message.topic}:{message.partition}:{message.offset}"
         value = message.value or b""
-        event = Event(message=value[:4096].decode("utf-8", errors="replace"), source=Source(kind="unknown"),
-                      tags=[names.TAG_DECODE_FAILURE], id=origin)
+        event = Event(
+            message=value[:4096].decode("utf-8", errors="replace"),
+            source=Source(kind="unknown"),
+            tags=[names.TAG_DECODE_FAILURE],
+            id=origin,
+        )
         letter = DeadLetter(stage=names.SERVICE_AGGREGATOR, reason=reason, event=event, origin=origin)
         await dlq_topic.send(value=encode(DeadLetterBatch(letters=[letter])), partition=message.partition)
         metrics.failed(message.topic, "dead_letter")

@@ -22,7 +22,6 @@ after a rebalance), so the table never holds a growing list under one key.
 from __future__ import annotations
 
 import heapq
-from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,16 +29,13 @@ from typing import Any
 import orjson
 
 from streamstash import names
-from streamstash.conditions import compile_condition
+from streamstash.aggregation.routing import WILDCARD, TaskRouter, event_time_ms, split_key
 from streamstash.config.aggregator import AggregationSpec
-from streamstash.envelope import Event, Source, format_timestamp, to_working_dict
-from streamstash.fieldpath import remove_field, set_field
-from streamstash.services.aggregator.accumulators import WILDCARD, Accumulator
+from streamstash.events.envelope import Event, Source, format_timestamp, to_working_dict
+from streamstash.events.fieldpath import remove_field, set_field
+from streamstash.services.aggregator.accumulators import Accumulator
 from streamstash.services.aggregator.records import TaskGroup
-from streamstash.templates import Template
-from streamstash.timeformats import parse_iso8601
 
-KEY_SEPARATOR = "|"
 SEGMENT = "s"
 META_PREFIX = b"\x00"
 
@@ -60,85 +56,8 @@ REASON_TAGS = {
 }
 
 
-def event_time_ms(event: Event) -> int | None:
-    if not event.timestamp:
-        return None
-    moment = parse_iso8601(event.timestamp)
-    return None if moment is None else int(moment.timestamp() * 1000)
-
-
 def iso_ms(epoch_ms: int) -> str:
     return format_timestamp(epoch_ms / 1000)
-
-
-@dataclass(slots=True)
-class Route:
-    spec: AggregationSpec
-    task_id: Template
-    when: Callable[[dict[str, Any]], bool] | None
-    end_when: Callable[[dict[str, Any]], bool] | None
-    kept: list[str]
-
-
-class TaskRouter:
-    """Which aggregation task, if any, each parsed event belongs to."""
-
-    def __init__(self, specs: list[AggregationSpec]) -> None:
-        self.routes = [_route(spec) for spec in specs]
-        self.by_name = {route.spec.name: route for route in self.routes}
-
-    def group(self, events: list[Event]) -> dict[str, list[Event]]:
-        """Events grouped by table key, keeping their order within each task."""
-        grouped: dict[str, list[Event]] = defaultdict(list)
-        for event in events:
-            for key in self.keys_for(event):
-                grouped[key].append(event)
-        return grouped
-
-    def keys_for(self, event: Event) -> list[str]:
-        if not self.routes:
-            return []
-        doc = to_working_dict(event)
-        return [f"{route.spec.name}{KEY_SEPARATOR}{task_id}" for route, task_id in self._matching(event, doc)]
-
-    def is_consumed(self, event: Event) -> bool:
-        """True when aggregations take the event and none of them asks to index the raw events too."""
-        if not self.routes:
-            return False
-        doc = to_working_dict(event)
-        matching = [route for route, _ in self._matching(event, doc)]
-        return bool(matching) and not any(route.spec.index_events for route in matching)
-
-    def _matching(self, event: Event, doc: dict[str, Any]) -> Iterable[tuple[Route, str]]:
-        if event.source.kind == names.SOURCE_AGGREGATE:
-            return  # an aggregate carries its task's fields, but is never an input of one
-        timed: bool | None = None
-        for route in self.routes:
-            if route.when is not None and not route.when(doc):
-                continue
-            task_id = route.task_id.try_render(doc)
-            if task_id is None:
-                continue
-            if route.spec.flush.uses_event_time:
-                # An event without a usable @timestamp cannot be placed in event time: it is not
-                # aggregated, so the indexer keeps it as a plain document.
-                if timed is None:
-                    timed = event_time_ms(event) is not None
-                if not timed:
-                    continue
-            yield route, task_id
-
-
-def _route(spec: AggregationSpec) -> Route:
-    template = Template(spec.task_id)
-    kept = [WILDCARD] if WILDCARD in spec.keep_fields else list(dict.fromkeys([*template.fields, *spec.keep_fields]))
-    return Route(spec, template, compile_condition(spec.when) if spec.when else None,
-                 compile_condition(spec.flush.end_when) if spec.flush.end_when else None, kept)
-
-
-def split_key(key: str) -> tuple[str, str]:
-    name, _, task_id = key.partition(KEY_SEPARATOR)
-    return name, task_id
 
 
 def new_state() -> TaskState:
@@ -187,8 +106,14 @@ class TaskAggregator:
 
     # -- folding -----------------------------------------------------------------------------------
 
-    def fold(self, key: str, state: TaskState | None, events: list[Event], newest_before: list[int | None],
-             times: list[int | None]) -> FoldResult:
+    def fold(
+        self,
+        key: str,
+        state: TaskState | None,
+        events: list[Event],
+        newest_before: list[int | None],
+        times: list[int | None],
+    ) -> FoldResult:
         """Fold a batch of one task's events.
 
         ``newest_before[i]`` is the partition's newest event time before event ``i`` arrived (what
@@ -226,12 +151,12 @@ class TaskAggregator:
                         result.emitted.append(self._emit_window(spec, task_id, start, alone, REASON_LATE))
                         was_late = True
                     else:
-                        self._live(live, state, str(start), spec).add(doc, time, event.timestamp, event.id,
-                                                                      route.kept)
+                        self._live(live, state, str(start), spec).add(doc, time, event.timestamp, event.id, route.kept)
                 result.late += was_late
                 continue
-            segment = live.get(SEGMENT) or (Accumulator(spec, state["open"][SEGMENT])
-                                             if SEGMENT in state["open"] else None)
+            segment = live.get(SEGMENT) or (
+                Accumulator(spec, state["open"][SEGMENT]) if SEGMENT in state["open"] else None
+            )
             if segment is not None:
                 reason = _session_end(spec, segment, watermark, time)
                 if reason is not None:
@@ -252,8 +177,9 @@ class TaskAggregator:
             state["open"][open_key] = acc.dump()
         return result
 
-    def _live(self, live: dict[str, Accumulator], state: TaskState, open_key: str,
-              spec: AggregationSpec) -> Accumulator:
+    def _live(
+        self, live: dict[str, Accumulator], state: TaskState, open_key: str, spec: AggregationSpec
+    ) -> Accumulator:
         acc = live.get(open_key)
         if acc is None:
             acc = live[open_key] = Accumulator(spec, state["open"].get(open_key))
@@ -307,8 +233,9 @@ class TaskAggregator:
 
     # -- emitted events -------------------------------------------------------------------------------
 
-    def _emit_segment(self, spec: AggregationSpec, task_id: str, state: TaskState, acc: Accumulator,
-                      reason: str) -> Event:
+    def _emit_segment(
+        self, spec: AggregationSpec, task_id: str, state: TaskState, acc: Accumulator, reason: str
+    ) -> Event:
         state["open"].pop(SEGMENT, None)
         state["seq"] += 1
         return self._event(spec, task_id, acc, reason, f"{spec.name}:{task_id}:{state['seq']}", acc.timestamp, {})
@@ -322,8 +249,16 @@ class TaskAggregator:
         extra = {names.FIELD_WINDOW_START: start_text, names.FIELD_WINDOW_END: iso_ms(start + spec.flush.window.size)}
         return self._event(spec, task_id, acc, reason, event_id, start_text, extra)
 
-    def _event(self, spec: AggregationSpec, task_id: str, acc: Accumulator, reason: str, event_id: str,
-               timestamp: str | None, extra: dict[str, Any]) -> Event:
+    def _event(
+        self,
+        spec: AggregationSpec,
+        task_id: str,
+        acc: Accumulator,
+        reason: str,
+        event_id: str,
+        timestamp: str | None,
+        extra: dict[str, Any],
+    ) -> Event:
         fields: dict[str, Any] = {}
         kept = self.router.by_name[spec.name].kept
         if kept and kept[0] == WILDCARD:
@@ -346,12 +281,17 @@ class TaskAggregator:
         tags = list(tags) if isinstance(tags, list) else ([] if tags is None else [str(tags)])
         if reason in REASON_TAGS and REASON_TAGS[reason] not in tags:
             tags.append(REASON_TAGS[reason])
-        return Event(message=None if message is None else str(message), timestamp=timestamp,
-                     source=Source(kind=names.SOURCE_AGGREGATE), tags=tags, fields=fields, id=event_id)
+        return Event(
+            message=None if message is None else str(message),
+            timestamp=timestamp,
+            source=Source(kind=names.SOURCE_AGGREGATE),
+            tags=tags,
+            fields=fields,
+            id=event_id,
+        )
 
 
-def _session_end(spec: AggregationSpec, segment: Accumulator, watermark: int | None,
-                 time: int | None) -> str | None:
+def _session_end(spec: AggregationSpec, segment: Accumulator, watermark: int | None, time: int | None) -> str | None:
     """Why the open segment ends before an event at ``time`` is folded, if it does.
 
     Either the watermark had already passed its deadline (it would have been closed by then, whatever
@@ -367,11 +307,17 @@ def _session_end(spec: AggregationSpec, segment: Accumulator, watermark: int | N
         return None
     flush = spec.flush
     candidates = []
-    if flush.inactivity_timeout is not None and segment.last_time is not None \
-            and time - segment.last_time > flush.inactivity_timeout:
+    if (
+        flush.inactivity_timeout is not None
+        and segment.last_time is not None
+        and time - segment.last_time > flush.inactivity_timeout
+    ):
         candidates.append((segment.last_time + flush.inactivity_timeout + 1, REASON_INACTIVITY))
-    if flush.total_timeout is not None and segment.first_time is not None \
-            and time >= segment.first_time + flush.total_timeout:
+    if (
+        flush.total_timeout is not None
+        and segment.first_time is not None
+        and time >= segment.first_time + flush.total_timeout
+    ):
         candidates.append((segment.first_time + flush.total_timeout, REASON_TIMEOUT))
     return min(candidates)[1] if candidates else None
 
@@ -473,8 +419,9 @@ class RecordProcessor:
     def has(self, partition: int) -> bool:
         return partition in self.partitions
 
-    def rebuild(self, partitions: Iterable[int], items: Iterable[tuple[bytes, bytes]],
-                partition_of: Callable[[str], int]) -> None:
+    def rebuild(
+        self, partitions: Iterable[int], items: Iterable[tuple[bytes, bytes]], partition_of: Callable[[str], int]
+    ) -> None:
         """Rebuild the in-memory view of ``partitions`` from the table's items."""
         wanted = set(partitions)
         runtimes = {partition: PartitionRuntime() for partition in wanted}
@@ -562,8 +509,9 @@ class RecordProcessor:
             runtime.open_keys.discard(key)
 
 
-def _newest_before(groups: list[TaskGroup], times: list[list[int | None]], newest: int | None
-                   ) -> tuple[list[list[int | None]], int | None]:
+def _newest_before(
+    groups: list[TaskGroup], times: list[list[int | None]], newest: int | None
+) -> tuple[list[list[int | None]], int | None]:
     """Per event, the newest event time on the partition before it, in the record's original order."""
     size = sum(len(group_times) for group_times in times)
     by_place: list[int | None] = [None] * size

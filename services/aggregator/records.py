@@ -19,7 +19,7 @@ from collections.abc import Callable
 import msgspec
 from aiokafka.partitioner import murmur2
 
-from streamstash.envelope import Event, RecordDecodeError, encoded_size
+from streamstash.events.envelope import Event, RecordDecodeError, encoded_size
 
 
 class TaskGroup(msgspec.Struct, array_like=True):
@@ -59,8 +59,13 @@ def partition_for(key: str, partitions: int) -> int:
     return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
-def task_records(events: list[Event], keys_for: Callable[[Event], list[str]], partitions: int,
-                 max_events: int, max_bytes: int | None = None) -> dict[int, list[TaskRecord]]:
+def task_records(
+    events: list[Event],
+    keys_for: Callable[[Event], list[str]],
+    partitions: int,
+    max_events: int,
+    max_bytes: int | None = None,
+) -> dict[int, list[TaskRecord]]:
     """Per partition, records of at most ``max_events`` (event, task) pairs, in the events' order.
 
     With ``max_bytes``, a record also ends before the estimated size of its events

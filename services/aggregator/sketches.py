@@ -39,8 +39,15 @@ def _compact_number(value: float) -> float | int:
 
 
 def dump_percentiles(sketch: LogCollapsingLowestDenseDDSketch) -> PercentileState:
-    return [_compact_number(sketch._zero_count), _compact_number(sketch._count), sketch._min, sketch._max,
-            _compact_number(sketch._sum), _store_state(sketch._store), _store_state(sketch._negative_store)]
+    return [
+        _compact_number(sketch._zero_count),
+        _compact_number(sketch._count),
+        sketch._min,
+        sketch._max,
+        _compact_number(sketch._sum),
+        _store_state(sketch._store),
+        _store_state(sketch._negative_store),
+    ]
 
 
 def _load_store(store: Any, state: list[Any]) -> None:
@@ -52,8 +59,9 @@ def _load_store(store: Any, state: list[Any]) -> None:
             store.add(min_key + index, count)
 
 
-def load_percentiles(state: PercentileState, relative_accuracy: float, max_bins: int
-                     ) -> LogCollapsingLowestDenseDDSketch:
+def load_percentiles(
+    state: PercentileState, relative_accuracy: float, max_bins: int
+) -> LogCollapsingLowestDenseDDSketch:
     sketch = new_percentiles(relative_accuracy, max_bins)
     zero, count, low, high, total, positive, negative = state
     _load_store(sketch._store, positive)
@@ -62,17 +70,20 @@ def load_percentiles(state: PercentileState, relative_accuracy: float, max_bins:
     return sketch
 
 
-def add_percentile_values(state: PercentileState | None, values: list[float], relative_accuracy: float,
-                          max_bins: int) -> PercentileState:
-    sketch = (load_percentiles(state, relative_accuracy, max_bins) if state
-              else new_percentiles(relative_accuracy, max_bins))
+def add_percentile_values(
+    state: PercentileState | None, values: list[float], relative_accuracy: float, max_bins: int
+) -> PercentileState:
+    sketch = (
+        load_percentiles(state, relative_accuracy, max_bins) if state else new_percentiles(relative_accuracy, max_bins)
+    )
     for value in values:
         sketch.add(value)
     return dump_percentiles(sketch)
 
 
-def percentile_values(state: PercentileState, percents: list[float], relative_accuracy: float,
-                      max_bins: int) -> dict[str, float | None]:
+def percentile_values(
+    state: PercentileState, percents: list[float], relative_accuracy: float, max_bins: int
+) -> dict[str, float | None]:
     sketch = load_percentiles(state, relative_accuracy, max_bins)
     return {percentile_name(percent): sketch.get_quantile_value(percent / 100.0) for percent in percents}
 
@@ -93,8 +104,11 @@ def _distinct_token(value: Any) -> str:
 
 
 def add_distinct_values(state: str | None, values: list[Any], precision: int) -> str:
-    sketch = (datasketches.hll_sketch.deserialize(base64.b64decode(state)) if state
-              else datasketches.hll_sketch(precision, datasketches.tgt_hll_type.HLL_4))
+    sketch = (
+        datasketches.hll_sketch.deserialize(base64.b64decode(state))
+        if state
+        else datasketches.hll_sketch(precision, datasketches.tgt_hll_type.HLL_4)
+    )
     for value in values:
         sketch.update(_distinct_token(value))
     return base64.b64encode(sketch.serialize_compact()).decode()

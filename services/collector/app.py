@@ -15,9 +15,9 @@ from streamstash.config.collector import FileInput as FileSettings
 from streamstash.config.collector import StdinInput as StdinSettings
 from streamstash.config.collector import TcpInput as TcpSettings
 from streamstash.config.collector import UdpInput as UdpSettings
-from streamstash.http import HealthServer
-from streamstash.kafka import make_consumer, make_producer
-from streamstash.metrics import ServiceMetrics
+from streamstash.kafka.clients import make_consumer, make_producer
+from streamstash.runtime.http import HealthServer
+from streamstash.runtime.metrics import ServiceMetrics
 from streamstash.services.collector.checkpoints import CheckpointStore
 from streamstash.services.collector.inputs.base import Input
 from streamstash.services.collector.inputs.docker import DockerInput
@@ -34,8 +34,9 @@ log = logging.getLogger(__name__)
 PRODUCER_STOP_TIMEOUT_S = 10.0
 
 
-def build_inputs(config: PipelineConfig, checkpoints: CheckpointStore,
-                 metrics: ServiceMetrics | None = None) -> list[Input]:
+def build_inputs(
+    config: PipelineConfig, checkpoints: CheckpointStore, metrics: ServiceMetrics | None = None
+) -> list[Input]:
     metrics = metrics or ServiceMetrics(names.SERVICE_COLLECTOR)
     inputs: list[Input] = []
     for settings in config.inputs:
@@ -54,12 +55,21 @@ def build_inputs(config: PipelineConfig, checkpoints: CheckpointStore,
     return inputs
 
 
-def build_publisher(config: PipelineConfig, metrics: ServiceMetrics, checkpoints: CheckpointStore,
-                    spill: Spill | None) -> Publisher:
+def build_publisher(
+    config: PipelineConfig, metrics: ServiceMetrics, checkpoints: CheckpointStore, spill: Spill | None
+) -> Publisher:
     """The publisher as the pipeline's collector settings want it; no producer until recovery ran."""
     settings = config.collector
-    return Publisher(None, config.kafka.topics.raw, settings.batch, metrics, settings.buffer_max_events,
-                     checkpoints=checkpoints, spill=spill, checkpoint_interval_s=settings.checkpoint_interval_ms / 1000)
+    return Publisher(
+        None,
+        config.kafka.topics.raw,
+        settings.batch,
+        metrics,
+        settings.buffer_max_events,
+        checkpoints=checkpoints,
+        spill=spill,
+        checkpoint_interval_s=settings.checkpoint_interval_ms / 1000,
+    )
 
 
 async def run_collector(config: PipelineConfig, stop: asyncio.Event) -> None:
@@ -74,15 +84,23 @@ async def run_collector(config: PipelineConfig, stop: asyncio.Event) -> None:
 
     def new_producer() -> AIOKafkaProducer:
         # The publisher batches already; a producer linger would only delay each batch's round trip.
-        return make_producer(config.kafka, client_id=names.SERVICE_COLLECTOR, compression=settings.compression,
-                             linger_ms=0)
+        return make_producer(
+            config.kafka, client_id=names.SERVICE_COLLECTOR, compression=settings.compression, linger_ms=0
+        )
 
     def new_consumer() -> AIOKafkaConsumer:
-        return make_consumer(config.kafka, group=None, client_id=f"{names.SERVICE_COLLECTOR}-recovery",
-                             isolation_level="read_uncommitted")
+        return make_consumer(
+            config.kafka,
+            group=None,
+            client_id=f"{names.SERVICE_COLLECTOR}-recovery",
+            isolation_level="read_uncommitted",
+        )
 
-    spill = Spill(state / "spill", settings.spill.max_bytes, settings.spill.segment_bytes) \
-        if settings.spill.enabled else None
+    spill = (
+        Spill(state / "spill", settings.spill.max_bytes, settings.spill.segment_bytes)
+        if settings.spill.enabled
+        else None
+    )
     publisher = build_publisher(config, metrics, checkpoints, spill)
     server = HealthServer(config.http, metrics, ready=lambda: publisher.ready)
     await server.start()
@@ -122,8 +140,9 @@ async def run_collector(config: PipelineConfig, stop: asyncio.Event) -> None:
         await server.stop()
 
 
-async def _until_stopped_or_inputs_done(stop: asyncio.Event, recovery: asyncio.Task[None],
-                                        tasks: list[asyncio.Task[None]]) -> None:
+async def _until_stopped_or_inputs_done(
+    stop: asyncio.Event, recovery: asyncio.Task[None], tasks: list[asyncio.Task[None]]
+) -> None:
     """Run until stopped, or until every input ended (finite inputs: stdin, exit_at_eof files)."""
     stopper = asyncio.create_task(stop.wait(), name="stop-signal")
     reported: set[asyncio.Task[None]] = set()

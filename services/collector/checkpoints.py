@@ -42,8 +42,10 @@ class CheckpointStore:
                 self._load(json.loads(path.read_text(encoding="utf-8")))
             except (OSError, ValueError, TypeError, AttributeError) as exc:
                 # A corrupt checkpoint must not stop collection; re-reading is safer than skipping.
-                log.error("checkpoint unreadable, starting from configured positions",
-                          extra={"path": str(path), "error": str(exc)})
+                log.error(
+                    "checkpoint unreadable, starting from configured positions",
+                    extra={"path": str(path), "error": str(exc)},
+                )
         else:
             self._dirty = True  # the instance id must be on disk before the first record carries it
 
@@ -82,8 +84,12 @@ class CheckpointStore:
             self._dirty = True
 
     def document(self) -> dict[str, Any]:
-        return {"version": FORMAT_VERSION, "instance": self.instance, "positions": self.positions,
-                "kafka": {"topic": self.kafka_topic, "offsets": {str(p): o for p, o in self.kafka_offsets.items()}}}
+        return {
+            "version": FORMAT_VERSION,
+            "instance": self.instance,
+            "positions": self.positions,
+            "kafka": {"topic": self.kafka_topic, "offsets": {str(p): o for p, o in self.kafka_offsets.items()}},
+        }
 
     def save(self, durable: bool = False) -> None:
         if not self._dirty:

@@ -91,11 +91,11 @@ class MultiplexedFrames:
         while available - position >= FRAME_HEADER.size:
             kind, padding, length = unpack(data, position)
             if padding != _PADDING or (kind not in STREAM_TYPES and kind != ENGINE_ERROR):
-                raise FramingError(f"bad frame header {data[position:position + 8].hex()}")
+                raise FramingError(f"bad frame header {data[position : position + 8].hex()}")
             end = position + FRAME_HEADER.size + length
             if end > available:
                 break
-            frames.append((kind, data[position + FRAME_HEADER.size:end]))
+            frames.append((kind, data[position + FRAME_HEADER.size : end]))
             position = end
         self.rest = data[position:]
         return frames
@@ -117,7 +117,7 @@ class RawMessages:
         if last < 0:
             return []
         complete = bytes(self.buffer[:last])
-        del self.buffer[:last + 1]
+        del self.buffer[: last + 1]
         # Only newlines end a message (a lone \r of a progress bar does not), as in the engine.
         return [piece + b"\n" for piece in complete.split(b"\n")]
 
@@ -149,7 +149,7 @@ def parse_timestamp(payload: bytes) -> tuple[int | None, bytes]:
         sign = 1 if zone[:1] == b"+" else -1
         seconds -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
     nanos = int(fraction.ljust(9, b"0")) if fraction else 0
-    return seconds * _NS + nanos, payload[match.end():]
+    return seconds * _NS + nanos, payload[match.end() :]
 
 
 def format_nanos(ts_ns: int) -> str:
@@ -190,8 +190,9 @@ class ContainerLog:
     unfinished lines and prepares to ask again from :attr:`position`.
     """
 
-    def __init__(self, tty: bool, max_line_bytes: int, position: Position | None = None,
-                 emit_from_ns: int | None = None) -> None:
+    def __init__(
+        self, tty: bool, max_line_bytes: int, position: Position | None = None, emit_from_ns: int | None = None
+    ) -> None:
         self.tty = tty
         self.max_line_bytes = max_line_bytes
         position = position or Position()
@@ -298,7 +299,7 @@ class ContainerLog:
     def _append(self, line: _Line, piece: bytes) -> None:
         room = self.max_line_bytes - len(line.data)
         if len(piece) > room:
-            line.data += piece[:max(room, 0)]
+            line.data += piece[: max(room, 0)]
             line.truncated = True
         else:
             line.data += piece
@@ -310,8 +311,9 @@ class ContainerLog:
             self._count(stream, second)
         totals = self._totals
         self._parts = (self._since_s, totals[STDOUT], totals[STDERR])
-        if not hand_out or (self.emit_from_ns is not None and line.ts_ns is not None
-                            and line.ts_ns < self.emit_from_ns):
+        if not hand_out or (
+            self.emit_from_ns is not None and line.ts_ns is not None and line.ts_ns < self.emit_from_ns
+        ):
             return
         end = _encode(*self._parts)
         lines.append(LogLine(stream, line.ts_ns, bytes(line.data), line.truncated, self._returned_end, end))

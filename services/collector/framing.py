@@ -65,7 +65,7 @@ class FrameSplitter:
         return [self._bounded(rest, tags)]
 
     def _decide(self) -> bool:
-        head = bytes(self.buffer[:MAX_LENGTH_DIGITS + 3])
+        head = bytes(self.buffer[: MAX_LENGTH_DIGITS + 3])
         if not head:
             return False
         if _AUTO_OCTET.match(head):
@@ -81,7 +81,7 @@ class FrameSplitter:
         newline = self.buffer.find(b"\n")
         if newline < 0:
             if not self._skip_line and len(self.buffer) > self.max_bytes:
-                frame = Frame(bytes(self.buffer[:self.max_bytes]), [names.TAG_TRUNCATED])
+                frame = Frame(bytes(self.buffer[: self.max_bytes]), [names.TAG_TRUNCATED])
                 self.buffer.clear()
                 self._skip_line = True
                 return frame
@@ -89,7 +89,7 @@ class FrameSplitter:
                 self.buffer.clear()
             return None
         line = bytes(self.buffer[:newline])
-        del self.buffer[:newline + 1]
+        del self.buffer[: newline + 1]
         if self._skip_line:
             self._skip_line = False
             return self._next_line()
@@ -102,7 +102,7 @@ class FrameSplitter:
             return None
         header = _OCTET_HEADER.match(self.buffer)
         if header is None:
-            if self.buffer[:MAX_LENGTH_DIGITS + 1].isdigit() and len(self.buffer) <= MAX_LENGTH_DIGITS:
+            if self.buffer[: MAX_LENGTH_DIGITS + 1].isdigit() and len(self.buffer) <= MAX_LENGTH_DIGITS:
                 return None  # the length is still arriving
             newline = self.buffer.find(b"\n")
             if newline < 0:
@@ -110,24 +110,24 @@ class FrameSplitter:
                     return None
                 newline = self.max_bytes
             line = bytes(self.buffer[:newline])
-            del self.buffer[:newline + 1]
+            del self.buffer[: newline + 1]
             return self._bounded(line, [names.TAG_FRAMING_ERROR])
         length = int(header.group(1))
         start = header.end()
         if length > self.max_bytes:
             if len(self.buffer) < start + self.max_bytes:
                 return None
-            frame = Frame(bytes(self.buffer[start:start + self.max_bytes]), [names.TAG_TRUNCATED])
-            del self.buffer[:start + self.max_bytes]
+            frame = Frame(bytes(self.buffer[start : start + self.max_bytes]), [names.TAG_TRUNCATED])
+            del self.buffer[: start + self.max_bytes]
             self._skip_bytes = length - self.max_bytes
             return frame
         if len(self.buffer) < start + length:
             return None
-        data = bytes(self.buffer[start:start + length])
-        del self.buffer[:start + length]
+        data = bytes(self.buffer[start : start + length])
+        del self.buffer[: start + length]
         return Frame(data.removesuffix(b"\n"))
 
     def _bounded(self, data: bytes, tags: list[str]) -> Frame:
         if len(data) > self.max_bytes:
-            return Frame(data[:self.max_bytes], [*tags, names.TAG_TRUNCATED])
+            return Frame(data[: self.max_bytes], [*tags, names.TAG_TRUNCATED])
         return Frame(data, tags)

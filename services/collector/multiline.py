@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from streamstash import names
 from streamstash.config.collector import MultilineSettings
-from streamstash.envelope import Event
+from streamstash.events.envelope import Event
 from streamstash.services.collector.inputs.base import Acknowledge, Advance, Emit
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,9 @@ class _Group:
     last_line_at: float = 0.0
 
 
-def join_events(events: list[Event], acks: list[Acknowledge], max_lines_reached: bool = False) -> tuple[Event, Acknowledge | None]:
+def join_events(
+    events: list[Event], acks: list[Acknowledge], max_lines_reached: bool = False
+) -> tuple[Event, Acknowledge | None]:
     """One event from consecutive lines of one source; a single line is returned unchanged."""
     if len(events) == 1 and not max_lines_reached:
         return events[0], _join_acks(acks)
@@ -59,8 +61,9 @@ def join_events(events: list[Event], acks: list[Acknowledge], max_lines_reached:
     raw_b64 = None
     if any(event.raw_b64 is not None for event in events):
         # Keep the original bytes of the whole event when any of its lines was not valid UTF-8.
-        raw = b"\n".join(base64.b64decode(e.raw_b64) if e.raw_b64 is not None else (e.message or "").encode()
-                         for e in events)
+        raw = b"\n".join(
+            base64.b64decode(e.raw_b64) if e.raw_b64 is not None else (e.message or "").encode() for e in events
+        )
         raw_b64 = base64.b64encode(raw).decode("ascii")
     joined = Event(
         message="\n".join(event.message or "" for event in events),
@@ -79,8 +82,11 @@ def _join_acks(acks: list[Acknowledge]) -> Acknowledge | None:
     if len(acks) == 1:
         return acks[0]
     first, last = acks[0], acks[-1]
-    if isinstance(first, Advance) and isinstance(last, Advance) and all(
-            isinstance(ack, Advance) and ack.key == first.key for ack in acks):
+    if (
+        isinstance(first, Advance)
+        and isinstance(last, Advance)
+        and all(isinstance(ack, Advance) and ack.key == first.key for ack in acks)
+    ):
         return Advance(first.checkpoints, first.key, last.path, first.start, last.end)
 
     def acknowledge_all() -> None:
@@ -207,4 +213,3 @@ class MultilineEmit(LineSink):
 def line_sink(settings: MultilineSettings | None, emit: Emit) -> LineSink:
     """The sink an input writes to: ``emit`` itself, or ``emit`` behind a multiline joiner."""
     return PassThrough(emit) if settings is None else MultilineEmit(settings, emit)
-

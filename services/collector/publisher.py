@@ -34,10 +34,10 @@ from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from aiokafka.partitioner import murmur2
 
 from streamstash import names
-from streamstash.backoff import retry_delay
 from streamstash.config.common import BatchSettings
-from streamstash.envelope import Batch, Event, encode
-from streamstash.metrics import ServiceMetrics
+from streamstash.events.envelope import Batch, Event, encode
+from streamstash.runtime.backoff import retry_delay
+from streamstash.runtime.metrics import ServiceMetrics
 from streamstash.services.collector.checkpoints import CheckpointStore
 from streamstash.services.collector.inputs.base import Acknowledge, Advance
 from streamstash.services.collector.spill import Spill, SpillMeta, SpillRef
@@ -139,14 +139,20 @@ class Publisher:
             self._left_behind = self.spill.load()
             if self._left_behind:
                 self._sequence = max(meta.sequence for meta, _ in self._left_behind) + 1
-                log.warning("spilled batches left by the previous run, sent first",
-                            extra={"batches": len(self._left_behind), "events": self.spill.events,
-                                   "bytes": self.spill.bytes_used})
+                log.warning(
+                    "spilled batches left by the previous run, sent first",
+                    extra={
+                        "batches": len(self._left_behind),
+                        "events": self.spill.events,
+                        "bytes": self.spill.bytes_used,
+                    },
+                )
         self._report_fill()
         self._monitor_task = asyncio.create_task(self._monitor(), name="publisher-monitor")
 
-    def begin(self, producer: AIOKafkaProducer, end_offsets: dict[int, int],
-              already_in_kafka: set[str]) -> list[asyncio.Task[None]]:
+    def begin(
+        self, producer: AIOKafkaProducer, end_offsets: dict[int, int], already_in_kafka: set[str]
+    ) -> list[asyncio.Task[None]]:
         """Recovery is done: start sending, the previous run's spill first; returns those sends."""
         self.producer = producer
         for partition, offset in end_offsets.items():
@@ -158,9 +164,16 @@ class Publisher:
                 assert self.spill is not None
                 self.spill.release(ref, meta.count)
                 continue
-            sealed = SealedBatch(meta.key, meta.count, meta.sequence, meta.batch_id,
-                                 [self._replayed_ack(meta.positions)] if meta.positions else [],
-                                 meta.positions, None, ref)
+            sealed = SealedBatch(
+                meta.key,
+                meta.count,
+                meta.sequence,
+                meta.batch_id,
+                [self._replayed_ack(meta.positions)] if meta.positions else [],
+                meta.positions,
+                None,
+                ref,
+            )
             replays.append(self._chain(sealed))
         self._left_behind = []
         self._save_offsets()
@@ -243,8 +256,9 @@ class Publisher:
             positions[checkpoint_key] = [first.start, last.end, last.path]
             acks.append(last)  # the last range's acknowledgement moves the checkpoint over all of them
         count = len(pending.events)
-        sealed = SealedBatch(key, count, self._sequence, uuid.uuid4().hex, acks, positions,
-                             encode(Batch(events=pending.events)))
+        sealed = SealedBatch(
+            key, count, self._sequence, uuid.uuid4().hex, acks, positions, encode(Batch(events=pending.events))
+        )
         self._sequence += 1
         self.metrics.received(key.split(":", 1)[0], "", count)
         if self.spill is not None and self.memory_events > self.memory_limit and not positions:
@@ -257,7 +271,8 @@ class Publisher:
         if self.spill.events == 0 and self.memory_events > self.memory_limit:
             log.warning("memory buffer full, spilling batches to disk", extra=self._figures())
         sealed.spilled = self.spill.append(
-            SpillMeta(sealed.key, sealed.batch_id, sealed.sequence, sealed.count, sealed.positions), sealed.value)
+            SpillMeta(sealed.key, sealed.batch_id, sealed.sequence, sealed.count, sealed.positions), sealed.value
+        )
         sealed.value = None
         self.memory_events -= sealed.count
 
@@ -280,15 +295,23 @@ class Publisher:
 
     # ---- sending -----------------------------------------------------------------------------------
 
-    async def _send_after(self, previous: tuple[asyncio.Task[None], SealedBatch] | None,
-                          window: asyncio.Task[None] | None, batch: SealedBatch) -> None:
+    async def _send_after(
+        self,
+        previous: tuple[asyncio.Task[None], SealedBatch] | None,
+        window: asyncio.Task[None] | None,
+        batch: SealedBatch,
+    ) -> None:
         try:
             await self._send_in_order(previous, window, batch)
         finally:
             batch.handed_over.set()  # never leave a successor waiting, whatever happened here
 
-    async def _send_in_order(self, previous: tuple[asyncio.Task[None], SealedBatch] | None,
-                             window: asyncio.Task[None] | None, batch: SealedBatch) -> None:
+    async def _send_in_order(
+        self,
+        previous: tuple[asyncio.Task[None], SealedBatch] | None,
+        window: asyncio.Task[None] | None,
+        batch: SealedBatch,
+    ) -> None:
         # Only order matters in these waits: a predecessor that failed must not take this batch with it.
         if window is not None:
             await asyncio.gather(asyncio.shield(window), return_exceptions=True)
@@ -318,8 +341,16 @@ class Publisher:
                 break
             except PERMANENT_ERRORS as exc:
                 # Retrying cannot help; the lines are counted and logged, and the source moves on.
-                log.error("kafka rejected a batch", extra={"topic": self.topic, "source": batch.key,
-                          "events": batch.count, "bytes": len(value), "error": repr(exc)})
+                log.error(
+                    "kafka rejected a batch",
+                    extra={
+                        "topic": self.topic,
+                        "source": batch.key,
+                        "events": batch.count,
+                        "bytes": len(value),
+                        "error": repr(exc),
+                    },
+                )
                 self.metrics.failed(self.topic, "kafka_rejected", batch.count)
                 metadata = None
                 break
@@ -328,8 +359,11 @@ class Publisher:
                 attempt += 1
                 delay = retry_delay(attempt)
                 if not isinstance(exc, KafkaError | OSError) and attempt == 1:
-                    log.error("unexpected error sending a batch, retrying", exc_info=exc,
-                              extra={"topic": self.topic, "source": batch.key, "events": batch.count})
+                    log.error(
+                        "unexpected error sending a batch, retrying",
+                        exc_info=exc,
+                        extra={"topic": self.topic, "source": batch.key, "events": batch.count},
+                    )
                 self._kafka_trouble(exc, batch, attempt, delay)
                 self.metrics.failed(self.topic, "kafka_send_retry", batch.count)
                 if attempt > 1:
@@ -401,20 +435,32 @@ class Publisher:
     # ---- reporting ---------------------------------------------------------------------------------
 
     def _figures(self) -> dict[str, object]:
-        return {"topic": self.topic, "memory_events": self.memory_events, "memory_limit": self.memory_limit,
-                "spill_events": self.spill.events if self.spill else 0,
-                "spill_bytes": self.spill.bytes_used if self.spill else 0,
-                "spill_limit_bytes": self.spill.max_bytes if self.spill else 0,
-                "batches_waiting": len(self.unacked), "kafka_healthy": self.kafka_healthy,
-                "inputs_paused": self.blocked}
+        return {
+            "topic": self.topic,
+            "memory_events": self.memory_events,
+            "memory_limit": self.memory_limit,
+            "spill_events": self.spill.events if self.spill else 0,
+            "spill_bytes": self.spill.bytes_used if self.spill else 0,
+            "spill_limit_bytes": self.spill.max_bytes if self.spill else 0,
+            "batches_waiting": len(self.unacked),
+            "kafka_healthy": self.kafka_healthy,
+            "inputs_paused": self.blocked,
+        }
 
     def _kafka_trouble(self, exc: BaseException, batch: SealedBatch, attempt: int, delay: float) -> None:
         if self.kafka_healthy:
             self.kafka_healthy = False
             self._last_report = time.monotonic()
-            log.warning("kafka send failed, buffering and retrying",
-                        extra={**self._figures(), "source": batch.key, "attempt": attempt, "error": repr(exc),
-                               "retry_in_s": round(delay, 2)})
+            log.warning(
+                "kafka send failed, buffering and retrying",
+                extra={
+                    **self._figures(),
+                    "source": batch.key,
+                    "attempt": attempt,
+                    "error": repr(exc),
+                    "retry_in_s": round(delay, 2),
+                },
+            )
 
     def _report_fill(self) -> None:
         self._memory_gauge.set(self.memory_events)
@@ -434,8 +480,9 @@ class Publisher:
         for key in [key for key, batch in self.pending.items() if now - batch.started >= linger]:
             self._seal(key)
         self._save_offsets(force=False)
-        if self.kafka_healthy and any(batch.sent_at is not None and now - batch.sent_at > STALL_S
-                                      for batch in self._sent):
+        if self.kafka_healthy and any(
+            batch.sent_at is not None and now - batch.sent_at > STALL_S for batch in self._sent
+        ):
             self.kafka_healthy = False
             self._last_report = now
             log.warning("kafka does not acknowledge, buffering", extra=self._figures())
@@ -475,11 +522,15 @@ class Publisher:
             return
         events = sum(batch.count for batch in left)
         if self.spill is None:
-            log.error("stopping with batches Kafka did not take and no spill: their lines are lost unless "
-                      "re-read from files", extra={"topic": self.topic, "batches": len(left), "events": events})
+            log.error(
+                "stopping with batches Kafka did not take and no spill: their lines are lost unless re-read from files",
+                extra={"topic": self.topic, "batches": len(left), "events": events},
+            )
             self.metrics.dropped(self.topic, "stopped_unsent", events)
             return
         for batch in sorted(left, key=lambda b: b.sequence):
             self._spill(batch)
-        log.warning("stopping before Kafka took everything: batches spilled for the next run",
-                    extra={"topic": self.topic, "batches": len(left), "events": events})
+        log.warning(
+            "stopping before Kafka took everything: batches spilled for the next run",
+            extra={"topic": self.topic, "batches": len(left), "events": events},
+        )

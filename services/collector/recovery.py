@@ -36,7 +36,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from streamstash import names
-from streamstash.backoff import retry_delay
+from streamstash.kafka.compat.internals import force_metadata_update
+from streamstash.runtime.backoff import retry_delay
 from streamstash.services.collector.checkpoints import CheckpointStore
 
 log = logging.getLogger(__name__)
@@ -75,13 +76,14 @@ def read_headers(headers: Any) -> dict[str, bytes]:
     return {key: value for key, value in (headers or ())}
 
 
-async def scan_tail(consumer: AIOKafkaConsumer, topic: str, instance: str, from_offsets: dict[int, int],
-                    recovery_needed: bool) -> TailScan:
+async def scan_tail(
+    consumer: AIOKafkaConsumer, topic: str, instance: str, from_offsets: dict[int, int], recovery_needed: bool
+) -> TailScan:
     """Read this instance's records from ``from_offsets`` (missing partition: from its start) to the end."""
     scan = TailScan()
     partitions = consumer.partitions_for_topic(topic)
     if partitions is None:
-        await consumer._client.force_metadata_update()  # noqa: SLF001 - aiokafka has no public refresh
+        await force_metadata_update(consumer)
         partitions = consumer.partitions_for_topic(topic) or set()
     if not partitions:
         return scan  # the topic does not exist yet: nothing can be in it
@@ -121,8 +123,7 @@ async def scan_tail(consumer: AIOKafkaConsumer, topic: str, instance: str, from_
     return scan
 
 
-async def recover(make_consumer: Callable[[], AIOKafkaConsumer], topic: str,
-                  checkpoints: CheckpointStore) -> TailScan:
+async def recover(make_consumer: Callable[[], AIOKafkaConsumer], topic: str, checkpoints: CheckpointStore) -> TailScan:
     """Scan the tail (retrying until Kafka answers) and move the checkpoints over what it holds."""
     recovery_needed = checkpoints.kafka_topic == topic and bool(checkpoints.kafka_offsets)
     attempt = 0
@@ -135,16 +136,24 @@ async def recover(make_consumer: Callable[[], AIOKafkaConsumer], topic: str,
         except (KafkaError, OSError) as exc:
             attempt += 1
             delay = retry_delay(attempt)
-            log.warning("recovery cannot reach kafka, retrying; files are read once it can",
-                        extra={"topic": topic, "attempt": attempt, "error": repr(exc), "retry_in_s": round(delay, 2)})
+            log.warning(
+                "recovery cannot reach kafka, retrying; files are read once it can",
+                extra={"topic": topic, "attempt": attempt, "error": repr(exc), "retry_in_s": round(delay, 2)},
+            )
             await asyncio.sleep(delay)
         finally:
             await consumer.stop()
     moved = merge_ranges(checkpoints, scan.ranges)
     if recovery_needed:
-        log.info("recovered positions from the topic", extra={
-            "topic": topic, "records_scanned": scan.records, "batches_of_ours": len(scan.batch_ids),
-            "checkpoints_moved": moved})
+        log.info(
+            "recovered positions from the topic",
+            extra={
+                "topic": topic,
+                "records_scanned": scan.records,
+                "batches_of_ours": len(scan.batch_ids),
+                "checkpoints_moved": moved,
+            },
+        )
     checkpoints.save()
     return scan
 
@@ -160,8 +169,10 @@ async def start_producer(make_producer: Callable[[], AIOKafkaProducer], topic: s
         except (KafkaError, OSError) as exc:
             attempt += 1
             delay = retry_delay(attempt)
-            log.warning("cannot start the kafka producer, retrying; inputs are buffered meanwhile",
-                        extra={"topic": topic, "attempt": attempt, "error": repr(exc), "retry_in_s": round(delay, 2)})
+            log.warning(
+                "cannot start the kafka producer, retrying; inputs are buffered meanwhile",
+                extra={"topic": topic, "attempt": attempt, "error": repr(exc), "retry_in_s": round(delay, 2)},
+            )
             with contextlib.suppress(Exception):
                 await producer.stop()
             await asyncio.sleep(delay)

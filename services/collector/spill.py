@@ -40,14 +40,26 @@ class SpillMeta:
     positions: dict[str, list[Any]] = field(default_factory=dict)  # checkpoint key -> [start, end, path]
 
     def to_json(self) -> bytes:
-        return json.dumps({"key": self.key, "batch_id": self.batch_id, "sequence": self.sequence,
-                           "count": self.count, "positions": self.positions}).encode()
+        return json.dumps(
+            {
+                "key": self.key,
+                "batch_id": self.batch_id,
+                "sequence": self.sequence,
+                "count": self.count,
+                "positions": self.positions,
+            }
+        ).encode()
 
     @classmethod
     def from_json(cls, data: bytes) -> SpillMeta:
         raw = json.loads(data)
-        return cls(key=raw["key"], batch_id=raw["batch_id"], sequence=int(raw["sequence"]), count=int(raw["count"]),
-                   positions=raw.get("positions") or {})
+        return cls(
+            key=raw["key"],
+            batch_id=raw["batch_id"],
+            sequence=int(raw["sequence"]),
+            count=int(raw["count"]),
+            positions=raw.get("positions") or {},
+        )
 
 
 @dataclass(slots=True, frozen=True)
@@ -169,13 +181,16 @@ def _records(number: int, data: bytes, path: Path):  # noqa: ANN202 - generator 
     while offset + _HEADER.size <= len(data):
         meta_length, value_length, crc = _HEADER.unpack_from(data, offset)
         end = offset + _HEADER.size + meta_length + value_length
-        meta_bytes = data[offset + _HEADER.size: offset + _HEADER.size + meta_length]
-        value = data[offset + _HEADER.size + meta_length: end]
+        meta_bytes = data[offset + _HEADER.size : offset + _HEADER.size + meta_length]
+        value = data[offset + _HEADER.size + meta_length : end]
         if end > len(data) or zlib.crc32(value, zlib.crc32(meta_bytes)) != crc:
-            log.warning("spill segment ends in a torn record, ignoring its rest",
-                        extra={"path": str(path), "offset": offset, "bytes": len(data) - offset})
+            log.warning(
+                "spill segment ends in a torn record, ignoring its rest",
+                extra={"path": str(path), "offset": offset, "bytes": len(data) - offset},
+            )
             return
-        yield SpillMeta.from_json(meta_bytes), SpillRef(number, offset, end - offset,
-                                                        offset + _HEADER.size + meta_length, value_length)
+        yield (
+            SpillMeta.from_json(meta_bytes),
+            SpillRef(number, offset, end - offset, offset + _HEADER.size + meta_length, value_length),
+        )
         offset = end
-

@@ -24,16 +24,51 @@ from streamstash import names
 MAX_PRIORITY = 191
 NIL = "-"
 
-FACILITY_NAMES = ("kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv",
-                  "ftp", "ntp", "security", "console", "solaris-cron", "local0", "local1", "local2", "local3",
-                  "local4", "local5", "local6", "local7")
+FACILITY_NAMES = (
+    "kern",
+    "user",
+    "mail",
+    "daemon",
+    "auth",
+    "syslog",
+    "lpr",
+    "news",
+    "uucp",
+    "cron",
+    "authpriv",
+    "ftp",
+    "ntp",
+    "security",
+    "console",
+    "solaris-cron",
+    "local0",
+    "local1",
+    "local2",
+    "local3",
+    "local4",
+    "local5",
+    "local6",
+    "local7",
+)
 SEVERITY_NAMES = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
 
 # Keys under fields["syslog"].
 PRIORITY, FACILITY, FACILITY_NAME, SEVERITY, SEVERITY_NAME = (
-    "priority", "facility", "facility_name", "severity", "severity_name")
+    "priority",
+    "facility",
+    "facility_name",
+    "severity",
+    "severity_name",
+)
 TIMESTAMP, HOST, PROGRAM, PID, MSGID, VERSION, STRUCTURED_DATA = (
-    "timestamp", "host", "program", "pid", "msgid", "version", "structured_data")
+    "timestamp",
+    "host",
+    "program",
+    "pid",
+    "msgid",
+    "version",
+    "structured_data",
+)
 
 _PRI = re.compile(r"<(\d{1,5})>")
 _RFC5424_HEADER = re.compile(r"(\d{1,2}) (\S+) (\S+) (\S+) (\S+) (\S+)(?: |$)")
@@ -62,9 +97,14 @@ def parse_syslog(line: str) -> SyslogLine | None:
     if priority > MAX_PRIORITY or (len(pri.group(1)) > 1 and pri.group(1).startswith("0")):
         return SyslogLine(message=line, tags=[names.TAG_SYSLOG_INVALID_PRIORITY])
     facility, severity = divmod(priority, 8)
-    header: dict[str, Any] = {PRIORITY: priority, FACILITY: facility, FACILITY_NAME: FACILITY_NAMES[facility],
-                              SEVERITY: severity, SEVERITY_NAME: SEVERITY_NAMES[severity]}
-    rest = line[pri.end():]
+    header: dict[str, Any] = {
+        PRIORITY: priority,
+        FACILITY: facility,
+        FACILITY_NAME: FACILITY_NAMES[facility],
+        SEVERITY: severity,
+        SEVERITY_NAME: SEVERITY_NAMES[severity],
+    }
+    rest = line[pri.end() :]
     parsed = _parse_rfc5424(rest, header)
     if parsed is None:
         parsed = _parse_bsd(rest, header)
@@ -86,7 +126,7 @@ def _parse_rfc5424(rest: str, header: dict[str, Any]) -> SyslogLine | None:
         if value != NIL:
             header[key] = value
     tags: list[str] = []
-    body = rest[match.end():]
+    body = rest[match.end() :]
     if body.startswith("["):
         elements, consumed = _parse_structured_data(body)
         if elements is None:
@@ -96,9 +136,10 @@ def _parse_rfc5424(rest: str, header: dict[str, Any]) -> SyslogLine | None:
             header[STRUCTURED_DATA] = elements
             message = body[consumed:].removeprefix(" ")
     else:
-        message = body[len(NIL) + 1:] if body.startswith(NIL + " ") else ("" if body == NIL else body)
-    return SyslogLine(message=message.removeprefix(_BOM), fields={names.FIELD_SYSLOG: header}, tags=tags,
-                      timestamp=timestamp)
+        message = body[len(NIL) + 1 :] if body.startswith(NIL + " ") else ("" if body == NIL else body)
+    return SyslogLine(
+        message=message.removeprefix(_BOM), fields={names.FIELD_SYSLOG: header}, tags=tags, timestamp=timestamp
+    )
 
 
 def _parse_structured_data(body: str) -> tuple[dict[str, dict[str, str]] | None, int]:
@@ -114,7 +155,7 @@ def _parse_structured_data(body: str) -> tuple[dict[str, dict[str, str]] | None,
         position = name.end()
         while position < length and body[position] == " ":
             param = _SD_NAME.match(body, position + 1)
-            if param is None or body[param.end():param.end() + 2] != '="':
+            if param is None or body[param.end() : param.end() + 2] != '="':
                 return None, 0
             position = param.end() + 2
             value: list[str] = []

@@ -15,24 +15,20 @@ from typing import Any
 from elasticsearch import AsyncElasticsearch
 
 from streamstash import names
+from streamstash.aggregation.routing import TaskRouter
 from streamstash.config import PipelineConfig
 from streamstash.config.indexer import ElasticsearchOutput
-from streamstash.es import log_connection, make_client
-from streamstash.http import HealthServer, kafka_coordinator_known
-from streamstash.kafka import consumer_group, make_consumer, make_producer
-from streamstash.membership import (
-    aiokafka_member_id,
-    install_membership_repairs,
-    leave_for_predecessor,
-    remember_member,
-)
-from streamstash.metrics import ServiceMetrics
-from streamstash.services.aggregator.logic import TaskRouter
+from streamstash.kafka.clients import consumer_group, make_consumer, make_producer
+from streamstash.kafka.compat.internals import coordinator_known, member_id
+from streamstash.kafka.membership import leave_for_predecessor, remember_member
+from streamstash.runtime.http import HealthServer
+from streamstash.runtime.metrics import ServiceMetrics
+from streamstash.runtime.slots import StateSlot, claim_slot
+from streamstash.search.client import log_connection, make_client
 from streamstash.services.indexer.bulk import BulkWriter, RetryPolicy
 from streamstash.services.indexer.consumer import DeadLetterSink, IndexerLoop
 from streamstash.services.indexer.documents import DocumentBuilder, IndexNamer
 from streamstash.services.indexer.template import install_template
-from streamstash.slots import StateSlot, claim_slot
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +40,9 @@ SESSION_TIMEOUT_MS = 45_000
 HEARTBEAT_INTERVAL_MS = 3_000
 
 
-async def install_template_when_reachable(client: AsyncElasticsearch, output: ElasticsearchOutput,
-                                          retry: RetryPolicy, stop: asyncio.Event) -> None:
+async def install_template_when_reachable(
+    client: AsyncElasticsearch, output: ElasticsearchOutput, retry: RetryPolicy, stop: asyncio.Event
+) -> None:
     """The template must exist before the first document creates an index, so wait for it."""
     if not output.install_template:
         return
@@ -67,14 +64,15 @@ async def install_template_when_reachable(client: AsyncElasticsearch, output: El
 async def take_over_slot(config: PipelineConfig, group: str) -> StateSlot:
     """This instance's state slot; the group member a killed predecessor in it left behind leaves now."""
     slot = claim_slot(config.state_dir / names.SERVICE_INDEXER)
-    predecessor = await leave_for_predecessor(config.kafka, group, slot.directory,
-                                              client_id=f"{names.SERVICE_INDEXER}-handover")
+    predecessor = await leave_for_predecessor(
+        config.kafka, group, slot.directory, client_id=f"{names.SERVICE_INDEXER}-handover"
+    )
     log.info("starting", extra={"group": group, "slot": slot.number, "left_group_for_predecessor": predecessor})
     return slot
 
 
 def record_member(slot_directory: Path, group: str, consumer: Any) -> None:
-    remember_member(slot_directory, group, aiokafka_member_id(consumer))
+    remember_member(slot_directory, group, member_id(consumer))
 
 
 def document_builders(config: PipelineConfig) -> dict[str, DocumentBuilder]:
@@ -82,10 +80,12 @@ def document_builders(config: PipelineConfig) -> dict[str, DocumentBuilder]:
     output = config.outputs.elasticsearch
     ecs = output.ecs_compatibility == "v8"
     return {
-        topics.parsed: DocumentBuilder(IndexNamer(output.index, fallback=names.DEFAULT_DLQ_INDEX),
-                                       op_type=output.op_type, ecs=ecs),
-        topics.aggregated: DocumentBuilder(IndexNamer(output.aggregate_index, fallback=names.DEFAULT_DLQ_INDEX),
-                                           op_type=output.op_type, ecs=ecs),
+        topics.parsed: DocumentBuilder(
+            IndexNamer(output.index, fallback=names.DEFAULT_DLQ_INDEX), op_type=output.op_type, ecs=ecs
+        ),
+        topics.aggregated: DocumentBuilder(
+            IndexNamer(output.aggregate_index, fallback=names.DEFAULT_DLQ_INDEX), op_type=output.op_type, ecs=ecs
+        ),
     }
 
 
@@ -96,15 +96,20 @@ async def run_indexer(config: PipelineConfig, stop: asyncio.Event) -> None:
     metrics = ServiceMetrics(names.SERVICE_INDEXER)
     log_connection(config.elasticsearch, names.SERVICE_INDEXER)
     client = make_client(config.elasticsearch)
-    retry = RetryPolicy(initial_s=bulk.retry_initial_ms / 1000, max_s=bulk.retry_max_ms / 1000,
-                        max_item_retries=bulk.max_item_retries)
+    retry = RetryPolicy(
+        initial_s=bulk.retry_initial_ms / 1000, max_s=bulk.retry_max_ms / 1000, max_item_retries=bulk.max_item_retries
+    )
     group = consumer_group(config.kafka, names.SERVICE_INDEXER)
     membership = {"group_instance_id": output.group_instance_id} if output.group_instance_id else {}
-    install_membership_repairs()
-    consumer = make_consumer(config.kafka, group=group,
-                             client_id=names.SERVICE_INDEXER, max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
-                             session_timeout_ms=SESSION_TIMEOUT_MS, heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
-                             **membership)
+    consumer = make_consumer(
+        config.kafka,
+        group=group,
+        client_id=names.SERVICE_INDEXER,
+        max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
+        session_timeout_ms=SESSION_TIMEOUT_MS,
+        heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
+        **membership,
+    )
     producer = make_producer(config.kafka, client_id=f"{names.SERVICE_INDEXER}-dlq")
     loop = IndexerLoop(
         consumer=consumer,
@@ -116,7 +121,7 @@ async def run_indexer(config: PipelineConfig, stop: asyncio.Event) -> None:
         metrics=metrics,
         writer_factory=lambda observer: BulkWriter(client, retry, observer),
     )
-    server = HealthServer(config.http, metrics, ready=lambda: loop.ready() and kafka_coordinator_known(consumer))
+    server = HealthServer(config.http, metrics, ready=lambda: loop.ready() and coordinator_known(consumer))
     await server.start()
     try:
         await install_template_when_reachable(client, output, retry, stop)

@@ -133,8 +133,9 @@ def bulk_body(actions: Sequence[Action]) -> bytes:
 
 
 class BulkWriter:
-    def __init__(self, client: AsyncElasticsearch, retry: RetryPolicy | None = None,
-                 observer: BulkObserver | None = None) -> None:
+    def __init__(
+        self, client: AsyncElasticsearch, retry: RetryPolicy | None = None, observer: BulkObserver | None = None
+    ) -> None:
         self.client = client
         self.retry = retry or RetryPolicy()
         self.observer: BulkObserver = observer or NullObserver()
@@ -165,8 +166,12 @@ class BulkWriter:
                     if status == THROTTLED:
                         self.observer.request_done(time.monotonic() - started, len(todo), throttled=True)
                     attempt += 1
-                    await self._wait(attempt, f"status {status}: {_short(exc)}", len(todo),
-                                     level=logging.ERROR if status in AUTH_STATUS else logging.WARNING)
+                    await self._wait(
+                        attempt,
+                        f"status {status}: {_short(exc)}",
+                        len(todo),
+                        level=logging.ERROR if status in AUTH_STATUS else logging.WARNING,
+                    )
                     continue
                 # The whole request refused for good (malformed, ...): every document carries the reason.
                 self.observer.request_failed(f"status_{status}", len(todo))
@@ -221,8 +226,11 @@ class BulkWriter:
 
     async def _wait(self, attempt: int, why: str, documents: int, level: int = logging.WARNING) -> None:
         delay = self.retry.delay(attempt)
-        log.log(level, "bulk request will be retried", extra={"attempt": attempt, "reason": why,
-                "documents": documents, "retry_in_s": round(delay, 2)})
+        log.log(
+            level,
+            "bulk request will be retried",
+            extra={"attempt": attempt, "reason": why, "documents": documents, "retry_in_s": round(delay, 2)},
+        )
         await asyncio.sleep(delay)
 
 

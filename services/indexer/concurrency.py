@@ -32,8 +32,15 @@ class AdaptiveConcurrency:
     BASELINE_FALL_WEIGHT = 0.5  # ... and faster ones
     MIN_SAMPLES = 3  # requests seen before latency is judged at all
 
-    def __init__(self, max_limit: int, min_limit: int = 1, initial: int | None = None, adaptive: bool = True,
-                 latency_tolerance: float = 2.0, interval_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        max_limit: int,
+        min_limit: int = 1,
+        initial: int | None = None,
+        adaptive: bool = True,
+        latency_tolerance: float = 2.0,
+        interval_s: float = 1.0,
+    ) -> None:
         if not 1 <= min_limit <= max_limit:
             raise ValueError(f"need 1 <= min_limit ({min_limit}) <= max_limit ({max_limit})")
         if latency_tolerance <= 1:

@@ -25,8 +25,8 @@ from aiokafka.structs import ConsumerRecord
 from elasticsearch import AsyncElasticsearch
 
 from streamstash.config.indexer import BulkSettings
-from streamstash.envelope import DeadLetter, DeadLetterBatch, Event, encode
-from streamstash.metrics import ServiceMetrics
+from streamstash.events.envelope import DeadLetter, DeadLetterBatch, Event, encode
+from streamstash.runtime.metrics import ServiceMetrics
 from streamstash.services.indexer.bulk import BulkOutcome, BulkWriter
 from streamstash.services.indexer.commits import CommitTracker, PendingRecord
 from streamstash.services.indexer.concurrency import AdaptiveConcurrency
@@ -60,7 +60,7 @@ class DeadLetterSink:
 
     async def send(self, letters: list[DeadLetter]) -> None:
         for start in range(0, len(letters), DEAD_LETTERS_PER_RECORD):
-            chunk = letters[start:start + DEAD_LETTERS_PER_RECORD]
+            chunk = letters[start : start + DEAD_LETTERS_PER_RECORD]
             await self.producer.send_and_wait(self.topic, encode(DeadLetterBatch(letters=chunk)))
 
 
@@ -89,10 +89,18 @@ class _Observer:
 
 
 class IndexerLoop:
-    def __init__(self, consumer: AIOKafkaConsumer, client: AsyncElasticsearch, dead_letters: DeadLetterSink,
-                 builders: dict[str, DocumentBuilder], skip: Callable[[Event], bool] | None, bulk: BulkSettings,
-                 metrics: ServiceMetrics, writer_factory: Callable[[Any], BulkWriter],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        consumer: AIOKafkaConsumer,
+        client: AsyncElasticsearch,
+        dead_letters: DeadLetterSink,
+        builders: dict[str, DocumentBuilder],
+        skip: Callable[[Event], bool] | None,
+        bulk: BulkSettings,
+        metrics: ServiceMetrics,
+        writer_factory: Callable[[Any], BulkWriter],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.consumer = consumer
         self.client = client
         self.dead_letters = dead_letters
@@ -137,8 +145,7 @@ class IndexerLoop:
                 self._raise_failure()
                 self._apply_backpressure()
                 await self._wait_while_requests_are_full()
-                records = await self.consumer.getmany(timeout_ms=self._poll_timeout_ms(),
-                                                      max_records=RECORDS_PER_POLL)
+                records = await self.consumer.getmany(timeout_ms=self._poll_timeout_ms(), max_records=RECORDS_PER_POLL)
                 now = self.clock()
                 generation = self._generation
                 for tp, messages in records.items():
@@ -193,8 +200,10 @@ class IndexerLoop:
             await self.dead_letters.send([rejection_letter(action, reason) for action, reason in outcome.rejected])
             for topic, count in Counter(action.topic for action, _ in outcome.rejected).items():
                 self.metrics.failed(topic, REASON_REJECTED, count)
-            log.warning("documents rejected by elasticsearch, sent to the DLQ",
-                        extra={"documents": len(outcome.rejected), "first_reason": outcome.rejected[0][1][:300]})
+            log.warning(
+                "documents rejected by elasticsearch, sent to the DLQ",
+                extra={"documents": len(outcome.rejected), "first_reason": outcome.rejected[0][1][:300]},
+            )
         sent: Counter[tuple[str, int]] = Counter()
         for action in outcome.settled:
             sent[(action.topic, action.partition)] += 1
@@ -237,8 +246,7 @@ class IndexerLoop:
         """A due request waits for one in flight to finish: until then there is nothing to do, and polling
         at once again would spin (a paused consumer's getmany returns at once) for as long as Elasticsearch
         takes to answer."""
-        if (self._bulk_tasks and len(self._bulk_tasks) >= self.controller.limit
-                and self.accumulator.due(self.clock())):
+        if self._bulk_tasks and len(self._bulk_tasks) >= self.controller.limit and self.accumulator.due(self.clock()):
             await asyncio.wait(set(self._bulk_tasks), timeout=MAX_POLL_WAIT_S, return_when=asyncio.FIRST_COMPLETED)
 
     def _poll_timeout_ms(self) -> int:
@@ -255,9 +263,14 @@ class IndexerLoop:
             self.consumer.pause(*assigned)
             self._paused = True
             self.indexer_metrics.paused.set(1)
-            log.info("consumption paused: bulk requests are backing up",
-                     extra={"waiting_documents": len(self.accumulator), "in_flight": len(self._bulk_tasks),
-                            "elasticsearch_available": self.writer.available})
+            log.info(
+                "consumption paused: bulk requests are backing up",
+                extra={
+                    "waiting_documents": len(self.accumulator),
+                    "in_flight": len(self._bulk_tasks),
+                    "elasticsearch_available": self.writer.available,
+                },
+            )
         elif self._paused and waiting < 1:
             self.consumer.resume(*assigned)
             self._paused = False
@@ -337,13 +350,19 @@ class IndexerLoop:
             if not pending and not self.accumulator:
                 break
             if pending:
-                await asyncio.wait(pending, timeout=max(0.0, deadline - self.clock()),
-                                   return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    pending, timeout=max(0.0, deadline - self.clock()), return_when=asyncio.FIRST_COMPLETED
+                )
         leftover = self._bulk_tasks | self._other_tasks
         if leftover or self.accumulator:
-            log.warning("stopping with work unfinished; it will be read again",
-                        extra={"in_flight": len(self._bulk_tasks), "waiting_documents": len(self.accumulator),
-                               "unsettled_records": self.tracker.unsettled()})
+            log.warning(
+                "stopping with work unfinished; it will be read again",
+                extra={
+                    "in_flight": len(self._bulk_tasks),
+                    "waiting_documents": len(self.accumulator),
+                    "unsettled_records": self.tracker.unsettled(),
+                },
+            )
         for task in leftover:
             task.cancel()
         if leftover:

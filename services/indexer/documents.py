@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from streamstash.envelope import Batch, Event, to_document
+from streamstash.events.envelope import Batch, Event, to_document
+from streamstash.events.templates import MissingFieldError, Template
 from streamstash.services.indexer.ecs import to_ecs
-from streamstash.templates import MissingFieldError, Template
 
 if TYPE_CHECKING:
     from streamstash.services.indexer.commits import PendingRecord
@@ -41,8 +41,12 @@ class Action:
     def body(self) -> bytes:
         """The two NDJSON lines of this action, encoded once (sizes for batching, reused on retries)."""
         if self._body is None:
-            self._body = (orjson.dumps(self.bulk_header()) + b"\n"
-                          + orjson.dumps(self.document, default=str, option=orjson.OPT_NON_STR_KEYS) + b"\n")
+            self._body = (
+                orjson.dumps(self.bulk_header())
+                + b"\n"
+                + orjson.dumps(self.document, default=str, option=orjson.OPT_NON_STR_KEYS)
+                + b"\n"
+            )
         return self._body
 
     @property
@@ -91,8 +95,9 @@ class DocumentBuilder:
         return Action(index=index, id=event.id, document=document, event=event, op_type=self.op_type)
 
 
-def build_actions(batch: Batch, builder: DocumentBuilder,
-                  skip: Callable[[Event], bool] | None = None) -> tuple[list[Action], int]:
+def build_actions(
+    batch: Batch, builder: DocumentBuilder, skip: Callable[[Event], bool] | None = None
+) -> tuple[list[Action], int]:
     """The actions of ``batch`` and how many events ``skip`` left out (consumed by an aggregation)."""
     actions = []
     skipped = 0

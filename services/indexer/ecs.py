@@ -118,21 +118,25 @@ def ecs_mappings() -> dict[str, Any]:
         "source": {"properties": {"address": keyword}},
         "user": {"properties": {"name": keyword}},
         "apache": {"properties": {"access": {"properties": {"user": {"properties": {"identity": keyword}}}}}},
-        "http": {"properties": {
-            "version": keyword,
-            "request": {"properties": {"method": keyword, "referrer": keyword}},
-            "response": {"properties": {"status_code": {"type": "long"},
-                                        "body": {"properties": {"bytes": {"type": "long"}}}}},
-        }},
+        "http": {
+            "properties": {
+                "version": keyword,
+                "request": {"properties": {"method": keyword, "referrer": keyword}},
+                "response": {
+                    "properties": {"status_code": {"type": "long"}, "body": {"properties": {"bytes": {"type": "long"}}}}
+                },
+            }
+        },
         "url": {"properties": {"original": {**keyword, "fields": {"text": {"type": "text"}}}}},
         "user_agent": {"properties": {"original": {**keyword, "fields": {"text": {"type": "text"}}}}},
         "input": {"properties": {"type": keyword}},
         "host": {"properties": {"name": keyword}},
-        "log": {"properties": {
-            "offset": {"type": "long"},
-            "file": {"properties": {"path": keyword, "inode": keyword}},  # ECS: inode is a keyword
-            "source": {"properties": {"address": keyword}},
-        }},
-        "container": {"properties": {"id": keyword, "name": keyword,
-                                     "image": {"properties": {"name": keyword}}}},
+        "log": {
+            "properties": {
+                "offset": {"type": "long"},
+                "file": {"properties": {"path": keyword, "inode": keyword}},  # ECS: inode is a keyword
+                "source": {"properties": {"address": keyword}},
+            }
+        },
+        "container": {"properties": {"id": keyword, "name": keyword, "image": {"properties": {"name": keyword}}}},
     }

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from aiokafka.structs import ConsumerRecord
 
 from streamstash import names
-from streamstash.envelope import DeadLetter, Event, RecordDecodeError, Source, decode_batch
+from streamstash.events.envelope import DeadLetter, Event, RecordDecodeError, Source, decode_batch
 from streamstash.services.indexer.documents import Action, DocumentBuilder
 
 STAGE = names.SERVICE_INDEXER
@@ -26,8 +26,9 @@ class DecodedRecord:
     skipped: int = 0  # consumed by an aggregation with `index_events: false`
 
 
-def decode_record(message: ConsumerRecord, builder: DocumentBuilder,
-                  skip: Callable[[Event], bool] | None = None) -> DecodedRecord:
+def decode_record(
+    message: ConsumerRecord, builder: DocumentBuilder, skip: Callable[[Event], bool] | None = None
+) -> DecodedRecord:
     decoded = DecodedRecord()
     try:
         batch = decode_batch(message.value or b"")
@@ -42,8 +43,14 @@ def decode_record(message: ConsumerRecord, builder: DocumentBuilder,
         try:
             action = builder.action_for(event)
         except ValueError as exc:
-            decoded.letters.append(DeadLetter(stage=STAGE, reason=str(exc), event=event,
-                                              origin=f"{message.topic}:{message.partition}:{message.offset}"))
+            decoded.letters.append(
+                DeadLetter(
+                    stage=STAGE,
+                    reason=str(exc),
+                    event=event,
+                    origin=f"{message.topic}:{message.partition}:{message.offset}",
+                )
+            )
             continue
         action.topic = message.topic
         action.partition = message.partition
@@ -61,8 +68,12 @@ def rejection_letter(action: Action, reason: str) -> DeadLetter:
 def undecodable_letter(message: ConsumerRecord, reason: str) -> DeadLetter:
     value = message.value or b""
     origin = f"{message.topic}:{message.partition}:{message.offset}"
-    event = Event(message=value[:PREVIEW_BYTES].decode("utf-8", errors="replace"), source=Source(kind="unknown"),
-                  tags=[names.TAG_DECODE_FAILURE], id=origin)
+    event = Event(
+        message=value[:PREVIEW_BYTES].decode("utf-8", errors="replace"),
+        source=Source(kind="unknown"),
+        tags=[names.TAG_DECODE_FAILURE],
+        id=origin,
+    )
     return DeadLetter(stage=STAGE, reason=reason, event=event, origin=origin)
 
 

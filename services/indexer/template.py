@@ -97,8 +97,9 @@ def template_name(output: ElasticsearchOutput) -> str:
 
 def template_for(output: ElasticsearchOutput) -> tuple[str, dict[str, Any]]:
     patterns = template_patterns(output.index, output.aggregate_index)
-    return template_name(output), index_template(patterns, ecs=output.ecs_compatibility == "v8",
-                                                  data_stream=output.data_stream)
+    return template_name(output), index_template(
+        patterns, ecs=output.ecs_compatibility == "v8", data_stream=output.data_stream
+    )
 
 
 async def install_template(client: AsyncElasticsearch, output: ElasticsearchOutput) -> str:

@@ -6,11 +6,11 @@ import faust
 
 from streamstash import names
 from streamstash.config import PipelineConfig
-from streamstash.envelope import Batch, DeadLetterBatch, encode
+from streamstash.events.envelope import Batch, DeadLetterBatch, encode
 from streamstash.filters import FilterChain
-from streamstash.metrics import ServiceMetrics
+from streamstash.kafka.faust_app import attach_health, make_app, raw_topic
+from streamstash.runtime.metrics import ServiceMetrics
 from streamstash.services.parser.logic import RecordParser
-from streamstash.streaming import attach_health, make_app, raw_topic
 
 
 def build_app(config: PipelineConfig) -> faust.App:

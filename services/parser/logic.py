@@ -6,7 +6,7 @@ import base64
 from dataclasses import dataclass, field
 
 from streamstash import names
-from streamstash.envelope import (
+from streamstash.events.envelope import (
     Batch,
     DeadLetter,
     Event,
@@ -55,8 +55,9 @@ class RecordParser:
         try:
             verdict = self.chain.apply(doc)
         except Exception as exc:  # noqa: BLE001 - one bad event must not stop the partition
-            result.dead_letters.append(DeadLetter(stage=STAGE, reason=f"filter error: {exc!r}", event=event,
-                                                  origin=event.id))
+            result.dead_letters.append(
+                DeadLetter(stage=STAGE, reason=f"filter error: {exc!r}", event=event, origin=event.id)
+            )
             return
         if verdict is None:
             result.parsed.append(from_working_dict(event, doc))

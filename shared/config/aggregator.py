@@ -38,20 +38,39 @@ DurationMs = Annotated[int, BeforeValidator(parse_duration_ms), Field(ge=0)]
 
 
 class MetricSpec(StrictModel):
-    type: MetricKind = Field(description="What to compute. `distinct` estimates the number of distinct values "
-                             "(HyperLogLog, exact for small counts); `percentiles` uses a DDSketch of bounded size.",
-                             examples=["avg"])
-    field: str | None = Field(None, description="The field it reads (not for count); numeric except for "
-                              "first/last/distinct.", examples=["elapsed"])
-    percents: list[float] = Field(default_factory=lambda: [50.0, 90.0, 99.0],
-                                  description="`percentiles`: which ones; emitted as `{p50: .., p90: .., p99: ..}`.",
-                                  examples=[[50, 95, 99.9]])
-    relative_accuracy: float = Field(0.01, gt=0, lt=1, description="`percentiles`: relative error bound of the "
-                                     "DDSketch.", examples=[0.02])
-    max_bins: int = Field(1024, ge=16, le=65536, description="`percentiles`: most buckets the sketch keeps (the "
-                          "lowest collapse beyond), which bounds the state per task.", examples=[2048])
-    precision: int = Field(12, ge=4, le=21, description="`distinct`: HyperLogLog log2(registers); 12 gives about "
-                           "1.6% standard error in at most ~2 KiB.", examples=[14])
+    type: MetricKind = Field(
+        description="What to compute. `distinct` estimates the number of distinct values "
+        "(HyperLogLog, exact for small counts); `percentiles` uses a DDSketch of bounded size.",
+        examples=["avg"],
+    )
+    field: str | None = Field(
+        None,
+        description="The field it reads (not for count); numeric except for first/last/distinct.",
+        examples=["elapsed"],
+    )
+    percents: list[float] = Field(
+        default_factory=lambda: [50.0, 90.0, 99.0],
+        description="`percentiles`: which ones; emitted as `{p50: .., p90: .., p99: ..}`.",
+        examples=[[50, 95, 99.9]],
+    )
+    relative_accuracy: float = Field(
+        0.01, gt=0, lt=1, description="`percentiles`: relative error bound of the DDSketch.", examples=[0.02]
+    )
+    max_bins: int = Field(
+        1024,
+        ge=16,
+        le=65536,
+        description="`percentiles`: most buckets the sketch keeps (the "
+        "lowest collapse beyond), which bounds the state per task.",
+        examples=[2048],
+    )
+    precision: int = Field(
+        12,
+        ge=4,
+        le=21,
+        description="`distinct`: HyperLogLog log2(registers); 12 gives about 1.6% standard error in at most ~2 KiB.",
+        examples=[14],
+    )
 
     @model_validator(mode="after")
     def _field_needed(self) -> MetricSpec:
@@ -66,8 +85,11 @@ class WindowSpec(StrictModel):
     """Event-time windows: tumbling (`size` only) or hopping (`size` and a smaller `advance`)."""
 
     size: DurationMs = Field(description="Window length.", examples=["5m"])
-    advance: DurationMs | None = Field(None, description="Hop between window starts (hopping windows); unset: "
-                                       "`size` (tumbling windows).", examples=["1m"])
+    advance: DurationMs | None = Field(
+        None,
+        description="Hop between window starts (hopping windows); unset: `size` (tumbling windows).",
+        examples=["1m"],
+    )
 
     @model_validator(mode="after")
     def _sensible(self) -> WindowSpec:
@@ -86,34 +108,56 @@ class FlushRules(StrictModel):
     """When a task's aggregate is emitted. `window` is used alone; the other rules combine freely."""
 
     every: int | None = Field(None, ge=1, description="Emit and reset a task every N events.", examples=[100])
-    window: WindowSpec | None = Field(None, description="Emit one aggregate per task and event-time window, once "
-                                      "the watermark passes the window's end.")
+    window: WindowSpec | None = Field(
+        None,
+        description="Emit one aggregate per task and event-time window, once the watermark passes the window's end.",
+    )
     inactivity_timeout: DurationMs | None = Field(
-        None, description="Emit a task (tagged `_aggregate_inactivity`) once event time passes its last event by "
-        "this much.", examples=["30s"])
+        None,
+        description="Emit a task (tagged `_aggregate_inactivity`) once event time passes its last event by this much.",
+        examples=["30s"],
+    )
     total_timeout: DurationMs | None = Field(
-        None, description="Emit a task (tagged `_aggregate_timeout`) once event time passes its first event by "
-        "this much.", examples=["10m"])
-    end_when: str | None = Field(None, description="Condition marking a task's last event: it is folded in, "
-                                 "then the task is emitted.", examples=['[progress] == "end"'])
-    allowed_lateness: DurationMs = Field(0, description="How far behind the newest event time (per partition) an "
-                                         "event may be and still count. Windows and timeouts close at "
-                                         "`newest - allowed_lateness`.", examples=["10s"])
+        None,
+        description="Emit a task (tagged `_aggregate_timeout`) once event time passes its first event by this much.",
+        examples=["10m"],
+    )
+    end_when: str | None = Field(
+        None,
+        description="Condition marking a task's last event: it is folded in, then the task is emitted.",
+        examples=['[progress] == "end"'],
+    )
+    allowed_lateness: DurationMs = Field(
+        0,
+        description="How far behind the newest event time (per partition) an "
+        "event may be and still count. Windows and timeouts close at "
+        "`newest - allowed_lateness`.",
+        examples=["10s"],
+    )
     idle_flush: DurationMs | None = Field(
-        None, description="Wall clock: emit every open task of a partition (tagged `_aggregate_idle`) when the "
+        None,
+        description="Wall clock: emit every open task of a partition (tagged `_aggregate_idle`) when the "
         "partition got no events for this long. For live streams that stop; replays do not reproduce it.",
-        examples=["2m"])
+        examples=["2m"],
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> FlushRules:
-        session_rules = [name for name in ("every", "inactivity_timeout", "total_timeout", "end_when")
-                         if getattr(self, name) is not None]
+        session_rules = [
+            name
+            for name in ("every", "inactivity_timeout", "total_timeout", "end_when")
+            if getattr(self, name) is not None
+        ]
         if self.window is not None and session_rules:
-            raise ValueError(f"`window` cannot be combined with {', '.join(session_rules)}: a windowed aggregate "
-                             "is emitted when its window closes")
+            raise ValueError(
+                f"`window` cannot be combined with {', '.join(session_rules)}: a windowed aggregate "
+                "is emitted when its window closes"
+            )
         if self.window is None and not session_rules and self.idle_flush is None:
-            raise ValueError("an aggregation needs a flush rule: every, window, inactivity_timeout, total_timeout, "
-                             "end_when or idle_flush")
+            raise ValueError(
+                "an aggregation needs a flush rule: every, window, inactivity_timeout, total_timeout, "
+                "end_when or idle_flush"
+            )
         return self
 
     @property
@@ -123,21 +167,32 @@ class FlushRules(StrictModel):
 
 class AggregationSpec(StrictModel):
     name: str = Field(description="Names the aggregation in ids and metrics.", examples=["task_elapsed"])
-    task_id: str = Field(description="Template of the task id; events missing a referenced field are not "
-                         "aggregated.", examples=["%{action}_%{progress}"])
-    when: str | None = Field(None, description="Only events where this condition holds.",
-                             examples=["[elapsed]"])
-    metrics: dict[str, MetricSpec] = Field(min_length=1, description="Output field -> metric.",
-                                           examples=[{"elapsedAvg": {"type": "avg", "field": "elapsed"}}])
-    flush: FlushRules = Field(default_factory=lambda: FlushRules(every=100),
-                              description="When a task's aggregate is emitted.")
-    keep_fields: list[str] = Field(default_factory=list, description="Fields copied from the task's last event "
-                                   "(the task-id fields always are); `*` copies all of them.",
-                                   examples=[["host"]])
-    remove_fields: list[str] = Field(default_factory=list, description="Fields removed from the emitted event "
-                                     "(after `keep_fields`).", examples=[["message", "tags", "elapsed"]])
-    index_events: bool = Field(False, description="Index the aggregated raw events too (default: only the "
-                               "aggregates).", examples=[True])
+    task_id: str = Field(
+        description="Template of the task id; events missing a referenced field are not aggregated.",
+        examples=["%{action}_%{progress}"],
+    )
+    when: str | None = Field(None, description="Only events where this condition holds.", examples=["[elapsed]"])
+    metrics: dict[str, MetricSpec] = Field(
+        min_length=1,
+        description="Output field -> metric.",
+        examples=[{"elapsedAvg": {"type": "avg", "field": "elapsed"}}],
+    )
+    flush: FlushRules = Field(
+        default_factory=lambda: FlushRules(every=100), description="When a task's aggregate is emitted."
+    )
+    keep_fields: list[str] = Field(
+        default_factory=list,
+        description="Fields copied from the task's last event (the task-id fields always are); `*` copies all of them.",
+        examples=[["host"]],
+    )
+    remove_fields: list[str] = Field(
+        default_factory=list,
+        description="Fields removed from the emitted event (after `keep_fields`).",
+        examples=[["message", "tags", "elapsed"]],
+    )
+    index_events: bool = Field(
+        False, description="Index the aggregated raw events too (default: only the aggregates).", examples=[True]
+    )
 
     @model_validator(mode="after")
     def _name_is_safe(self) -> AggregationSpec:

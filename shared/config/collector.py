@@ -21,16 +21,19 @@ class MultilineSettings(StrictModel):
         "previous", description="A matching line belongs to the previous or the next line.", examples=["previous"]
     )
     max_lines: int = Field(500, ge=2, description="Flush an event once it has this many lines.", examples=[1000])
-    timeout_ms: int = Field(1000, ge=1, description="Flush a pending event after this long without a new line.",
-                            examples=[2000])
+    timeout_ms: int = Field(
+        1000, ge=1, description="Flush a pending event after this long without a new line.", examples=[2000]
+    )
 
 
 class InputCommon(StrictModel):
-    max_line_bytes: int = Field(ONE_MIB, ge=64, description="Longer lines are truncated and tagged `_truncated`.",
-                                examples=[65536])
+    max_line_bytes: int = Field(
+        ONE_MIB, ge=64, description="Longer lines are truncated and tagged `_truncated`.", examples=[65536]
+    )
     multiline: MultilineSettings | None = Field(None, description="Multiline joining for this input.")
-    add_fields: dict[str, str] = Field(default_factory=dict, description="Fields added to every event.",
-                                       examples=[{"env": "prod"}])
+    add_fields: dict[str, str] = Field(
+        default_factory=dict, description="Fields added to every event.", examples=[{"env": "prod"}]
+    )
 
 
 class FileInput(InputCommon):
@@ -42,7 +45,8 @@ class FileInput(InputCommon):
     )
     poll_interval_ms: int = Field(250, ge=10, description="How often files and globs are checked.", examples=[1000])
     exit_at_eof: bool = Field(
-        False, description="Stop the input once every file is read to its end (batch jobs, tests).",
+        False,
+        description="Stop the input once every file is read to its end (batch jobs, tests).",
         examples=[True],
     )
 
@@ -61,38 +65,52 @@ class DockerInput(InputCommon):
     """
 
     type: Literal["docker"] = Field("docker", description="Follow Docker containers' logs.")
-    docker_url: str = Field("unix:///var/run/docker.sock", pattern=r"^(unix|tcp|http)://.+",
-                            description="Docker Engine API address: `unix://<socket>` or `tcp://<host>:<port>` "
-                            "(plain HTTP).", examples=["unix:///var/run/docker.sock"])
+    docker_url: str = Field(
+        "unix:///var/run/docker.sock",
+        pattern=r"^(unix|tcp|http)://.+",
+        description="Docker Engine API address: `unix://<socket>` or `tcp://<host>:<port>` (plain HTTP).",
+        examples=["unix:///var/run/docker.sock"],
+    )
     names: list[str] = Field(default_factory=list, description="Container names (globs).", examples=[["web-*"]])
     ids: list[str] = Field(default_factory=list, description="Container id prefixes.", examples=[["3f2a"]])
-    labels: dict[str, str] = Field(default_factory=dict, description="Labels a container must carry.",
-                                   examples=[{"streamstash.collect": "true"}])
-    images: list[str] = Field(default_factory=list, description="Image name globs (with or without the tag).",
-                              examples=[["nginx:*"]])
-    streams: list[Literal["stdout", "stderr"]] = Field(["stdout", "stderr"], description="Streams to follow.",
-                                                       examples=[["stdout"]])
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="Labels a container must carry.", examples=[{"streamstash.collect": "true"}]
+    )
+    images: list[str] = Field(
+        default_factory=list, description="Image name globs (with or without the tag).", examples=[["nginx:*"]]
+    )
+    streams: list[Literal["stdout", "stderr"]] = Field(
+        ["stdout", "stderr"], description="Streams to follow.", examples=[["stdout"]]
+    )
     start_position: Literal["beginning", "end"] = Field(
-        "beginning", description="Where a container already running at the first start (no checkpoint yet) is "
+        "beginning",
+        description="Where a container already running at the first start (no checkpoint yet) is "
         "read from: its whole log, or only lines from then on. Containers started later are read from their "
-        "first line.", examples=["end"],
+        "first line.",
+        examples=["end"],
     )
 
 
 class UdpInput(InputCommon):
-    type: Literal["udp"] = Field("udp", description="Listen for UDP datagrams (syslog, log4net's UdpAppender).", examples=["udp"])
+    type: Literal["udp"] = Field(
+        "udp", description="Listen for UDP datagrams (syslog, log4net's UdpAppender).", examples=["udp"]
+    )
     host: str = Field("127.0.0.1", description="Bind address.", examples=["0.0.0.0"])
     port: int = Field(ge=0, le=65535, description="Port to listen on.", examples=[5514])
     syslog: bool = Field(True, description="Recognise RFC 3164/5424 syslog and keep its fields.", examples=[False])
     queue_datagrams: int = Field(
-        10_000, ge=1, description="Datagrams held while the collector's buffers are full; UDP cannot push back, so "
-        "beyond this they are dropped and counted (`streamstash_events_dropped{reason=\"buffer_full\"}`).",
+        10_000,
+        ge=1,
+        description="Datagrams held while the collector's buffers are full; UDP cannot push back, so "
+        'beyond this they are dropped and counted (`streamstash_events_dropped{reason="buffer_full"}`).',
         examples=[50000],
     )
 
 
 class TcpInput(InputCommon):
-    type: Literal["tcp"] = Field("tcp", description="Listen for TCP connections (syslog over TCP, nc).", examples=["tcp"])
+    type: Literal["tcp"] = Field(
+        "tcp", description="Listen for TCP connections (syslog over TCP, nc).", examples=["tcp"]
+    )
     host: str = Field("127.0.0.1", description="Bind address.", examples=["0.0.0.0"])
     port: int = Field(ge=0, le=65535, description="Port to listen on.", examples=[5514])
     syslog: bool = Field(True, description="Recognise RFC 3164/5424 syslog and keep its fields.", examples=[False])
@@ -107,12 +125,21 @@ InputSettings = Annotated[FileInput | StdinInput | DockerInput | UdpInput | TcpI
 class SpillSettings(StrictModel):
     """Where batches go once the memory buffer is full (Kafka unreachable): segment files replayed in order."""
 
-    enabled: bool = Field(True, description="Spill to disk; off: inputs are paused as soon as memory is full.",
-                          examples=[True])
-    max_bytes: int = Field(1024 * ONE_MIB, ge=ONE_MIB, description="Disk the spill may use; when full, inputs are "
-                           "paused (UDP drops and counts).", examples=[10 * 1024 * ONE_MIB])
-    segment_bytes: int = Field(64 * ONE_MIB, ge=64 * 1024, description="Size of one segment file; a segment is "
-                               "deleted once all its batches are acknowledged.", examples=[16 * ONE_MIB])
+    enabled: bool = Field(
+        True, description="Spill to disk; off: inputs are paused as soon as memory is full.", examples=[True]
+    )
+    max_bytes: int = Field(
+        1024 * ONE_MIB,
+        ge=ONE_MIB,
+        description="Disk the spill may use; when full, inputs are paused (UDP drops and counts).",
+        examples=[10 * 1024 * ONE_MIB],
+    )
+    segment_bytes: int = Field(
+        64 * ONE_MIB,
+        ge=64 * 1024,
+        description="Size of one segment file; a segment is deleted once all its batches are acknowledged.",
+        examples=[16 * ONE_MIB],
+    )
 
 
 class CollectorSettings(StrictModel):
@@ -120,20 +147,32 @@ class CollectorSettings(StrictModel):
 
     batch: BatchSettings = Field(default_factory=BatchSettings, description="Micro-batch bounds per source.")
     buffer_max_events: int = Field(
-        200_000, ge=1000, description="Events held in memory while Kafka is unreachable; beyond it batches "
+        200_000,
+        ge=1000,
+        description="Events held in memory while Kafka is unreachable; beyond it batches "
         "spill to disk (`spill`), and once that is full too the inputs are paused.",
         examples=[1000000],
     )
-    spill: SpillSettings = Field(default_factory=SpillSettings,
-                                 description="Disk buffer under `<state_dir>/collector/spill`.")
+    spill: SpillSettings = Field(
+        default_factory=SpillSettings, description="Disk buffer under `<state_dir>/collector/spill`."
+    )
     checkpoint_interval_ms: int = Field(
-        500, ge=0, description="Least time between two writes of the checkpoint file while running (it is written "
+        500,
+        ge=0,
+        description="Least time between two writes of the checkpoint file while running (it is written "
         "on a Kafka acknowledgement or a monitor tick once this has passed; 0: on every one). Positions "
         "acknowledged after the last write are found again in `logs.raw` record headers after a crash, so a "
         "longer interval costs a longer start-up scan, never a repeated or skipped line; stopping always "
-        "writes (and fsyncs) the file.", examples=[5000])
+        "writes (and fsyncs) the file.",
+        examples=[5000],
+    )
     drain_timeout_s: float = Field(
-        15.0, ge=0, description="On stop, how long to wait for Kafka to take what is buffered; the rest is spilled "
-        "to disk and sent by the next run.", examples=[60])
-    compression: Literal["none", "gzip", "lz4", "zstd"] = Field("lz4", description="Producer compression.",
-                                                               examples=["zstd"])
+        15.0,
+        ge=0,
+        description="On stop, how long to wait for Kafka to take what is buffered; the rest is spilled "
+        "to disk and sent by the next run.",
+        examples=[60],
+    )
+    compression: Literal["none", "gzip", "lz4", "zstd"] = Field(
+        "lz4", description="Producer compression.", examples=["zstd"]
+    )

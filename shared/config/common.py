@@ -19,10 +19,16 @@ class TopicNames(StrictModel):
     aggregated: str = Field(
         names.TOPIC_AGGREGATED, description="Aggregates emitted by the aggregator.", examples=["logs.aggregated"]
     )
-    dlq: str = Field(names.TOPIC_DLQ, description="Dead letters: lines a stage could not handle, with the reason.",
-                     examples=["logs.dlq"])
-    tasks: str = Field(names.TOPIC_TASKS, description="Internal: parsed events re-keyed by aggregation task id.",
-                       examples=["logs.tasks"])
+    dlq: str = Field(
+        names.TOPIC_DLQ,
+        description="Dead letters: lines a stage could not handle, with the reason.",
+        examples=["logs.dlq"],
+    )
+    tasks: str = Field(
+        names.TOPIC_TASKS,
+        description="Internal: parsed events re-keyed by aggregation task id.",
+        examples=["logs.tasks"],
+    )
 
     def all(self) -> list[str]:
         return [self.raw, self.parsed, self.aggregated, self.dlq, self.tasks]
@@ -37,39 +43,64 @@ class KafkaSettings(StrictModel):
         examples=["kafka:9092"],
     )
     topics: TopicNames = Field(default_factory=TopicNames, description="Topic names.")
-    partitions: int = Field(6, ge=1, le=1024, description="Partitions per topic: the most instances a service can "
-                            "usefully scale to.", examples=[12])
-    replication_factor: int = Field(1, ge=1, description="Replicas per partition when streamstash creates topics.",
-                                    examples=[3])
+    partitions: int = Field(
+        6,
+        ge=1,
+        le=1024,
+        description="Partitions per topic: the most instances a service can usefully scale to.",
+        examples=[12],
+    )
+    replication_factor: int = Field(
+        1, ge=1, description="Replicas per partition when streamstash creates topics.", examples=[3]
+    )
     raw_retention_hours: float = Field(
         168, gt=0, description="Retention of the raw topic: how far back a replay can reach.", examples=[720]
     )
     max_message_bytes: int = Field(
-        8 * 1024 * 1024, ge=1024 * 1024, description="Largest record (one batch) producers send and topics accept.",
+        8 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Largest record (one batch) producers send and topics accept.",
         examples=[16777216],
     )
-    consumer_group_prefix: str = Field("streamstash", description="Consumer groups are `<prefix>-<service>`.",
-                                       examples=["prod-web"])
+    consumer_group_prefix: str = Field(
+        "streamstash", description="Consumer groups are `<prefix>-<service>`.", examples=["prod-web"]
+    )
+    standin: bool = Field(
+        False,
+        description="The brokers are the noida-db stand-in, not Apache Kafka: turns on the repairs for "
+        "where its protocol differs (empty-fetch pacing, LeaveGroup for a member id aiokafka drops, a rejoin on an "
+        "empty assignment; see `streamstash.kafka.compat.emulator`). `streamstash run` and the tests set it when "
+        "the local stack runs the stand-in (also `--kafka-standin` or STREAMSTASH_KAFKA_STANDIN=1); leave it off "
+        "for Apache Kafka.",
+        examples=[True],
+    )
     empty_fetch_pause_ms: int = Field(
-        100, ge=0, le=5000, description="Pause of a consumer after a fetch that brought no records, before it asks "
-        "that broker again. Kafka holds an empty fetch for fetch.max.wait.ms itself, so this only matters for "
-        "brokers that answer at once (the local stand-in), where consumers would otherwise spin; 0 turns it off.",
-        examples=[50])
+        100,
+        ge=0,
+        le=5000,
+        description="With `standin`: pause of a consumer after a fetch that brought no records, "
+        "before it asks that broker again (the stand-in answers an empty fetch at once, where Kafka holds it for "
+        "fetch.max.wait.ms, so idle consumers would spin); 0 turns it off. Ignored for Apache Kafka.",
+        examples=[50],
+    )
 
 
 class ElasticsearchSettings(StrictModel):
     """How to reach Elasticsearch; credentials are never logged."""
 
     hosts: list[str] | None = Field(
-        None, description="Node URLs. Unset: `streamstash run` starts the local stack and uses it.",
+        None,
+        description="Node URLs. Unset: `streamstash run` starts the local stack and uses it.",
         examples=[["https://es01:9200"]],
     )
     username: str | None = Field(None, description="Basic-auth user.", examples=["elastic"])
     password: SecretStr | None = Field(None, description="Basic-auth password.", examples=["${ES_PASSWORD}"])
-    api_key: SecretStr | None = Field(None, description="API key (base64 id:key), instead of basic auth.",
-                                      examples=["${ES_API_KEY}"])
-    ca_file: Path | None = Field(None, description="CA bundle to verify the server's certificate.",
-                                 examples=["/etc/ssl/es-ca.pem"])
+    api_key: SecretStr | None = Field(
+        None, description="API key (base64 id:key), instead of basic auth.", examples=["${ES_API_KEY}"]
+    )
+    ca_file: Path | None = Field(
+        None, description="CA bundle to verify the server's certificate.", examples=["/etc/ssl/es-ca.pem"]
+    )
     verify_certs: bool = Field(True, description="Verify TLS certificates (keep on outside a lab).", examples=[True])
     request_timeout_s: float = Field(30.0, gt=0, description="Timeout of one HTTP request.", examples=[60])
 
@@ -88,20 +119,35 @@ class HttpSettings(StrictModel):
     """The per-service HTTP endpoint serving /metrics, /healthz and /readyz."""
 
     host: str = Field("127.0.0.1", description="Bind address; 0.0.0.0 in containers.", examples=["0.0.0.0"])
-    port: int = Field(9600, ge=0, le=65535, description="Port; 0 picks a free one (several services on one host).",
-                      examples=[9600])
+    port: int = Field(
+        9600, ge=0, le=65535, description="Port; 0 picks a free one (several services on one host).", examples=[9600]
+    )
     enabled: bool = Field(True, description="Serve the endpoint at all.", examples=[True])
 
 
 class StackSettings(StrictModel):
-    """The local Kafka + Elasticsearch stand-in started by `streamstash run` / `stack up`."""
+    """The local stack `streamstash run` starts when no servers are configured (also `streamstash stack up`)."""
 
-    data_dir: Path = Field(Path(names.DEFAULT_STATE_DIR), description="Where the stand-in keeps its data.",
-                           examples=[".streamstash"])
-    kafka_port: int | None = Field(None, ge=1, le=65535, description="Fixed Kafka port; unset picks a free one.",
-                                   examples=[9092])
-    elasticsearch_port: int | None = Field(None, ge=1, le=65535, description="Fixed Elasticsearch port; unset "
-                                           "picks a free one.", examples=[9200])
+    kafka: Literal["auto", "apache", "standin"] = Field(
+        "auto",
+        description="Kafka engine: `apache` runs Apache Kafka (a KRaft broker, Java 17+, jars fetched from "
+        "Maven Central once), `standin` the noida-db emulator, `auto` Apache Kafka where Java and the jars (or "
+        "Maven) are at hand, else the stand-in. `--kafka-engine` and STREAMSTASH_STACK override it. "
+        "Elasticsearch is always the stand-in.",
+        examples=["apache"],
+    )
+    kafka_heap_mb: int = Field(
+        512, ge=128, le=512, description="Heap of the Apache Kafka broker, in MiB.", examples=[256]
+    )
+    data_dir: Path = Field(
+        Path(names.DEFAULT_STATE_DIR), description="Where the local stack keeps its data.", examples=[".streamstash"]
+    )
+    kafka_port: int | None = Field(
+        None, ge=1, le=65535, description="Fixed Kafka port; unset picks a free one.", examples=[9092]
+    )
+    elasticsearch_port: int | None = Field(
+        None, ge=1, le=65535, description="Fixed Elasticsearch port; unset picks a free one.", examples=[9200]
+    )
 
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -112,10 +158,13 @@ class LoggingSettings(StrictModel):
 
     level: LogLevel = Field("INFO", description="Log level of every service.", examples=["DEBUG"])
     services: dict[str, LogLevel] = Field(
-        default_factory=dict, description="Level per service, overriding `level` (`--log-level` overrides both).",
-        examples=[{"parser": "DEBUG", "indexer": "WARNING"}])
-    json_format: bool = Field(True, alias="json", description="One JSON object per log line (else plain text).",
-                              examples=[False])
+        default_factory=dict,
+        description="Level per service, overriding `level` (`--log-level` overrides both).",
+        examples=[{"parser": "DEBUG", "indexer": "WARNING"}],
+    )
+    json_format: bool = Field(
+        True, alias="json", description="One JSON object per log line (else plain text).", examples=[False]
+    )
 
     @field_validator("services")
     @classmethod
@@ -133,7 +182,7 @@ class BatchSettings(StrictModel):
     """Bounds of the micro-batch one Kafka record carries."""
 
     max_events: int = Field(500, ge=1, le=100_000, description="Events per record at most.", examples=[1000])
-    max_bytes: int = Field(512 * 1024, ge=1024, description="Approximate bytes per record at most.",
-                           examples=[1048576])
-    linger_ms: int = Field(100, ge=0, le=60_000, description="How long a partial batch waits for more events.",
-                           examples=[20])
+    max_bytes: int = Field(512 * 1024, ge=1024, description="Approximate bytes per record at most.", examples=[1048576])
+    linger_ms: int = Field(
+        100, ge=0, le=60_000, description="How long a partial batch waits for more events.", examples=[20]
+    )

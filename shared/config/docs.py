@@ -89,8 +89,14 @@ def _type_name(info: FieldInfo) -> str:
 
 
 def render_model(path: str, model: type[BaseModel]) -> list[str]:
-    lines = [f"#### `{path}`", "", (model.__doc__ or "").strip().splitlines()[0] if model.__doc__ else "", "",
-             "| key | type | default | description | example |", "|---|---|---|---|---|"]
+    lines = [
+        f"#### `{path}`",
+        "",
+        (model.__doc__ or "").strip().splitlines()[0] if model.__doc__ else "",
+        "",
+        "| key | type | default | description | example |",
+        "|---|---|---|---|---|",
+    ]
     for name, info in model.model_fields.items():
         key = info.alias or name
         example = f"`{json.dumps(info.examples[0], default=str)}`" if info.examples else ""
@@ -121,4 +127,4 @@ def replace_reference(markdown: str) -> str:
     start, end = markdown.find(BEGIN_MARKER), markdown.find(END_MARKER)
     if start < 0 or end < 0:
         raise ValueError(f"the file has no {BEGIN_MARKER!r} ... {END_MARKER!r} section")
-    return markdown[:start] + render_reference() + markdown[end + len(END_MARKER):]
+    return markdown[:start] + render_reference() + markdown[end + len(END_MARKER) :]

@@ -19,54 +19,93 @@ class BulkSettings(StrictModel):
     """
 
     max_docs: int = Field(2000, ge=1, description="Documents per bulk request at most.", examples=[5000])
-    max_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Bytes per bulk request at most (Elastic "
-                           "suggests 5-15 MB).", examples=[10485760])
-    flush_ms: int = Field(500, ge=1, description="Send a partial bulk once its oldest document waited this long.",
-                          examples=[1000])
+    max_bytes: int = Field(
+        10 * 1024 * 1024,
+        ge=1024,
+        description="Bytes per bulk request at most (Elastic suggests 5-15 MB).",
+        examples=[10485760],
+    )
+    flush_ms: int = Field(
+        500, ge=1, description="Send a partial bulk once its oldest document waited this long.", examples=[1000]
+    )
     max_in_flight: int = Field(4, ge=1, le=64, description="Bulk requests in flight at most.", examples=[8])
     adaptive_concurrency: bool = Field(
-        True, description="Grow in-flight requests (1..max_in_flight) while the backlog grows and Elasticsearch "
-        "keeps up; shrink on 429 or rising latency. Off: always max_in_flight.", examples=[False])
-    retry_initial_ms: int = Field(100, ge=1, description="First retry delay (429, 5xx, connection errors); "
-                                  "doubles each attempt, with full jitter.", examples=[200])
+        True,
+        description="Grow in-flight requests (1..max_in_flight) while the backlog grows and Elasticsearch "
+        "keeps up; shrink on 429 or rising latency. Off: always max_in_flight.",
+        examples=[False],
+    )
+    retry_initial_ms: int = Field(
+        100,
+        ge=1,
+        description="First retry delay (429, 5xx, connection errors); doubles each attempt, with full jitter.",
+        examples=[200],
+    )
     retry_max_ms: int = Field(10_000, ge=1, description="Longest retry delay.", examples=[60000])
     max_item_retries: int | None = Field(
-        None, ge=1, description="Give a document that keeps failing with 429/5xx up to the DLQ after this many "
+        None,
+        ge=1,
+        description="Give a document that keeps failing with 429/5xx up to the DLQ after this many "
         "retries. Unset: retry for ever (Logstash's behaviour); connection errors are always retried.",
-        examples=[50])
-    drain_timeout_s: float = Field(30.0, gt=0, description="On stop or rebalance, wait this long for bulk "
-                                   "requests in flight before giving up (uncommitted records are re-read).",
-                                   examples=[60])
+        examples=[50],
+    )
+    drain_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="On stop or rebalance, wait this long for bulk "
+        "requests in flight before giving up (uncommitted records are re-read).",
+        examples=[60],
+    )
 
 
 class ElasticsearchOutput(StrictModel):
-    index: str = Field(names.DEFAULT_INDEX, description="Index name template; `%{+YYYY.MM.dd}` formats "
-                       "@timestamp, `%{field}` inserts a field. With `data_stream: true`, the data stream name.",
-                       examples=["logs-%{+YYYY.MM.dd}"])
-    aggregate_index: str = Field(names.DEFAULT_AGGREGATE_INDEX, description="Index template for aggregates.",
-                                 examples=["aggregates-%{+YYYY.MM}"])
-    install_template: bool = Field(True, description="Install the streamstash index template at start-up.",
-                                   examples=[False])
-    template_name: str | None = Field(None, description="Name of the installed index template. Unset: "
-                                      "`streamstash-<index prefix>`, so pipelines with different indices do not "
-                                      "overwrite each other's template.", examples=["streamstash-web"])
-    data_stream: bool = Field(False, description="Write to data streams: `index`/`aggregate_index` name data "
-                              "streams, documents are sent with op_type `create`, the template declares "
-                              "`data_stream`. A replayed document answers 409, counted as already indexed.",
-                              examples=[True])
+    index: str = Field(
+        names.DEFAULT_INDEX,
+        description="Index name template; `%{+YYYY.MM.dd}` formats "
+        "@timestamp, `%{field}` inserts a field. With `data_stream: true`, the data stream name.",
+        examples=["logs-%{+YYYY.MM.dd}"],
+    )
+    aggregate_index: str = Field(
+        names.DEFAULT_AGGREGATE_INDEX, description="Index template for aggregates.", examples=["aggregates-%{+YYYY.MM}"]
+    )
+    install_template: bool = Field(
+        True, description="Install the streamstash index template at start-up.", examples=[False]
+    )
+    template_name: str | None = Field(
+        None,
+        description="Name of the installed index template. Unset: "
+        "`streamstash-<index prefix>`, so pipelines with different indices do not "
+        "overwrite each other's template.",
+        examples=["streamstash-web"],
+    )
+    data_stream: bool = Field(
+        False,
+        description="Write to data streams: `index`/`aggregate_index` name data "
+        "streams, documents are sent with op_type `create`, the template declares "
+        "`data_stream`. A replayed document answers 409, counted as already indexed.",
+        examples=[True],
+    )
     op_type: Literal["index", "create"] = Field(
-        "index", description="Bulk operation: `index` overwrites a document with the same id (replays are "
+        "index",
+        description="Bulk operation: `index` overwrites a document with the same id (replays are "
         "idempotent), `create` never overwrites (409 on replay counts as already indexed). Data streams force "
-        "`create`.", examples=["create"])
+        "`create`.",
+        examples=["create"],
+    )
     ecs_compatibility: Literal["disabled", "v8"] = Field(
-        "disabled", description="`v8`: rename Logstash's classic grok fields to Elastic Common Schema names "
+        "disabled",
+        description="`v8`: rename Logstash's classic grok fields to Elastic Common Schema names "
         "(clientip -> source.address, response -> http.response.status_code, ...; see "
-        "services/indexer/ecs.py) and map them in the template.", examples=["v8"])
+        "services/indexer/ecs.py) and map them in the template.",
+        examples=["v8"],
+    )
     group_instance_id: str | None = Field(
-        None, description="Kafka static group membership (`group.instance.id`) of this indexer instance: a "
+        None,
+        description="Kafka static group membership (`group.instance.id`) of this indexer instance: a "
         "restarted indexer with the same id takes its partitions back at once instead of waiting for a session "
         "timeout and a rebalance. Must differ between replicas, e.g. `${HOSTNAME}`. Unset: dynamic membership.",
-        examples=["${HOSTNAME}"])
+        examples=["${HOSTNAME}"],
+    )
     bulk: BulkSettings = Field(default_factory=BulkSettings, description="Bulk request bounds.")
 
     @model_validator(mode="after")
@@ -78,5 +117,6 @@ class ElasticsearchOutput(StrictModel):
 
 
 class OutputSettings(StrictModel):
-    elasticsearch: ElasticsearchOutput = Field(default_factory=ElasticsearchOutput,
-                                               description="The Elasticsearch output.")
+    elasticsearch: ElasticsearchOutput = Field(
+        default_factory=ElasticsearchOutput, description="The Elasticsearch output."
+    )

@@ -8,25 +8,29 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from streamstash import names
-from streamstash.conditions import ConditionError, compile_condition
 from streamstash.config.base import StrictModel
 from streamstash.config.common import BatchSettings
-from streamstash.timeformats import FormatError, make_parser, zone_named
+from streamstash.events.conditions import ConditionError, compile_condition
+from streamstash.events.timeformats import FormatError, make_parser, zone_named
 
 
 class CommonFilterOptions(StrictModel):
     """What every filter does after it succeeded (Logstash's `add_field`, `add_tag`, ...); templates allowed."""
 
     add_field: dict[str, str | list[str]] = Field(
-        default_factory=dict, description="Field -> value template (`%{field}`); a field that already exists "
+        default_factory=dict,
+        description="Field -> value template (`%{field}`); a field that already exists "
         "becomes a list with the new value appended, as in Logstash. Skipped when a template names a missing "
-        "field.", examples=[{"summary": "%{verb} %{request}"}])
-    add_tag: list[str] = Field(default_factory=list, description="Tags to add (templates allowed).",
-                               examples=[["web"]])
-    remove_field: list[str] = Field(default_factory=list, description="Fields to remove (templates allowed).",
-                                    examples=[["message", "timestamp"]])
-    remove_tag: list[str] = Field(default_factory=list, description="Tags to remove (templates allowed).",
-                                  examples=[["_debug"]])
+        "field.",
+        examples=[{"summary": "%{verb} %{request}"}],
+    )
+    add_tag: list[str] = Field(default_factory=list, description="Tags to add (templates allowed).", examples=[["web"]])
+    remove_field: list[str] = Field(
+        default_factory=list, description="Fields to remove (templates allowed).", examples=[["message", "timestamp"]]
+    )
+    remove_tag: list[str] = Field(
+        default_factory=list, description="Tags to remove (templates allowed).", examples=[["_debug"]]
+    )
 
 
 class GrokFilter(CommonFilterOptions):
@@ -35,17 +39,22 @@ class GrokFilter(CommonFilterOptions):
     match: dict[str, list[str]] = Field(
         description="Field -> patterns tried in order.", examples=[{"message": ["%{COMBINEDAPACHELOG}"]}]
     )
-    pattern_definitions: dict[str, str] = Field(default_factory=dict, description="Extra named patterns.",
-                                                examples=[{"TASK": r"\w+:\w+"}])
-    patterns_dir: list[str] = Field(default_factory=list, description="Directories of pattern files.",
-                                    examples=[["/etc/streamstash/patterns"]])
+    pattern_definitions: dict[str, str] = Field(
+        default_factory=dict, description="Extra named patterns.", examples=[{"TASK": r"\w+:\w+"}]
+    )
+    patterns_dir: list[str] = Field(
+        default_factory=list, description="Directories of pattern files.", examples=[["/etc/streamstash/patterns"]]
+    )
     break_on_match: bool = Field(True, description="Stop at the first pattern that matches.", examples=[False])
-    tag_on_failure: list[str] = Field([names.TAG_GROK_FAILURE], description="Tags added when nothing matches.",
-                                      examples=[["_grokparsefailure"]])
-    timeout_ms: float = Field(1000.0, gt=0, description="Time budget per event; past it the event is tagged "
-                              "`_groktimeout`.", examples=[250])
+    tag_on_failure: list[str] = Field(
+        [names.TAG_GROK_FAILURE], description="Tags added when nothing matches.", examples=[["_grokparsefailure"]]
+    )
+    timeout_ms: float = Field(
+        1000.0, gt=0, description="Time budget per event; past it the event is tagged `_groktimeout`.", examples=[250]
+    )
     dead_letter_on_failure: bool = Field(
-        True, description="Send events that no pattern matched to the DLQ instead of the parsed topic.",
+        True,
+        description="Send events that no pattern matched to the DLQ instead of the parsed topic.",
         examples=[False],
     )
 
@@ -61,18 +70,27 @@ class DateFilter(CommonFilterOptions):
     """Parse a field with the first format that fits into `@timestamp` (or `target`)."""
 
     match: list[str] = Field(
-        min_length=2, description="The field, then one or more formats tried in order: ISO8601, UNIX, UNIX_MS, "
+        min_length=2,
+        description="The field, then one or more formats tried in order: ISO8601, UNIX, UNIX_MS, "
         "TAI64N, HTTPDATE, a Joda-style pattern (`dd/MMM/yyyy:HH:mm:ss Z`, `MMM  d HH:mm:ss`, "
         "`yyyy-MM-dd HH:mm:ss,SSS`; quote literal letters: `yyyy-MM-dd'T'HH:mm`) or, if it contains `%`, a "
         "Python strptime format (`%d/%b/%Y:%H:%M:%S %z`). Formats without a year take the current one (but a "
         "December stamp read in January last year's, as in Logstash).",
-        examples=[["timestamp", "dd/MMM/yyyy:HH:mm:ss Z"]])
-    target: str = Field(names.FIELD_TIMESTAMP, description="Field that receives the parsed time (UTC, ISO 8601, "
-                        "milliseconds).", examples=["@timestamp"])
-    timezone: str = Field("UTC", description="Zone for stamps without an offset: an IANA id or a fixed offset.",
-                          examples=["Europe/Berlin"])
-    tag_on_failure: list[str] = Field([names.TAG_DATE_FAILURE], description="Tags added when no format matches.",
-                                      examples=[["_dateparsefailure"]])
+        examples=[["timestamp", "dd/MMM/yyyy:HH:mm:ss Z"]],
+    )
+    target: str = Field(
+        names.FIELD_TIMESTAMP,
+        description="Field that receives the parsed time (UTC, ISO 8601, milliseconds).",
+        examples=["@timestamp"],
+    )
+    timezone: str = Field(
+        "UTC",
+        description="Zone for stamps without an offset: an IANA id or a fixed offset.",
+        examples=["Europe/Berlin"],
+    )
+    tag_on_failure: list[str] = Field(
+        [names.TAG_DATE_FAILURE], description="Tags added when no format matches.", examples=[["_dateparsefailure"]]
+    )
 
     @model_validator(mode="after")
     def _formats_and_zone_are_usable(self) -> DateFilter:
@@ -92,34 +110,58 @@ class MutateFilter(CommonFilterOptions):
     join, merge, copy, then add_field, remove_field, add_tag, remove_tag.
     """
 
-    coerce: dict[str, str] = Field(default_factory=dict, description="Field -> value set when the field exists "
-                                   "but is null.", examples=[{"level": "info"}])
-    rename: dict[str, str] = Field(default_factory=dict, description="Old field -> new field.",
-                                   examples=[{"host": "hostname"}])
-    update: dict[str, str] = Field(default_factory=dict, description="Field -> new value template; only if the "
-                                   "field exists.", examples=[{"message": "%{verb} %{request}"}])
-    replace: dict[str, str] = Field(default_factory=dict, description="Field -> new value template; the field is "
-                                    "created if missing.", examples=[{"message": "%{verb} %{request}"}])
+    coerce: dict[str, str] = Field(
+        default_factory=dict,
+        description="Field -> value set when the field exists but is null.",
+        examples=[{"level": "info"}],
+    )
+    rename: dict[str, str] = Field(
+        default_factory=dict, description="Old field -> new field.", examples=[{"host": "hostname"}]
+    )
+    update: dict[str, str] = Field(
+        default_factory=dict,
+        description="Field -> new value template; only if the field exists.",
+        examples=[{"message": "%{verb} %{request}"}],
+    )
+    replace: dict[str, str] = Field(
+        default_factory=dict,
+        description="Field -> new value template; the field is created if missing.",
+        examples=[{"message": "%{verb} %{request}"}],
+    )
     convert: dict[str, Literal["integer", "int", "integer_eu", "float", "float_eu", "boolean", "string"]] = Field(
-        default_factory=dict, description="Field -> type (lists convert item by item); values that do not "
+        default_factory=dict,
+        description="Field -> type (lists convert item by item); values that do not "
         "convert are left as they are. `integer_eu`/`float_eu` read `1.234,5`.",
-        examples=[{"response": "integer", "bytes": "integer"}])
-    gsub: list[tuple[str, str, str]] = Field(default_factory=list, description="[field, regex, replacement] "
-                                             "triples (flat list as in Logstash also accepted).",
-                                             examples=[[["path", "/", "_"]]])
+        examples=[{"response": "integer", "bytes": "integer"}],
+    )
+    gsub: list[tuple[str, str, str]] = Field(
+        default_factory=list,
+        description="[field, regex, replacement] triples (flat list as in Logstash also accepted).",
+        examples=[[["path", "/", "_"]]],
+    )
     uppercase: list[str] = Field(default_factory=list, description="Fields to uppercase.", examples=[["level"]])
     capitalize: list[str] = Field(default_factory=list, description="Fields to capitalize.", examples=[["name"]])
     lowercase: list[str] = Field(default_factory=list, description="Fields to lowercase.", examples=[["verb"]])
-    strip: list[str] = Field(default_factory=list, description="Fields to strip of surrounding whitespace.",
-                             examples=[["user"]])
-    split: dict[str, str] = Field(default_factory=dict, description="Field -> separator: text becomes a list.",
-                                  examples=[{"roles": ","}])
-    join: dict[str, str] = Field(default_factory=dict, description="Field -> separator: a list becomes text.",
-                                 examples=[{"roles": ","}])
-    merge: dict[str, str] = Field(default_factory=dict, description="Destination -> added field: lists are "
-                                  "concatenated, a single value becomes a list.", examples=[{"tags": "labels"}])
-    copy_: dict[str, str] = Field(default_factory=dict, alias="copy", description="Existing field -> destination "
-                                  "(overwritten).", examples=[{"message": "original"}])
+    strip: list[str] = Field(
+        default_factory=list, description="Fields to strip of surrounding whitespace.", examples=[["user"]]
+    )
+    split: dict[str, str] = Field(
+        default_factory=dict, description="Field -> separator: text becomes a list.", examples=[{"roles": ","}]
+    )
+    join: dict[str, str] = Field(
+        default_factory=dict, description="Field -> separator: a list becomes text.", examples=[{"roles": ","}]
+    )
+    merge: dict[str, str] = Field(
+        default_factory=dict,
+        description="Destination -> added field: lists are concatenated, a single value becomes a list.",
+        examples=[{"tags": "labels"}],
+    )
+    copy_: dict[str, str] = Field(
+        default_factory=dict,
+        alias="copy",
+        description="Existing field -> destination (overwritten).",
+        examples=[{"message": "original"}],
+    )
 
     @field_validator("gsub", mode="before")
     @classmethod
@@ -128,7 +170,7 @@ class MutateFilter(CommonFilterOptions):
         if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
             if len(value) % 3:
                 raise ValueError("gsub takes triples: field, regex, replacement")
-            return [tuple(value[index:index + 3]) for index in range(0, len(value), 3)]
+            return [tuple(value[index : index + 3]) for index in range(0, len(value), 3)]
         return value
 
     @field_validator("gsub")
@@ -142,67 +184,115 @@ class MutateFilter(CommonFilterOptions):
 class DropFilter(StrictModel):
     """Drop the event (counted as dropped, never silent); usually guarded by `if`."""
 
-    percentage: float = Field(100.0, gt=0, le=100, description="Share of the events reaching the filter that are "
-                              "dropped, chosen at random (Logstash's `percentage`).", examples=[40])
+    percentage: float = Field(
+        100.0,
+        gt=0,
+        le=100,
+        description="Share of the events reaching the filter that are "
+        "dropped, chosen at random (Logstash's `percentage`).",
+        examples=[40],
+    )
 
 
 class JsonFilter(CommonFilterOptions):
     """Parse a field holding JSON into the event (or into `target`)."""
 
     source: str = Field(names.FIELD_MESSAGE, description="Field holding the JSON text.", examples=["payload"])
-    target: str | None = Field(None, description="Field that receives the parsed value. Unset: the keys of a "
-                               "JSON object go to the top level (other JSON values are a failure).",
-                               examples=["doc"])
-    skip_on_invalid_json: bool = Field(False, description="Leave text that is not JSON alone, untagged.",
-                                       examples=[True])
-    tag_on_failure: list[str] = Field([names.TAG_JSON_FAILURE], description="Tags added when the text is not "
-                                      "usable JSON.", examples=[["_jsonparsefailure"]])
-    max_depth: int = Field(20, ge=1, le=1000, description="Deepest nesting of objects and arrays accepted; deeper "
-                           "documents are tagged `_jsontoodeep` and not merged (Elasticsearch rejects mappings "
-                           "deeper than 20 by default).", examples=[10])
-    max_bytes: int = Field(1024 * 1024, ge=1, description="Longest JSON text (UTF-8 bytes) parsed; longer text is "
-                           "tagged `_jsontoolarge` and not parsed.", examples=[65536])
-    dead_letter_on_failure: bool = Field(False, description="Send events whose JSON failed to the DLQ instead of "
-                                         "passing them on tagged.", examples=[True])
+    target: str | None = Field(
+        None,
+        description="Field that receives the parsed value. Unset: the keys of a "
+        "JSON object go to the top level (other JSON values are a failure).",
+        examples=["doc"],
+    )
+    skip_on_invalid_json: bool = Field(
+        False, description="Leave text that is not JSON alone, untagged.", examples=[True]
+    )
+    tag_on_failure: list[str] = Field(
+        [names.TAG_JSON_FAILURE],
+        description="Tags added when the text is not usable JSON.",
+        examples=[["_jsonparsefailure"]],
+    )
+    max_depth: int = Field(
+        20,
+        ge=1,
+        le=1000,
+        description="Deepest nesting of objects and arrays accepted; deeper "
+        "documents are tagged `_jsontoodeep` and not merged (Elasticsearch rejects mappings "
+        "deeper than 20 by default).",
+        examples=[10],
+    )
+    max_bytes: int = Field(
+        1024 * 1024,
+        ge=1,
+        description="Longest JSON text (UTF-8 bytes) parsed; longer text is tagged `_jsontoolarge` and not parsed.",
+        examples=[65536],
+    )
+    dead_letter_on_failure: bool = Field(
+        False,
+        description="Send events whose JSON failed to the DLQ instead of passing them on tagged.",
+        examples=[True],
+    )
 
 
 class KvFilter(CommonFilterOptions):
     """Split `key=value` pairs out of a field, as Logstash's kv filter does."""
 
     source: str = Field(names.FIELD_MESSAGE, description="Field holding the pairs.", examples=["query"])
-    target: str | None = Field(None, description="Field that receives the pairs as an object. Unset: top level.",
-                               examples=["params"])
-    field_split: str = Field(" ", min_length=1, description="Characters that separate pairs, each one a "
-                             "separator (a regex character class, as in Logstash: escape `]` and `\\`).",
-                             examples=["&?"])
-    value_split: str = Field("=", min_length=1, description="Characters that separate a key from its value (a "
-                             "character class like `field_split`).", examples=[":"])
-    field_split_pattern: str | None = Field(None, description="Regex separating pairs; overrides `field_split`.",
-                                            examples=[r"\s*,\s*"])
-    value_split_pattern: str | None = Field(None, description="Regex separating key and value; overrides "
-                                            "`value_split`.", examples=[r"\s*:\s*"])
-    include_keys: list[str] = Field(default_factory=list, description="Only these keys (before `prefix`); empty: "
-                                    "all.", examples=[["user", "status"]])
-    exclude_keys: list[str] = Field(default_factory=list, description="Keys to leave out (before `prefix`).",
-                                    examples=[["password"]])
+    target: str | None = Field(
+        None, description="Field that receives the pairs as an object. Unset: top level.", examples=["params"]
+    )
+    field_split: str = Field(
+        " ",
+        min_length=1,
+        description="Characters that separate pairs, each one a "
+        "separator (a regex character class, as in Logstash: escape `]` and `\\`).",
+        examples=["&?"],
+    )
+    value_split: str = Field(
+        "=",
+        min_length=1,
+        description="Characters that separate a key from its value (a character class like `field_split`).",
+        examples=[":"],
+    )
+    field_split_pattern: str | None = Field(
+        None, description="Regex separating pairs; overrides `field_split`.", examples=[r"\s*,\s*"]
+    )
+    value_split_pattern: str | None = Field(
+        None, description="Regex separating key and value; overrides `value_split`.", examples=[r"\s*:\s*"]
+    )
+    include_keys: list[str] = Field(
+        default_factory=list,
+        description="Only these keys (before `prefix`); empty: all.",
+        examples=[["user", "status"]],
+    )
+    exclude_keys: list[str] = Field(
+        default_factory=list, description="Keys to leave out (before `prefix`).", examples=[["password"]]
+    )
     prefix: str = Field("", description="Prepended to every key.", examples=["kv_"])
     trim_key: str = Field("", description="Characters trimmed from both ends of keys.", examples=[" \t"])
     trim_value: str = Field("", description="Characters trimmed from both ends of values.", examples=["<>,"])
     remove_char_key: str = Field("", description="Characters removed anywhere in keys.", examples=["<>[]"])
     remove_char_value: str = Field("", description="Characters removed anywhere in values.", examples=["<>[]"])
-    include_brackets: bool = Field(True, description="A value wrapped in (), [] or <> is taken whole, without the "
-                                   "brackets.", examples=[False])
-    allow_duplicate_values: bool = Field(True, description="A repeated key collects all its values in a list; "
-                                         "false keeps only distinct values.", examples=[False])
-    default_keys: dict[str, str] = Field(default_factory=dict, description="Keys set when the text lacks them.",
-                                         examples=[{"status": "unknown"}])
+    include_brackets: bool = Field(
+        True, description="A value wrapped in (), [] or <> is taken whole, without the brackets.", examples=[False]
+    )
+    allow_duplicate_values: bool = Field(
+        True,
+        description="A repeated key collects all its values in a list; false keeps only distinct values.",
+        examples=[False],
+    )
+    default_keys: dict[str, str] = Field(
+        default_factory=dict, description="Keys set when the text lacks them.", examples=[{"status": "unknown"}]
+    )
     transform_key: Literal["lowercase", "uppercase", "capitalize"] | None = Field(
-        None, description="Change the case of keys.", examples=["lowercase"])
+        None, description="Change the case of keys.", examples=["lowercase"]
+    )
     transform_value: Literal["lowercase", "uppercase", "capitalize"] | None = Field(
-        None, description="Change the case of values.", examples=["lowercase"])
+        None, description="Change the case of values.", examples=["lowercase"]
+    )
     whitespace: Literal["lenient", "strict"] = Field(
-        "lenient", description="`lenient` allows spaces around the value separator (`a = 1`).",
-        examples=["strict"])
+        "lenient", description="`lenient` allows spaces around the value separator (`a = 1`).", examples=["strict"]
+    )
 
     @field_validator("field_split_pattern", "value_split_pattern")
     @classmethod
@@ -224,18 +314,28 @@ class DissectFilter(CommonFilterOptions):
     """Split a field by delimiters (`%{a} %{b} [%{ts}]`), faster and simpler than grok."""
 
     mapping: dict[str, str] = Field(
-        default_factory=dict, description="Field -> dissect pattern. `%{name}` captures, `%{}`/`%{?name}` skips, "
+        default_factory=dict,
+        description="Field -> dissect pattern. `%{name}` captures, `%{}`/`%{?name}` skips, "
         "`%{+name}` appends (`%{+name/2}` in that order), `%{?key}=%{&key}` uses one capture as the key of another, "
         "`%{name->}` skips repeated delimiters after it.",
-        examples=[{"message": "%{ts} %{+ts} %{level->} [%{thread}] %{msg}"}])
+        examples=[{"message": "%{ts} %{+ts} %{level->} [%{thread}] %{msg}"}],
+    )
     append_separator: str = Field(" ", description="Put between appended (`%{+name}`) values.", examples=["T"])
     convert_datatype: dict[str, Literal["int", "float"]] = Field(
-        default_factory=dict, description="Field -> type after dissecting; values that do not convert are left "
-        "as text.", examples=[{"status": "int"}])
-    tag_on_failure: list[str] = Field([names.TAG_DISSECT_FAILURE], description="Tags added when a pattern does "
-                                      "not fit.", examples=[["_dissectfailure"]])
-    dead_letter_on_failure: bool = Field(True, description="Send events a pattern did not fit to the DLQ (as grok "
-                                         "does) instead of passing them on tagged.", examples=[False])
+        default_factory=dict,
+        description="Field -> type after dissecting; values that do not convert are left as text.",
+        examples=[{"status": "int"}],
+    )
+    tag_on_failure: list[str] = Field(
+        [names.TAG_DISSECT_FAILURE],
+        description="Tags added when a pattern does not fit.",
+        examples=[["_dissectfailure"]],
+    )
+    dead_letter_on_failure: bool = Field(
+        True,
+        description="Send events a pattern did not fit to the DLQ (as grok does) instead of passing them on tagged.",
+        examples=[False],
+    )
 
     @field_validator("mapping")
     @classmethod
@@ -265,16 +365,25 @@ class FilterEntry(StrictModel):
     dissect: DissectFilter | None = Field(None, description="Dissect: delimiter-based splitting -> fields.")
     kv: KvFilter | None = Field(None, description="Kv: `key=value` pairs -> fields.")
     # `json` (and mutate's `copy`) would shadow pydantic methods, hence the trailing underscore and alias.
-    json_: JsonFilter | None = Field(None, alias="json", description="Json: a JSON text -> fields.",
-                                     examples=[{"source": "message", "remove_field": ["message"]}])
+    json_: JsonFilter | None = Field(
+        None,
+        alias="json",
+        description="Json: a JSON text -> fields.",
+        examples=[{"source": "message", "remove_field": ["message"]}],
+    )
     date: DateFilter | None = Field(None, description="Date: a time field -> `@timestamp`.")
     mutate: MutateFilter | None = Field(None, description="Mutate: rename, convert, replace, remove... fields.")
-    drop: DropFilter | None = Field(None, description="Drop: discard the event (use `{}` for every event that "
-                                    "reaches it).")
-    condition: str | None = Field(None, alias="if", description="Run the filter only when this Logstash-style "
-                                  "condition holds: `==`, `!=`, `<`, `>`, `<=`, `>=`, `=~ /re/`, `!~`, `in`, "
-                                  "`not in`, `and`, `or`, `xor`, `nand`, `!`, parentheses.",
-                                  examples=['[status] >= 500 and "web" in [tags]'])
+    drop: DropFilter | None = Field(
+        None, description="Drop: discard the event (use `{}` for every event that reaches it)."
+    )
+    condition: str | None = Field(
+        None,
+        alias="if",
+        description="Run the filter only when this Logstash-style "
+        "condition holds: `==`, `!=`, `<`, `>`, `<=`, `>=`, `=~ /re/`, `!~`, `in`, "
+        "`not in`, `and`, `or`, `xor`, `nand`, `!`, parentheses.",
+        examples=['[status] >= 500 and "web" in [tags]'],
+    )
 
     @field_validator("condition")
     @classmethod
@@ -325,5 +434,8 @@ class ParserSettings(StrictModel):
 
     batch: BatchSettings = Field(default_factory=BatchSettings, description="Bounds of the records it produces.")
     stop_offsets: dict[int, int] | None = Field(
-        None, description="Raw-topic partition -> offset where parsing stops (exclusive); set by `streamstash "
-        "replay --to`, records at or past it are left alone.", examples=[{0: 1500, 1: 1720}])
+        None,
+        description="Raw-topic partition -> offset where parsing stops (exclusive); set by `streamstash "
+        "replay --to`, records at or past it are left alone.",
+        examples=[{0: 1500, 1: 1720}],
+    )

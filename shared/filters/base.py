@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from streamstash import names
-from streamstash.fieldpath import get_field, has_field, remove_field, set_field
-from streamstash.templates import Template
+from streamstash.events.fieldpath import get_field, has_field, remove_field, set_field
+from streamstash.events.templates import Template
 
 
 @dataclass(frozen=True, slots=True)

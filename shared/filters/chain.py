@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from streamstash.conditions import compile_condition
 from streamstash.config.parser import FilterEntry
+from streamstash.events.conditions import compile_condition
 from streamstash.filters.base import Filter, Verdict
 from streamstash.filters.registry import build_filter
 

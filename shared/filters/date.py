@@ -6,9 +6,9 @@ import functools
 from typing import Any
 
 from streamstash.config.parser import DateFilter as DateSettings
-from streamstash.fieldpath import get_field, set_field
+from streamstash.events.fieldpath import get_field, set_field
+from streamstash.events.timeformats import format_iso8601, make_parser, zone_named
 from streamstash.filters.base import Decorations, Verdict, add_tags
-from streamstash.timeformats import format_iso8601, make_parser, zone_named
 
 
 class DateFilter:

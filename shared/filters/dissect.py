@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from streamstash.config.parser import DissectFilter as DissectSettings
-from streamstash.fieldpath import get_field, set_field
+from streamstash.events.fieldpath import get_field, set_field
 from streamstash.filters.base import Decorations, Verdict, add_tags
 
 _FIELD = re.compile(r"%\{([^}]*)\}")
@@ -53,16 +53,18 @@ def compile_dissect(pattern: str) -> DissectPattern:
     fields: list[_Field] = []
     for index, match in enumerate(matches):
         end = matches[index + 1].start() if index + 1 < len(matches) else len(pattern)
-        delimiter = pattern[match.end():end]
+        delimiter = pattern[match.end() : end]
         if not delimiter and index + 1 < len(matches):
-            raise DissectPatternError(f"dissect pattern {pattern!r}: %{{{match.group(1)}}} and the next field "
-                                      "need a delimiter between them")
+            raise DissectPatternError(
+                f"dissect pattern {pattern!r}: %{{{match.group(1)}}} and the next field need a delimiter between them"
+            )
         fields.append(_parse_key(pattern, match.group(1), delimiter))
     keys = {field.name for field in fields if field.role == "key"}
     for field in fields:
         if field.role == "reference" and field.name not in keys:
-            raise DissectPatternError(f"dissect pattern {pattern!r}: %{{&{field.name}}} needs a %{{?{field.name}}} "
-                                      "that supplies its key")
+            raise DissectPatternError(
+                f"dissect pattern {pattern!r}: %{{&{field.name}}} needs a %{{?{field.name}}} that supplies its key"
+            )
     appended = frozenset(field.name for field in fields if field.role == "append")
     return DissectPattern(pattern, prefix, tuple(fields), appended)
 

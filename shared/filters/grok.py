@@ -36,8 +36,11 @@ class GrokFilter:
                 return self._fail(doc, self.settings.tag_on_failure, f"grok: field {field!r} is missing or not text")
             result = grok.match(value)
             if result.timed_out:
-                return self._fail(doc, [names.TAG_GROK_TIMEOUT],
-                                  f"grok: patterns on {field!r} exceeded {self.settings.timeout_ms:g} ms")
+                return self._fail(
+                    doc,
+                    [names.TAG_GROK_TIMEOUT],
+                    f"grok: patterns on {field!r} exceeded {self.settings.timeout_ms:g} ms",
+                )
             if not result.matched:
                 return self._fail(doc, self.settings.tag_on_failure, f"grok: no pattern matched field {field!r}")
             _merge(doc, result.fields)

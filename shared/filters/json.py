@@ -8,9 +8,9 @@ import orjson
 
 from streamstash import names
 from streamstash.config.parser import JsonFilter as JsonSettings
-from streamstash.fieldpath import get_field, set_field
+from streamstash.events.fieldpath import get_field, set_field
+from streamstash.events.timeformats import format_iso8601, parse_iso8601
 from streamstash.filters.base import Decorations, Verdict, add_tags
-from streamstash.timeformats import format_iso8601, parse_iso8601
 
 
 def nesting_depth(value: Any, give_up_past: int) -> int:
@@ -46,8 +46,11 @@ class JsonFilter:
         if not isinstance(text, str):
             return self._fail(doc, [], f"json: field {settings.source!r} is not text")
         if len(text) * 4 > settings.max_bytes and len(text.encode("utf-8", "surrogatepass")) > settings.max_bytes:
-            return self._fail(doc, [names.TAG_JSON_TOO_LARGE],
-                              f"json: field {settings.source!r} is longer than {settings.max_bytes} bytes")
+            return self._fail(
+                doc,
+                [names.TAG_JSON_TOO_LARGE],
+                f"json: field {settings.source!r} is longer than {settings.max_bytes} bytes",
+            )
         try:
             parsed = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
@@ -63,8 +66,12 @@ class JsonFilter:
         elif isinstance(parsed, dict):
             self._merge_top_level(doc, parsed)
         else:
-            return self._fail(doc, [], f"json: field {settings.source!r} holds a {type(parsed).__name__}, not an "
-                              "object; set `target` to keep it")
+            return self._fail(
+                doc,
+                [],
+                f"json: field {settings.source!r} holds a {type(parsed).__name__}, not an "
+                "object; set `target` to keep it",
+            )
         self.decorations.apply(doc)
         return None
 
@@ -85,8 +92,11 @@ class JsonFilter:
                 doc[key] = value
 
     def _too_deep(self, doc: dict[str, Any]) -> Verdict | None:
-        return self._fail(doc, [names.TAG_JSON_TOO_DEEP], f"json: field {self.settings.source!r} is nested "
-                          f"deeper than {self.settings.max_depth} levels")
+        return self._fail(
+            doc,
+            [names.TAG_JSON_TOO_DEEP],
+            f"json: field {self.settings.source!r} is nested deeper than {self.settings.max_depth} levels",
+        )
 
     def _fail(self, doc: dict[str, Any], extra_tags: list[str], reason: str) -> Verdict | None:
         add_tags(doc, [*self.settings.tag_on_failure, *extra_tags])

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 from streamstash.config.parser import KvFilter as KvSettings
-from streamstash.fieldpath import get_field, set_field
+from streamstash.events.fieldpath import get_field, set_field
+from streamstash.events.templates import Template
 from streamstash.filters.base import Decorations, Verdict
-from streamstash.templates import Template
 
 _TRANSFORMS: dict[str, Callable[[str], str]] = {
     "lowercase": str.lower,
@@ -47,13 +47,19 @@ def scan_pattern(settings: KvSettings) -> re.Pattern[str]:
     if settings.whitespace == "lenient":
         value_split = f" *(?:{value_split}) *"
     custom = settings.field_split_pattern is not None or settings.value_split_pattern is not None
-    key = _until_pattern(value_split, field_split) if custom else \
-        _until_charclass(settings.value_split + settings.field_split)
+    key = (
+        _until_pattern(value_split, field_split)
+        if custom
+        else _until_charclass(settings.value_split + settings.field_split)
+    )
     values = [_quoted('"', '"'), _quoted("'", "'")]
     if settings.include_brackets:
         values += [_quoted("(", ")"), _quoted("[", "]"), _quoted("<", ">")]
-    values.append(_until_pattern(field_split) if settings.field_split_pattern is not None
-                  else _until_charclass(settings.field_split))
+    values.append(
+        _until_pattern(field_split)
+        if settings.field_split_pattern is not None
+        else _until_charclass(settings.field_split)
+    )
     return re.compile(f"{key}(?:{value_split})(?:{'|'.join(values)})?(?:{field_split}|$)", re.M)
 
 

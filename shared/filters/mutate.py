@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from streamstash.config.parser import MutateFilter as MutateSettings
-from streamstash.fieldpath import get_field, has_field, remove_field, set_field
+from streamstash.events.fieldpath import get_field, has_field, remove_field, set_field
+from streamstash.events.templates import Template
 from streamstash.filters.base import Decorations, Verdict
-from streamstash.templates import Template
 
 _INTEGER = re.compile(r"\s*[+-]?\d+\s*")
 _DECIMAL = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*")
@@ -72,8 +72,13 @@ def _to_string(value: Any) -> Any:
 
 
 CONVERTERS: dict[str, Callable[[Any], Any]] = {
-    "integer": _to_integer, "int": _to_integer, "float": _to_float, "boolean": _to_boolean, "string": _to_string,
-    "integer_eu": lambda value: _to_integer(_european(value)), "float_eu": lambda value: _to_float(_european(value)),
+    "integer": _to_integer,
+    "int": _to_integer,
+    "float": _to_float,
+    "boolean": _to_boolean,
+    "string": _to_string,
+    "integer_eu": lambda value: _to_integer(_european(value)),
+    "float_eu": lambda value: _to_float(_european(value)),
 }
 
 

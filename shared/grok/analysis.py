@@ -30,11 +30,16 @@ _SINGLE = {C.LITERAL, C.NOT_LITERAL, C.IN, C.ANY}
 _REPEATS = {C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT}
 
 _CATEGORIES = {
-    C.CATEGORY_DIGIT: str.isdigit, C.CATEGORY_UNI_DIGIT: str.isdigit,
-    C.CATEGORY_SPACE: str.isspace, C.CATEGORY_UNI_SPACE: str.isspace,
-    C.CATEGORY_WORD: lambda ch: ch.isalnum() or ch == "_", C.CATEGORY_UNI_WORD: lambda ch: ch.isalnum() or ch == "_",
-    C.CATEGORY_NOT_DIGIT: lambda ch: not ch.isdigit(), C.CATEGORY_UNI_NOT_DIGIT: lambda ch: not ch.isdigit(),
-    C.CATEGORY_NOT_SPACE: lambda ch: not ch.isspace(), C.CATEGORY_UNI_NOT_SPACE: lambda ch: not ch.isspace(),
+    C.CATEGORY_DIGIT: str.isdigit,
+    C.CATEGORY_UNI_DIGIT: str.isdigit,
+    C.CATEGORY_SPACE: str.isspace,
+    C.CATEGORY_UNI_SPACE: str.isspace,
+    C.CATEGORY_WORD: lambda ch: ch.isalnum() or ch == "_",
+    C.CATEGORY_UNI_WORD: lambda ch: ch.isalnum() or ch == "_",
+    C.CATEGORY_NOT_DIGIT: lambda ch: not ch.isdigit(),
+    C.CATEGORY_UNI_NOT_DIGIT: lambda ch: not ch.isdigit(),
+    C.CATEGORY_NOT_SPACE: lambda ch: not ch.isspace(),
+    C.CATEGORY_UNI_NOT_SPACE: lambda ch: not ch.isspace(),
     C.CATEGORY_NOT_WORD: lambda ch: not (ch.isalnum() or ch == "_"),
     C.CATEGORY_UNI_NOT_WORD: lambda ch: not (ch.isalnum() or ch == "_"),
 }
@@ -173,8 +178,9 @@ class _Walker:
                 or _delimited(items)
             )
             if not harmless:
-                raise _Risky(f"repeated group {{{low},{'' if high == C.MAXREPEAT else high}}} may backtrack "
-                             "exponentially")
+                raise _Risky(
+                    f"repeated group {{{low},{'' if high == C.MAXREPEAT else high}}} may backtrack exponentially"
+                )
         self.walk(body, inner_mandatory)
 
 
@@ -202,4 +208,3 @@ def _mandatory_only(parsed: Any) -> frozenset[int]:
     except RecursionError:
         return frozenset()
     return frozenset(walker.mandatory)
-

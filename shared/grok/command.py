@@ -20,8 +20,14 @@ _FAILURE = orjson.dumps({"tags": [names.TAG_GROK_FAILURE]}).decode()
 _TIMEOUT = orjson.dumps({"tags": [names.TAG_GROK_TIMEOUT]}).decode()
 
 
-def run_grok(patterns: list[str], pattern_dirs: list[Path], lines: Iterable[str], out: TextIO,
-             err: TextIO | None = None, timeout_ms: float = 1000.0) -> int:
+def run_grok(
+    patterns: list[str],
+    pattern_dirs: list[Path],
+    lines: Iterable[str],
+    out: TextIO,
+    err: TextIO | None = None,
+    timeout_ms: float = 1000.0,
+) -> int:
     """Each input line (without its line break) -> the captured fields as JSON, or the failure/timeout tag.
 
     Returns 0, or 2 with a message on `err` (stderr) when a pattern names an unknown pattern or does not compile.

@@ -26,9 +26,20 @@ _GROUP_NAME = re.compile(r"[^>']*")
 _HEX_BRACED = re.compile(r"\\x\{([0-9A-Fa-f]{1,8})\}")
 
 _POSIX_CLASSES = {
-    "alnum": "a-zA-Z0-9", "alpha": "a-zA-Z", "ascii": "\\x00-\\x7f", "blank": " \\t", "cntrl": "\\x00-\\x1f\\x7f",
-    "digit": "0-9", "graph": "\\x21-\\x7e", "lower": "a-z", "print": "\\x20-\\x7e",
-    "punct": "!-/:-@\\[-`{-~", "space": "\\s", "upper": "A-Z", "word": "\\w", "xdigit": "0-9A-Fa-f",
+    "alnum": "a-zA-Z0-9",
+    "alpha": "a-zA-Z",
+    "ascii": "\\x00-\\x7f",
+    "blank": " \\t",
+    "cntrl": "\\x00-\\x1f\\x7f",
+    "digit": "0-9",
+    "graph": "\\x21-\\x7e",
+    "lower": "a-z",
+    "print": "\\x20-\\x7e",
+    "punct": "!-/:-@\\[-`{-~",
+    "space": "\\s",
+    "upper": "A-Z",
+    "word": "\\w",
+    "xdigit": "0-9A-Fa-f",
 }
 _CONVERTERS = ("int", "float")
 # `[^\\"]`: a negated class of plain or escaped punctuation characters (no ranges, no \\d-like escapes).
@@ -124,9 +135,11 @@ class _Expander:
     def _reference(self, ref: re.Match[str], stack: tuple[str, ...]) -> str:
         name, field, convert = ref.group("name"), ref.group("field"), ref.group("type")
         if name in stack:
-            cycle = " -> ".join((*stack[stack.index(name):], name))
-            raise GrokError(f"recursive pattern definition: %{{{name}}} refers to itself ({cycle}) "
-                            f"in expression {self.expression!r}")
+            cycle = " -> ".join((*stack[stack.index(name) :], name))
+            raise GrokError(
+                f"recursive pattern definition: %{{{name}}} refers to itself ({cycle}) "
+                f"in expression {self.expression!r}"
+            )
         definition = self.patterns.get(name)
         if definition is None:
             where = f" (used by %{{{stack[-1]}}})" if stack else ""
@@ -141,7 +154,7 @@ class _Expander:
         return f"(?:{self.expand(definition, (*stack, name))})"
 
     def _group(self, text: str, i: int, out: list[str]) -> int:
-        if text.startswith("(?P<", i) or text.startswith("(?<", i) and text[i + 3:i + 4] not in ("=", "!"):
+        if text.startswith("(?P<", i) or text.startswith("(?<", i) and text[i + 3 : i + 4] not in ("=", "!"):
             start = i + (4 if text[i + 2] == "P" else 3)
             return self._named_group(text, start, ">", out)
         if text.startswith("(?'", i):
@@ -151,7 +164,7 @@ class _Expander:
             if end < 0:
                 out.append(text[i:])
                 return len(text)
-            out.append(f"(?P={self._backreference(text[i + 4:end])})")
+            out.append(f"(?P={self._backreference(text[i + 4 : end])})")
             return end + 1
         if text.startswith("(?#", i):  # comment
             end = text.find(")", i)
@@ -168,8 +181,10 @@ class _Expander:
     def _named_group(self, text: str, start: int, close: str, out: list[str]) -> int:
         name = _GROUP_NAME.match(text, start).group()
         if start + len(name) >= len(text) or text[start + len(name)] != close or not name:
-            raise GrokError(f"malformed named group at {text[start - 3:start + len(name) + 1]!r} "
-                            f"in expression {self.expression!r}")
+            raise GrokError(
+                f"malformed named group at {text[start - 3 : start + len(name) + 1]!r} "
+                f"in expression {self.expression!r}"
+            )
         out.append(f"(?P<{self.new_capture(name, None)}>")
         return start + len(name) + 1
 
@@ -180,7 +195,7 @@ class _Expander:
         return group
 
     def _escape(self, text: str, i: int, out: list[str]) -> int:
-        nxt = text[i + 1:i + 2]
+        nxt = text[i + 1 : i + 2]
         if nxt == "z":
             out.append(r"\Z")
         elif nxt == "Z":
@@ -189,14 +204,14 @@ class _Expander:
             out.append("[0-9A-Fa-f]")
         elif nxt == "H":
             out.append("[^0-9A-Fa-f]")
-        elif nxt == "k" and text[i + 2:i + 3] == "<" and (end := text.find(">", i)) > 0:
-            out.append(f"(?P={self._backreference(text[i + 3:end])})")
+        elif nxt == "k" and text[i + 2 : i + 3] == "<" and (end := text.find(">", i)) > 0:
+            out.append(f"(?P={self._backreference(text[i + 3 : end])})")
             return end + 1
         elif nxt == "x" and (braced := _HEX_BRACED.match(text, i)):
             out.append(f"\\U{int(braced.group(1), 16):08x}")
             return braced.end()
         else:
-            out.append(text[i:i + 2])
+            out.append(text[i : i + 2])
         return i + 2
 
     def _char_class(self, text: str, i: int, out: list[str]) -> int:
@@ -220,21 +235,24 @@ class _Expander:
                 out.append("]")
                 return j + 1
             if c == "\\":
-                nxt = text[j + 1:j + 2]
+                nxt = text[j + 1 : j + 2]
                 if nxt == "h":
                     out.append("0-9A-Fa-f")
                 else:
-                    out.append(text[j:j + 2])
+                    out.append(text[j : j + 2])
                 j += 2
             elif c == "[":
                 end = text.find(":]", j + 2) if text.startswith("[:", j) else -1
-                posix = _POSIX_CLASSES.get(text[j + 2:end]) if end > 0 else None
+                posix = _POSIX_CLASSES.get(text[j + 2 : end]) if end > 0 else None
                 if posix is not None:
                     out.append(posix)
                     j = end + 2
-                elif text.startswith("[[:", j) and (end := text.find(":]]", j)) > 0 \
-                        and text[j + 3:end] in _POSIX_CLASSES:
-                    out.append(_POSIX_CLASSES[text[j + 3:end]])  # Oniguruma nested set `[[:alnum:]]`
+                elif (
+                    text.startswith("[[:", j)
+                    and (end := text.find(":]]", j)) > 0
+                    and text[j + 3 : end] in _POSIX_CLASSES
+                ):
+                    out.append(_POSIX_CLASSES[text[j + 3 : end]])  # Oniguruma nested set `[[:alnum:]]`
                     j = end + 3
                 else:
                     out.append(r"\[")

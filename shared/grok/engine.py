@@ -93,7 +93,10 @@ def merge_fields(target: dict[str, Any], fields: dict[str, Any]) -> None:
 
 
 def build_extractor(
-    captures: Sequence[Capture], group_numbers: Sequence[int], mandatory: frozenset[int], keep_empty: bool,
+    captures: Sequence[Capture],
+    group_numbers: Sequence[int],
+    mandatory: frozenset[int],
+    keep_empty: bool,
 ) -> Extractor:
     """Generate `extract(groups) -> fields`, unrolled for one expression: the hot path of every event.
 
@@ -114,8 +117,12 @@ def build_extractor(
 
     def convert(capture: Capture, indent: str, target: str) -> list[str]:
         if capture.convert == "int":
-            return [f"{indent}try:", f"{indent}    {target} = int({target})", f"{indent}except ValueError:",
-                    f"{indent}    {target} = to_int({target})"]
+            return [
+                f"{indent}try:",
+                f"{indent}    {target} = int({target})",
+                f"{indent}except ValueError:",
+                f"{indent}    {target} = to_int({target})",
+            ]
         if capture.convert == "float":
             return [f"{indent}{target} = to_float({target})"]
         return []

@@ -26,17 +26,38 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamstash import names
+from streamstash.events.templates import Template
 from streamstash.logstash import ast, ruby
 from streamstash.logstash.condition_text import conjunction, field_reference
 from streamstash.logstash.report import Finding, Report, Untranslatable
 from streamstash.logstash.values import as_bool, as_number, as_text
-from streamstash.templates import Template
 
 DEFAULT_TIMEOUT_S = 1800  # Logstash evicts maps after this long when no timeout is configured
-TIMEOUT_OPTIONS = ("timeout", "inactivity_timeout", "timeout_code", "push_map_as_event_on_timeout",
-                   "push_previous_map_as_event", "timeout_task_id_field", "timeout_tags", "timeout_timestamp_field")
-KNOWN_OPTIONS = {"task_id", "code", "map_action", "end_of_task", "aggregate_maps_path", *TIMEOUT_OPTIONS,
-                 "id", "enable_metric", "periodic_flush", "add_field", "add_tag", "remove_field", "remove_tag"}
+TIMEOUT_OPTIONS = (
+    "timeout",
+    "inactivity_timeout",
+    "timeout_code",
+    "push_map_as_event_on_timeout",
+    "push_previous_map_as_event",
+    "timeout_task_id_field",
+    "timeout_tags",
+    "timeout_timestamp_field",
+)
+KNOWN_OPTIONS = {
+    "task_id",
+    "code",
+    "map_action",
+    "end_of_task",
+    "aggregate_maps_path",
+    *TIMEOUT_OPTIONS,
+    "id",
+    "enable_metric",
+    "periodic_flush",
+    "add_field",
+    "add_tag",
+    "remove_field",
+    "remove_tag",
+}
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_]+")
 
 
@@ -130,8 +151,12 @@ class Recogniser:
         try:
             aggregation.spec = self._translate(aggregation)
         except Untranslatable as exc:
-            self.report.untranslated(exc.line or aggregation.line, "filter aggregate", exc.message,
-                                     exc.snippet if exc.snippet is not None else sites[0].plugin.location.text)
+            self.report.untranslated(
+                exc.line or aggregation.line,
+                "filter aggregate",
+                exc.message,
+                exc.snippet if exc.snippet is not None else sites[0].plugin.location.text,
+            )
             aggregation.spec = None
         aggregation.findings = self.report.findings[before:]
         return aggregation
@@ -148,18 +173,32 @@ class Recogniser:
             for key, update in code.updates.items():
                 known = updates.get(key)
                 if known is not None and (known.kind, known.field) != (update.kind, update.field):
-                    raise self._at(update, f"map[{key!r}] is used as a {known.kind} in one filter and a "
-                                   f"{update.kind} in another")
+                    raise self._at(
+                        update, f"map[{key!r}] is used as a {known.kind} in one filter and a {update.kind} in another"
+                    )
                 updates.setdefault(key, update)
 
-        contributing = [code for code in codes if code.updates or code.outputs or code.flush or
-                        self._bool_option(code.site, "end_of_task") or code.cancels_all]
+        contributing = [
+            code
+            for code in codes
+            if code.updates
+            or code.outputs
+            or code.flush
+            or self._bool_option(code.site, "end_of_task")
+            or code.cancels_all
+        ]
         if not contributing:
-            raise Untranslatable("the aggregate code neither counts, sums nor sets anything that streamstash "
-                                 "could emit", sites[0].line, sites[0].plugin.location.text)
+            raise Untranslatable(
+                "the aggregate code neither counts, sums nor sets anything that streamstash could emit",
+                sites[0].line,
+                sites[0].plugin.location.text,
+            )
         guards = [code.site.guard for code in contributing]
-        when = None if any(guard is None for guard in guards) else \
-            (guards[0] if len(set(guards)) == 1 else " or ".join(f"({guard})" for guard in dict.fromkeys(guards)))
+        when = (
+            None
+            if any(guard is None for guard in guards)
+            else (guards[0] if len(set(guards)) == 1 else " or ".join(f"({guard})" for guard in dict.fromkeys(guards)))
+        )
 
         # A counter in streamstash counts every event of the task; Logstash only those of its filter.
         contributing_sites = {id(code.site) for code in contributing}
@@ -167,14 +206,21 @@ class Recogniser:
             counted_at = {id(code.site) for code in codes if key in code.updates}
             if counted_at != contributing_sites:
                 if update.kind == "count":
-                    raise self._at(update, f"map[{key!r}] counts only the events of this filter, but a streamstash "
-                                   "aggregation counts every event of its task (here also those of the aggregate "
-                                   "filters on lines " + ", ".join(str(code.site.line) for code in contributing
-                                                                   if id(code.site) not in counted_at) + ")")
-                self.report.note(update.site.line, "filter aggregate",
-                                 f"map[{key!r}] takes `{update.field}` from the events of this filter only; "
-                                 "streamstash reads it from every event of the task (events without the field "
-                                 "add nothing)")
+                    raise self._at(
+                        update,
+                        f"map[{key!r}] counts only the events of this filter, but a streamstash "
+                        "aggregation counts every event of its task (here also those of the aggregate "
+                        "filters on lines "
+                        + ", ".join(str(code.site.line) for code in contributing if id(code.site) not in counted_at)
+                        + ")",
+                    )
+                self.report.note(
+                    update.site.line,
+                    "filter aggregate",
+                    f"map[{key!r}] takes `{update.field}` from the events of this filter only; "
+                    "streamstash reads it from every event of the task (events without the field "
+                    "add nothing)",
+                )
 
         flushes = [code for code in codes if code.flush]
         if len(flushes) > 1:
@@ -196,54 +242,81 @@ class Recogniser:
         for code in codes:
             for output in code.outputs:
                 if not output.at_flush and code.site not in end_sites:
-                    raise self._at(output, f"event.set({output.name!r}, ...) sets a running value on every event; "
-                                   "streamstash emits values only when a task is flushed")
+                    raise self._at(
+                        output,
+                        f"event.set({output.name!r}, ...) sets a running value on every event; "
+                        "streamstash emits values only when a task is flushed",
+                    )
         if flushes:
             code = flushes[0]
             counter, threshold, statement = code.flush  # type: ignore[misc]
             if counter not in updates or updates[counter].kind != "count":
-                raise self._at_statement(code, statement, f"the flush compares map[{counter!r}], which is not a "
-                                         "counter (`map[...] += 1`)")
+                raise self._at_statement(
+                    code, statement, f"the flush compares map[{counter!r}], which is not a counter (`map[...] += 1`)"
+                )
             if not code.resets_all and set(updates) - (code.resets or set()):
                 missing = sorted(set(updates) - (code.resets or set()))
-                raise self._at_statement(code, statement, "the flush does not reset " + ", ".join(
-                    f"map[{key!r}]" for key in missing) + "; streamstash starts every flush from zero")
+                raise self._at_statement(
+                    code,
+                    statement,
+                    "the flush does not reset "
+                    + ", ".join(f"map[{key!r}]" for key in missing)
+                    + "; streamstash starts every flush from zero",
+                )
             flush["every"] = self._threshold(code, threshold, statement)
         if end_sites:
             end_guards = [site.guard for site in end_sites]
             if any(guard is None for guard in end_guards):
-                raise Untranslatable("end_of_task on a filter without a condition ends the task at every event",
-                                     end_sites[0].line)
-            flush["end_when"] = end_guards[0] if len(end_guards) == 1 else \
-                " or ".join(f"({guard})" for guard in end_guards)
+                raise Untranslatable(
+                    "end_of_task on a filter without a condition ends the task at every event", end_sites[0].line
+                )
+            flush["end_when"] = (
+                end_guards[0] if len(end_guards) == 1 else " or ".join(f"({guard})" for guard in end_guards)
+            )
         pushes_map = any(self._bool_option(site, "push_map_as_event_on_timeout") for site in sites)
         self._timeouts(sites, flush, pushes_map)
         if pushes_map:
             for key, update in updates.items():
                 metrics.setdefault(key, self._metric_of_update(key, update))
         if not flush:
-            raise Untranslatable("nothing is ever emitted: no flush on a counter, no end_of_task and no "
-                                 "push_map_as_event_on_timeout", sites[0].line, sites[0].plugin.location.text)
+            raise Untranslatable(
+                "nothing is ever emitted: no flush on a counter, no end_of_task and no push_map_as_event_on_timeout",
+                sites[0].line,
+                sites[0].plugin.location.text,
+            )
         if not metrics:
-            raise Untranslatable("no value of the map is ever set on an event or pushed", sites[0].line,
-                                 sites[0].plugin.location.text)
+            raise Untranslatable(
+                "no value of the map is ever set on an event or pushed", sites[0].line, sites[0].plugin.location.text
+            )
 
         keep_all = bool(flushes or end_sites)
         if keep_all and pushes_map:
-            self.report.note(sites[0].line, "filter aggregate", "aggregates pushed on timeout carry the fields of "
-                             "the task's last event too (Logstash pushes only the map)")
+            self.report.note(
+                sites[0].line,
+                "filter aggregate",
+                "aggregates pushed on timeout carry the fields of "
+                "the task's last event too (Logstash pushes only the map)",
+            )
         consumes = any(code.cancels_all for code in codes) or any(code.cancels_others for code in codes)
         aggregation.flags = flags
         aggregation.metric_names = list(metrics)
         aggregation.consumes_events = consumes
         for flag, value in flags.items():
             if flag != names.FIELD_AGGREGATED or value is not True:
-                self.report.note(sites[0].line, "filter aggregate", f"event.set({flag!r}, {value!r}) is not "
-                                 f"carried over: streamstash marks every aggregate with `{names.FIELD_AGGREGATED}: "
-                                 "true`")
+                self.report.note(
+                    sites[0].line,
+                    "filter aggregate",
+                    f"event.set({flag!r}, {value!r}) is not "
+                    f"carried over: streamstash marks every aggregate with `{names.FIELD_AGGREGATED}: "
+                    "true`",
+                )
         if end_sites and not consumes:
-            self.report.note(end_sites[0].line, "filter aggregate", "the event that ends a task is indexed as it "
-                             "is and, with the values set on it, as the aggregate (Logstash indexes it once)")
+            self.report.note(
+                end_sites[0].line,
+                "filter aggregate",
+                "the event that ends a task is indexed as it "
+                "is and, with the values set on it, as the aggregate (Logstash indexes it once)",
+            )
         spec: dict[str, Any] = {"name": aggregation.name, "task_id": aggregation.task_id}
         if when:
             spec["when"] = when
@@ -260,27 +333,51 @@ class Recogniser:
         for attribute in site.plugin.attributes:
             name = attribute.name
             if name not in KNOWN_OPTIONS:
-                self.report.untranslated(attribute.location.line, "filter aggregate", f"unknown option {name}",
-                                         attribute.location.text)
+                self.report.untranslated(
+                    attribute.location.line, "filter aggregate", f"unknown option {name}", attribute.location.text
+                )
             elif name in ("add_field", "add_tag", "remove_field", "remove_tag"):
-                self.report.untranslated(attribute.location.line, "filter aggregate", f"{name} on an aggregate "
-                                         "filter has no equivalent", attribute.location.text)
+                self.report.untranslated(
+                    attribute.location.line,
+                    "filter aggregate",
+                    f"{name} on an aggregate filter has no equivalent",
+                    attribute.location.text,
+                )
             elif name == "timeout_code":
-                self.report.untranslated(attribute.value_location.line, "filter aggregate", "timeout_code is Ruby "
-                                         "run on the pushed map; it is left out", str(attribute.value))
+                self.report.untranslated(
+                    attribute.value_location.line,
+                    "filter aggregate",
+                    "timeout_code is Ruby run on the pushed map; it is left out",
+                    str(attribute.value),
+                )
             elif name == "push_previous_map_as_event" and as_bool(attribute.value, name):
-                raise Untranslatable("push_previous_map_as_event (flush a task when the next one starts) has no "
-                                     "equivalent", attribute.location.line, attribute.location.text)
+                raise Untranslatable(
+                    "push_previous_map_as_event (flush a task when the next one starts) has no equivalent",
+                    attribute.location.line,
+                    attribute.location.text,
+                )
             elif name == "aggregate_maps_path":
-                self.report.note(attribute.location.line, "filter aggregate", "aggregate_maps_path is not needed: "
-                                 "the aggregator keeps its task state in its own tables across restarts")
+                self.report.note(
+                    attribute.location.line,
+                    "filter aggregate",
+                    "aggregate_maps_path is not needed: "
+                    "the aggregator keeps its task state in its own tables across restarts",
+                )
             elif name == "map_action" and as_text(attribute.value, name) != "create_or_update":
-                self.report.note(attribute.location.line, "filter aggregate", f"map_action {attribute.value}: a "
-                                 "streamstash task starts with its first event whichever filter it reaches")
+                self.report.note(
+                    attribute.location.line,
+                    "filter aggregate",
+                    f"map_action {attribute.value}: a "
+                    "streamstash task starts with its first event whichever filter it reaches",
+                )
             elif name == "timeout_tags":
-                self.report.note(attribute.location.line, "filter aggregate", "timeout_tags are not added: "
-                                 f"aggregates emitted on a timeout are tagged `{names.TAG_AGGREGATE_TIMEOUT}` or "
-                                 f"`{names.TAG_AGGREGATE_INACTIVITY}`")
+                self.report.note(
+                    attribute.location.line,
+                    "filter aggregate",
+                    "timeout_tags are not added: "
+                    f"aggregates emitted on a timeout are tagged `{names.TAG_AGGREGATE_TIMEOUT}` or "
+                    f"`{names.TAG_AGGREGATE_INACTIVITY}`",
+                )
 
     @staticmethod
     def _bool_option(site: Site, name: str) -> bool:
@@ -288,34 +385,65 @@ class Recogniser:
         return value is not None and as_bool(value, name)
 
     def _timeouts(self, sites: list[Site], flush: dict[str, Any], pushes_map: bool) -> None:
-        timeout = next((site.plugin.attribute("timeout") for site in sites if site.plugin.get("timeout") is not None),
-                       None)
-        inactivity = next((site.plugin.attribute("inactivity_timeout") for site in sites
-                           if site.plugin.get("inactivity_timeout") is not None), None)
-        stamp_field = next((site.plugin.get("timeout_timestamp_field") for site in sites
-                            if site.plugin.get("timeout_timestamp_field") is not None), None)
-        task_field = next((site.plugin.get("timeout_task_id_field") for site in sites
-                           if site.plugin.get("timeout_task_id_field") is not None), None)
+        timeout = next(
+            (site.plugin.attribute("timeout") for site in sites if site.plugin.get("timeout") is not None), None
+        )
+        inactivity = next(
+            (
+                site.plugin.attribute("inactivity_timeout")
+                for site in sites
+                if site.plugin.get("inactivity_timeout") is not None
+            ),
+            None,
+        )
+        stamp_field = next(
+            (
+                site.plugin.get("timeout_timestamp_field")
+                for site in sites
+                if site.plugin.get("timeout_timestamp_field") is not None
+            ),
+            None,
+        )
+        task_field = next(
+            (
+                site.plugin.get("timeout_task_id_field")
+                for site in sites
+                if site.plugin.get("timeout_task_id_field") is not None
+            ),
+            None,
+        )
         if not pushes_map:
             if timeout is not None or inactivity is not None:
                 where = (timeout or inactivity).location  # type: ignore[union-attr]
-                self.report.note(where.line, "filter aggregate", "without push_map_as_event_on_timeout Logstash "
-                                 "discards unfinished tasks silently after the timeout; streamstash keeps them "
-                                 "open until their flush rule (add flush.total_timeout to emit them tagged)")
+                self.report.note(
+                    where.line,
+                    "filter aggregate",
+                    "without push_map_as_event_on_timeout Logstash "
+                    "discards unfinished tasks silently after the timeout; streamstash keeps them "
+                    "open until their flush rule (add flush.total_timeout to emit them tagged)",
+                )
             return
         seconds = as_number(timeout.value, "timeout") if timeout is not None else DEFAULT_TIMEOUT_S
         flush["total_timeout"] = _duration(seconds)
         if inactivity is not None:
             flush["inactivity_timeout"] = _duration(as_number(inactivity.value, "inactivity_timeout"))
         if stamp_field is None or as_text(stamp_field, "timeout_timestamp_field") != names.FIELD_TIMESTAMP:
-            self.report.note(sites[0].line, "filter aggregate", "timeouts run on event time (@timestamp) and the "
-                             "newest event seen, so a replay gives the same aggregates; Logstash measures them on "
-                             "the wall clock unless timeout_timestamp_field is @timestamp")
+            self.report.note(
+                sites[0].line,
+                "filter aggregate",
+                "timeouts run on event time (@timestamp) and the "
+                "newest event seen, so a replay gives the same aggregates; Logstash measures them on "
+                "the wall clock unless timeout_timestamp_field is @timestamp",
+            )
         if task_field is not None:
             name = as_text(task_field, "timeout_task_id_field")
             if name not in Template(sites[0].plugin.get("task_id")).fields:
-                self.report.note(sites[0].line, "filter aggregate", f"timeout_task_id_field {name!r}: the task id "
-                                 "is in the field `task_id` of every aggregate (and the task-id fields are kept)")
+                self.report.note(
+                    sites[0].line,
+                    "filter aggregate",
+                    f"timeout_task_id_field {name!r}: the task id "
+                    "is in the field `task_id` of every aggregate (and the task-id fields are kept)",
+                )
 
     # -- code -------------------------------------------------------------------------------------------
 
@@ -328,8 +456,11 @@ class Recogniser:
         try:
             statements = ruby.parse(code_text)
         except ruby.RubyError as exc:
-            raise Untranslatable(f"cannot read the Ruby code: {exc}", self._code_line(site, exc.offset),
-                                 _statement_text(code_text, exc.offset)) from exc
+            raise Untranslatable(
+                f"cannot read the Ruby code: {exc}",
+                self._code_line(site, exc.offset),
+                _statement_text(code_text, exc.offset),
+            ) from exc
         flush_seen = False
         for statement in statements:
             if statement.kind == "if" and self._is_flush(statement):
@@ -339,8 +470,11 @@ class Recogniser:
                 flush_seen = True
                 continue
             if flush_seen and statement.kind == "assign":
-                raise self._at_statement(code, statement, "the map changes after the flush check; streamstash "
-                                         "folds each event before deciding to flush")
+                raise self._at_statement(
+                    code,
+                    statement,
+                    "the map changes after the flush check; streamstash folds each event before deciding to flush",
+                )
             self._read_statement(code, statement)
         return code
 
@@ -350,13 +484,17 @@ class Recogniser:
         return attribute.value_location.line + as_text(attribute.value, "code").count("\n", 0, offset)
 
     def _at_statement(self, code: _SiteCode, statement: ruby.Statement, message: str) -> Untranslatable:
-        return Untranslatable(message, self._code_line(code.site, statement.start),
-                              code.code[statement.start:statement.end])
+        return Untranslatable(
+            message, self._code_line(code.site, statement.start), code.code[statement.start : statement.end]
+        )
 
     def _at(self, item: _Update | _Output, message: str) -> Untranslatable:
         code_text = as_text(item.site.plugin.get("code"), "code")
-        return Untranslatable(message, self._code_line(item.site, item.statement.start),
-                              code_text[item.statement.start:item.statement.end])
+        return Untranslatable(
+            message,
+            self._code_line(item.site, item.statement.start),
+            code_text[item.statement.start : item.statement.end],
+        )
 
     def _read_statement(self, code: _SiteCode, statement: ruby.Statement) -> None:
         if statement.kind == "assign":
@@ -376,8 +514,7 @@ class Recogniser:
                 code.cancels_all = True
                 return
             raise self._at_statement(code, statement, "this statement has no declarative equivalent")
-        raise self._at_statement(code, statement, "this condition is not a flush on a counter "
-                                 "(`if map['n'] >= N`)")
+        raise self._at_statement(code, statement, "this condition is not a flush on a counter (`if map['n'] >= N`)")
 
     def _read_assignment(self, code: _SiteCode, statement: ruby.Statement, key: str) -> None:
         operator, value = statement.operator, statement.value
@@ -400,14 +537,19 @@ class Recogniser:
         elif operator == "||=" and source is not None:
             code.updates[key] = _Update("first", source, code.site, statement)
         else:
-            raise self._at_statement(code, statement, f"map[{key!r}] {operator} ... is not a counter, a sum, a "
-                                     "first or a last value")
+            raise self._at_statement(
+                code, statement, f"map[{key!r}] {operator} ... is not a counter, a sum, a first or a last value"
+            )
 
     @staticmethod
     def _is_flush(statement: ruby.Statement) -> bool:
         condition = statement.condition
-        return condition is not None and condition[0] == "bin" and condition[1] in (">=", "==", ">", "<=", "<") \
+        return (
+            condition is not None
+            and condition[0] == "bin"
+            and condition[1] in (">=", "==", ">", "<=", "<")
             and (_map_key(condition[2]) is not None or _map_key(condition[3]) is not None)
+        )
 
     def _read_flush(self, code: _SiteCode, statement: ruby.Statement) -> None:
         condition = statement.condition
@@ -433,20 +575,29 @@ class Recogniser:
                 if value[0] == "call" and _is_var(value[1], "map") and value[2] == "clear":
                     code.resets_all = True
                     continue
-                if value[0] == "call" and _is_var(value[1], "map") and value[2] == "delete" and value[3] and \
-                        value[3][0][0] in ("str", "sym"):
+                if (
+                    value[0] == "call"
+                    and _is_var(value[1], "map")
+                    and value[2] == "delete"
+                    and value[3]
+                    and value[3][0][0] in ("str", "sym")
+                ):
                     resets.add(value[3][0][1])
                     continue
                 if value[0] == "call" and _is_var(value[1], "event") and value[2] == "tag":
                     raise self._at_statement(code, inner, "event.tag on the flushed event has no equivalent")
             if inner.kind == "assign":
                 key = _map_key(inner.target)
-                if key is not None and inner.operator == "=" and (_number(inner.value) == 0 or
-                                                                  (inner.value or ("",))[0] == "nil"):
+                if (
+                    key is not None
+                    and inner.operator == "="
+                    and (_number(inner.value) == 0 or (inner.value or ("",))[0] == "nil")
+                ):
                     resets.add(key)
                     continue
-            raise self._at_statement(code, inner, "inside the flush only event.set(...), map.clear and resets "
-                                     "(map[...] = 0) are understood")
+            raise self._at_statement(
+                code, inner, "inside the flush only event.set(...), map.clear and resets (map[...] = 0) are understood"
+            )
         code.resets = resets
         for inner in statement.otherwise:
             if inner.kind == "expr" and inner.value is not None and _is_cancel(inner.value):
@@ -482,8 +633,11 @@ class Recogniser:
     def _metric(self, output: _Output, updates: dict[str, _Update]) -> dict[str, Any]:
         expression = output.expression
         rounded = False
-        while expression[0] == "call" and expression[2] in ("round", "to_f", "to_i", "floor", "ceil") and \
-                expression[1] is not None:
+        while (
+            expression[0] == "call"
+            and expression[2] in ("round", "to_f", "to_i", "floor", "ceil")
+            and expression[1] is not None
+        ):
             rounded = rounded or expression[2] != "to_f"
             expression = expression[1]
         key = _map_key(expression)
@@ -503,12 +657,18 @@ class Recogniser:
                 raise self._at(output, "the sum and the counter of this average are kept by different filters")
             metric = {"type": "avg", "field": total.field}
             if not floating and not _is_float_source(total.statement):
-                self.report.note(self._code_line(output.site, output.statement.start), "filter aggregate",
-                                 f"{output.name}: Ruby divides integers to an integer; streamstash's average keeps "
-                                 "the fraction (write .to_f in Logstash for the same value)")
+                self.report.note(
+                    self._code_line(output.site, output.statement.start),
+                    "filter aggregate",
+                    f"{output.name}: Ruby divides integers to an integer; streamstash's average keeps "
+                    "the fraction (write .to_f in Logstash for the same value)",
+                )
         if rounded:
-            self.report.note(self._code_line(output.site, output.statement.start), "filter aggregate",
-                             f"{output.name}: rounding is not applied")
+            self.report.note(
+                self._code_line(output.site, output.statement.start),
+                "filter aggregate",
+                f"{output.name}: rounding is not applied",
+            )
         return metric
 
     @staticmethod
@@ -525,7 +685,7 @@ def _duration(seconds: int | float) -> str:
 def _statement_text(code: str, offset: int) -> str:
     start = code.rfind("\n", 0, offset) + 1
     end = code.find("\n", offset)
-    return code[start:end if end >= 0 else len(code)].strip()
+    return code[start : end if end >= 0 else len(code)].strip()
 
 
 def _is_var(expression: ruby.Expr | None, name: str) -> bool:
@@ -533,8 +693,12 @@ def _is_var(expression: ruby.Expr | None, name: str) -> bool:
 
 
 def _map_key(expression: ruby.Expr | None) -> str | None:
-    if expression is not None and expression[0] == "index" and _is_var(expression[1], "map") and \
-            expression[2][0] in ("str", "sym"):
+    if (
+        expression is not None
+        and expression[0] == "index"
+        and _is_var(expression[1], "map")
+        and expression[2][0] in ("str", "sym")
+    ):
         return str(expression[2][1])
     return None
 
@@ -562,8 +726,13 @@ def _event_get(expression: ruby.Expr) -> str | None:
         expression = expression[2]
     if expression[0] == "call" and expression[2] in ("to_i", "to_f") and expression[1] is not None:
         expression = expression[1]
-    if expression[0] == "call" and _is_var(expression[1], "event") and expression[2] == "get" and \
-            len(expression[3]) == 1 and expression[3][0][0] == "str":
+    if (
+        expression[0] == "call"
+        and _is_var(expression[1], "event")
+        and expression[2] == "get"
+        and len(expression[3]) == 1
+        and expression[3][0][0] == "str"
+    ):
         return str(expression[3][0][1])
     return None
 
@@ -574,8 +743,13 @@ def _is_float_source(statement: ruby.Statement) -> bool:
 
 
 def _event_set(expression: ruby.Expr) -> tuple[str, ruby.Expr] | None:
-    if expression[0] == "call" and _is_var(expression[1], "event") and expression[2] == "set" and \
-            len(expression[3]) == 2 and expression[3][0][0] == "str":
+    if (
+        expression[0] == "call"
+        and _is_var(expression[1], "event")
+        and expression[2] == "set"
+        and len(expression[3]) == 2
+        and expression[3][0][0] == "str"
+    ):
         name = str(expression[3][0][1])
         return name, expression[3][1]
     return None
@@ -608,8 +782,9 @@ def _unconvert(expression: ruby.Expr) -> ruby.Expr:
 
 
 def _converts_to_float(expression: ruby.Expr) -> bool:
-    return (expression[0] == "call" and expression[2] == "to_f") or \
-        (expression[0] == "call" and expression[1] is None and expression[2] == "Float")
+    return (expression[0] == "call" and expression[2] == "to_f") or (
+        expression[0] == "call" and expression[1] is None and expression[2] == "Float"
+    )
 
 
 def _env_reference(expression: ruby.Expr) -> tuple[str, str | None] | None:
@@ -626,8 +801,13 @@ def _env_reference(expression: ruby.Expr) -> tuple[str, str | None] | None:
             expression = expression[2]
     if expression[0] == "index" and _is_var(expression[1], "ENV") and expression[2][0] == "str":
         return str(expression[2][1]), default
-    if expression[0] == "call" and _is_var(expression[1], "ENV") and expression[2] == "fetch" and \
-            expression[3] and expression[3][0][0] == "str":
+    if (
+        expression[0] == "call"
+        and _is_var(expression[1], "ENV")
+        and expression[2] == "fetch"
+        and expression[3]
+        and expression[3][0][0] == "str"
+    ):
         fallback = expression[3][1] if len(expression[3]) > 1 else None
         if fallback is not None and fallback[0] in ("num", "str"):
             default = str(fallback[1])

@@ -23,8 +23,15 @@ EXIT_PARTIAL = 1
 EXIT_UNUSABLE = 2
 
 
-def import_logstash_command(path: Path, output: Path | None, allow_partial: bool, *, support_escapes: bool = False,
-                            stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+def import_logstash_command(
+    path: Path,
+    output: Path | None,
+    allow_partial: bool,
+    *,
+    support_escapes: bool = False,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     try:
@@ -42,12 +49,15 @@ def import_logstash_command(path: Path, output: Path | None, allow_partial: bool
     text = render_yaml(translation)
     problem, stood_in = validate(text, translation)
     if problem is not None and not stood_in:
-        print(f"{path}: the translation does not load (a bug in import-logstash, please report it):\n{problem}",
-              file=stderr)
+        print(
+            f"{path}: the translation does not load (a bug in import-logstash, please report it):\n{problem}",
+            file=stderr,
+        )
         return EXIT_UNUSABLE
     if problem is not None:
-        print(f"{path}: could not check the translation without {', '.join(sorted(stood_in))} set: {problem}",
-              file=stderr)
+        print(
+            f"{path}: could not check the translation without {', '.join(sorted(stood_in))} set: {problem}", file=stderr
+        )
     if output is None:
         stdout.write(text)
     else:
@@ -59,8 +69,11 @@ def import_logstash_command(path: Path, output: Path | None, allow_partial: bool
     target = str(output) if output is not None else "stdout"
     print(f"{path} -> {target}: {untranslated} untranslated spot(s), {len(report.notes)} note(s)", file=stderr)
     if untranslated and not allow_partial:
-        print("some of the pipeline is not translated (marked UNTRANSLATED in the output); fix those spots or "
-              "pass --allow-partial", file=stderr)
+        print(
+            "some of the pipeline is not translated (marked UNTRANSLATED in the output); fix those spots or "
+            "pass --allow-partial",
+            file=stderr,
+        )
         return EXIT_PARTIAL
     return EXIT_OK
 
@@ -70,8 +83,8 @@ def validate(text: str, translation: Translation) -> tuple[str | None, set[str]]
 
     A variable the environment lacks is only needed when the pipeline runs; here it reads as "1" (valid as
     a count, a port or a name), and a failure that may come from that is not blamed on the translation."""
+    from streamstash.aggregation.routing import TaskRouter
     from streamstash.filters import FilterChain
-    from streamstash.services.aggregator.logic import TaskRouter
 
     environment = _StandIns(os.environ)
     try:

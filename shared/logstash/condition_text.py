@@ -1,4 +1,4 @@
-"""Logstash conditions -> the pipeline file's condition text (streamstash.conditions), and the fields they read.
+"""Logstash conditions -> the pipeline file's condition text (streamstash.events.conditions), and the fields they read.
 
 Our condition language is Logstash's own, so this is mostly printing the tree back; boolean operations are
 parenthesised so the grouping the Logstash parser chose is kept whatever the precedence rules.
@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from streamstash.conditions import ConditionError, compile_condition
-from streamstash.fieldpath import parse_path
+from streamstash.events.conditions import ConditionError, compile_condition
+from streamstash.events.fieldpath import parse_path
 from streamstash.logstash import ast
 from streamstash.logstash.report import Untranslatable
 
@@ -71,8 +71,10 @@ def _rvalue(value: ast.RValue) -> str:
     if isinstance(value, ast.Selector):
         if not _OUR_SELECTOR.fullmatch(value.path):
             if re.fullmatch(r"\[\s*(\"[^\"]*\"|'[^']*'|-?\d+(\.\d+)?)\s*\]", value.path):
-                raise Untranslatable(f"Logstash reads {value.path} as a field reference, not as a one-item list "
-                                     "(write the list with two items, or compare with ==)")
+                raise Untranslatable(
+                    f"Logstash reads {value.path} as a field reference, not as a one-item list "
+                    "(write the list with two items, or compare with ==)"
+                )
             raise Untranslatable(f"field reference {value.path} has quotes or commas in it")
         return value.path
     if isinstance(value, ast.Constant):

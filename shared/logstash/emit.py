@@ -24,7 +24,7 @@ def our_references(text: str) -> str:
     parts = []
     position = 0
     for match in _LOGSTASH_REFERENCE.finditer(text):
-        parts.append(text[position:match.start()].replace("$", "$$"))
+        parts.append(text[position : match.start()].replace("$", "$$"))
         name, default = match.group(1), match.group(2)
         parts.append(f"${{{name}}}" if default is None else f"${{{name}:-{default}}}")
         position = match.end()
@@ -45,8 +45,7 @@ def converted(value: Any) -> Any:
 
 
 def _dump(value: Any) -> list[str]:
-    text = yaml.safe_dump(converted(value), sort_keys=False, default_flow_style=False, allow_unicode=True,
-                          width=_WIDTH)
+    text = yaml.safe_dump(converted(value), sort_keys=False, default_flow_style=False, allow_unicode=True, width=_WIDTH)
     return text.rstrip("\n").split("\n")
 
 

@@ -23,11 +23,34 @@ _ESCAPE = re.compile(r"\\(.)", re.S)
 
 # What a person would call the grammar's terminals, for error messages.
 _TERMINAL_NAMES = {
-    "NAME": "a name", "NUMBER": "a number", "DOUBLE_QUOTED": "a string", "SINGLE_QUOTED": "a string",
-    "LBRACE": "'{'", "RBRACE": "'}'", "LSQB": "'['", "RSQB": "']'", "LPAR": "'('", "RPAR": "')'",
-    "COMMA": "','", "__ANON_0": "'=>'", "INPUT": "input", "FILTER": "filter", "OUTPUT": "output", "SELECTOR": "a field reference",
-    "REGEXP": "a /regex/", "IF": "if", "ELSE": "else", "BANG": "'!'", "COMPARE_OPERATOR": "a comparison",
-    "REGEX_OPERATOR": "=~ or !~", "OR": "or", "XOR": "xor", "AND": "and", "NAND": "nand", "IN": "in", "NOT": "not",
+    "NAME": "a name",
+    "NUMBER": "a number",
+    "DOUBLE_QUOTED": "a string",
+    "SINGLE_QUOTED": "a string",
+    "LBRACE": "'{'",
+    "RBRACE": "'}'",
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "COMMA": "','",
+    "__ANON_0": "'=>'",
+    "INPUT": "input",
+    "FILTER": "filter",
+    "OUTPUT": "output",
+    "SELECTOR": "a field reference",
+    "REGEXP": "a /regex/",
+    "IF": "if",
+    "ELSE": "else",
+    "BANG": "'!'",
+    "COMPARE_OPERATOR": "a comparison",
+    "REGEX_OPERATOR": "=~ or !~",
+    "OR": "or",
+    "XOR": "xor",
+    "AND": "and",
+    "NAND": "nand",
+    "IN": "in",
+    "NOT": "not",
 }
 
 
@@ -44,8 +67,7 @@ class LogstashSyntaxError(ValueError):
 
 @functools.lru_cache(maxsize=1)
 def _lark() -> Lark:
-    return Lark(GRAMMAR.read_text(encoding="utf-8"), parser="lalr", propagate_positions=True,
-                maybe_placeholders=True)
+    return Lark(GRAMMAR.read_text(encoding="utf-8"), parser="lalr", propagate_positions=True, maybe_placeholders=True)
 
 
 def parse_file(path: Path | str, support_escapes: bool = False) -> ast.PipelineFile:
@@ -85,8 +107,11 @@ def _syntax_error(exc: UnexpectedInput, text: str, path: str) -> LogstashSyntaxE
         problem = f"unexpected character {text[exc.pos_in_stream]!r}"
     elif isinstance(exc, UnexpectedToken):
         expected = sorted({_TERMINAL_NAMES.get(name, name) for name in exc.expected})
-        problem = f"unexpected {exc.token!s:.40} (expected {', '.join(expected)})" if exc.token.type != "$END" else \
-            "the file ends inside a block (a '}' is missing?)"
+        problem = (
+            f"unexpected {exc.token!s:.40} (expected {', '.join(expected)})"
+            if exc.token.type != "$END"
+            else "the file ends inside a block (a '}' is missing?)"
+        )
     else:
         problem = "syntax error"
     lines = text.split("\n")
@@ -104,7 +129,7 @@ class _Builder(Transformer):  # type: ignore[type-arg]
         self.support_escapes = support_escapes
 
     def _where(self, meta: Any) -> ast.Location:
-        return ast.Location(meta.line, meta.column, meta.end_line, self.text[meta.start_pos:meta.end_pos])
+        return ast.Location(meta.line, meta.column, meta.end_line, self.text[meta.start_pos : meta.end_pos])
 
     # -- sections and plugins ---------------------------------------------------------------------------
 
@@ -130,8 +155,9 @@ class _Builder(Transformer):  # type: ignore[type-arg]
     def attribute(self, meta: Any, children: list[Any]) -> ast.Attribute:
         name, value = children
         value_location = getattr(value, "location", None) or self._where(meta)
-        return ast.Attribute(name=str(_plain(name)), value=_plain(value), location=self._where(meta),
-                             value_location=value_location)
+        return ast.Attribute(
+            name=str(_plain(name)), value=_plain(value), location=self._where(meta), value_location=value_location
+        )
 
     def bare_name(self, children: list[Token]) -> str:
         return str(children[0])
@@ -209,8 +235,7 @@ class _Builder(Transformer):  # type: ignore[type-arg]
         return ast.BooleanOperation(operator=str(operator), left=left, right=right)
 
     def negative(self, children: list[Any]) -> ast.Negation:
-        return ast.Negation(inner=children[0] if not isinstance(children[0], ast.Selector)
-                            else ast.Truthy(children[0]))
+        return ast.Negation(inner=children[0] if not isinstance(children[0], ast.Selector) else ast.Truthy(children[0]))
 
     def in_expression(self, children: list[Any]) -> ast.Membership:
         return ast.Membership(needle=_rvalue(children[0]), haystack=_rvalue(children[1]), negated=False)
@@ -238,8 +263,9 @@ class _Builder(Transformer):  # type: ignore[type-arg]
 
     def method_call(self, children: list[Any]) -> ast.MethodCall:
         name, *arguments = children
-        return ast.MethodCall(name=str(name), arguments=[_rvalue(argument) for argument in arguments
-                                                         if argument is not None])
+        return ast.MethodCall(
+            name=str(name), arguments=[_rvalue(argument) for argument in arguments if argument is not None]
+        )
 
 
 class _Located(str):

@@ -33,7 +33,9 @@ Converter = Callable[[Any, str], Any]
 # Options every plugin has that change nothing about the events.
 HARMLESS = {"id", "enable_metric", "periodic_flush"}
 COMMON_FILTER_OPTIONS: dict[str, Converter] = {
-    "add_field": as_text_or_list_hash, "add_tag": as_text_list, "remove_field": as_text_list,
+    "add_field": as_text_or_list_hash,
+    "add_tag": as_text_list,
+    "remove_field": as_text_list,
     "remove_tag": as_text_list,
 }
 LOGSTASH_ES_PORT = 9200
@@ -71,37 +73,54 @@ FILTER_OPTIONS: dict[str, dict[str, tuple[str, Converter] | _Ignored]] = {
         "locale": _Ignored(unless=lambda value: not as_text(value, "locale").lower().startswith("en")),
     },
     "mutate": {
-        "coerce": ("coerce", as_text_hash), "rename": ("rename", as_text_hash),
-        "update": ("update", as_text_hash), "replace": ("replace", as_text_hash),
-        "convert": ("convert", as_text_hash), "gsub": ("gsub", as_text_list),
-        "uppercase": ("uppercase", as_text_list), "capitalize": ("capitalize", as_text_list),
-        "lowercase": ("lowercase", as_text_list), "strip": ("strip", as_text_list),
-        "split": ("split", as_text_hash), "join": ("join", as_text_hash), "merge": ("merge", as_text_hash),
+        "coerce": ("coerce", as_text_hash),
+        "rename": ("rename", as_text_hash),
+        "update": ("update", as_text_hash),
+        "replace": ("replace", as_text_hash),
+        "convert": ("convert", as_text_hash),
+        "gsub": ("gsub", as_text_list),
+        "uppercase": ("uppercase", as_text_list),
+        "capitalize": ("capitalize", as_text_list),
+        "lowercase": ("lowercase", as_text_list),
+        "strip": ("strip", as_text_list),
+        "split": ("split", as_text_hash),
+        "join": ("join", as_text_hash),
+        "merge": ("merge", as_text_hash),
         "copy": ("copy", as_text_hash),
         "tag_on_failure": _Ignored("a mutate failure is not tagged"),
     },
     "drop": {"percentage": ("percentage", as_number)},
     "json": {
-        "source": ("source", as_text), "target": ("target", as_text),
+        "source": ("source", as_text),
+        "target": ("target", as_text),
         "skip_on_invalid_json": ("skip_on_invalid_json", as_bool),
         "tag_on_failure": ("tag_on_failure", as_text_list),
         "ecs_compatibility": _Ignored(),
     },
     "kv": {
-        "source": ("source", as_text), "target": ("target", as_text),
-        "field_split": ("field_split", as_text), "value_split": ("value_split", as_text),
+        "source": ("source", as_text),
+        "target": ("target", as_text),
+        "field_split": ("field_split", as_text),
+        "value_split": ("value_split", as_text),
         "field_split_pattern": ("field_split_pattern", as_text),
         "value_split_pattern": ("value_split_pattern", as_text),
-        "include_keys": ("include_keys", as_text_list), "exclude_keys": ("exclude_keys", as_text_list),
-        "prefix": ("prefix", as_text), "trim_key": ("trim_key", as_text), "trim_value": ("trim_value", as_text),
-        "remove_char_key": ("remove_char_key", as_text), "remove_char_value": ("remove_char_value", as_text),
+        "include_keys": ("include_keys", as_text_list),
+        "exclude_keys": ("exclude_keys", as_text_list),
+        "prefix": ("prefix", as_text),
+        "trim_key": ("trim_key", as_text),
+        "trim_value": ("trim_value", as_text),
+        "remove_char_key": ("remove_char_key", as_text),
+        "remove_char_value": ("remove_char_value", as_text),
         "include_brackets": ("include_brackets", as_bool),
         "allow_duplicate_values": ("allow_duplicate_values", as_bool),
         "default_keys": ("default_keys", as_text_hash),
-        "transform_key": ("transform_key", as_text), "transform_value": ("transform_value", as_text),
+        "transform_key": ("transform_key", as_text),
+        "transform_value": ("transform_value", as_text),
         "whitespace": ("whitespace", as_text),
         "recursive": _Ignored(unless=lambda value: as_bool(value, "recursive")),
-        "tag_on_failure": _Ignored(), "tag_on_timeout": _Ignored(), "timeout_millis": _Ignored(),
+        "tag_on_failure": _Ignored(),
+        "tag_on_timeout": _Ignored(),
+        "timeout_millis": _Ignored(),
         "ecs_compatibility": _Ignored(),
     },
     "dissect": {
@@ -127,8 +146,7 @@ class PluginTranslator:
         kind = plugin.name
         table = FILTER_OPTIONS.get(kind)
         if table is None:
-            raise Untranslatable(f"the {kind} filter has no equivalent", plugin.location.line,
-                                 plugin.location.text)
+            raise Untranslatable(f"the {kind} filter has no equivalent", plugin.location.line, plugin.location.text)
         settings: dict[str, Any] = {}
         sources: dict[str, ast.Attribute] = {}
         for attribute in _merged_attributes(plugin):
@@ -152,16 +170,18 @@ class PluginTranslator:
                 settings[key] = convert(attribute.value, name)
                 sources[key] = attribute
             except Untranslatable as exc:
-                self.report.untranslated(attribute.location.line, f"filter {kind} option {name}", exc.message,
-                                         attribute.location.text)
+                self.report.untranslated(
+                    attribute.location.line, f"filter {kind} option {name}", exc.message, attribute.location.text
+                )
         if kind == "grok":
             settings["match"] = {field: patterns for field, patterns in settings.get("match", {}).items()}
         if kind in PASS_FAILURES_ON:
             settings["dead_letter_on_failure"] = False
         return kind, self._validated_filter(plugin, kind, settings, sources)
 
-    def _validated_filter(self, plugin: ast.Plugin, kind: str, settings: dict[str, Any],
-                          sources: dict[str, ast.Attribute]) -> dict[str, Any]:
+    def _validated_filter(
+        self, plugin: ast.Plugin, kind: str, settings: dict[str, Any], sources: dict[str, ast.Attribute]
+    ) -> dict[str, Any]:
         while True:
             try:
                 FilterEntry.model_validate({kind: settings})
@@ -173,17 +193,27 @@ class PluginTranslator:
                 if key is None:  # a check across options: find the one without which the rest is valid
                     key = next((name for name in sources if _valid_without(kind, settings, name)), None)
                 if key is None:
-                    raise Untranslatable(f"the {kind} filter does not carry over: {error['msg']}",
-                                         plugin.location.line, plugin.location.text) from exc
+                    raise Untranslatable(
+                        f"the {kind} filter does not carry over: {error['msg']}",
+                        plugin.location.line,
+                        plugin.location.text,
+                    ) from exc
                 attribute = sources.get(key)
-                self.report.untranslated(attribute.location.line if attribute else plugin.location.line,
-                                         f"filter {kind} option {key}", error["msg"],
-                                         attribute.location.text if attribute else plugin.location.text)
+                self.report.untranslated(
+                    attribute.location.line if attribute else plugin.location.line,
+                    f"filter {kind} option {key}",
+                    error["msg"],
+                    attribute.location.text if attribute else plugin.location.text,
+                )
                 del settings[key]
 
     def _unknown(self, plugin: ast.Plugin, attribute: ast.Attribute, section: str = "filter") -> None:
-        self.report.untranslated(attribute.location.line, f"{section} {plugin.name} option {attribute.name}",
-                                 "no equivalent option", attribute.location.text)
+        self.report.untranslated(
+            attribute.location.line,
+            f"{section} {plugin.name} option {attribute.name}",
+            "no equivalent option",
+            attribute.location.text,
+        )
 
     # -- inputs -------------------------------------------------------------------------------------------
 
@@ -191,13 +221,25 @@ class PluginTranslator:
         """Our inputs for the plugin, and filters that must run first for it (a json codec)."""
         kind = plugin.name
         if kind in ("beats", "elastic_agent"):
-            raise Untranslatable("there is no beats input: let Filebeat write files that a `file` input tails, "
-                                 "or send syslog to a `udp`/`tcp` input", plugin.location.line, plugin.location.text)
+            raise Untranslatable(
+                "there is no beats input: let Filebeat write files that a `file` input tails, "
+                "or send syslog to a `udp`/`tcp` input",
+                plugin.location.line,
+                plugin.location.text,
+            )
         if kind == "kafka":
-            raise Untranslatable("there is no kafka input: streamstash's own Kafka topics carry its batches, not "
-                                 "foreign records", plugin.location.line, plugin.location.text)
-        handler = {"file": self._file, "stdin": self._stdin, "udp": self._network, "tcp": self._network,
-                   "syslog": self._syslog}.get(kind)
+            raise Untranslatable(
+                "there is no kafka input: streamstash's own Kafka topics carry its batches, not foreign records",
+                plugin.location.line,
+                plugin.location.text,
+            )
+        handler = {
+            "file": self._file,
+            "stdin": self._stdin,
+            "udp": self._network,
+            "tcp": self._network,
+            "syslog": self._syslog,
+        }.get(kind)
         if handler is None:
             raise Untranslatable(f"the {kind} input has no equivalent", plugin.location.line, plugin.location.text)
         common: dict[str, Any] = {}
@@ -220,8 +262,9 @@ class PluginTranslator:
             self._validate_input(plugin, item)
         return inputs, prelude
 
-    def _codec(self, plugin: ast.Plugin, codec: Any, common: dict[str, Any],
-               prelude: list[tuple[str, dict[str, Any]]]) -> None:
+    def _codec(
+        self, plugin: ast.Plugin, codec: Any, common: dict[str, Any], prelude: list[tuple[str, dict[str, Any]]]
+    ) -> None:
         name = codec.name if isinstance(codec, ast.Plugin) else str(codec)
         options = codec if isinstance(codec, ast.Plugin) else ast.Plugin(name, [], plugin.location)
         attribute = plugin.attribute("codec")
@@ -246,23 +289,43 @@ class PluginTranslator:
                 elif option.name not in HARMLESS:
                     self._unknown(options, option, "codec")
             if "%{" in settings.get("pattern", ""):
-                raise Untranslatable("a multiline pattern with grok references has no equivalent",
-                                     attribute.location.line, attribute.location.text)
+                raise Untranslatable(
+                    "a multiline pattern with grok references has no equivalent",
+                    attribute.location.line,
+                    attribute.location.text,
+                )
             try:
                 MultilineSettings.model_validate(settings)
             except ValidationError as exc:
-                raise Untranslatable(f"the multiline codec does not carry over: {exc.errors()[0]['msg']}",
-                                     attribute.location.line, attribute.location.text) from exc
+                raise Untranslatable(
+                    f"the multiline codec does not carry over: {exc.errors()[0]['msg']}",
+                    attribute.location.line,
+                    attribute.location.text,
+                ) from exc
             common["multiline"] = settings
             return
-        raise Untranslatable(f"the {name} codec has no equivalent", attribute.location.line,
-                             attribute.location.text)
+        raise Untranslatable(f"the {name} codec has no equivalent", attribute.location.line, attribute.location.text)
 
     def _file(self, plugin: ast.Plugin, common: dict[str, Any], used: set[str]) -> list[dict[str, Any]]:
-        used.update({"path", "exclude", "start_position", "sincedb_path", "stat_interval", "discover_interval",
-                     "mode", "file_completed_action", "sincedb_clean_after", "close_older", "ignore_older"})
-        settings: dict[str, Any] = {"type": "file", "paths": as_text_list(plugin.get("path"), "path")
-                                    if plugin.get("path") is not None else []}
+        used.update(
+            {
+                "path",
+                "exclude",
+                "start_position",
+                "sincedb_path",
+                "stat_interval",
+                "discover_interval",
+                "mode",
+                "file_completed_action",
+                "sincedb_clean_after",
+                "close_older",
+                "ignore_older",
+            }
+        )
+        settings: dict[str, Any] = {
+            "type": "file",
+            "paths": as_text_list(plugin.get("path"), "path") if plugin.get("path") is not None else [],
+        }
         if plugin.get("exclude") is not None:
             settings["exclude"] = as_text_list(plugin.get("exclude"), "exclude")
         if plugin.get("start_position") is not None:
@@ -272,11 +335,17 @@ class PluginTranslator:
         if plugin.get("mode") is not None and as_text(plugin.get("mode"), "mode") == "read":
             settings["start_position"] = "beginning"
             settings["exit_at_eof"] = True
-            self.report.note(plugin.location.line, "input file", "mode read: files are read from the start and "
-                             "the input stops at their end (no file_completed_action)")
+            self.report.note(
+                plugin.location.line,
+                "input file",
+                "mode read: files are read from the start and the input stops at their end (no file_completed_action)",
+            )
         if plugin.get("sincedb_path") is not None:
-            self.report.note(plugin.location.line, "input file", "sincedb_path: the collector keeps its own "
-                             "checkpoints under state_dir")
+            self.report.note(
+                plugin.location.line,
+                "input file",
+                "sincedb_path: the collector keeps its own checkpoints under state_dir",
+            )
         return [{**settings, **common}]
 
     def _stdin(self, plugin: ast.Plugin, common: dict[str, Any], used: set[str]) -> list[dict[str, Any]]:
@@ -285,43 +354,69 @@ class PluginTranslator:
     def _network(self, plugin: ast.Plugin, common: dict[str, Any], used: set[str]) -> list[dict[str, Any]]:
         used.update({"port", "host", "queue_size", "workers", "buffer_size", "receive_buffer_bytes", "mode"})
         if plugin.get("mode") is not None and as_text(plugin.get("mode"), "mode") != "server":
-            raise Untranslatable("a tcp input in client mode has no equivalent", plugin.location.line,
-                                 plugin.location.text)
+            raise Untranslatable(
+                "a tcp input in client mode has no equivalent", plugin.location.line, plugin.location.text
+            )
         if plugin.get("port") is None:
             raise Untranslatable(f"the {plugin.name} input needs a port", plugin.location.line, plugin.location.text)
-        settings: dict[str, Any] = {"type": plugin.name, "port": int(as_number(plugin.get("port"), "port")),
-                                    "host": as_text(plugin.get("host"), "host") if plugin.get("host") is not None
-                                    else "0.0.0.0",
-                                    # Logstash's udp/tcp inputs keep the line as it came; the syslog input parses.
-                                    "syslog": False}
+        settings: dict[str, Any] = {
+            "type": plugin.name,
+            "port": int(as_number(plugin.get("port"), "port")),
+            "host": as_text(plugin.get("host"), "host") if plugin.get("host") is not None else "0.0.0.0",
+            # Logstash's udp/tcp inputs keep the line as it came; the syslog input parses.
+            "syslog": False,
+        }
         if plugin.name == "udp" and plugin.get("queue_size") is not None:
             settings["queue_datagrams"] = int(as_number(plugin.get("queue_size"), "queue_size"))
         return [{**settings, **common}]
 
     def _syslog(self, plugin: ast.Plugin, common: dict[str, Any], used: set[str]) -> list[dict[str, Any]]:
-        used.update({"port", "host", "timezone", "locale", "use_labels", "facility_labels", "severity_labels",
-                     "grok_pattern", "ecs_compatibility"})
+        used.update(
+            {
+                "port",
+                "host",
+                "timezone",
+                "locale",
+                "use_labels",
+                "facility_labels",
+                "severity_labels",
+                "grok_pattern",
+                "ecs_compatibility",
+            }
+        )
         port = int(as_number(plugin.get("port"), "port")) if plugin.get("port") is not None else 514
         host = as_text(plugin.get("host"), "host") if plugin.get("host") is not None else "0.0.0.0"
         if plugin.get("grok_pattern") is not None:
             attribute = plugin.attribute("grok_pattern")
             assert attribute is not None
-            self.report.untranslated(attribute.location.line, "input syslog option grok_pattern",
-                                     "the syslog inputs parse RFC 3164/5424 themselves", attribute.location.text)
-        self.report.note(plugin.location.line, "input syslog", "listens on UDP and TCP like Logstash's; the syslog "
-                         f"header is kept under `{names.FIELD_SYSLOG}` rather than Logstash's top-level "
-                         "priority/facility/severity/logsource/program fields")
+            self.report.untranslated(
+                attribute.location.line,
+                "input syslog option grok_pattern",
+                "the syslog inputs parse RFC 3164/5424 themselves",
+                attribute.location.text,
+            )
+        self.report.note(
+            plugin.location.line,
+            "input syslog",
+            "listens on UDP and TCP like Logstash's; the syslog "
+            f"header is kept under `{names.FIELD_SYSLOG}` rather than Logstash's top-level "
+            "priority/facility/severity/logsource/program fields",
+        )
         return [{"type": kind, "port": port, "host": host, "syslog": True, **common} for kind in ("udp", "tcp")]
 
     def _validate_input(self, plugin: ast.Plugin, settings: dict[str, Any]) -> None:
-        model: type[BaseModel] = {"file": FileInput, "stdin": StdinInput, "udp": UdpInput,
-                                  "tcp": TcpInput}[settings["type"]]
+        model: type[BaseModel] = {"file": FileInput, "stdin": StdinInput, "udp": UdpInput, "tcp": TcpInput}[
+            settings["type"]
+        ]
         try:
             model.model_validate(settings)
         except ValidationError as exc:
             error = exc.errors()[0]
-            raise Untranslatable(f"the {plugin.name} input does not carry over: {'.'.join(map(str, error['loc']))}: "
-                                 f"{error['msg']}", plugin.location.line, plugin.location.text) from exc
+            raise Untranslatable(
+                f"the {plugin.name} input does not carry over: {'.'.join(map(str, error['loc']))}: {error['msg']}",
+                plugin.location.line,
+                plugin.location.text,
+            ) from exc
 
     # -- outputs ------------------------------------------------------------------------------------------
 
@@ -367,22 +462,39 @@ class PluginTranslator:
                     level = as_text(value, name)
                     output["ecs_compatibility"] = "disabled" if level == "disabled" else "v8"
                 elif name == "document_id":
-                    raise Untranslatable("document_id has no equivalent: every document's id is where its line "
-                                         "entered logs.raw, so a replay overwrites instead of duplicating")
-                elif name in ("timeout", "pool_max", "pool_max_per_route", "retry_initial_interval",
-                              "retry_max_interval", "sniffing", "http_compression", "compression_level"):
-                    self.report.note(attribute.location.line, f"output elasticsearch option {name}",
-                                     "tuned under outputs.elasticsearch.bulk and elasticsearch instead")
+                    raise Untranslatable(
+                        "document_id has no equivalent: every document's id is where its line "
+                        "entered logs.raw, so a replay overwrites instead of duplicating"
+                    )
+                elif name in (
+                    "timeout",
+                    "pool_max",
+                    "pool_max_per_route",
+                    "retry_initial_interval",
+                    "retry_max_interval",
+                    "sniffing",
+                    "http_compression",
+                    "compression_level",
+                ):
+                    self.report.note(
+                        attribute.location.line,
+                        f"output elasticsearch option {name}",
+                        "tuned under outputs.elasticsearch.bulk and elasticsearch instead",
+                    )
                 else:
                     raise Untranslatable("no equivalent option")
             except Untranslatable as exc:
-                self.report.untranslated(attribute.location.line, f"output elasticsearch option {name}",
-                                         exc.message, attribute.location.text)
+                self.report.untranslated(
+                    attribute.location.line, f"output elasticsearch option {name}", exc.message, attribute.location.text
+                )
         if "hosts" in connection:
             connection["hosts"] = [_host_url(host, ssl) for host in connection["hosts"]]
             if any("${" in host for host in connection["hosts"]):
-                self.report.note(plugin.location.line, "output elasticsearch", "hosts come from a variable: its "
-                                 f"value needs the port (Logstash adds :{LOGSTASH_ES_PORT})")
+                self.report.note(
+                    plugin.location.line,
+                    "output elasticsearch",
+                    f"hosts come from a variable: its value needs the port (Logstash adds :{LOGSTASH_ES_PORT})",
+                )
 
 
 def _valid_without(kind: str, settings: dict[str, Any], key: str) -> bool:
@@ -398,8 +510,9 @@ def _merged_attributes(plugin: ast.Plugin) -> list[ast.Attribute]:
     merged: dict[str, ast.Attribute] = {}
     for attribute in plugin.attributes:
         if attribute.name not in merged:
-            merged[attribute.name] = ast.Attribute(attribute.name, plugin.get(attribute.name), attribute.location,
-                                                   attribute.value_location)
+            merged[attribute.name] = ast.Attribute(
+                attribute.name, plugin.get(attribute.name), attribute.location, attribute.value_location
+            )
     return list(merged.values())
 
 
@@ -412,5 +525,3 @@ def _host_url(host: str, ssl: bool) -> str:
     if parts.port is None and parts.hostname:
         text = text.replace(parts.netloc, f"{parts.netloc}:{LOGSTASH_ES_PORT}", 1)
     return text
-
-

@@ -55,8 +55,22 @@ _TOKEN = re.compile(
 )
 _ASSIGNMENTS = {"=", "||=", "&&=", "+=", "-=", "*=", "/="}
 _BINARY = {
-    "||": 3, "&&": 4, "==": 6, "!=": 6, "=~": 6, "<": 7, "<=": 7, ">": 7, ">=": 7, "<<": 8,
-    "+": 9, "-": 9, "*": 10, "/": 10, "%": 10, "**": 12,
+    "||": 3,
+    "&&": 4,
+    "==": 6,
+    "!=": 6,
+    "=~": 6,
+    "<": 7,
+    "<=": 7,
+    ">": 7,
+    ">=": 7,
+    "<<": 8,
+    "+": 9,
+    "-": 9,
+    "*": 10,
+    "/": 10,
+    "%": 10,
+    "**": 12,
 }
 _KEYWORD_BINARY = {"or": 1, "and": 1}
 _BLOCK_ENDS = {"end", "else", "elsif"}
@@ -75,7 +89,7 @@ def tokenize(code: str) -> list[_Token]:
     while position < len(code):
         match = _TOKEN.match(code, position)
         if match is None:
-            raise RubyError(f"cannot read {code[position:position + 20]!r}", position)
+            raise RubyError(f"cannot read {code[position : position + 20]!r}", position)
         kind = match.lastgroup or ""
         text = match.group()
         if kind == "str" and text.startswith('"') and "#{" in text:
@@ -150,16 +164,21 @@ class _Parser:
         start = self.peek().offset
         if self.at("ident", "if") or self.at("ident", "unless"):
             return self.block_if()
-        if self.at("ident", "begin") or self.at("ident", "while") or self.at("ident", "def") or \
-                self.at("ident", "case") or self.at("ident", "until") or self.at("ident", "for"):
+        if (
+            self.at("ident", "begin")
+            or self.at("ident", "while")
+            or self.at("ident", "def")
+            or self.at("ident", "case")
+            or self.at("ident", "until")
+            or self.at("ident", "for")
+        ):
             token = self.peek()
             raise RubyError(f"`{token.text}` blocks are not supported", token.offset)
         target = self.expression()
         if self.at("op") and self.peek().text in _ASSIGNMENTS:
             operator = self.take().text
             value = self.expression()
-            statement = Statement("assign", start, self.previous_end(), target=target, operator=operator,
-                                  value=value)
+            statement = Statement("assign", start, self.previous_end(), target=target, operator=operator, value=value)
         else:
             statement = Statement("expr", start, self.previous_end(), value=target)
         if self.at("ident", "rescue"):
@@ -266,8 +285,9 @@ class _Parser:
                 if self.at("op", "{") or self.at("ident", "do"):
                     raise RubyError("blocks are not supported", self.peek().offset)
                 node = ("call", node, name, arguments)
-            elif self.at("op", "[") and self.peek().offset == self.tokens[self.position - 1].offset + \
-                    len(self.tokens[self.position - 1].text):
+            elif self.at("op", "[") and self.peek().offset == self.tokens[self.position - 1].offset + len(
+                self.tokens[self.position - 1].text
+            ):
                 self.take()
                 key = self.expression()
                 self.expect("op", "]")

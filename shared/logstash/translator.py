@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamstash import names
-from streamstash.fieldpath import parse_path
+from streamstash.events.fieldpath import parse_path
 from streamstash.filters.dissect import compile_dissect
 from streamstash.grok import Grok
 from streamstash.logstash import ast
@@ -110,8 +110,11 @@ class Translator:
             self._add_filter(result, step)
         for aggregation in self.aggregations:
             comment = f"{self.path}:{aggregation.line} aggregate task_id {aggregation.task_id!r}"
-            result.aggregations.append(Entry(aggregation.spec, [comment]) if aggregation.spec is not None else
-                                       Entry(None, [comment + f": not translated (see the {_MARK_WORD} above)"]))
+            result.aggregations.append(
+                Entry(aggregation.spec, [comment])
+                if aggregation.spec is not None
+                else Entry(None, [comment + f": not translated (see the {_MARK_WORD} above)"])
+            )
         self._outputs(result)
         untranslated = len(self.report.untranslated_spots)
         result.header = [f"Translated from {self.path} by `streamstash import-logstash`."]
@@ -125,9 +128,14 @@ class Translator:
         for number, line in enumerate(self.pipeline.text.split("\n"), 1):
             for match in _LOGSTASH_REFERENCE.finditer(line):
                 if "." in match.group(1):
-                    self.report.untranslated(number, "variable", f"${{{match.group(1)}}} looks like a keystore "
-                                             "entry; only environment variables (letters, digits, _) are "
-                                             "substituted", line.strip())
+                    self.report.untranslated(
+                        number,
+                        "variable",
+                        f"${{{match.group(1)}}} looks like a keystore "
+                        "entry; only environment variables (letters, digits, _) are "
+                        "substituted",
+                        line.strip(),
+                    )
 
     # -- inputs -----------------------------------------------------------------------------------------
 
@@ -136,20 +144,21 @@ class Translator:
         count = 0
         for node in self.pipeline.section("input"):
             if not isinstance(node, ast.Plugin):
-                finding = self.report.untranslated(node.location.line, "input", "conditionals in inputs",
-                                                   node.location.text)
+                finding = self.report.untranslated(
+                    node.location.line, "input", "conditionals in inputs", node.location.text
+                )
                 result.inputs.append(Entry(None, finding.comment_lines()))
                 continue
             before = len(self.report.findings)
             try:
                 inputs, filters = self.plugins.input(node)
             except Untranslatable as exc:
-                finding = self.report.untranslated(exc.line or node.location.line, f"input {node.name}",
-                                                   exc.message, exc.snippet or node.location.text)
+                finding = self.report.untranslated(
+                    exc.line or node.location.line, f"input {node.name}", exc.message, exc.snippet or node.location.text
+                )
                 result.inputs.append(Entry(None, finding.comment_lines()))
                 continue
-            comments = [f"{self.path}:{node.location.line} input {node.name}",
-                        *self._comments_since(before)]
+            comments = [f"{self.path}:{node.location.line} input {node.name}", *self._comments_since(before)]
             for item in inputs:
                 result.inputs.append(Entry(item, comments))
                 comments = []
@@ -157,8 +166,11 @@ class Translator:
             prelude += [(node.location.line, kind, settings) for kind, settings in filters]
         if prelude and count > 1:
             for line, kind, _ in prelude:
-                finding = self.report.untranslated(line, "input codec/tags", f"a {kind} step for the events of one "
-                                                   "input among several cannot be scoped to that input")
+                finding = self.report.untranslated(
+                    line,
+                    "input codec/tags",
+                    f"a {kind} step for the events of one input among several cannot be scoped to that input",
+                )
                 result.filters.append(Entry(None, finding.comment_lines()))
         else:
             for line, kind, settings in prelude:
@@ -181,8 +193,9 @@ class Translator:
                         try:
                             by_task.setdefault(task_id_of(site), []).append(site)
                         except Untranslatable as exc:
-                            self.report.untranslated(exc.line or site.line, "filter aggregate", exc.message,
-                                                     exc.snippet or "")
+                            self.report.untranslated(
+                                exc.line or site.line, "filter aggregate", exc.message, exc.snippet or ""
+                            )
                     continue
                 previous: list[str] = []
                 for clause in node.clauses:
@@ -201,8 +214,12 @@ class Translator:
             plugin_id = next((site.plugin.get("id") for site in sites if site.plugin.get("id")), None)
             name = aggregation_name(task_id, taken, str(plugin_id) if plugin_id else None)
             if any(site.guard == _UNKNOWN_GUARD for site in sites):
-                self.report.untranslated(sites[0].line, "filter aggregate", "a condition leading to this aggregate "
-                                         "filter could not be translated", sites[0].plugin.location.text)
+                self.report.untranslated(
+                    sites[0].line,
+                    "filter aggregate",
+                    "a condition leading to this aggregate filter could not be translated",
+                    sites[0].plugin.location.text,
+                )
                 aggregation = Aggregation(name=name, task_id=task_id, sites=sites)
             else:
                 aggregation = self.recogniser.translate(task_id, sites, name)
@@ -247,11 +264,11 @@ class Translator:
         try:
             kind, settings = self.plugins.filter(plugin)
         except Untranslatable as exc:
-            finding = self.report.untranslated(exc.line or line, f"filter {plugin.name}", exc.message,
-                                               exc.snippet or plugin.location.text)
+            finding = self.report.untranslated(
+                exc.line or line, f"filter {plugin.name}", exc.message, exc.snippet or plugin.location.text
+            )
             return [Step(None, line, finding.comment_lines())]
-        return [Step({kind: settings}, line, [source, *self._comments_since(before)],
-                     writes=_writes(kind, settings))]
+        return [Step({kind: settings}, line, [source, *self._comments_since(before)], writes=_writes(kind, settings))]
 
     def _comments_since(self, before: int) -> list[str]:
         return [line for finding in self.report.findings[before:] for line in finding.comment_lines()]
@@ -269,17 +286,21 @@ class Translator:
             try:
                 rendered.append(self._render(clause.condition))
             except Untranslatable as exc:
-                finding = self.report.untranslated(clause.location.line, "condition", exc.message,
-                                                   branch.location.text)
+                finding = self.report.untranslated(clause.location.line, "condition", exc.message, branch.location.text)
                 return [Step(None, line, finding.comment_lines())]
         reads: set[FieldPath] = set()
         for clause in branch.clauses:
             reads |= fields_read(clause.condition)
         produced = self._aggregate_outputs()
         if any(path[:1] in produced for path in reads):
-            finding = self.report.untranslated(line, "condition", "this branch tests a field that an aggregate "
-                                               "filter sets; in streamstash the filters run before the "
-                                               "aggregation, so it never holds there", branch.location.text)
+            finding = self.report.untranslated(
+                line,
+                "condition",
+                "this branch tests a field that an aggregate "
+                "filter sets; in streamstash the filters run before the "
+                "aggregation, so it never holds there",
+                branch.location.text,
+            )
             return [Step(None, line, finding.comment_lines())]
         bodies = [self._flatten(clause.body) for clause in branch.clauses]
         runnable = [step for body in bodies for step in body if step.entry is not None]
@@ -312,10 +333,17 @@ class Translator:
         steps: list[Step] = []
         for index, text in enumerate(rendered):
             guard = [text] if index == 0 and text else [f"!{reference}", *([text] if text else [])]
-            comments = [f"{self.path}:{line} branch taken once (its arms change fields its conditions read): "
-                        f"{reference} marks the arm"] if index == 0 else []
-            steps.append(Step({"mutate": {"add_field": {name: str(index)}}}, line, comments, guard,
-                              writes=frozenset({path})))
+            comments = (
+                [
+                    f"{self.path}:{line} branch taken once (its arms change fields its conditions read): "
+                    f"{reference} marks the arm"
+                ]
+                if index == 0
+                else []
+            )
+            steps.append(
+                Step({"mutate": {"add_field": {name: str(index)}}}, line, comments, guard, writes=frozenset({path}))
+            )
         for index, (clause, body) in enumerate(zip(branch.clauses, bodies)):
             for step in body:
                 if not step.unguarded:
@@ -323,8 +351,7 @@ class Translator:
             if body:
                 body[0].comments.insert(0, f"{self.path}:{clause.location.line} arm {index}")
             steps.extend(body)
-        steps.append(Step({"mutate": {"remove_field": [name]}}, line, [], [], writes=frozenset({path}),
-                          unguarded=True))
+        steps.append(Step({"mutate": {"remove_field": [name]}}, line, [], [], writes=frozenset({path}), unguarded=True))
         return steps
 
     def _aggregate_outputs(self) -> set[FieldPath]:
@@ -341,38 +368,55 @@ class Translator:
         if flag is None:
             return None
         aggregation = next((item for item in self.aggregations if item.spec is not None and flag in item.flags), None)
-        if aggregation is None or len(branch.clauses) > 2 or \
-                (len(branch.clauses) == 2 and branch.clauses[1].condition is not None):
+        if (
+            aggregation is None
+            or len(branch.clauses) > 2
+            or (len(branch.clauses) == 2 and branch.clauses[1].condition is not None)
+        ):
             return None
         spec = aggregation.spec
         assert spec is not None
         line = branch.location.line
-        steps = [Step(None, line, [f"{self.path}:{line} if [{flag}]: applies to the aggregates of "
-                                   f"{aggregation.name}"])]
+        steps = [Step(None, line, [f"{self.path}:{line} if [{flag}]: applies to the aggregates of {aggregation.name}"])]
         for node in branch.clauses[0].body:
             if not isinstance(node, ast.Plugin) or node.name != "mutate":
-                finding = self.report.untranslated(_line(node), "aggregate follow-up", "only mutate "
-                                                   "(remove_field, rename of a value) can be applied to aggregates",
-                                                   _text(node))
+                finding = self.report.untranslated(
+                    _line(node),
+                    "aggregate follow-up",
+                    "only mutate (remove_field, rename of a value) can be applied to aggregates",
+                    _text(node),
+                )
                 steps.append(Step(None, _line(node), finding.comment_lines()))
                 continue
             self._mutate_on_aggregates(node, aggregation, steps)
         if len(branch.clauses) == 2:
             otherwise = branch.clauses[1].body
-            if len(otherwise) == 1 and isinstance(otherwise[0], ast.Plugin) and otherwise[0].name == "drop" and \
-                    all(attribute.name in ("id",) for attribute in otherwise[0].attributes):
+            if (
+                len(otherwise) == 1
+                and isinstance(otherwise[0], ast.Plugin)
+                and otherwise[0].name == "drop"
+                and all(attribute.name in ("id",) for attribute in otherwise[0].attributes)
+            ):
                 spec["index_events"] = False
                 aggregation.consumes_events = True
                 routed = aggregation.routed_condition()
                 drop_line = otherwise[0].location.line
                 # Events the aggregation does not take were dropped by the same `else` in Logstash.
-                steps.append(Step({"drop": {}}, drop_line, [f"{self.path}:{drop_line} else drop: the events no "
-                                                            f"aggregate comes from ({aggregation.name})"],
-                                  [negation(routed)] if routed else []))
+                steps.append(
+                    Step(
+                        {"drop": {}},
+                        drop_line,
+                        [f"{self.path}:{drop_line} else drop: the events no aggregate comes from ({aggregation.name})"],
+                        [negation(routed)] if routed else [],
+                    )
+                )
             else:
-                finding = self.report.untranslated(branch.clauses[1].location.line, "aggregate follow-up",
-                                                   "only `else { drop {} }` is understood here",
-                                                   branch.clauses[1].location.text)
+                finding = self.report.untranslated(
+                    branch.clauses[1].location.line,
+                    "aggregate follow-up",
+                    "only `else { drop {} }` is understood here",
+                    branch.clauses[1].location.text,
+                )
                 steps.append(Step(None, branch.clauses[1].location.line, finding.comment_lines()))
         return steps
 
@@ -385,16 +429,21 @@ class Translator:
                     removed = as_text_list(attribute.value, "remove_field")
                     spec.setdefault("remove_fields", [])
                     spec["remove_fields"] += [name for name in removed if name not in spec["remove_fields"]]
-                elif attribute.name == "rename" and isinstance(attribute.value, dict) and \
-                        all(old in spec["metrics"] for old in attribute.value):
+                elif (
+                    attribute.name == "rename"
+                    and isinstance(attribute.value, dict)
+                    and all(old in spec["metrics"] for old in attribute.value)
+                ):
                     for old, new in attribute.value.items():
-                        spec["metrics"] = {(str(new) if key == old else key): value
-                                           for key, value in spec["metrics"].items()}
+                        spec["metrics"] = {
+                            (str(new) if key == old else key): value for key, value in spec["metrics"].items()
+                        }
                 elif attribute.name != "id":
                     raise Untranslatable(f"mutate {attribute.name} cannot be applied to aggregates")
             except Untranslatable as exc:
-                finding = self.report.untranslated(attribute.location.line, "aggregate follow-up", exc.message,
-                                                   attribute.location.text)
+                finding = self.report.untranslated(
+                    attribute.location.line, "aggregate follow-up", exc.message, attribute.location.text
+                )
                 steps.append(Step(None, attribute.location.line, finding.comment_lines()))
 
     def _add_filter(self, result: Translation, step: Step) -> None:
@@ -416,32 +465,49 @@ class Translator:
                 if self._aggregate_output_branch(node, result):
                     seen_elasticsearch = True
                     continue
-                finding = self.report.untranslated(node.location.line, "output", "conditional outputs have no "
-                                                   "equivalent (one Elasticsearch output for events, one index "
-                                                   "for aggregates)", node.location.text)
+                finding = self.report.untranslated(
+                    node.location.line,
+                    "output",
+                    "conditional outputs have no "
+                    "equivalent (one Elasticsearch output for events, one index "
+                    "for aggregates)",
+                    node.location.text,
+                )
                 result.output_comments += finding.comment_lines()
                 continue
             if node.name == "elasticsearch":
                 if seen_elasticsearch:
-                    finding = self.report.untranslated(node.location.line, "output elasticsearch", "only one "
-                                                       "elasticsearch output", node.location.text)
+                    finding = self.report.untranslated(
+                        node.location.line, "output elasticsearch", "only one elasticsearch output", node.location.text
+                    )
                     result.output_comments += finding.comment_lines()
                     continue
                 seen_elasticsearch = True
                 before = len(self.report.findings)
                 self.plugins.elasticsearch(node, result.connection, result.output)
-                result.output_comments += [f"{self.path}:{node.location.line} elasticsearch",
-                                           *self._comments_since(before)]
+                result.output_comments += [
+                    f"{self.path}:{node.location.line} elasticsearch",
+                    *self._comments_since(before),
+                ]
             elif node.name in ("stdout", "null"):
-                self.report.note(node.location.line, f"output {node.name}", "left out (debug output); `streamstash "
-                                 "grok` and `streamstash check` help to try patterns and pipelines")
+                self.report.note(
+                    node.location.line,
+                    f"output {node.name}",
+                    "left out (debug output); `streamstash "
+                    "grok` and `streamstash check` help to try patterns and pipelines",
+                )
             else:
-                finding = self.report.untranslated(node.location.line, f"output {node.name}", "no equivalent output",
-                                                   node.location.text)
+                finding = self.report.untranslated(
+                    node.location.line, f"output {node.name}", "no equivalent output", node.location.text
+                )
                 result.output_comments += finding.comment_lines()
         if not seen_elasticsearch and self.pipeline.section("output"):
-            self.report.note(self.pipeline.section("output")[0].location.line, "output", "no elasticsearch output: streamstash always indexes into "
-                             "Elasticsearch (`outputs.elasticsearch`, defaults kept)")
+            self.report.note(
+                self.pipeline.section("output")[0].location.line,
+                "output",
+                "no elasticsearch output: streamstash always indexes into "
+                "Elasticsearch (`outputs.elasticsearch`, defaults kept)",
+            )
 
     def _aggregate_output_branch(self, branch: ast.Branch, result: Translation) -> bool:
         """`if [aggregated] { elasticsearch { index => "agg" } } else { elasticsearch { ... } }`."""
@@ -449,8 +515,9 @@ class Translator:
         if flag is None or not any(flag in item.flags for item in self.aggregations if item.spec):
             return False
         arms = [clause.body for clause in branch.clauses]
-        if len(arms) > 2 or any(len(arm) != 1 or not isinstance(arm[0], ast.Plugin) or
-                                arm[0].name != "elasticsearch" for arm in arms):
+        if len(arms) > 2 or any(
+            len(arm) != 1 or not isinstance(arm[0], ast.Plugin) or arm[0].name != "elasticsearch" for arm in arms
+        ):
             return False
         aggregate_output: dict[str, Any] = {}
         before = len(self.report.findings)
@@ -459,8 +526,10 @@ class Translator:
             self.plugins.elasticsearch(arms[1][0], result.connection, result.output)  # type: ignore[arg-type]
         if "index" in aggregate_output:
             result.output["aggregate_index"] = aggregate_output.pop("index")
-        result.output_comments += [f"{self.path}:{branch.location.line} if [{flag}]: aggregates -> aggregate_index",
-                                   *self._comments_since(before)]
+        result.output_comments += [
+            f"{self.path}:{branch.location.line} if [{flag}]: aggregates -> aggregate_index",
+            *self._comments_since(before),
+        ]
         return True
 
 
@@ -481,9 +550,13 @@ def _flag_of(condition: ast.Condition | None) -> str | None:
     if isinstance(condition, ast.Truthy) and isinstance(condition.value, ast.Selector):
         path = parse_path(condition.value.path)
         return path[0] if len(path) == 1 else None
-    if isinstance(condition, ast.Comparison) and condition.operator == "==" and \
-            isinstance(condition.left, ast.Selector) and isinstance(condition.right, ast.Constant) and \
-            str(condition.right.value).lower() == "true":
+    if (
+        isinstance(condition, ast.Comparison)
+        and condition.operator == "=="
+        and isinstance(condition.left, ast.Selector)
+        and isinstance(condition.right, ast.Constant)
+        and str(condition.right.value).lower() == "true"
+    ):
         path = parse_path(condition.left.path)
         return path[0] if len(path) == 1 else None
     return None
@@ -494,7 +567,7 @@ def _overlap(writes: frozenset[FieldPath] | None, reads: set[FieldPath]) -> bool
         return False
     if writes is None:
         return True
-    return any(write[:len(read)] == read or read[:len(write)] == write for write in writes for read in reads)
+    return any(write[: len(read)] == read or read[: len(write)] == write for write in writes for read in reads)
 
 
 class _AnyField(Exception):
@@ -515,13 +588,21 @@ def _writes(kind: str, settings: dict[str, Any]) -> frozenset[FieldPath] | None:
             add(reference)
         for reference in settings.get("remove_field", []):
             add(reference)
-        if settings.get("add_tag") or settings.get("remove_tag") or "tag_on_failure" in settings or \
-                kind in ("grok", "date", "json", "dissect"):
+        if (
+            settings.get("add_tag")
+            or settings.get("remove_tag")
+            or "tag_on_failure" in settings
+            or kind in ("grok", "date", "json", "dissect")
+        ):
             written.add(TAGS)
         if kind == "grok":
             for patterns in settings.get("match", {}).values():
-                grok = Grok(patterns, pattern_definitions=settings.get("pattern_definitions"),
-                            pattern_dirs=settings.get("patterns_dir", []), timeout_ms=None)
+                grok = Grok(
+                    patterns,
+                    pattern_definitions=settings.get("pattern_definitions"),
+                    pattern_dirs=settings.get("patterns_dir", []),
+                    timeout_ms=None,
+                )
                 for reference in grok.field_names:
                     add(reference)
         elif kind == "date":

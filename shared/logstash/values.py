@@ -85,8 +85,9 @@ def as_text_hash(value: Any, option: str) -> dict[str, str]:
 def as_text_or_list_hash(value: Any, option: str) -> dict[str, str | list[str]]:
     result: dict[str, str | list[str]] = {}
     for key, item in as_hash(value, option).items():
-        result[key] = as_text_list(item, f"{option}[{key}]") if isinstance(item, list) else \
-            as_text(item, f"{option}[{key}]")
+        result[key] = (
+            as_text_list(item, f"{option}[{key}]") if isinstance(item, list) else as_text(item, f"{option}[{key}]")
+        )
     return result
 
 

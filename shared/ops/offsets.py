@@ -9,7 +9,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from streamstash.config.common import KafkaSettings
-from streamstash.kafka import bootstrap
+from streamstash.kafka.clients import bootstrap
+from streamstash.kafka.compat.internals import force_metadata_update
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class PartitionLag:
 async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
     partitions = consumer.partitions_for_topic(topic)
     if partitions is None:
-        await consumer._client.force_metadata_update()  # noqa: SLF001 - no public way to refresh metadata
+        await force_metadata_update(consumer)
         partitions = consumer.partitions_for_topic(topic) or set()
     return [TopicPartition(topic, partition) for partition in sorted(partitions)]
 
@@ -63,8 +64,9 @@ class OffsetReader:
         tps = await partitions_of(self.consumer, topic)
         found = await self.consumer.offsets_for_times({tp: int(moment.timestamp() * 1000) for tp in tps})
         ends = await self.end_offsets(topic)
-        return {tp.partition: (stamp.offset if stamp is not None else ends[tp.partition])
-                for tp, stamp in found.items()}
+        return {
+            tp.partition: (stamp.offset if stamp is not None else ends[tp.partition]) for tp, stamp in found.items()
+        }
 
     async def committed(self, group: str, topic: str) -> dict[int, int]:
         offsets = await self.admin.list_consumer_group_offsets(group)

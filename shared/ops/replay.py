@@ -21,10 +21,11 @@ from aiokafka.structs import OffsetAndMetadata
 
 from streamstash import names
 from streamstash.config import PipelineConfig
-from streamstash.kafka import bootstrap, consumer_group, ensure_topics
+from streamstash.events.timeformats import parse_iso8601
+from streamstash.kafka.clients import bootstrap, consumer_group
+from streamstash.kafka.topics import ensure_topics
 from streamstash.ops.offsets import OffsetReader
 from streamstash.ops.status import endpoints_from_run_state, scrape_totals
-from streamstash.timeformats import parse_iso8601
 
 REPLAY_SERVICES = (names.SERVICE_PARSER, names.SERVICE_AGGREGATOR, names.SERVICE_INDEXER)
 
@@ -84,18 +85,29 @@ async def resolve_range(config: PipelineConfig, topic: str, start: str, end: str
 
 def replay_config(config: PipelineConfig, group: str, range_: ReplayRange, index: str | None) -> PipelineConfig:
     """The pipeline as the replay runs it: own groups and intermediate topics, bounded parser, maybe new index."""
-    topics = config.kafka.topics.model_copy(update={
-        "parsed": f"{group}.parsed", "tasks": f"{group}.tasks", "aggregated": f"{group}.aggregated",
-        "dlq": f"{group}.dlq",
-    })
+    topics = config.kafka.topics.model_copy(
+        update={
+            "parsed": f"{group}.parsed",
+            "tasks": f"{group}.tasks",
+            "aggregated": f"{group}.aggregated",
+            "dlq": f"{group}.dlq",
+        }
+    )
     kafka = config.kafka.model_copy(update={"topics": topics, "consumer_group_prefix": group})
     parser = config.parser.model_copy(update={"stop_offsets": dict(range_.end)})
     output = config.outputs.elasticsearch
     if index is not None:
         output = output.model_copy(update={"index": index, "aggregate_index": f"{index}-aggregates"})
     outputs = config.outputs.model_copy(update={"elasticsearch": output})
-    return config.model_copy(update={"kafka": kafka, "parser": parser, "outputs": outputs, "inputs": [],
-                                     "state_dir": config.state_dir / "replay" / group})
+    return config.model_copy(
+        update={
+            "kafka": kafka,
+            "parser": parser,
+            "outputs": outputs,
+            "inputs": [],
+            "state_dir": config.state_dir / "replay" / group,
+        }
+    )
 
 
 SECRET_VARIABLES = {"password": "STREAMSTASH_REPLAY_ES_PASSWORD", "api_key": "STREAMSTASH_REPLAY_ES_API_KEY"}
@@ -117,8 +129,7 @@ def write_config(config: PipelineConfig, path: Path) -> Path:
 async def commit_start(config: PipelineConfig, topic: str, start: dict[int, int]) -> None:
     """Make the replay's parser group begin at the range's start."""
     group = consumer_group(config.kafka, names.SERVICE_PARSER)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(config.kafka), group_id=group,
-                                enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(config.kafka), group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
         tps = [TopicPartition(topic, partition) for partition in start]
@@ -128,8 +139,9 @@ async def commit_start(config: PipelineConfig, topic: str, start: dict[int, int]
         await consumer.stop()
 
 
-async def prepare(config: PipelineConfig, topic: str, start: str, end: str | None, group: str,
-                  index: str | None) -> tuple[PipelineConfig, ReplayRange]:
+async def prepare(
+    config: PipelineConfig, topic: str, start: str, end: str | None, group: str, index: str | None
+) -> tuple[PipelineConfig, ReplayRange]:
     if topic != config.kafka.topics.raw:
         raise ReplayError(f"only the raw topic ({config.kafka.topics.raw}) can be replayed, got {topic!r}")
     range_ = await resolve_range(config, topic, start, end)
@@ -143,14 +155,17 @@ async def progress(config: PipelineConfig, topic: str, range_: ReplayRange) -> t
     """Records the replay's parser has passed, and whether parser and indexer are both done."""
     async with OffsetReader(config.kafka) as reader:
         committed = await reader.committed(consumer_group(config.kafka, names.SERVICE_PARSER), topic)
-        done_records = sum(min(committed.get(p, range_.start.get(p, 0)), range_.end[p]) - range_.start.get(p, 0)
-                           for p in range_.end)
+        done_records = sum(
+            min(committed.get(p, range_.start.get(p, 0)), range_.end[p]) - range_.start.get(p, 0) for p in range_.end
+        )
         parser_done = all(committed.get(p, range_.start.get(p, 0)) >= range_.end[p] for p in range_.end)
         downstream_idle = True
         if parser_done:
             topics = config.kafka.topics
-            for service, consumed in ((names.SERVICE_AGGREGATOR, [topics.parsed, topics.tasks]),
-                                      (names.SERVICE_INDEXER, [topics.parsed, topics.aggregated])):
+            for service, consumed in (
+                (names.SERVICE_AGGREGATOR, [topics.parsed, topics.tasks]),
+                (names.SERVICE_INDEXER, [topics.parsed, topics.aggregated]),
+            ):
                 group = consumer_group(config.kafka, service)
                 for consumed_topic in consumed:
                     lags = await reader.lag(group, consumed_topic)
@@ -205,7 +220,7 @@ def parser_events(state_dir: Path) -> float | None:
 
 
 async def switch_alias(config: PipelineConfig, alias: str, index: str) -> None:
-    from streamstash.es import make_client
+    from streamstash.search.client import make_client
 
     client = make_client(config.elasticsearch)
     try:
@@ -221,4 +236,3 @@ async def switch_alias(config: PipelineConfig, alias: str, index: str) -> None:
 
 def default_group() -> str:
     return "replay-" + datetime.now(timezone.utc).strftime("%Y%m%dt%H%M%S")
-

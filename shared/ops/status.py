@@ -20,8 +20,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streamstash import names
 from streamstash.config import PipelineConfig
-from streamstash.kafka import consumer_group
+from streamstash.kafka.clients import consumer_group
 from streamstash.ops.offsets import OffsetReader
+
 
 # Which topics each service consumes (its lag) and produces (its output).
 def consumed_topics(config: PipelineConfig) -> dict[str, list[str]]:
@@ -98,8 +99,13 @@ async def collect_status(config: PipelineConfig, endpoints: dict[str, list[str]]
         dlq_starts = await reader.beginning_offsets(config.kafka.topics.dlq)
         raw_ends = await reader.end_offsets(config.kafka.topics.raw)
     for status in services:
-        scraped = [totals for totals in (await asyncio.gather(
-            *(asyncio.to_thread(scrape_totals, endpoint) for endpoint in status.endpoints))) if totals is not None]
+        scraped = [
+            totals
+            for totals in (
+                await asyncio.gather(*(asyncio.to_thread(scrape_totals, endpoint) for endpoint in status.endpoints))
+            )
+            if totals is not None
+        ]
         if scraped:
             if status.instances is None:
                 status.instances = len(scraped)

@@ -36,8 +36,13 @@ def render(current: PipelineStatus, previous: PipelineStatus | None) -> Table:
     return table
 
 
-async def run_top(config: PipelineConfig, endpoints: dict[str, list[str]], interval: float,
-                  iterations: int | None = None, console: Console | None = None) -> None:
+async def run_top(
+    config: PipelineConfig,
+    endpoints: dict[str, list[str]],
+    interval: float,
+    iterations: int | None = None,
+    console: Console | None = None,
+) -> None:
     previous: PipelineStatus | None = None
     count = 0
     with Live(console=console or Console(), auto_refresh=False) as live:

@@ -13,8 +13,10 @@ from streamstash import names
 CASES = {
     "unknown_pattern": ("filters:\n  - grok: {match: {message: ['%{NOSUCHPATTERN:x}']}}\n", "NOSUCHPATTERN"),
     "bad_yaml": ("filters:\n  - grok: {match: [unclosed\n", "not valid YAML"),
-    "unset_variable": ("kafka:\n  bootstrap_servers: ${STREAMSTASH_TEST_UNSET_VARIABLE}\n",
-                       "STREAMSTASH_TEST_UNSET_VARIABLE is not set"),
+    "unset_variable": (
+        "kafka:\n  bootstrap_servers: ${STREAMSTASH_TEST_UNSET_VARIABLE}\n",
+        "STREAMSTASH_TEST_UNSET_VARIABLE is not set",
+    ),
     "wrong_type": ("kafka:\n  partitions: lots\n", "kafka.partitions"),
     "unknown_key": ("outputs:\n  elasticsearch:\n    indx: logs\n", "outputs.elasticsearch.indx: unknown key"),
     "bad_condition": ("filters:\n  - date: {match: [t, ISO8601]}\n    if: '[a] === 3'\n", "condition"),
@@ -23,8 +25,13 @@ CASES = {
 
 
 def streamstash(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "streamstash.cli", *args], capture_output=True, text=True,
-                          timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "streamstash.services.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -43,8 +50,9 @@ def test_check_names_the_problem(case: str, tmp_path: Path) -> None:
 def test_services_refuse_a_broken_file_once_with_a_message(service: str, tmp_path: Path) -> None:
     path = tmp_path / "broken.yml"
     path.write_text(CASES["unknown_key"][0])
-    result = streamstash(service, "--config", str(path), "--kafka", "127.0.0.1:1", "--elasticsearch",
-                         "http://127.0.0.1:1")
+    result = streamstash(
+        service, "--config", str(path), "--kafka", "127.0.0.1:1", "--elasticsearch", "http://127.0.0.1:1"
+    )
     assert result.returncode == 2
     assert "unknown key" in result.stderr and "Traceback" not in result.stderr
 

@@ -19,28 +19,33 @@ pytestmark = pytest.mark.integration
 
 GOOD = b'83.149.9.216 - - [04/Jan/2015:05:13:42 +0000] "GET /a HTTP/1.1" 200 12 "-" "curl/8"'
 HOSTILE = {
-    "invalid_utf8": GOOD.replace(b"/a", b"/\xff\xfe\xc3(") ,
+    "invalid_utf8": GOOD.replace(b"/a", b"/\xff\xfe\xc3("),
     "nul_bytes": GOOD.replace(b"curl/8", b"cu\x00rl"),
     "ansi_escapes": GOOD.replace(b"curl/8", b"\x1b[31mred\x1b[0m"),
     "huge_line": GOOD.replace(b"/a", b"/" + b"x" * (5 * 1024 * 1024)),
     "backtracking": b"a" * 5000 + b"!",
-    "not_a_log_line": b"{\"deeply\": " * 2000 + b"1" + b"}" * 2000,
+    "not_a_log_line": b'{"deeply": ' * 2000 + b"1" + b"}" * 2000,
 }
 
 
 def test_hostile_lines_are_tagged_or_dead_lettered(servers, es: Elasticsearch, tmp_path: Path, log_dir: Path) -> None:
     log_file = tmp_path / "hostile.log"
     log_file.write_bytes(b"\n".join([GOOD, *HOSTILE.values(), GOOD]) + b"\n")
-    pipeline = write_pipeline(tmp_path, {
-        "inputs": [{"type": "file", "paths": [str(log_file)], "start_position": "beginning",
-                    "max_line_bytes": 1024 * 1024}],
-        "filters": [
-            # The second pattern backtracks badly on long runs of "a" without a match: the time budget cuts it.
-            {"grok": {"match": {"message": ["%{COMBINEDAPACHELOG}", "^(a|aa)+$"]}, "timeout_ms": 200}},
-        ],
-    })
-    services = start_services(["collector", "parser", "indexer"], pipeline.path, servers.kafka,
-                              servers.elasticsearch, log_dir)
+    pipeline = write_pipeline(
+        tmp_path,
+        {
+            "inputs": [
+                {"type": "file", "paths": [str(log_file)], "start_position": "beginning", "max_line_bytes": 1024 * 1024}
+            ],
+            "filters": [
+                # The second pattern backtracks badly on long runs of "a" without a match: the time budget cuts it.
+                {"grok": {"match": {"message": ["%{COMBINEDAPACHELOG}", "^(a|aa)+$"]}, "timeout_ms": 200}},
+            ],
+        },
+    )
+    services = start_services(
+        ["collector", "parser", "indexer"], pipeline.path, servers.kafka, servers.elasticsearch, log_dir
+    )
     try:
         # GOOD x2, invalid_utf8, nul_bytes, ansi_escapes parse; huge_line is truncated (tagged) then fails the
         # pattern (its closing quote was cut), backtracking times out, not_a_log_line does not match.

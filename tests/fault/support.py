@@ -51,4 +51,5 @@ def assert_aggregates_exact(es: Elasticsearch, index: str, lines: list[str]) -> 
     for doc in all_documents(es, index):
         got[doc["task_id"]].append((doc["count"], round(doc["elapsedAvg"], 6)))
     assert {task: sorted(values) for task, values in got.items()} == {
-        task: sorted(values) for task, values in want.items()}
+        task: sorted(values) for task, values in want.items()
+    }

@@ -24,8 +24,9 @@ DOCUMENTS = 3_000
 PER_RECORD = 100
 
 
-def test_bulk_429_for_30s_then_everything_indexed_once(servers, es: Elasticsearch, tmp_path: Path,
-                                                        log_dir: Path) -> None:
+def test_bulk_429_for_30s_then_everything_indexed_once(
+    servers, es: Elasticsearch, tmp_path: Path, log_dir: Path
+) -> None:
     pipeline = indexer_pipeline(tmp_path, {"bulk": {"max_docs": 500, "flush_ms": 100, "retry_max_ms": 2000}})
     create_topics(pipeline, servers.kafka)
     with RefusingProxy(servers.elasticsearch) as proxy:
@@ -36,8 +37,11 @@ def test_bulk_429_for_30s_then_everything_indexed_once(servers, es: Elasticsearc
             proxy.refuse_bulk_for(REFUSAL_S)
             refusal_started = time.monotonic()
             ids = feed_documents(servers.kafka, pipeline.topics.parsed, DOCUMENTS, PER_RECORD)
-            wait_until(lambda: proxy.refused >= 3 or None, timeout=REFUSAL_S,
-                       message="the indexer never retried a refused bulk")
+            wait_until(
+                lambda: proxy.refused >= 3 or None,
+                timeout=REFUSAL_S,
+                message="the indexer never retried a refused bulk",
+            )
             while proxy.refusing:
                 assert count(es, pipeline.index) == 0 if es.indices.exists(index=pipeline.index) else True
                 time.sleep(1)

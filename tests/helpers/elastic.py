@@ -25,5 +25,8 @@ def all_documents(es: Elasticsearch, index: str, size: int = 10_000) -> list[dic
 
 def wait_for_count(es: Elasticsearch, index: str, expected: int, timeout: float = 90) -> int:
     """Wait until ``index`` holds at least ``expected`` documents; return the count."""
-    return wait_until(lambda: (n := count(es, index)) >= expected and n, timeout=timeout,
-                      message=f"{index} did not reach {expected} documents")
+    return wait_until(
+        lambda: (n := count(es, index)) >= expected and n,
+        timeout=timeout,
+        message=f"{index} did not reach {expected} documents",
+    )

@@ -72,12 +72,18 @@ class RefusingProxy:
         if request.path.endswith("/_bulk"):
             if self.refusing:
                 self.refused += 1
-                return web.json_response({"error": {"type": "es_rejected_execution_exception",
-                                                    "reason": "fault test: rejected"}, "status": 429}, status=429)
+                return web.json_response(
+                    {
+                        "error": {"type": "es_rejected_execution_exception", "reason": "fault test: rejected"},
+                        "status": 429,
+                    },
+                    status=429,
+                )
             self.forwarded_bulks += 1
         headers = {k: v for k, v in request.headers.items() if k.lower() not in {"host", "content-length"}}
-        async with self._session.request(request.method, self.upstream + request.path_qs, data=body,
-                                         headers=headers) as upstream:
+        async with self._session.request(
+            request.method, self.upstream + request.path_qs, data=body, headers=headers
+        ) as upstream:
             payload = await upstream.read()
             out = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_HEADERS}
             if "content-encoding" in {k.lower() for k in upstream.headers}:

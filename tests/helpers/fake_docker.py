@@ -76,19 +76,40 @@ class FakeContainer:
     changed: asyncio.Condition | None = None
 
     def summary(self) -> dict[str, Any]:
-        return {"Id": self.id, "Names": [f"/{self.name}"], "Image": self.image, "ImageID": "sha256:" + "0" * 64,
-                "Command": "/bin/app", "Created": 1714557600, "Labels": self.labels,
-                "State": "running" if self.running else "exited",
-                "Status": "Up 1 second" if self.running else "Exited (0) 1 second ago"}
+        return {
+            "Id": self.id,
+            "Names": [f"/{self.name}"],
+            "Image": self.image,
+            "ImageID": "sha256:" + "0" * 64,
+            "Command": "/bin/app",
+            "Created": 1714557600,
+            "Labels": self.labels,
+            "State": "running" if self.running else "exited",
+            "Status": "Up 1 second" if self.running else "Exited (0) 1 second ago",
+        }
 
     def inspect(self) -> dict[str, Any]:
         return {
-            "Id": self.id, "Name": f"/{self.name}", "Created": "2024-05-01T10:00:00.000000000Z",
+            "Id": self.id,
+            "Name": f"/{self.name}",
+            "Created": "2024-05-01T10:00:00.000000000Z",
             "Image": "sha256:" + "0" * 64,
-            "State": {"Status": "running" if self.running else "exited", "Running": self.running,
-                      "Paused": False, "Restarting": False, "Pid": 4242 if self.running else 0, "ExitCode": 0},
-            "Config": {"Hostname": self.id[:12], "Image": self.image, "Labels": self.labels, "Tty": self.tty,
-                       "AttachStdout": True, "AttachStderr": True},
+            "State": {
+                "Status": "running" if self.running else "exited",
+                "Running": self.running,
+                "Paused": False,
+                "Restarting": False,
+                "Pid": 4242 if self.running else 0,
+                "ExitCode": 0,
+            },
+            "Config": {
+                "Hostname": self.id[:12],
+                "Image": self.image,
+                "Labels": self.labels,
+                "Tty": self.tty,
+                "AttachStdout": True,
+                "AttachStderr": True,
+            },
         }
 
 
@@ -148,9 +169,14 @@ class FakeDockerEngine:
 
     async def _serve(self) -> None:
         app = web.Application()
-        routes = [("/_ping", self._ping), ("/version", self._version), ("/containers/json", self._list),
-                  ("/containers/{id}/json", self._inspect), ("/containers/{id}/logs", self._logs),
-                  ("/events", self._events)]
+        routes = [
+            ("/_ping", self._ping),
+            ("/version", self._version),
+            ("/containers/json", self._list),
+            ("/containers/{id}/json", self._inspect),
+            ("/containers/{id}/logs", self._logs),
+            ("/events", self._events),
+        ]
         for path, handler in routes:
             app.router.add_get(path, handler)
             app.router.add_get("/v{version:[0-9.]+}" + path, handler)
@@ -173,8 +199,14 @@ class FakeDockerEngine:
 
     # -- what a test does (blocking, from any thread) -----------------------------------------
 
-    def create(self, name: str, labels: dict[str, str] | None = None, image: str = "example/app:1.0",
-               tty: bool = False, start: bool = True) -> str:
+    def create(
+        self,
+        name: str,
+        labels: dict[str, str] | None = None,
+        image: str = "example/app:1.0",
+        tty: bool = False,
+        start: bool = True,
+    ) -> str:
         container = FakeContainer(secrets.token_hex(32), name, image, dict(labels or {}), tty)
         self._call(self._add(container))
         if start:
@@ -251,8 +283,9 @@ class FakeDockerEngine:
         container = self.containers[container_id]
         # A stream whose client went away (killed) is ignored; such a handler only notices at its next write.
         streams = [stream for stream in self._follows if stream.container is container and stream.connected()]
-        return bool(streams) and all(stream.sent == len(container.messages) and stream.unread_bytes() == 0
-                                     for stream in streams)
+        return bool(streams) and all(
+            stream.sent == len(container.messages) and stream.unread_bytes() == 0 for stream in streams
+        )
 
     async def _interrupt(self) -> None:
         self._generation += 1
@@ -268,10 +301,20 @@ class FakeDockerEngine:
 
     def _publish(self, container: FakeContainer, action: str) -> None:
         now = time.time_ns()
-        event = {"status": action, "id": container.id, "from": container.image, "Type": "container",
-                 "Action": action, "Actor": {"ID": container.id, "Attributes": {
-                     "name": container.name, "image": container.image, **container.labels}},
-                 "scope": "local", "time": now // 1_000_000_000, "timeNano": now}
+        event = {
+            "status": action,
+            "id": container.id,
+            "from": container.image,
+            "Type": "container",
+            "Action": action,
+            "Actor": {
+                "ID": container.id,
+                "Attributes": {"name": container.name, "image": container.image, **container.labels},
+            },
+            "scope": "local",
+            "time": now // 1_000_000_000,
+            "timeNano": now,
+        }
         for queue, filters in self._subscribers:
             if _event_matches(event, container, filters):
                 queue.put_nowait(event)
@@ -287,9 +330,17 @@ class FakeDockerEngine:
         return web.Response(text="OK", headers={"Api-Version": self.api_version, "Ostype": "linux"})
 
     async def _version(self, _request: web.Request) -> web.Response:
-        return web.json_response({"Version": "26.1.0-fake", "ApiVersion": self.api_version,
-                                  "MinAPIVersion": "1.24", "Os": "linux", "Arch": "amd64",
-                                  "KernelVersion": "6.1.0", "GoVersion": "go1.22"})
+        return web.json_response(
+            {
+                "Version": "26.1.0-fake",
+                "ApiVersion": self.api_version,
+                "MinAPIVersion": "1.24",
+                "Os": "linux",
+                "Arch": "amd64",
+                "KernelVersion": "6.1.0",
+                "GoVersion": "go1.22",
+            }
+        )
 
     async def _list(self, request: web.Request) -> web.Response:
         filters = _filters(request)
@@ -318,8 +369,9 @@ class FakeDockerEngine:
         matches = [c for c in self.containers.values() if c.id.startswith(reference)]
         if len(matches) == 1:
             return matches[0]
-        raise web.HTTPNotFound(text=json.dumps({"message": f"No such container: {reference}"}),
-                               content_type="application/json")
+        raise web.HTTPNotFound(
+            text=json.dumps({"message": f"No such container: {reference}"}), content_type="application/json"
+        )
 
     async def _inspect(self, request: web.Request) -> web.Response:
         return web.json_response(self._find(request.match_info["id"]).inspect())
@@ -330,12 +382,14 @@ class FakeDockerEngine:
         follow, timestamps = _flag(query, "follow"), _flag(query, "timestamps")
         wanted = {code for name, code in _STREAM_CODES.items() if _flag(query, name)}
         if not wanted:
-            raise web.HTTPBadRequest(text=json.dumps({"message": "you must choose at least one stream"}),
-                                     content_type="application/json")
+            raise web.HTTPBadRequest(
+                text=json.dumps({"message": "you must choose at least one stream"}), content_type="application/json"
+            )
         since = _since_ns(query.get("since"))
         index = _tail_start(container, query.get("tail", "all"))
-        content_type = "application/vnd.docker.raw-stream" if container.tty \
-            else "application/vnd.docker.multiplexed-stream"
+        content_type = (
+            "application/vnd.docker.raw-stream" if container.tty else "application/vnd.docker.multiplexed-stream"
+        )
         response = web.StreamResponse(headers={"Content-Type": content_type, "Api-Version": self.api_version})
         response.enable_chunked_encoding()
         await response.prepare(request)
@@ -350,8 +404,7 @@ class FakeDockerEngine:
                 out = bytearray()
                 for message in container.messages[index:]:
                     if message.stream in wanted and message.ts_ns >= since:
-                        payload = (rfc3339_nano(message.ts_ns).encode() + b" " if timestamps else b"") \
-                            + message.content
+                        payload = (rfc3339_nano(message.ts_ns).encode() + b" " if timestamps else b"") + message.content
                         out += payload if container.tty else _FRAME.pack(message.stream, len(payload)) + payload
                 index = len(container.messages)
                 await self._send_in_pieces(response, bytes(out))
@@ -360,8 +413,12 @@ class FakeDockerEngine:
                     break
                 async with container.changed:
                     await container.changed.wait_for(
-                        lambda: len(container.messages) > index or generation != self._generation
-                        or (not container.running and self.end_streams_on_exit))
+                        lambda: (
+                            len(container.messages) > index
+                            or generation != self._generation
+                            or (not container.running and self.end_streams_on_exit)
+                        )
+                    )
             await response.write_eof()
         except ConnectionResetError:
             pass  # the client went away (the collector stopped, or gave up on this stream)
@@ -375,7 +432,7 @@ class FakeDockerEngine:
         position = 0
         while position < len(data):
             size = next(self._pieces)
-            await response.write(data[position:position + size])
+            await response.write(data[position : position + size])
             position += size
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
@@ -404,8 +461,10 @@ def _flag(query: Any, name: str) -> bool:
 def _filters(request: web.Request) -> dict[str, list[str]]:
     raw = json.loads(request.query.get("filters") or "{}")
     # The API accepts {"label": ["a=b"]} and the older {"label": {"a=b": true}}.
-    return {key: list(value) if isinstance(value, list) else [k for k, v in value.items() if v]
-            for key, value in raw.items()}
+    return {
+        key: list(value) if isinstance(value, list) else [k for k, v in value.items() if v]
+        for key, value in raw.items()
+    }
 
 
 def _labels_match(labels: dict[str, str], wanted: list[str]) -> bool:

@@ -6,12 +6,13 @@ import asyncio
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from streamstash.envelope import Batch, DeadLetter, Event, decode_batch, decode_dead_letters, encode
+from streamstash.events.envelope import Batch, DeadLetter, Event, decode_batch, decode_dead_letters, encode
 
 
 async def _read(bootstrap: str, topic: str, expected: int, timeout: float) -> list[bytes]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False, group_id=None
+    )
     await consumer.start()
     values: list[bytes] = []
     try:
@@ -33,8 +34,11 @@ def read_dead_letters(bootstrap: str, topic: str, expected: int, timeout: float 
         letters.extend(decode_dead_letters(value).letters)
     deadline_reads = 0
     while len(letters) < expected and deadline_reads < timeout / 3:
-        letters = [letter for value in asyncio.run(_read(bootstrap, topic, 0, timeout=3))
-                   for letter in decode_dead_letters(value).letters]
+        letters = [
+            letter
+            for value in asyncio.run(_read(bootstrap, topic, 0, timeout=3))
+            for letter in decode_dead_letters(value).letters
+        ]
         deadline_reads += 1
     assert len(letters) == expected, f"{topic}: {len(letters)} dead letters, expected {expected}"
     return letters

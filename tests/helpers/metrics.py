@@ -11,8 +11,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from streamstash import names
 from tests.helpers.waiting import wait_until
 
-REQUIRED_FAMILIES = ("streamstash_events_received", "streamstash_events_sent", "streamstash_events_failed",
-                     "streamstash_events_dropped", "streamstash_batch_seconds")
+REQUIRED_FAMILIES = (
+    "streamstash_events_received",
+    "streamstash_events_sent",
+    "streamstash_events_failed",
+    "streamstash_events_dropped",
+    "streamstash_batch_seconds",
+)
 # Services that consume Kafka topics, so report their lag per assigned partition.
 CONSUMER_SERVICES = (names.SERVICE_PARSER, names.SERVICE_AGGREGATOR, names.SERVICE_INDEXER)
 LAG = "streamstash_consumer_lag"
@@ -30,14 +35,20 @@ def scrape(port: int, host: str = "127.0.0.1") -> dict[str, dict[tuple[tuple[str
 
 
 def total(samples: dict, name: str, **labels: str) -> float:
-    return sum(value for key, value in samples.get(name, {}).items()
-               if all((label, wanted) in key for label, wanted in labels.items()))
+    return sum(
+        value
+        for key, value in samples.get(name, {}).items()
+        if all((label, wanted) in key for label, wanted in labels.items())
+    )
 
 
 def lag_by_partition(samples: dict, service: str) -> dict[tuple[str, str], float]:
     """(topic, partition) -> records behind, as one instance reports it."""
-    return {(dict(key)["topic"], dict(key)["partition"]): value for key, value in samples.get(LAG, {}).items()
-            if ("service", service) in key}
+    return {
+        (dict(key)["topic"], dict(key)["partition"]): value
+        for key, value in samples.get(LAG, {}).items()
+        if ("service", service) in key
+    }
 
 
 def missing_metrics(samples: dict, service: str) -> list[str]:
@@ -50,8 +61,15 @@ def missing_metrics(samples: dict, service: str) -> list[str]:
     return missing
 
 
-def assert_service_metrics(port: int, service: str, received: int | None = None, sent: int | None = None,
-                           failed: int | None = None, dropped: int | None = None, wait_s: float = 20) -> dict:
+def assert_service_metrics(
+    port: int,
+    service: str,
+    received: int | None = None,
+    sent: int | None = None,
+    failed: int | None = None,
+    dropped: int | None = None,
+    wait_s: float = 20,
+) -> dict:
     """Check the standard families exist for ``service`` (batch latency observed, lag per partition for
     consumers; given ``wait_s`` to appear, as lag is sampled periodically) and, where given, their totals."""
     try:

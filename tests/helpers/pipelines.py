@@ -39,8 +39,7 @@ def write_pipeline(directory: Path, body: dict[str, Any], partitions: int = 3) -
         "state_dir": str(directory / "state"),
         "logging": {"level": "INFO"},
         "collector": {"batch": {"linger_ms": 20}},
-        "outputs": {"elasticsearch": {"index": index, "aggregate_index": aggregate_index,
-                                      "bulk": {"flush_ms": 200}}},
+        "outputs": {"elasticsearch": {"index": index, "aggregate_index": aggregate_index, "bulk": {"flush_ms": 200}}},
     }
     for key, value in body.items():
         if isinstance(value, dict) and isinstance(document.get(key), dict):
@@ -49,5 +48,6 @@ def write_pipeline(directory: Path, body: dict[str, Any], partitions: int = 3) -
             document[key] = value
     path = directory / f"{prefix}.yml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
-    return TestPipeline(path=path, config=load_pipeline(path, env={}), prefix=prefix, index=index,
-                        aggregate_index=aggregate_index)
+    return TestPipeline(
+        path=path, config=load_pipeline(path, env={}), prefix=prefix, index=index, aggregate_index=aggregate_index
+    )

@@ -11,14 +11,35 @@ from pathlib import Path
 
 from tests.helpers.waiting import wait_until
 
+
 class ServiceProcess:
-    def __init__(self, service: str, config: Path, kafka: str, elasticsearch: str, log_dir: Path,
-                 extra_env: dict[str, str] | None = None, name: str | None = None) -> None:
+    def __init__(
+        self,
+        service: str,
+        config: Path,
+        kafka: str,
+        elasticsearch: str,
+        log_dir: Path,
+        extra_env: dict[str, str] | None = None,
+        name: str | None = None,
+    ) -> None:
         self.service = service
         self.name = name or service
         self.log_path = log_dir / f"{self.name}.log"
-        argv = [sys.executable, "-m", "streamstash.cli", service, "--config", str(config), "--kafka", kafka,
-                "--elasticsearch", elasticsearch, "--http-port", "0"]
+        argv = [
+            sys.executable,
+            "-m",
+            "streamstash.services.cli",
+            service,
+            "--config",
+            str(config),
+            "--kafka",
+            kafka,
+            "--elasticsearch",
+            elasticsearch,
+            "--http-port",
+            "0",
+        ]
         env = {**os.environ, **(extra_env or {})}
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, env=env)  # noqa: S603
@@ -61,11 +82,12 @@ class ServiceProcess:
         return self.process.wait(timeout)
 
 
-def start_services(services: list[str], config: Path, kafka: str, elasticsearch: str, log_dir: Path) -> list[ServiceProcess]:
+def start_services(
+    services: list[str], config: Path, kafka: str, elasticsearch: str, log_dir: Path
+) -> list[ServiceProcess]:
     return [ServiceProcess(service, config, kafka, elasticsearch, log_dir) for service in services]
 
 
 def stop_all(processes: list[ServiceProcess]) -> None:
     for process in processes:
         process.stop()
-

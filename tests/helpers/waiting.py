@@ -9,8 +9,9 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def wait_until(probe: Callable[[], T | None], timeout: float = 60.0, interval: float = 0.25,
-               message: str = "condition not met") -> T:
+def wait_until(
+    probe: Callable[[], T | None], timeout: float = 60.0, interval: float = 0.25, message: str = "condition not met"
+) -> T:
     deadline = time.monotonic() + timeout
     last: T | None = None
     while time.monotonic() < deadline:

@@ -20,12 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from aiokafka import AIOKafkaProducer
 from elasticsearch import Elasticsearch
 
-from aiokafka import AIOKafkaProducer
-
 from streamstash.config import load_pipeline
-from streamstash.envelope import Batch, Event, Source, encode
+from streamstash.events.envelope import Batch, Event, Source, encode
 from tests.helpers.elastic import all_documents, count
 from tests.helpers.metrics import scrape, total
 from tests.helpers.pipelines import TestPipeline, write_pipeline
@@ -40,23 +39,41 @@ FILTERS: list[dict[str, Any]] = [
 
 
 def aggregations(every: int) -> list[dict[str, Any]]:
-    return [{"name": AGGREGATION, "task_id": "%{request}", "flush": {"every": every}, "index_events": True,
-             "metrics": {"count": {"type": "count"}, "bytesSum": {"type": "sum", "field": "bytes"}}}]
+    return [
+        {
+            "name": AGGREGATION,
+            "task_id": "%{request}",
+            "flush": {"every": every},
+            "index_events": True,
+            "metrics": {"count": {"type": "count"}, "bytesSum": {"type": "sum", "field": "bytes"}},
+        }
+    ]
 
 
-def access_pipeline(directory: Path, log_files: list[Path], every: int, partitions: int = 3,
-                    **settings: Any) -> TestPipeline:
+def access_pipeline(
+    directory: Path, log_files: list[Path], every: int, partitions: int = 3, **settings: Any
+) -> TestPipeline:
     """The access-log pipeline these tests share: tail ``log_files`` (created empty), FILTERS, the
     per-request aggregation flushed every ``every`` events, plus any other top-level ``settings``."""
     for log_file in log_files:
         log_file.touch()
-    return write_pipeline(directory, {
-        "inputs": [{"type": "file", "paths": [str(path) for path in log_files], "start_position": "beginning",
-                    "poll_interval_ms": 50}],
-        "filters": FILTERS,
-        "aggregations": aggregations(every),
-        **settings,
-    }, partitions=partitions)
+    return write_pipeline(
+        directory,
+        {
+            "inputs": [
+                {
+                    "type": "file",
+                    "paths": [str(path) for path in log_files],
+                    "start_position": "beginning",
+                    "poll_interval_ms": 50,
+                }
+            ],
+            "filters": FILTERS,
+            "aggregations": aggregations(every),
+            **settings,
+        },
+        partitions=partitions,
+    )
 
 
 def task_of(number: int, tasks: int) -> str:
@@ -68,8 +85,10 @@ def size_of(number: int) -> int:
 
 
 def access_line(number: int, tasks: int) -> str:
-    return (f'10.0.{number % 250}.{number % 199} - - [01/May/2024:10:{number // 60 % 60:02d}:{number % 60:02d} +0000] '
-            f'"GET {task_of(number, tasks)} HTTP/1.1" 200 {size_of(number)} "-" "ops-test/{number}"\n')
+    return (
+        f"10.0.{number % 250}.{number % 199} - - [01/May/2024:10:{number // 60 % 60:02d}:{number % 60:02d} +0000] "
+        f'"GET {task_of(number, tasks)} HTTP/1.1" 200 {size_of(number)} "-" "ops-test/{number}"\n'
+    )
 
 
 def write_lines(paths: list[Path], start: int, count: int, tasks: int) -> None:
@@ -117,8 +136,9 @@ class RawFlood(threading.Thread):
     """Sends records of ``per_record`` lines straight to the raw topic, as a collector would, one every
     ``interval_s`` (keys spread them over the partitions), until ``finish``; numbering goes on from ``first``."""
 
-    def __init__(self, kafka: str, topic: str, first: int, tasks: int, per_record: int,
-                 interval_s: float = 0.05) -> None:
+    def __init__(
+        self, kafka: str, topic: str, first: int, tasks: int, per_record: int, interval_s: float = 0.05
+    ) -> None:
         super().__init__(daemon=True)
         self.kafka, self.topic, self.first = kafka, topic, first
         self.tasks, self.per_record, self.interval_s = tasks, per_record, interval_s
@@ -135,9 +155,13 @@ class RawFlood(threading.Thread):
             record = 0
             while not self._halt.is_set():
                 start = self.first + self.sent
-                events = [Event(message=access_line(number, self.tasks).rstrip("\n"),
-                                source=Source(kind="file", host="flood", path="/flood.log", offset=number))
-                          for number in range(start, start + self.per_record)]
+                events = [
+                    Event(
+                        message=access_line(number, self.tasks).rstrip("\n"),
+                        source=Source(kind="file", host="flood", path="/flood.log", offset=number),
+                    )
+                    for number in range(start, start + self.per_record)
+                ]
                 await producer.send_and_wait(self.topic, encode(Batch(events=events)), key=f"flood-{record}".encode())
                 self.sent += self.per_record
                 record += 1

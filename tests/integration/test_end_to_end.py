@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from elasticsearch import Elasticsearch
 
-from streamstash.timeformats import format_iso8601, make_parser, zone_named
+from streamstash.events.timeformats import format_iso8601, make_parser, zone_named
 from tests.helpers.elastic import all_documents, count, wait_for_count
 from tests.helpers.kafka import read_dead_letters
 from tests.helpers.metrics import assert_service_metrics
@@ -50,22 +50,32 @@ def expected_documents() -> dict[int, dict]:
 def test_tutorial_log_end_to_end(servers, es: Elasticsearch, tmp_path: Path, log_dir: Path) -> None:
     log_file = tmp_path / "access.log"
     shutil.copy(TUTORIAL_LOG, log_file)
-    pipeline = write_pipeline(tmp_path, {
-        "inputs": [{"type": "file", "paths": [str(log_file)], "start_position": "beginning"}],
-        "filters": [
-            {"grok": {"match": {"message": ["%{COMBINEDAPACHELOG}"]}}},
-            {"mutate": {"convert": {"response": "integer", "bytes": "integer"}}},
-            {"date": {"match": ["timestamp", "dd/MMM/yyyy:HH:mm:ss Z"]}},
-        ],
-        "aggregations": [{"name": "per_status", "task_id": "%{response}",
-                          "metrics": {"count": {"type": "count"}, "bytesSum": {"type": "sum", "field": "bytes"}},
-                          "flush": {"every": 49}, "index_events": True}],
-    })
+    pipeline = write_pipeline(
+        tmp_path,
+        {
+            "inputs": [{"type": "file", "paths": [str(log_file)], "start_position": "beginning"}],
+            "filters": [
+                {"grok": {"match": {"message": ["%{COMBINEDAPACHELOG}"]}}},
+                {"mutate": {"convert": {"response": "integer", "bytes": "integer"}}},
+                {"date": {"match": ["timestamp", "dd/MMM/yyyy:HH:mm:ss Z"]}},
+            ],
+            "aggregations": [
+                {
+                    "name": "per_status",
+                    "task_id": "%{response}",
+                    "metrics": {"count": {"type": "count"}, "bytesSum": {"type": "sum", "field": "bytes"}},
+                    "flush": {"every": 49},
+                    "index_events": True,
+                }
+            ],
+        },
+    )
     expected = expected_documents()
     assert len(expected) == 100
 
-    services = start_services(["collector", "parser", "aggregator", "indexer"], pipeline.path,
-                              servers.kafka, servers.elasticsearch, log_dir)
+    services = start_services(
+        ["collector", "parser", "aggregator", "indexer"], pipeline.path, servers.kafka, servers.elasticsearch, log_dir
+    )
     try:
         wait_for_count(es, pipeline.index, 100, timeout=120)
         wait_for_count(es, pipeline.aggregate_index, 2, timeout=60)

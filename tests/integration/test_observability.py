@@ -17,7 +17,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from streamstash import names
-from streamstash.kafka import consumer_group
+from streamstash.kafka.clients import consumer_group
 from streamstash.ops.offsets import OffsetReader
 from tests.helpers.elastic import count, wait_for_count
 from tests.helpers.metrics import assert_service_metrics, lag_by_partition, probe, scrape, total
@@ -88,16 +88,23 @@ def ready(port: int) -> bool:
 
 
 @pytest.mark.timeout(600)
-def test_every_service_serves_metrics_health_and_few_logs(servers, es: Elasticsearch, tmp_path: Path,
-                                                          log_dir: Path) -> None:
+def test_every_service_serves_metrics_health_and_few_logs(
+    servers, es: Elasticsearch, tmp_path: Path, log_dir: Path
+) -> None:
     log_file = tmp_path / "access.log"
     # Per-service levels win over the global one (which would hide INFO).
-    pipeline = access_pipeline(tmp_path, [log_file], EVERY, logging={
-        "level": "WARNING", "services": {service: "INFO" for service in names.SERVICES}})
+    pipeline = access_pipeline(
+        tmp_path,
+        [log_file],
+        EVERY,
+        logging={"level": "WARNING", "services": {service: "INFO" for service in names.SERVICES}},
+    )
     topics = pipeline.topics
     create_topics(pipeline, servers.kafka)
-    running = {service: ServiceProcess(service, pipeline.path, servers.kafka, servers.elasticsearch, log_dir)
-               for service in names.SERVICES}
+    running = {
+        service: ServiceProcess(service, pipeline.path, servers.kafka, servers.elasticsearch, log_dir)
+        for service in names.SERVICES
+    }
     flood = RawFlood(servers.kafka, topics.raw, first=2 * ROUND, tasks=TASKS, per_record=TASKS * EVERY)
     try:
         ports = {service: serving_port(process) for service, process in running.items()}
@@ -115,8 +122,9 @@ def test_every_service_serves_metrics_health_and_few_logs(servers, es: Elasticse
         for service in names.SERVICES:
             assert after_first[service] < MAX_INFO_LINES, (service, after_first[service])
             assert after_second[service] - after_first[service] <= 3, (service, after_first, after_second)
-        assert all(entry["service"] == service for service, process in running.items()
-                   for entry in log_entries(process)), "a log line without its service"
+        assert all(
+            entry["service"] == service for service, process in running.items() for entry in log_entries(process)
+        ), "a log line without its service"
         # Not given --http-host: the endpoint is bound to the loopback interface only.
         for service, process in running.items():
             serving = [entry for entry in log_entries(process) if entry["msg"] == "serving metrics and health"]
@@ -143,8 +151,11 @@ def test_every_service_serves_metrics_health_and_few_logs(servers, es: Elasticse
 
             def caught_up() -> bool:
                 reported = lag_by_partition(scrape(port), service)  # noqa: B023
-                return (set(reported) == expected_partitions and not any(reported.values())  # noqa: B023
-                        and not any(kafka_lag(servers.kafka, pipeline, service).values()))  # noqa: B023
+                return (
+                    set(reported) == expected_partitions
+                    and not any(reported.values())  # noqa: B023
+                    and not any(kafka_lag(servers.kafka, pipeline, service).values())
+                )  # noqa: B023
 
             wait_until(caught_up, timeout=60, message=f"{service}: lag not back to 0 on every partition")
 
@@ -165,11 +176,21 @@ def test_every_service_serves_metrics_health_and_few_logs(servers, es: Elasticse
             assert probe(port, "/readyz") == (200, {"ready": True, "service": service})
 
         # --log-level (here by its environment variable) wins over the file's per-service level.
-        quiet = ServiceProcess("parser", pipeline.path, servers.kafka, servers.elasticsearch, log_dir,
-                               extra_env={names.ENV_LOG_LEVEL: "WARNING"}, name="parser-quiet")
+        quiet = ServiceProcess(
+            "parser",
+            pipeline.path,
+            servers.kafka,
+            servers.elasticsearch,
+            log_dir,
+            extra_env={names.ENV_LOG_LEVEL: "WARNING"},
+            name="parser-quiet",
+        )
         running["parser-quiet"] = quiet
-        wait_until(lambda: group_members(servers.kafka, pipeline, "parser") == 2, timeout=120,
-                   message="the quiet parser never joined its group")
+        wait_until(
+            lambda: group_members(servers.kafka, pipeline, "parser") == 2,
+            timeout=120,
+            message="the quiet parser never joined its group",
+        )
         quiet.process.send_signal(signal.SIGTERM)
         assert quiet.wait_exit(60) == 0
         assert info_lines(quiet) == 0, log_entries(quiet)
@@ -198,8 +219,10 @@ def test_readiness_follows_kafka(stand_in: StandIn, tmp_path: Path, log_dir: Pat
     es = Elasticsearch(stand_in.elasticsearch, request_timeout=30)
     # The collector learns that Kafka is away from sends that go unanswered, so lines keep coming.
     writer = LineWriter([log_file], TASKS, lines_per_second=50)
-    running = {service: ServiceProcess(service, pipeline.path, stand_in.kafka, stand_in.elasticsearch, log_dir)
-               for service in names.SERVICES}
+    running = {
+        service: ServiceProcess(service, pipeline.path, stand_in.kafka, stand_in.elasticsearch, log_dir)
+        for service in names.SERVICES
+    }
     try:
         ports = {service: serving_port(process) for service, process in running.items()}
         writer.start()
@@ -210,21 +233,31 @@ def test_readiness_follows_kafka(stand_in: StandIn, tmp_path: Path, log_dir: Pat
         stand_in.stop_kafka()
         try:
             for service, port in ports.items():
-                wait_until(lambda: not ready(port), timeout=60,  # noqa: B023
-                           message=f"{service} still ready without Kafka")
+                wait_until(
+                    lambda: not ready(port),
+                    timeout=60,  # noqa: B023
+                    message=f"{service} still ready without Kafka",
+                )
                 assert probe(port, "/readyz") == (503, {"ready": False, "service": service})
                 assert probe(port, "/healthz")[0] == 200, f"{service} not alive without Kafka"
         finally:
             stand_in.start_kafka()
         for service, port in ports.items():
-            wait_until(lambda: ready(port), timeout=180,  # noqa: B023
-                       message=f"{service} not ready again after Kafka came back")
+            wait_until(
+                lambda: ready(port),
+                timeout=180,  # noqa: B023
+                message=f"{service} not ready again after Kafka came back",
+            )
         lines = writer.finish(TASKS * EVERY)
         try:
             wait_for_count(es, pipeline.index, lines, timeout=180)
         except AssertionError as stalled:
-            figures = {service: {kind: total(scrape(port), f"streamstash_events_{kind}_total") for kind in
-                                 ("received", "sent")} for service, port in ports.items()}
+            figures = {
+                service: {
+                    kind: total(scrape(port), f"streamstash_events_{kind}_total") for kind in ("received", "sent")
+                }
+                for service, port in ports.items()
+            }
             raise AssertionError(f"{stalled}; {lines} lines written; per service {figures}") from None
         assert all(process.alive() for process in running.values())
         assert count(es, pipeline.index) == lines

@@ -28,20 +28,40 @@ TUTORIAL_LOG = Path(__file__).resolve().parents[2] / "examples" / "data" / "logs
 
 def replay(pipeline_path: Path, servers, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "streamstash.cli", "replay", "--config", str(pipeline_path), "--kafka", servers.kafka,
-         "--elasticsearch", servers.elasticsearch, *args],
-        capture_output=True, text=True, timeout=240, check=False)
+        [
+            sys.executable,
+            "-m",
+            "streamstash.services.cli",
+            "replay",
+            "--config",
+            str(pipeline_path),
+            "--kafka",
+            servers.kafka,
+            "--elasticsearch",
+            servers.elasticsearch,
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
 
 
 def test_replay_into_new_index_then_same_index(servers, es: Elasticsearch, tmp_path: Path, log_dir: Path) -> None:
     log_file = tmp_path / "access.log"
     shutil.copy(TUTORIAL_LOG, log_file)
-    pipeline = write_pipeline(tmp_path, {
-        "inputs": [{"type": "file", "paths": [str(log_file)], "start_position": "beginning"}],
-        "filters": [{"grok": {"match": {"message": ["%{COMBINEDAPACHELOG}"]}}}],
-    }, partitions=2)
-    services = start_services(["collector", "parser", "indexer"], pipeline.path, servers.kafka,
-                              servers.elasticsearch, log_dir)
+    pipeline = write_pipeline(
+        tmp_path,
+        {
+            "inputs": [{"type": "file", "paths": [str(log_file)], "start_position": "beginning"}],
+            "filters": [{"grok": {"match": {"message": ["%{COMBINEDAPACHELOG}"]}}}],
+        },
+        partitions=2,
+    )
+    services = start_services(
+        ["collector", "parser", "indexer"], pipeline.path, servers.kafka, servers.elasticsearch, log_dir
+    )
     try:
         wait_for_count(es, pipeline.index, 100, timeout=120)
     finally:
@@ -50,13 +70,24 @@ def test_replay_into_new_index_then_same_index(servers, es: Elasticsearch, tmp_p
 
     new_index = f"{pipeline.prefix}-replayed"
     alias = f"{pipeline.prefix}-current"
-    result = replay(pipeline.path, servers, "--from", "earliest", "--index", new_index, "--alias", alias,
-                    "--group", f"{pipeline.prefix}-r1")
+    result = replay(
+        pipeline.path,
+        servers,
+        "--from",
+        "earliest",
+        "--index",
+        new_index,
+        "--alias",
+        alias,
+        "--group",
+        f"{pipeline.prefix}-r1",
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     # The parser takes in every line of the file (its first, empty one too, which makes no document).
     lines = len(TUTORIAL_LOG.read_bytes().splitlines())
-    assert re.search(rf"replay \S+ finished: \d+ records, {lines} events in [\d.]+ s \([\d,]+ events/s\)",
-                     result.stdout), result.stdout
+    assert re.search(
+        rf"replay \S+ finished: \d+ records, {lines} events in [\d.]+ s \([\d,]+ events/s\)", result.stdout
+    ), result.stdout
     assert BAR.search(result.stdout), result.stdout
     assert count(es, new_index) == 100
     assert {doc["_id"] for doc in all_documents(es, new_index)} == live_ids
@@ -67,18 +98,23 @@ def test_replay_into_new_index_then_same_index(servers, es: Elasticsearch, tmp_p
     assert count(es, pipeline.index) == 100, "a replay into the live index must not duplicate"
 
 
-def test_replay_of_ranges_given_by_offsets_and_by_time(servers, es: Elasticsearch, tmp_path: Path,
-                                                       log_dir: Path) -> None:
+def test_replay_of_ranges_given_by_offsets_and_by_time(
+    servers, es: Elasticsearch, tmp_path: Path, log_dir: Path
+) -> None:
     """Two halves of 50 lines, collected a moment apart, in records of 10 (offsets 0..4 and 5..9): a range
     from an offset to the moment between them, and one from that moment to the end."""
     log_file = tmp_path / "access.log"
     lines = TUTORIAL_LOG.read_bytes().splitlines(keepends=True)[1:]
     log_file.write_bytes(b"".join(lines[:50]))
-    pipeline = write_pipeline(tmp_path, {
-        "inputs": [{"type": "file", "paths": [str(log_file)], "start_position": "beginning"}],
-        "filters": [{"grok": {"match": {"message": ["%{COMBINEDAPACHELOG}"]}}}],
-        "collector": {"batch": {"max_events": 10, "linger_ms": 20}},
-    }, partitions=1)
+    pipeline = write_pipeline(
+        tmp_path,
+        {
+            "inputs": [{"type": "file", "paths": [str(log_file)], "start_position": "beginning"}],
+            "filters": [{"grok": {"match": {"message": ["%{COMBINEDAPACHELOG}"]}}}],
+            "collector": {"batch": {"max_events": 10, "linger_ms": 20}},
+        },
+        partitions=1,
+    )
     services = start_services(["collector"], pipeline.path, servers.kafka, servers.elasticsearch, log_dir)
     try:
         wait_until(lambda: len(read_events(servers.kafka, pipeline.topics.raw, timeout=1)) >= 50, timeout=90)
@@ -94,8 +130,18 @@ def test_replay_of_ranges_given_by_offsets_and_by_time(servers, es: Elasticsearc
 
     # Offsets 2, 3 and 4: from an offset up to the first record at or after the moment (offset 5).
     first_half = f"{pipeline.prefix}-offsets"
-    result = replay(pipeline.path, servers, "--from", "0:2", "--to", moment, "--index", first_half,
-                    "--group", f"{pipeline.prefix}-r3")
+    result = replay(
+        pipeline.path,
+        servers,
+        "--from",
+        "0:2",
+        "--to",
+        moment,
+        "--index",
+        first_half,
+        "--group",
+        f"{pipeline.prefix}-r3",
+    )
     assert result.returncode == 0, result.stderr[-4000:]
     assert re.search(r"finished: 3 records, 30 events in [\d.]+ s \([\d,]+ events/s\)", result.stdout), result.stdout
     assert re.search(r"3/3 records [\d,]+ events/s ETA 0:00:00", result.stdout), result.stdout
@@ -105,8 +151,9 @@ def test_replay_of_ranges_given_by_offsets_and_by_time(servers, es: Elasticsearc
 
     # From the moment (an ISO 8601 time) to the end: offsets 5..9.
     second_half = f"{pipeline.prefix}-since"
-    result = replay(pipeline.path, servers, "--from", moment, "--index", second_half,
-                    "--group", f"{pipeline.prefix}-r4")
+    result = replay(
+        pipeline.path, servers, "--from", moment, "--index", second_half, "--group", f"{pipeline.prefix}-r4"
+    )
     assert result.returncode == 0, result.stderr[-4000:]
     assert "finished: 5 records, 50 events" in result.stdout, result.stdout
     documents = all_documents(es, second_half)

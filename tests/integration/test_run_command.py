@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from elasticsearch import Elasticsearch
 
-from streamstash.stack import LocalStack
+from streamstash.stack.manager import LocalStack
 from tests.helpers.elastic import count, wait_for_count
 from tests.helpers.pipelines import write_pipeline
 from tests.helpers.waiting import wait_until
@@ -21,13 +21,19 @@ from tests.helpers.waiting import wait_until
 pytestmark = pytest.mark.integration
 
 TUTORIAL_LOG = Path(__file__).resolve().parents[2] / "examples" / "data" / "logstash-tutorial.log"
-FILTERS = [{"grok": {"match": {"message": ["%{COMBINEDAPACHELOG}"]}}},
-           {"date": {"match": ["timestamp", "dd/MMM/yyyy:HH:mm:ss Z"]}}]
+FILTERS = [
+    {"grok": {"match": {"message": ["%{COMBINEDAPACHELOG}"]}}},
+    {"date": {"match": ["timestamp", "dd/MMM/yyyy:HH:mm:ss Z"]}},
+]
 
 
 def start_run(pipeline_path: Path, log_path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "streamstash.cli", "run", "--config", str(pipeline_path)],
-                            stdout=log_path.open("wb"), stderr=subprocess.STDOUT, env=env)
+    return subprocess.Popen(
+        [sys.executable, "-m", "streamstash.services.cli", "run", "--config", str(pipeline_path)],
+        stdout=log_path.open("wb"),
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
 
 
 def children_of(pid: int) -> list[int]:
@@ -38,11 +44,14 @@ def children_of(pid: int) -> list[int]:
 def test_run_with_configured_servers_indexes_and_stops_cleanly(servers, es: Elasticsearch, tmp_path: Path) -> None:
     log_file = tmp_path / "access.log"
     shutil.copy(TUTORIAL_LOG, log_file)
-    pipeline = write_pipeline(tmp_path, {
-        "inputs": [{"type": "file", "paths": [str(log_file)], "start_position": "beginning"}],
-        "filters": FILTERS,
-        "stack": {"data_dir": str(tmp_path / "must-not-start")},
-    })
+    pipeline = write_pipeline(
+        tmp_path,
+        {
+            "inputs": [{"type": "file", "paths": [str(log_file)], "start_position": "beginning"}],
+            "filters": FILTERS,
+            "stack": {"data_dir": str(tmp_path / "must-not-start")},
+        },
+    )
     env = {**os.environ, "STREAMSTASH_KAFKA": servers.kafka, "STREAMSTASH_ELASTICSEARCH": servers.elasticsearch}
     run = start_run(pipeline.path, tmp_path / "run.log", env)
     try:
@@ -65,13 +74,17 @@ def test_run_without_servers_starts_the_local_stack(tmp_path: Path) -> None:
     log_file = tmp_path / "access.log"
     log_file.write_bytes(b"".join(TUTORIAL_LOG.read_bytes().splitlines(keepends=True)[1:11]))
     stack_dir = tmp_path / "stack"
-    pipeline = write_pipeline(tmp_path, {
-        "inputs": [{"type": "file", "paths": [str(log_file)], "start_position": "beginning"}],
-        "filters": FILTERS,
-        "stack": {"data_dir": str(stack_dir)},
-    })
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("STREAMSTASH_KAFKA", "STREAMSTASH_ELASTICSEARCH")}
+    pipeline = write_pipeline(
+        tmp_path,
+        {
+            "inputs": [{"type": "file", "paths": [str(log_file)], "start_position": "beginning"}],
+            "filters": FILTERS,
+            "stack": {"data_dir": str(stack_dir)},
+        },
+    )
+    env = {
+        key: value for key, value in os.environ.items() if key not in ("STREAMSTASH_KAFKA", "STREAMSTASH_ELASTICSEARCH")
+    }
     run = start_run(pipeline.path, tmp_path / "run.log", env)
     stack = LocalStack(stack_dir)
     try:

@@ -33,14 +33,26 @@ LINES = 5_000
 TASKS = 25
 EVERY = 50
 SCALED = (names.SERVICE_PARSER, names.SERVICE_AGGREGATOR, names.SERVICE_INDEXER)
-CONSUMED = {names.SERVICE_PARSER: ("raw",), names.SERVICE_AGGREGATOR: ("parsed", "tasks"),
-            names.SERVICE_INDEXER: ("parsed", "aggregated")}
+CONSUMED = {
+    names.SERVICE_PARSER: ("raw",),
+    names.SERVICE_AGGREGATOR: ("parsed", "tasks"),
+    names.SERVICE_INDEXER: ("parsed", "aggregated"),
+}
 
 
 def status(pipeline_path: Path, kafka: str, endpoints: dict[str, list[int]]) -> dict:
     """`streamstash status --json`, told where each instance serves /metrics."""
-    argv = [sys.executable, "-m", "streamstash.cli", "status", "--json", "--config", str(pipeline_path),
-            "--kafka", kafka]
+    argv = [
+        sys.executable,
+        "-m",
+        "streamstash.services.cli",
+        "status",
+        "--json",
+        "--config",
+        str(pipeline_path),
+        "--kafka",
+        kafka,
+    ]
     for service, ports in endpoints.items():
         argv += [arg for port in ports for arg in ("--metrics", f"{service}=127.0.0.1:{port}")]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)  # noqa: S603
@@ -50,15 +62,22 @@ def status(pipeline_path: Path, kafka: str, endpoints: dict[str, list[int]]) -> 
 
 @pytest.mark.timeout(600)
 def test_two_instances_of_each_service_split_the_work_and_the_output_stays_exact(
-        servers, es: Elasticsearch, tmp_path: Path, log_dir: Path) -> None:
+    servers, es: Elasticsearch, tmp_path: Path, log_dir: Path
+) -> None:
     files = [tmp_path / f"access-{number}.log" for number in range(FILES)]
     # The files stay empty until the consumers have split the partitions.
     pipeline = access_pipeline(tmp_path, files, EVERY, partitions=PARTITIONS)
     topics = pipeline.topics
     create_topics(pipeline, servers.kafka)
-    instances = {service: [ServiceProcess(service, pipeline.path, servers.kafka, servers.elasticsearch, log_dir,
-                                          name=f"{service}-{number}") for number in (1, 2)]
-                 for service in SCALED}
+    instances = {
+        service: [
+            ServiceProcess(
+                service, pipeline.path, servers.kafka, servers.elasticsearch, log_dir, name=f"{service}-{number}"
+            )
+            for number in (1, 2)
+        ]
+        for service in SCALED
+    }
     collector = ServiceProcess("collector", pipeline.path, servers.kafka, servers.elasticsearch, log_dir)
     try:
         ports = {service: [serving_port(process) for process in processes] for service, processes in instances.items()}

@@ -4,7 +4,7 @@ First SIGTERM: each service drains what it holds, commits, and exits 0 within `s
 restarted, the pipeline goes on where it stopped: nothing read twice (no duplicate in any topic, no
 document written twice). A second signal right after the first: the service exits at once (code
 130), without draining or leaving its consumer group; restarted, it hands that membership over
-(streamstash.membership), reads again what it had not committed, and the end result in
+(streamstash.kafka.membership), reads again what it had not committed, and the end result in
 Elasticsearch is exact: nothing lost, nothing doubled.
 """
 
@@ -20,7 +20,7 @@ from elasticsearch import Elasticsearch
 
 from streamstash import names
 from streamstash.config import PipelineConfig
-from streamstash.runtime import EXIT_AT_ONCE
+from streamstash.runtime.service import EXIT_AT_ONCE
 from tests.helpers.elastic import count, wait_for_count
 from tests.helpers.kafka import read_events
 from tests.helpers.processes import ServiceProcess
@@ -51,16 +51,21 @@ def duplicates(values: list) -> dict:
 
 
 @pytest.mark.timeout(600)
-def test_sigterm_drains_every_service_and_a_second_signal_exits_at_once(servers, es: Elasticsearch, tmp_path: Path,
-                                                                        log_dir: Path) -> None:
+def test_sigterm_drains_every_service_and_a_second_signal_exits_at_once(
+    servers, es: Elasticsearch, tmp_path: Path, log_dir: Path
+) -> None:
     log_file = tmp_path / "access.log"
     pipeline = access_pipeline(tmp_path, [log_file], EVERY)
     create_topics(pipeline, servers.kafka)
     writer = LineWriter([log_file], TASKS, lines_per_second=200)
 
     def start_all(generation: int) -> dict[str, ServiceProcess]:
-        started = {service: ServiceProcess(service, pipeline.path, servers.kafka, servers.elasticsearch, log_dir,
-                                           name=f"{service}-{generation}") for service in names.SERVICES}
+        started = {
+            service: ServiceProcess(
+                service, pipeline.path, servers.kafka, servers.elasticsearch, log_dir, name=f"{service}-{generation}"
+            )
+            for service in names.SERVICES
+        }
         for process in started.values():
             serving_port(process)  # signal handlers are installed by now
         return started
@@ -69,8 +74,11 @@ def test_sigterm_drains_every_service_and_a_second_signal_exits_at_once(servers,
         for service, process in processes.items():
             port = process.http_port
             before = received(port, service)
-            wait_until(lambda: received(port, service) > before, timeout=90,  # noqa: B023
-                       message=f"{service} is not in mid-stream")
+            wait_until(
+                lambda: received(port, service) > before,
+                timeout=90,  # noqa: B023
+                message=f"{service} is not in mid-stream",
+            )
 
     running = start_all(1)
     try:

@@ -36,7 +36,7 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 def cli(*args: str, env: dict[str, str], timeout: float = 120) -> str:
-    argv = [sys.executable, "-m", "streamstash.cli", *args]
+    argv = [sys.executable, "-m", "streamstash.services.cli", *args]
     done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout, check=False)  # noqa: S603
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
@@ -61,7 +61,7 @@ def test_status_and_top_show_a_running_pipeline(servers, es: Elasticsearch, tmp_
     create_topics(pipeline, servers.kafka)
     env = {**os.environ, names.ENV_KAFKA: servers.kafka, names.ENV_ELASTICSEARCH: servers.elasticsearch}
     run_log = tmp_path / "run.log"
-    argv = [sys.executable, "-m", "streamstash.cli", "run", "--config", str(pipeline.path)]
+    argv = [sys.executable, "-m", "streamstash.services.cli", "run", "--config", str(pipeline.path)]
     run = subprocess.Popen(argv, stdout=run_log.open("wb"), stderr=subprocess.STDOUT, env=env)  # noqa: S603
     try:
         wait_for_count(es, pipeline.index, GOOD, timeout=240)
@@ -79,15 +79,25 @@ def test_status_and_top_show_a_running_pipeline(servers, es: Elasticsearch, tmp_
         assert [entry["service"] for entry in snapshot["services"]] == list(names.SERVICES)
         by_service = {entry["service"]: entry for entry in snapshot["services"]}
         for entry in snapshot["services"]:
-            assert set(entry) == {"service", "instances", "lag", "lag_by_partition", "events_in", "events_out",
-                                  "events_failed", "events_dropped", "endpoints"}, entry
+            assert set(entry) == {
+                "service",
+                "instances",
+                "lag",
+                "lag_by_partition",
+                "events_in",
+                "events_out",
+                "events_failed",
+                "events_dropped",
+                "endpoints",
+            }, entry
             assert entry["instances"] == 1, entry
             assert len(entry["endpoints"]) == 1, entry
         topics = pipeline.topics
         assert by_service["collector"]["lag_by_partition"] == {}
         assert set(by_service["parser"]["lag_by_partition"]) == {f"{topics.raw}/{p}" for p in range(3)}
         assert set(by_service["indexer"]["lag_by_partition"]) == {
-            f"{topic}/{p}" for topic in (topics.parsed, topics.aggregated) for p in range(3)}
+            f"{topic}/{p}" for topic in (topics.parsed, topics.aggregated) for p in range(3)
+        }
         assert by_service["collector"]["events_out"] == GOOD + BAD
         parser = by_service["parser"]
         assert (parser["events_in"], parser["events_out"], parser["events_failed"]) == (GOOD + BAD, GOOD, BAD)
@@ -98,11 +108,25 @@ def test_status_and_top_show_a_running_pipeline(servers, es: Elasticsearch, tmp_
         assert snapshot["raw_records"] == record_counts(servers.kafka, pipeline.config.kafka, topics.raw)
 
         # `top`: two refreshes of the table (the second has rates), then it exits by itself.
-        screen = ANSI.sub("", cli("top", "--config", str(pipeline.path), "--iterations", "2", "--interval", "0.5",
-                                  env={**env, "COLUMNS": "120"}))
+        screen = ANSI.sub(
+            "",
+            cli(
+                "top",
+                "--config",
+                str(pipeline.path),
+                "--iterations",
+                "2",
+                "--interval",
+                "0.5",
+                env={**env, "COLUMNS": "120"},
+            ),
+        )
         assert f"DLQ records {dlq_records}" in screen, screen
-        rows = {line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:-1]]
-                for line in screen.splitlines() if line.count("│") >= 8}
+        rows = {
+            line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:-1]]
+            for line in screen.splitlines()
+            if line.count("│") >= 8
+        }
         for service in names.SERVICES:
             instances, _in_rate, _out_rate, lag, failed, _dropped = rows[service]
             assert instances == "1" and lag == "0", (service, rows[service])

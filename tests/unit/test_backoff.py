@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streamstash.backoff import retry_delay
+from streamstash.runtime.backoff import retry_delay
 
 
 @pytest.mark.parametrize(("attempt", "ceiling"), [(1, 0.4), (2, 0.8), (3, 1.6), (6, 10.0), (40, 10.0)])

@@ -9,7 +9,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 from burst import burst_windows, summarize_bursts  # noqa: E402
 
-from streamstash.loadgen import LoadShape  # noqa: E402
+from streamstash.ops.loadgen import LoadShape  # noqa: E402
 
 
 def test_windows_match_where_the_generator_bursts() -> None:

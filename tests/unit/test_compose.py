@@ -124,8 +124,9 @@ def test_depends_on_targets_exist_and_conditions_are_meaningful(services: dict[s
 
 def test_named_volumes_declared_and_used(compose: dict[str, Any], services: dict[str, Any]) -> None:
     declared = set(compose.get("volumes") or {})
-    used = {source for service in services.values() for source, _, _ in volume_specs(service)
-            if is_named_volume(source)}
+    used = {
+        source for service in services.values() for source, _, _ in volume_specs(service) if is_named_volume(source)
+    }
     assert used <= declared, f"undeclared volumes: {used - declared}"
     assert declared <= used, f"declared but unused volumes: {declared - used}"
 
@@ -196,7 +197,7 @@ def test_dollar_signs_are_escaped_for_compose() -> None:
     for match in re.finditer(r"\$(?!\$)(\{[A-Za-z_][A-Za-z0-9_]*(:?[-?+][^}]*)?\}|[A-Za-z_])?", text):
         if match.start() > 0 and text[match.start() - 1] == "$":
             continue
-        assert match.group(1), f"unescaped $ at offset {match.start()}: {text[match.start():match.start() + 30]!r}"
+        assert match.group(1), f"unescaped $ at offset {match.start()}: {text[match.start() : match.start() + 30]!r}"
 
 
 # ---- the streamstash services ----
@@ -206,8 +207,11 @@ def test_pipeline_services_share_one_image(services: dict[str, Any]) -> None:
     builds = []
     for name in (*PIPELINE_SERVICES, "topics", "demo-producer"):
         build = services[name]["build"]
-        context, dockerfile = (build, "Dockerfile") if isinstance(build, str) else (
-            build.get("context", "."), build.get("dockerfile", "Dockerfile"))
+        context, dockerfile = (
+            (build, "Dockerfile")
+            if isinstance(build, str)
+            else (build.get("context", "."), build.get("dockerfile", "Dockerfile"))
+        )
         builds.append((context, dockerfile, services[name].get("image")))
         assert (ROOT / context / dockerfile).resolve() == DOCKERFILE
     assert len(set(builds)) == 1, f"services build different images: {set(builds)}"
@@ -215,10 +219,8 @@ def test_pipeline_services_share_one_image(services: dict[str, Any]) -> None:
 
 def cli_subcommands() -> set[str]:
     typer = pytest.importorskip("typer")
-    try:
-        from streamstash.cli import app
-    except ImportError as exc:  # the CLI is written by another change; fail with the reason, not a traceback
-        pytest.fail(f"streamstash.cli is not importable yet: {exc}")
+    from streamstash.services.cli import app
+
     return set(typer.main.get_command(app).commands)
 
 
@@ -317,11 +319,15 @@ def test_pipeline_file_validates_with_each_services_environment(services: dict[s
 
 def test_pipeline_variables_are_all_provided(services: dict[str, Any]) -> None:
     """Every ${VAR} without a default in the pipeline file is set on each service that loads it."""
-    required = {match.group(1) for match in re.finditer(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}",
-                                                         PIPELINE_FILE.read_text(encoding="utf-8"))}
+    required = {
+        match.group(1)
+        for match in re.finditer(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", PIPELINE_FILE.read_text(encoding="utf-8"))
+    }
     assert required, "the pipeline should take its addresses from the environment"
     for name in LOADS_PIPELINE:
-        assert required <= set(environment(services[name])), f"{name} lacks {required - set(environment(services[name]))}"
+        assert required <= set(environment(services[name])), (
+            f"{name} lacks {required - set(environment(services[name]))}"
+        )
 
 
 # ---- Dockerfile / .dockerignore ----
@@ -342,8 +348,11 @@ def test_dockerfile_builds_the_project_as_non_root() -> None:
 
 
 def test_dockerignore_keeps_local_state_out() -> None:
-    patterns = {line.strip().rstrip("/") for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
-                if line.strip() and not line.startswith("#")}
+    patterns = {
+        line.strip().rstrip("/")
+        for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    }
     assert {".venv", ".streamstash", ".git"} <= patterns
     assert any("__pycache__" in pattern for pattern in patterns)
     for needed in ("pyproject.toml", "README.md", "shared", "services"):
@@ -352,8 +361,11 @@ def test_dockerignore_keeps_local_state_out() -> None:
 
 def test_readme_shows_scaling_with_compose(services: dict[str, Any]) -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    scaled = [name for command in re.findall(r"docker compose up[^\n`]*", readme)
-              for name in re.findall(r"--scale (\w+)=\d+", command)]
+    scaled = [
+        name
+        for command in re.findall(r"docker compose up[^\n`]*", readme)
+        for name in re.findall(r"--scale (\w+)=\d+", command)
+    ]
     assert "parser" in scaled
     for name in scaled:
         assert name in PIPELINE_SERVICES and name != "collector", f"README scales {name}"

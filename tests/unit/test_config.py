@@ -32,8 +32,11 @@ def test_unset_variable_error_names_the_file(tmp_path: Path) -> None:
 
 def test_unknown_keys_are_rejected_with_their_path() -> None:
     with pytest.raises(ConfigError) as caught:
-        parse_pipeline("kafka:\n  bootstrap: x\nfilters:\n  - grok: {match: {message: a}, brek_on_match: true}\n",
-                       "pipe.yml", env={})
+        parse_pipeline(
+            "kafka:\n  bootstrap: x\nfilters:\n  - grok: {match: {message: a}, brek_on_match: true}\n",
+            "pipe.yml",
+            env={},
+        )
     message = str(caught.value)
     assert "pipe.yml" in message
     assert "kafka.bootstrap: unknown key" in message
@@ -64,15 +67,19 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
 def test_environment_provides_typed_values() -> None:
     config = parse_pipeline(
         "aggregations:\n  - name: a\n    task_id: '%{x}'\n    metrics: {c: {type: count}}\n"
-        "    flush:\n      every: ${TASK_FLUSH_EVERY:-3}\n", env={"TASK_FLUSH_EVERY": "100"})
+        "    flush:\n      every: ${TASK_FLUSH_EVERY:-3}\n",
+        env={"TASK_FLUSH_EVERY": "100"},
+    )
     assert config.aggregations[0].flush.every == 100
 
 
 def test_empty_addresses_mean_local_stack() -> None:
     config = parse_pipeline("kafka:\n  bootstrap_servers: ${K:-}\nelasticsearch:\n  hosts: ['${E:-}']\n", env={})
     assert config.uses_local_stack
-    config = parse_pipeline("kafka:\n  bootstrap_servers: ${K:-}\nelasticsearch:\n  hosts: ['${E:-}']\n",
-                            env={"K": "k:9092", "E": "http://e:9200"})
+    config = parse_pipeline(
+        "kafka:\n  bootstrap_servers: ${K:-}\nelasticsearch:\n  hosts: ['${E:-}']\n",
+        env={"K": "k:9092", "E": "http://e:9200"},
+    )
     assert not config.uses_local_stack and config.elasticsearch.hosts == ["http://e:9200"]
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from streamstash import names
-from streamstash.envelope import (
+from streamstash.events.envelope import (
     Batch,
     DeadLetter,
     DeadLetterBatch,
@@ -21,9 +21,13 @@ from streamstash.envelope import (
 
 
 def sample_event(**overrides) -> Event:
-    values = dict(message="GET / 200", timestamp="2015-01-04T05:13:42.000Z",
-                  source=Source(kind=names.SOURCE_FILE, path="/var/log/a.log", inode=7, offset=120),
-                  tags=["web"], fields={"verb": "GET", "response": 200})
+    values = dict(
+        message="GET / 200",
+        timestamp="2015-01-04T05:13:42.000Z",
+        source=Source(kind=names.SOURCE_FILE, path="/var/log/a.log", inode=7, offset=120),
+        tags=["web"],
+        fields={"verb": "GET", "response": 200},
+    )
     values.update(overrides)
     return Event(**values)
 
@@ -47,8 +51,9 @@ def test_garbage_is_a_decode_error_not_a_crash(garbage: bytes) -> None:
 
 
 def test_dead_letters_round_trip() -> None:
-    letters = DeadLetterBatch(letters=[DeadLetter(stage="parser", reason="grok: no match", event=sample_event(),
-                                                  origin="logs.raw:0:5:1")])
+    letters = DeadLetterBatch(
+        letters=[DeadLetter(stage="parser", reason="grok: no match", event=sample_event(), origin="logs.raw:0:5:1")]
+    )
     decoded = decode_dead_letters(encode(letters))
     assert decoded.letters[0].reason == "grok: no match"
     assert decoded.letters[0].failed_at.endswith("Z")

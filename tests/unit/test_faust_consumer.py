@@ -19,9 +19,11 @@ from faust.transport.consumer import Consumer as FaustConsumer
 from intervaltree import IntervalTree
 
 from streamstash import names
-from streamstash.faust_consumer import AtLeastOnceConsumer, HoleTracker, rewind_never_committed
-from streamstash.metrics import ServiceMetrics
-from streamstash.streaming import StreamApp, coordination_error, export_rereads
+from streamstash.kafka.compat import AtLeastOnceApp as StreamApp
+from streamstash.kafka.compat.faust_consumer import AtLeastOnceConsumer, HoleTracker, rewind_never_committed
+from streamstash.kafka.compat.internals import coordination_error
+from streamstash.kafka.faust_app import export_rereads
+from streamstash.runtime.metrics import ServiceMetrics
 
 RAW = "logs.raw"
 CHANGELOG = "app-task-state-changelog"
@@ -38,8 +40,13 @@ def recording_seek(calls: list[tuple[TopicPartition, ...]], error: Exception | N
 
 
 def test_only_never_committed_partitions_of_consumed_topics_are_rewound() -> None:
-    committed = {TopicPartition(RAW, 2): None, TopicPartition(RAW, 0): 17, TopicPartition(RAW, 1): 0,
-                 TopicPartition(CHANGELOG, 0): None, TopicPartition("app-__assignor-__leader", 0): None}
+    committed = {
+        TopicPartition(RAW, 2): None,
+        TopicPartition(RAW, 0): 17,
+        TopicPartition(RAW, 1): 0,
+        TopicPartition(CHANGELOG, 0): None,
+        TopicPartition("app-__assignor-__leader", 0): None,
+    }
     calls: list[tuple[TopicPartition, ...]] = []
     rewound = asyncio.run(rewind_never_committed(committed, {RAW}, recording_seek(calls)))
     assert rewound == [TopicPartition(RAW, 1), TopicPartition(RAW, 2)]
@@ -48,8 +55,11 @@ def test_only_never_committed_partitions_of_consumed_topics_are_rewound() -> Non
 
 def test_nothing_is_sought_when_every_consumed_partition_was_committed() -> None:
     calls: list[tuple[TopicPartition, ...]] = []
-    rewound = asyncio.run(rewind_never_committed({TopicPartition(RAW, 0): 5, TopicPartition(CHANGELOG, 0): None},
-                                                 {RAW}, recording_seek(calls)))
+    rewound = asyncio.run(
+        rewind_never_committed(
+            {TopicPartition(RAW, 0): 5, TopicPartition(CHANGELOG, 0): None}, {RAW}, recording_seek(calls)
+        )
+    )
     assert rewound == []
     assert calls == []
 
@@ -59,8 +69,9 @@ def test_a_partition_revoked_meanwhile_is_left_to_the_next_assignment() -> None:
     assert asyncio.run(rewind_never_committed({TopicPartition(RAW, 0): None}, {RAW}, seek)) == []
 
 
-def fake_consumer(committed: dict[TopicPartition, int | None], reset: str,
-                  calls: list[tuple[TopicPartition, ...]]) -> AtLeastOnceConsumer:
+def fake_consumer(
+    committed: dict[TopicPartition, int | None], reset: str, calls: list[tuple[TopicPartition, ...]]
+) -> AtLeastOnceConsumer:
     consumer = AtLeastOnceConsumer.__new__(AtLeastOnceConsumer)  # no transport or thread: only the seek is exercised
     agent = SimpleNamespace(channel=SimpleNamespace(topics=(RAW,)))
     consumer.app = SimpleNamespace(conf=SimpleNamespace(consumer_auto_offset_reset=reset), agents={"parse": agent})
@@ -143,8 +154,10 @@ def test_a_rebalance_during_the_read_loops_commit_leaves_the_read_offset_the_see
         consumer._read_offset[PARSED] = 64
 
     async def read_loop() -> None:
-        with mock.patch.object(FaustConsumer, "getmany", lambda self, timeout: faust_getmany([record(65, 1)])), \
-                mock.patch.object(FaustConsumer, "perform_seek", lambda self: rebalance_then_seek()):
+        with (
+            mock.patch.object(FaustConsumer, "getmany", lambda self, timeout: faust_getmany([record(65, 1)])),
+            mock.patch.object(FaustConsumer, "perform_seek", lambda self: rebalance_then_seek()),
+        ):
             async for tp, message in consumer.getmany(timeout=1.0):
                 await consumer.perform_seek()  # the commit the loop awaits spans the rebalance
                 consumer._read_offset[tp] = message.offset
@@ -170,6 +183,7 @@ def test_records_of_the_current_generation_set_the_read_offset_as_faust_does() -
 
 
 # 3. no commit past an unacknowledged head -----------------------------------------------------------
+
 
 def commit_consumer(committed: int, acked: list[int], grace_s: float = 0.0) -> AtLeastOnceConsumer:
     consumer = generation_consumer(1)
@@ -255,10 +269,12 @@ def test_faust_internals_the_corrections_rely_on_are_still_there() -> None:
 
 # A dead group coordination ends the worker ------------------------------------------------------------
 
+
 def app_with_coordination(task: object) -> SimpleNamespace:
     coordinator = SimpleNamespace(_coordination_task=task)
-    return SimpleNamespace(consumer=SimpleNamespace(_thread=SimpleNamespace(_consumer=SimpleNamespace(
-        _coordinator=coordinator))))
+    return SimpleNamespace(
+        consumer=SimpleNamespace(_thread=SimpleNamespace(_consumer=SimpleNamespace(_coordinator=coordinator)))
+    )
 
 
 def finished_task(error: BaseException | None = None, cancel: bool = False) -> asyncio.Task:
@@ -300,14 +316,16 @@ def test_rereads_are_exported_once_each() -> None:
     export_rereads(rereads, exported, metrics)
 
     def value(reason: str) -> float | None:
-        return metrics.registry.get_sample_value("streamstash_consumer_rereads_total",
-                                                 {"service": "parser", "topic": RAW, "reason": reason})
+        return metrics.registry.get_sample_value(
+            "streamstash_consumer_rereads_total", {"service": "parser", "topic": RAW, "reason": reason}
+        )
 
     assert value(names.REREAD_UNACKNOWLEDGED_HEAD) == 3
     assert value(names.REREAD_STALE_READ_OFFSET) == 1
 
 
 # 3. the flow stops while perform_seek moves the positions ---------------------------------------------
+
 
 def test_no_record_is_handed_on_while_perform_seek_moves_the_positions() -> None:
     consumer = generation_consumer(1)

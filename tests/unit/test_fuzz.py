@@ -20,8 +20,34 @@ FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCh
 # Compiling grok expressions (static backtracking analysis plus two regex engines) is costly: fewer examples.
 FUZZ_GROK = settings(FUZZ, max_examples=30)
 
-REGEX_FRAGMENTS = ["(", ")", "[", "]", "{2,}", "*", "+?", "\\", "\\d+", "(?<name>\\w+)", "(?P<x>a)", "|", "^", "$",
-                   "(?:", "[^a-", "a{3}", "(?=b)", "\\k<name>", "(?#c)", "%{", "}", ":", "%", "%{}", "%{:x}"]
+REGEX_FRAGMENTS = [
+    "(",
+    ")",
+    "[",
+    "]",
+    "{2,}",
+    "*",
+    "+?",
+    "\\",
+    "\\d+",
+    "(?<name>\\w+)",
+    "(?P<x>a)",
+    "|",
+    "^",
+    "$",
+    "(?:",
+    "[^a-",
+    "a{3}",
+    "(?=b)",
+    "\\k<name>",
+    "(?#c)",
+    "%{",
+    "}",
+    ":",
+    "%",
+    "%{}",
+    "%{:x}",
+]
 FIELD_NAMES = st.sampled_from(["a", "b", "host", "[nested][field]", "x.y", "", "@ts", "a:b"])
 TYPES = st.sampled_from(["", ":int", ":float", ":bool", ":string", ":weird"])
 
@@ -63,10 +89,15 @@ def _chunked(data: bytes, cuts: list[int]) -> list[bytes]:
 
 
 @FUZZ
-@given(data=st.binary(max_size=400), cuts=st.lists(st.integers(0, 400), max_size=8),
-       framing=st.sampled_from(["auto", "newline", "octet-counting"]), max_bytes=st.integers(1, 64))
-def test_frame_splitter_never_raises_and_bounds_frames(data: bytes, cuts: list[int], framing: str,
-                                                      max_bytes: int) -> None:
+@given(
+    data=st.binary(max_size=400),
+    cuts=st.lists(st.integers(0, 400), max_size=8),
+    framing=st.sampled_from(["auto", "newline", "octet-counting"]),
+    max_bytes=st.integers(1, 64),
+)
+def test_frame_splitter_never_raises_and_bounds_frames(
+    data: bytes, cuts: list[int], framing: str, max_bytes: int
+) -> None:
     splitter = FrameSplitter(framing, max_bytes)  # type: ignore[arg-type]
     frames = [frame for chunk in _chunked(data, cuts) for frame in splitter.feed(chunk)] + splitter.finish()
     assert all(len(frame.data) <= max_bytes for frame in frames)
@@ -74,8 +105,10 @@ def test_frame_splitter_never_raises_and_bounds_frames(data: bytes, cuts: list[i
 
 
 @FUZZ
-@given(lines=st.lists(st.binary(max_size=40).filter(lambda line: b"\n" not in line), min_size=1, max_size=20),
-       cuts=st.lists(st.integers(0, 1000), max_size=8))
+@given(
+    lines=st.lists(st.binary(max_size=40).filter(lambda line: b"\n" not in line), min_size=1, max_size=20),
+    cuts=st.lists(st.integers(0, 1000), max_size=8),
+)
 def test_newline_framing_round_trips(lines: list[bytes], cuts: list[int]) -> None:
     splitter = FrameSplitter("newline", 64)
     stream = b"".join(line + b"\n" for line in lines)
@@ -85,9 +118,12 @@ def test_newline_framing_round_trips(lines: list[bytes], cuts: list[int]) -> Non
 
 
 @FUZZ
-@given(messages=st.lists(st.binary(min_size=1, max_size=40).filter(lambda m: not m.endswith(b"\n")),
-                         min_size=1, max_size=20),
-       cuts=st.lists(st.integers(0, 1000), max_size=8))
+@given(
+    messages=st.lists(
+        st.binary(min_size=1, max_size=40).filter(lambda m: not m.endswith(b"\n")), min_size=1, max_size=20
+    ),
+    cuts=st.lists(st.integers(0, 1000), max_size=8),
+)
 def test_octet_counting_round_trips(messages: list[bytes], cuts: list[int]) -> None:
     splitter = FrameSplitter("octet-counting", 64)
     stream = b"".join(f"{len(message)} ".encode() + message for message in messages)
@@ -109,8 +145,10 @@ def test_docker_multiplex_random_bytes_raise_only_framing_error(data: bytes, cut
 
 
 @FUZZ
-@given(payloads=st.lists(st.tuples(st.sampled_from([1, 2]), st.binary(max_size=50)), min_size=1, max_size=15),
-       cuts=st.lists(st.integers(0, 2000), max_size=8))
+@given(
+    payloads=st.lists(st.tuples(st.sampled_from([1, 2]), st.binary(max_size=50)), min_size=1, max_size=15),
+    cuts=st.lists(st.integers(0, 2000), max_size=8),
+)
 def test_docker_multiplex_round_trips(payloads: list[tuple[int, bytes]], cuts: list[int]) -> None:
     stream = b"".join(FRAME_HEADER.pack(kind, b"\x00\x00\x00", len(payload)) + payload for kind, payload in payloads)
     frames = MultiplexedFrames()
@@ -128,8 +166,12 @@ def test_raw_tty_messages_round_trip(data: bytes, cuts: list[int]) -> None:
 
 
 @FUZZ
-@given(line=st.one_of(st.text(max_size=200), st.builds(lambda pri, rest: f"<{pri}>{rest}",
-                                                        st.integers(0, 99999), st.text(max_size=200))))
+@given(
+    line=st.one_of(
+        st.text(max_size=200),
+        st.builds(lambda pri, rest: f"<{pri}>{rest}", st.integers(0, 99999), st.text(max_size=200)),
+    )
+)
 def test_syslog_parser_never_raises(line: str) -> None:
     parsed = parse_syslog(line)
     assert parsed is None or isinstance(parsed, SyslogLine)

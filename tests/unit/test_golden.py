@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
-from streamstash import names, timeformats
+from streamstash import names
 from streamstash.config import parse_pipeline
-from streamstash.envelope import Batch, Event, Source, encode, to_document
+from streamstash.events import timeformats
+from streamstash.events.envelope import Batch, Event, Source, encode, to_document
 from streamstash.filters import FilterChain
 from streamstash.services.parser.logic import RecordParser
 
@@ -59,20 +60,29 @@ def test_golden(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
         assert document.pop(names.FIELD_SOURCE) == {"kind": "file", "host": "golden", "path": f"/var/log/{case}.log"}
         outcomes[event.id or ""] = document
     for letter in result.dead_letters:
-        outcomes[letter.origin or ""] = {"dead_letter": letter.reason, "tags": letter.event.tags,
-                                         "message": letter.event.message}
+        outcomes[letter.origin or ""] = {
+            "dead_letter": letter.reason,
+            "tags": letter.event.tags,
+            "message": letter.event.message,
+        }
     assert result.received == len(lines)
 
     mismatches = []
     for position, (line, wanted) in enumerate(zip(lines, expected)):
         got = outcomes.get(f"{TOPIC}:{PARTITION}:{OFFSET}:{position}", {"dropped": True})
         if "dead_letter" in wanted:
-            ok = ("dead_letter" in got and wanted["dead_letter"] in got["dead_letter"]
-                  and got["message"] == line and got["tags"] == wanted.get("tags", got["tags"]))
+            ok = (
+                "dead_letter" in got
+                and wanted["dead_letter"] in got["dead_letter"]
+                and got["message"] == line
+                and got["tags"] == wanted.get("tags", got["tags"])
+            )
         else:
             ok = got == wanted
         if not ok:
-            mismatches.append(f"line {position + 1}: {line!r}\n  expected {json.dumps(wanted, sort_keys=True)}"
-                              f"\n  got      {json.dumps(got, sort_keys=True)}")
+            mismatches.append(
+                f"line {position + 1}: {line!r}\n  expected {json.dumps(wanted, sort_keys=True)}"
+                f"\n  got      {json.dumps(got, sort_keys=True)}"
+            )
     assert not mismatches, "\n".join(mismatches)
     assert result.dropped == sum(1 for wanted in expected if wanted.get("dropped"))

@@ -14,20 +14,29 @@ import yaml
 from streamstash import names
 from streamstash.config import parse_pipeline
 from streamstash.config.indexer import ElasticsearchOutput
+from streamstash.events.templates import Template
 from streamstash.services.aggregator.sketches import percentile_name
 from streamstash.services.indexer.template import template_for
-from streamstash.templates import Template
 
 REPO = Path(__file__).resolve().parents[2]
 KIBANA = REPO / "deploy" / "kibana"
 OBJECTS_FILE = KIBANA / "saved_objects.ndjson"
 # Pipelines whose aggregations may feed the dashboard.
-PIPELINES = [*sorted((REPO / "deploy").glob("*.yml")), *sorted((REPO / "examples").glob("*.yml")),
-             *sorted(KIBANA.glob("*.yml"))]
+PIPELINES = [
+    *sorted((REPO / "deploy").glob("*.yml")),
+    *sorted((REPO / "examples").glob("*.yml")),
+    *sorted(KIBANA.glob("*.yml")),
+]
 # Fields of every aggregate, whatever its metrics (see services/aggregator/logic.py).
 AGGREGATE_TEXT_FIELDS = {names.FIELD_TASK_ID, names.FIELD_AGGREGATION, names.FIELD_FLUSH_REASON}
-AGGREGATE_OTHER_FIELDS = {names.FIELD_COUNT, names.FIELD_AGGREGATED, names.FIELD_WINDOW_START,
-                          names.FIELD_WINDOW_END, names.FIELD_TIMESTAMP, names.FIELD_TAGS}
+AGGREGATE_OTHER_FIELDS = {
+    names.FIELD_COUNT,
+    names.FIELD_AGGREGATED,
+    names.FIELD_WINDOW_START,
+    names.FIELD_WINDOW_END,
+    names.FIELD_TIMESTAMP,
+    names.FIELD_TAGS,
+}
 NUMERIC_AGGREGATIONS = {"avg", "sum", "min", "max", "median", "percentiles", "std_dev"}
 TEXT_AGGREGATIONS = {"terms", "significant_terms", "cardinality", "top_hits"}
 
@@ -138,8 +147,9 @@ def data_view_of(item: dict[str, Any]) -> dict[str, Any]:
     return BY_KEY[("index-pattern", reference["id"])]
 
 
-@pytest.mark.parametrize("item", [item for item in OBJECTS if item["type"] == "visualization"],
-                         ids=lambda item: item["id"])
+@pytest.mark.parametrize(
+    "item", [item for item in OBJECTS if item["type"] == "visualization"], ids=lambda item: item["id"]
+)
 def test_visualization_fields_exist(item: dict[str, Any]) -> None:
     mappings = template_for_output(ElasticsearchOutput())
     mapped = mapped_fields(mappings["properties"])

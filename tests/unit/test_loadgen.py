@@ -9,8 +9,8 @@ from statistics import mean
 
 import pytest
 
-from streamstash import loadgen
-from streamstash.loadgen import LoadShape, replay_lines
+from streamstash.ops import loadgen
+from streamstash.ops.loadgen import LoadShape, replay_lines
 
 
 def test_rate_is_base_rate_outside_bursts_and_ten_times_inside() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from streamstash.logs import RepeatSuppressor
+from streamstash.runtime.logs import RepeatSuppressor
 
 
 class Clock:

@@ -16,18 +16,17 @@ from aiokafka.consumer.group_coordinator import GroupCoordinator
 from aiokafka.protocol.group import JoinGroupRequest
 
 from streamstash.config.common import KafkaSettings
-from streamstash.membership import (
+from streamstash.kafka.compat.emulator import install_standin_repairs, leave_abandoned
+from streamstash.kafka.compat.internals import faust_member_id
+from streamstash.kafka.compat.internals import member_id as aiokafka_member_id
+from streamstash.kafka.membership import (
     MEMBER_FILE,
-    aiokafka_member_id,
-    faust_member_id,
     forget_member,
-    install_membership_repairs,
-    leave_abandoned,
     leave_for_predecessor,
     recorded_member,
     remember_member,
 )
-from streamstash.slots import claim_slot
+from streamstash.runtime.slots import claim_slot
 
 GROUP = "streamstash-parser"
 
@@ -46,14 +45,22 @@ def test_slots_are_exclusive_and_a_released_slot_is_taken_again(tmp_path: Path) 
 
 def test_a_dead_process_leaves_its_slot_to_the_next_instance(tmp_path: Path) -> None:
     base = tmp_path / "aggregator"
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
         import time
         from pathlib import Path
-        from streamstash.slots import claim_slot
+        from streamstash.runtime.slots import claim_slot
         slot = claim_slot(Path({str(base)!r}))
         print(slot.number, flush=True)
         time.sleep(60)
-    """)], stdout=subprocess.PIPE, text=True)
+    """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "0"
         busy = claim_slot(base)
@@ -110,11 +117,12 @@ def test_nothing_recorded_means_no_handover_and_no_connection(tmp_path: Path) ->
     assert asyncio.run(leave_for_predecessor(settings, GROUP, tmp_path, client_id="t")) is None
 
 
-def test_an_unreachable_coordinator_is_logged_and_the_record_dropped(tmp_path: Path,
-                                                                     caplog: pytest.LogCaptureFixture) -> None:
+def test_an_unreachable_coordinator_is_logged_and_the_record_dropped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     remember_member(tmp_path, GROUP, "parser-1-4f2c")
     settings = KafkaSettings(bootstrap_servers="127.0.0.1:1")  # nothing listens on port 1
-    with caplog.at_level(logging.WARNING, logger="streamstash.membership"):
+    with caplog.at_level(logging.WARNING, logger="streamstash.kafka.membership"):
         left = asyncio.run(leave_for_predecessor(settings, GROUP, tmp_path, client_id="t"))
     assert left == "parser-1-4f2c"
     assert any(getattr(record, "member_id", None) == "parser-1-4f2c" for record in caplog.records)
@@ -122,6 +130,7 @@ def test_an_unreachable_coordinator_is_logged_and_the_record_dropped(tmp_path: P
 
 
 # Repairs of aiokafka's group membership against the stand-in -------------------------------------
+
 
 class RecordingClient:
     def __init__(self, error_code: int = 0) -> None:
@@ -133,8 +142,9 @@ class RecordingClient:
         return SimpleNamespace(error_code=self.error_code)
 
 
-def joined_coordinator(client: RecordingClient, member_id: str = "member-1",
-                       group_instance_id: str | None = None) -> GroupCoordinator:
+def joined_coordinator(
+    client: RecordingClient, member_id: str = "member-1", group_instance_id: str | None = None
+) -> GroupCoordinator:
     coordinator = GroupCoordinator.__new__(GroupCoordinator)  # no client, loop or subscription: only membership
     coordinator._client = client
     coordinator.coordinator_id = 1
@@ -152,7 +162,7 @@ async def settle() -> None:
 
 
 def test_a_dropped_member_id_leaves_the_group() -> None:
-    install_membership_repairs()
+    install_standin_repairs(100)
 
     async def drop_member_id() -> tuple[RecordingClient, GroupCoordinator]:
         client = RecordingClient()
@@ -166,9 +176,11 @@ def test_a_dropped_member_id_leaves_the_group() -> None:
     assert [(node, request._group, request._member_id) for node, request in client.sent] == [(1, GROUP, "member-1")]
 
 
-@pytest.mark.parametrize("member_id, instance_id", [(JoinGroupRequest.UNKNOWN_MEMBER_ID, None), ("member-1", "static-1")])
+@pytest.mark.parametrize(
+    "member_id, instance_id", [(JoinGroupRequest.UNKNOWN_MEMBER_ID, None), ("member-1", "static-1")]
+)
 def test_no_leave_before_a_first_join_or_with_static_membership(member_id: str, instance_id: str | None) -> None:
-    install_membership_repairs()
+    install_standin_repairs(100)
 
     async def reset() -> RecordingClient:
         client = RecordingClient()
@@ -180,7 +192,7 @@ def test_no_leave_before_a_first_join_or_with_static_membership(member_id: str, 
 
 
 def test_an_empty_assignment_means_rejoin_instead_of_a_dead_coordinator() -> None:
-    install_membership_repairs()
+    install_standin_repairs(100)
 
     async def empty_assignment() -> GroupCoordinator:
         coordinator = joined_coordinator(RecordingClient())
@@ -191,9 +203,9 @@ def test_an_empty_assignment_means_rejoin_instead_of_a_dead_coordinator() -> Non
 
 
 def test_repairs_are_installed_once_and_keep_aiokafkas_names() -> None:
-    install_membership_repairs()
+    install_standin_repairs(100)
     wrapped = (GroupCoordinator.reset_generation, GroupCoordinator._on_join_complete)
-    install_membership_repairs()
+    install_standin_repairs(100)
     assert (GroupCoordinator.reset_generation, GroupCoordinator._on_join_complete) == wrapped
     assert [method.__name__ for method in wrapped] == ["reset_generation", "_on_join_complete"]
 
@@ -209,7 +221,7 @@ def test_a_leave_that_cannot_be_sent_is_only_logged() -> None:
 
 
 def test_a_closing_consumer_does_not_leave_twice() -> None:
-    install_membership_repairs()
+    install_standin_repairs(100)
 
     async def close() -> RecordingClient:
         client = RecordingClient()

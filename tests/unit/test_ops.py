@@ -19,13 +19,13 @@ from rich.console import Console
 from streamstash import names
 from streamstash.config import PipelineConfig
 from streamstash.config.common import HttpSettings, LoggingSettings
-from streamstash.http import HealthServer
-from streamstash.kafka import topic_configs
-from streamstash.logs import JsonFormatter
-from streamstash.metrics import ServiceMetrics
+from streamstash.kafka.topics import topic_configs
 from streamstash.ops.replay import ProgressFigures, ReplayError, ReplayRange, parse_position, replay_config
 from streamstash.ops.status import PipelineStatus, ServiceStatus, endpoints_from_run_state, rate, scrape_totals
 from streamstash.ops.top import render
+from streamstash.runtime.http import HealthServer
+from streamstash.runtime.logs import JsonFormatter
+from streamstash.runtime.metrics import ServiceMetrics
 
 HOUR_MS = 3_600_000
 
@@ -38,8 +38,9 @@ def test_replay_positions_earliest_iso_time_and_offsets() -> None:
     assert parse_position("0:1500,1:1720") == {0: 1500, 1: 1720}
     assert parse_position("3:0") == {3: 0}
     assert parse_position("2026-11-21T10:00:00Z") == datetime(2026, 11, 21, 10, tzinfo=timezone.utc)
-    assert parse_position("2026-11-21T10:00:00.250+01:00") == datetime(2026, 11, 21, 9, 0, 0, 250_000,
-                                                                       tzinfo=timezone.utc)
+    assert parse_position("2026-11-21T10:00:00.250+01:00") == datetime(
+        2026, 11, 21, 9, 0, 0, 250_000, tzinfo=timezone.utc
+    )
     for wrong in ("latest", "0:", "yesterday", "0:1,x:2"):
         with pytest.raises(ReplayError):
             parse_position(wrong)
@@ -52,14 +53,23 @@ def test_replay_range_counts_only_what_lies_between_start_and_end() -> None:
 
 
 def test_replay_runs_in_its_own_namespace() -> None:
-    config = PipelineConfig.model_validate({"kafka": {"topics": {"raw": "web.raw"}}, "state_dir": "/var/lib/ss",
-                                            "inputs": [{"type": "file", "paths": ["/var/log/a.log"]}]})
+    config = PipelineConfig.model_validate(
+        {
+            "kafka": {"topics": {"raw": "web.raw"}},
+            "state_dir": "/var/lib/ss",
+            "inputs": [{"type": "file", "paths": ["/var/log/a.log"]}],
+        }
+    )
     range_ = ReplayRange(start={0: 2}, end={0: 5, 1: 8})
     same = replay_config(config, "replay-1", range_, index=None)
     topics = same.kafka.topics
     assert topics.raw == "web.raw", "only the raw topic is shared with the live pipeline"
     assert (topics.parsed, topics.tasks, topics.aggregated, topics.dlq) == (
-        "replay-1.parsed", "replay-1.tasks", "replay-1.aggregated", "replay-1.dlq")
+        "replay-1.parsed",
+        "replay-1.tasks",
+        "replay-1.aggregated",
+        "replay-1.dlq",
+    )
     assert same.kafka.consumer_group_prefix == "replay-1"
     assert same.parser.stop_offsets == {0: 5, 1: 8}
     assert same.inputs == []
@@ -67,7 +77,9 @@ def test_replay_runs_in_its_own_namespace() -> None:
     assert same.outputs.elasticsearch.index == config.outputs.elasticsearch.index  # same index: ids overwrite
     new = replay_config(config, "replay-2", range_, index="logs-v2")
     assert (new.outputs.elasticsearch.index, new.outputs.elasticsearch.aggregate_index) == (
-        "logs-v2", "logs-v2-aggregates")
+        "logs-v2",
+        "logs-v2-aggregates",
+    )
 
 
 def test_replay_progress_shows_events_per_second_and_eta() -> None:
@@ -96,9 +108,14 @@ def test_replay_events_come_from_its_parsers_metrics(tmp_path: Path) -> None:
         server = HealthServer(HttpSettings(port=0), metrics, lambda: True)
         await server.start()
         try:
-            (tmp_path / "run.json").write_text(json.dumps({
-                names.SERVICE_PARSER: {"pid": 1, "http_port": server.port},
-                names.SERVICE_INDEXER: {"pid": 2, "http_port": 1}}))  # nobody there: not asked
+            (tmp_path / "run.json").write_text(
+                json.dumps(
+                    {
+                        names.SERVICE_PARSER: {"pid": 1, "http_port": server.port},
+                        names.SERVICE_INDEXER: {"pid": 2, "http_port": 1},
+                    }
+                )
+            )  # nobody there: not asked
             return await asyncio.to_thread(parser_events, tmp_path)
         finally:
             await server.stop()
@@ -137,22 +154,41 @@ def test_rates_need_two_figures_and_never_go_negative() -> None:
 
 def test_endpoints_come_from_the_run_state(tmp_path: Path) -> None:
     assert endpoints_from_run_state(tmp_path) == {}
-    (tmp_path / "run.json").write_text(json.dumps({
-        "collector": {"pid": 10, "http_port": 9601}, "parser": {"pid": 11, "http_port": 9602},
-        "indexer": {"pid": 12, "http_port": None}}))
+    (tmp_path / "run.json").write_text(
+        json.dumps(
+            {
+                "collector": {"pid": 10, "http_port": 9601},
+                "parser": {"pid": 11, "http_port": 9602},
+                "indexer": {"pid": 12, "http_port": None},
+            }
+        )
+    )
     assert endpoints_from_run_state(tmp_path) == {"collector": ["127.0.0.1:9601"], "parser": ["127.0.0.1:9602"]}
     (tmp_path / "run.json").write_text("{not json")
     assert endpoints_from_run_state(tmp_path) == {}
 
 
 def snapshot(taken_at: float, parser_in: float | None, parser_out: float | None, lag: int) -> PipelineStatus:
-    return PipelineStatus(taken_at=taken_at, dlq_records=7, raw_records=1_000, services=[
-        ServiceStatus(service="collector", instances=1, events_in=0, events_out=1_000, events_failed=0,
-                      events_dropped=0),
-        ServiceStatus(service="parser", instances=2, lag=lag, events_in=parser_in, events_out=parser_out,
-                      events_failed=3, events_dropped=1),
-        ServiceStatus(service="aggregator", instances=None),
-    ])
+    return PipelineStatus(
+        taken_at=taken_at,
+        dlq_records=7,
+        raw_records=1_000,
+        services=[
+            ServiceStatus(
+                service="collector", instances=1, events_in=0, events_out=1_000, events_failed=0, events_dropped=0
+            ),
+            ServiceStatus(
+                service="parser",
+                instances=2,
+                lag=lag,
+                events_in=parser_in,
+                events_out=parser_out,
+                events_failed=3,
+                events_dropped=1,
+            ),
+            ServiceStatus(service="aggregator", instances=None),
+        ],
+    )
 
 
 def table_rows(previous: PipelineStatus | None, current: PipelineStatus) -> tuple[str, dict[str, list[str]]]:
@@ -199,8 +235,9 @@ def test_the_endpoint_binds_to_localhost_by_default() -> None:
 def test_the_endpoint_address_is_configurable_on_the_command_line() -> None:
     from streamstash.cli import HttpHostOption, with_overrides
 
-    changed = with_overrides(PipelineConfig.model_validate({}), "kafka:9092", "http://es01:9200", http_port=0,
-                             http_host="0.0.0.0")
+    changed = with_overrides(
+        PipelineConfig.model_validate({}), "kafka:9092", "http://es01:9200", http_port=0, http_host="0.0.0.0"
+    )
     assert (changed.http.host, changed.http.port) == ("0.0.0.0", 0)
     assert HttpHostOption.__metadata__[0].envvar == names.ENV_HTTP_HOST
 
@@ -224,8 +261,11 @@ def test_health_server_answers_metrics_health_and_readiness() -> None:
         try:
             assert server.port
             assert server._runner is not None  # noqa: SLF001
-            hosts = {socket.getsockname()[0] for site in server._runner.sites  # noqa: SLF001
-                     for socket in site._server.sockets}  # noqa: SLF001
+            hosts = {
+                socket.getsockname()[0]
+                for site in server._runner.sites  # noqa: SLF001
+                for socket in site._server.sockets
+            }  # noqa: SLF001
             assert hosts == {"127.0.0.1"}
             health = await asyncio.to_thread(get, server.port, "/healthz")
             assert (health[0], json.loads(health[1])) == (200, {"status": "ok", "service": "parser"})
@@ -236,8 +276,10 @@ def test_health_server_answers_metrics_health_and_readiness() -> None:
             assert (ready[0], json.loads(ready[1])) == (200, {"ready": True, "service": "parser"})
             status, body = await asyncio.to_thread(get, server.port, "/metrics")
             assert status == 200
-            assert 'streamstash_events_received_total{partition="0",service="parser",topic="logs.raw"} 5.0' in \
-                body.decode()
+            assert (
+                'streamstash_events_received_total{partition="0",service="parser",topic="logs.raw"} 5.0'
+                in body.decode()
+            )
             totals = await asyncio.to_thread(scrape_totals, f"127.0.0.1:{server.port}")
             assert totals is not None and totals["received"] == 5
         finally:
@@ -271,17 +313,25 @@ def test_every_service_has_the_standard_families() -> None:
     metrics.lag("logs.parsed", 2, 0)
     metrics.buffer_fill.labels("aggregator", "memory").set(5)
     found = families(metrics)
-    for name in ("streamstash_events_received", "streamstash_events_sent", "streamstash_events_failed",
-                 "streamstash_events_dropped", "streamstash_batch_seconds", "streamstash_consumer_lag",
-                 "streamstash_buffer_fill"):
+    for name in (
+        "streamstash_events_received",
+        "streamstash_events_sent",
+        "streamstash_events_failed",
+        "streamstash_events_dropped",
+        "streamstash_batch_seconds",
+        "streamstash_consumer_lag",
+        "streamstash_buffer_fill",
+    ):
         assert name in found, name
     lag = {sample.labels["partition"]: sample.value for sample in found["streamstash_consumer_lag"]}
     assert lag == {"1": 40, "2": 0}
     metrics.forget_lag("logs.parsed", 2)  # revoked: another instance reports it now
     metrics.forget_lag("logs.parsed", 9)  # never ours: no error
     assert {s.labels["partition"] for s in families(metrics)["streamstash_consumer_lag"]} == {"1"}
-    assert any(s.name == "streamstash_batch_seconds_count" and s.labels["stage"] == "aggregate" and s.value == 1
-               for s in found["streamstash_batch_seconds"])
+    assert any(
+        s.name == "streamstash_batch_seconds_count" and s.labels["stage"] == "aggregate" and s.value == 1
+        for s in found["streamstash_batch_seconds"]
+    )
 
 
 def test_the_indexer_adds_bulk_latency_and_errors() -> None:
@@ -293,10 +343,13 @@ def test_the_indexer_adds_bulk_latency_and_errors() -> None:
     indexer.bulk_requests.inc()
     indexer.bulk_error("429")
     found = families(service)
-    assert any(s.name == "streamstash_bulk_request_seconds_count" and s.value == 1
-               for s in found["streamstash_bulk_request_seconds"])
-    assert [(s.labels["kind"], s.value) for s in found["streamstash_bulk_errors"]
-            if s.name.endswith("_total")] == [("429", 1)]
+    assert any(
+        s.name == "streamstash_bulk_request_seconds_count" and s.value == 1
+        for s in found["streamstash_bulk_request_seconds"]
+    )
+    assert [(s.labels["kind"], s.value) for s in found["streamstash_bulk_errors"] if s.name.endswith("_total")] == [
+        ("429", 1)
+    ]
     assert "streamstash_events_received" in found  # the standard families, same endpoint
 
 
@@ -304,15 +357,20 @@ def test_the_indexer_adds_bulk_latency_and_errors() -> None:
 
 
 def test_log_lines_are_json_with_fields_first_and_the_sentence_last() -> None:
-    record = logging.LogRecord("streamstash.x", logging.WARNING, __file__, 1, "kafka not reachable yet, retrying",
-                               None, None)
+    record = logging.LogRecord(
+        "streamstash.x", logging.WARNING, __file__, 1, "kafka not reachable yet, retrying", None, None
+    )
     record.attempt = 3
     record.retry_in_s = 4.0
     line = JsonFormatter("parser").format(record)
     entry = json.loads(line)
     assert list(entry) == ["ts", "level", "service", "logger", "attempt", "retry_in_s", "msg"]
     assert (entry["level"], entry["service"], entry["attempt"], entry["msg"]) == (
-        "WARNING", "parser", 3, "kafka not reachable yet, retrying")
+        "WARNING",
+        "parser",
+        3,
+        "kafka not reachable yet, retrying",
+    )
     assert entry["ts"].endswith("Z")
 
 

@@ -17,12 +17,12 @@ import time
 
 import pytest
 
-from streamstash.runtime import EXIT_AT_ONCE, EXIT_SHUTDOWN_TIMEOUT
+from streamstash.runtime.service import EXIT_AT_ONCE, EXIT_SHUTDOWN_TIMEOUT
 
 SERVICE = textwrap.dedent("""
     import asyncio, sys
     from streamstash.config import PipelineConfig
-    from streamstash.runtime import run_service
+    from streamstash.runtime.service import run_service
 
     drain_s = float(sys.argv[1])
     config = PipelineConfig.model_validate({"shutdown_timeout_s": float(sys.argv[2])})
@@ -37,8 +37,12 @@ SERVICE = textwrap.dedent("""
 
 
 def start(drain_s: float, timeout_s: float) -> subprocess.Popen[str]:
-    child = subprocess.Popen([sys.executable, "-c", SERVICE, str(drain_s), str(timeout_s)], text=True,  # noqa: S603
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child = subprocess.Popen(
+        [sys.executable, "-c", SERVICE, str(drain_s), str(timeout_s)],
+        text=True,  # noqa: S603
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert child.stdout is not None
     assert child.stdout.readline().strip() == "running", child.stderr.read() if child.stderr else ""
     return child
@@ -96,7 +100,7 @@ def test_two_signals_sent_together_still_exit_at_once() -> None:
 
 LOGGER = textwrap.dedent("""
     import asyncio, logging, os, sys, time
-    from streamstash.logs import configure_logging
+    from streamstash.runtime.logs import configure_logging
 
     configure_logging("parser", "INFO")
     log = logging.getLogger("busy")
@@ -114,8 +118,12 @@ LOGGER = textwrap.dedent("""
 
 def test_logging_never_waits_for_a_stderr_nobody_reads() -> None:
     """5 MB of log lines into a pipe that holds 64 KB and is never read: the loop is not held up."""
-    child = subprocess.Popen([sys.executable, "-c", LOGGER], text=True, stdout=subprocess.PIPE,  # noqa: S603
-                             stderr=subprocess.PIPE)
+    child = subprocess.Popen(
+        [sys.executable, "-c", LOGGER],
+        text=True,
+        stdout=subprocess.PIPE,  # noqa: S603
+        stderr=subprocess.PIPE,
+    )
     try:
         assert child.stdout is not None
         answered, _, _ = select.select([child.stdout], [], [], 30)

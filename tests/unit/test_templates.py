@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from streamstash.fieldpath import get_field, remove_field, set_field
-from streamstash.templates import MissingFieldError, Template
-from streamstash.timeformats import format_iso8601, make_parser, zone_named
+from streamstash.events.fieldpath import get_field, remove_field, set_field
+from streamstash.events.templates import MissingFieldError, Template
+from streamstash.events.timeformats import format_iso8601, make_parser, zone_named
 
 
 def test_field_and_date_references() -> None:

@@ -7,7 +7,7 @@ from typing import Protocol
 
 import msgspec
 
-from streamstash.envelope import Event
+from streamstash.events.envelope import Event
 from streamstash.services.collector.checkpoints import CheckpointStore
 
 # Called by the publisher once Kafka acknowledged the event's batch, in the order events were emitted.

@@ -35,7 +35,7 @@ import requests
 
 from streamstash import names
 from streamstash.config.collector import DockerInput as DockerSettings
-from streamstash.envelope import Event, Source, format_timestamp
+from streamstash.events.envelope import Event, Source, format_timestamp
 from streamstash.services.collector.checkpoints import CheckpointStore
 from streamstash.services.collector.docker_stream import (
     STDERR,
@@ -54,8 +54,7 @@ log = logging.getLogger(__name__)
 
 ENGINE_TIMEOUT_S = 30
 MAX_BACKOFF_S = 10.0
-_STREAMING = aiohttp.ClientTimeout(total=None, connect=ENGINE_TIMEOUT_S, sock_connect=ENGINE_TIMEOUT_S,
-                                   sock_read=None)
+_STREAMING = aiohttp.ClientTimeout(total=None, connect=ENGINE_TIMEOUT_S, sock_connect=ENGINE_TIMEOUT_S, sock_read=None)
 _EVENTS = ("start", "die", "destroy")
 DIE_GRACE_S = 5.0
 
@@ -72,9 +71,14 @@ class ContainerInfo:
     @classmethod
     def from_inspect(cls, data: dict[str, Any]) -> ContainerInfo:
         config = data.get("Config") or {}
-        return cls(id=data["Id"], name=str(data.get("Name") or "").lstrip("/"), image=str(config.get("Image") or ""),
-                   labels=dict(config.get("Labels") or {}), tty=bool(config.get("Tty")),
-                   running=bool((data.get("State") or {}).get("Running")))
+        return cls(
+            id=data["Id"],
+            name=str(data.get("Name") or "").lstrip("/"),
+            image=str(config.get("Image") or ""),
+            labels=dict(config.get("Labels") or {}),
+            tty=bool(config.get("Tty")),
+            running=bool((data.get("State") or {}).get("Running")),
+        )
 
 
 class ContainerSelector:
@@ -93,10 +97,14 @@ class ContainerSelector:
         if not (settings.names or settings.ids or settings.images):
             return True
         untagged = _untagged(container.image)
-        return (any(fnmatch.fnmatchcase(container.name, pattern) for pattern in settings.names)
-                or any(container.id.startswith(prefix) for prefix in settings.ids)
-                or any(fnmatch.fnmatchcase(container.image, pattern) or fnmatch.fnmatchcase(untagged, pattern)
-                       for pattern in settings.images))
+        return (
+            any(fnmatch.fnmatchcase(container.name, pattern) for pattern in settings.names)
+            or any(container.id.startswith(prefix) for prefix in settings.ids)
+            or any(
+                fnmatch.fnmatchcase(container.image, pattern) or fnmatch.fnmatchcase(untagged, pattern)
+                for pattern in settings.images
+            )
+        )
 
 
 def _untagged(image: str) -> str:
@@ -144,8 +152,10 @@ class DockerInput:
         # One connection per followed container plus the events stream: no pool limit.
         connector = aiohttp.UnixConnector(path=socket_path, limit=0) if socket_path else aiohttp.TCPConnector(limit=0)
         try:
-            async with aiohttp.ClientSession(connector=connector) as session, \
-                    line_sink(self.settings.multiline, emit) as sink:
+            async with (
+                aiohttp.ClientSession(connector=connector) as session,
+                line_sink(self.settings.multiline, emit) as sink,
+            ):
                 self._session, self._sink = session, sink
                 try:
                     await self._watch_forever()
@@ -160,16 +170,21 @@ class DockerInput:
         attempt = 0
         while True:
             try:
-                client = await asyncio.to_thread(docker.APIClient, base_url=self.settings.docker_url,
-                                                 version="auto", timeout=ENGINE_TIMEOUT_S)
-                log.info("connected to the docker engine",
-                         extra={"docker_url": self.settings.docker_url, "api_version": client.api_version})
+                client = await asyncio.to_thread(
+                    docker.APIClient, base_url=self.settings.docker_url, version="auto", timeout=ENGINE_TIMEOUT_S
+                )
+                log.info(
+                    "connected to the docker engine",
+                    extra={"docker_url": self.settings.docker_url, "api_version": client.api_version},
+                )
                 return client
             except docker.errors.DockerException as exc:
                 attempt += 1
                 delay = _backoff(attempt)
-                log.warning("docker engine unreachable, retrying", extra={
-                    "docker_url": self.settings.docker_url, "error": str(exc), "retry_in_s": delay})
+                log.warning(
+                    "docker engine unreachable, retrying",
+                    extra={"docker_url": self.settings.docker_url, "error": str(exc), "retry_in_s": delay},
+                )
                 await asyncio.sleep(delay)
 
     def _url(self, path: str) -> str:
@@ -184,11 +199,12 @@ class DockerInput:
             try:
                 await self._watch()
                 attempt = 0
-            except (aiohttp.ClientError, docker.errors.DockerException, requests.RequestException,
-                    ValueError) as exc:
+            except (aiohttp.ClientError, docker.errors.DockerException, requests.RequestException, ValueError) as exc:
                 attempt += 1
-                log.warning("docker events stream failed, reconnecting", extra={
-                    "docker_url": self.settings.docker_url, "error": repr(exc), "retry_in_s": _backoff(attempt)})
+                log.warning(
+                    "docker events stream failed, reconnecting",
+                    extra={"docker_url": self.settings.docker_url, "error": repr(exc), "retry_in_s": _backoff(attempt)},
+                )
             await asyncio.sleep(_backoff(attempt))
 
     async def _watch(self) -> None:
@@ -197,8 +213,9 @@ class DockerInput:
         filters = {"type": ["container"], "event": list(_EVENTS)}
         if self.settings.labels:
             filters["label"] = self.selector.label_filters()
-        async with self._session.get(self._url("/events"), params={"filters": json.dumps(filters)},
-                                     timeout=_STREAMING) as response:
+        async with self._session.get(
+            self._url("/events"), params={"filters": json.dumps(filters)}, timeout=_STREAMING
+        ) as response:
             response.raise_for_status()
             await self._discover()
             async for raw in response.content:
@@ -213,12 +230,12 @@ class DockerInput:
 
     async def _discover(self) -> None:
         assert self._client is not None
-        running = await asyncio.to_thread(self._client.containers,
-                                          filters={"label": self.selector.label_filters()} if self.settings.labels
-                                          else None)
+        running = await asyncio.to_thread(
+            self._client.containers, filters={"label": self.selector.label_filters()} if self.settings.labels else None
+        )
         ids = [container["Id"] for container in running]
         prefix = self._checkpoint_key("")
-        remembered = [key[len(prefix):] for key in list(self.checkpoints.positions) if key.startswith(prefix)]
+        remembered = [key[len(prefix) :] for key in list(self.checkpoints.positions) if key.startswith(prefix)]
         at_start = self._first_discovery
         self._first_discovery = False
         for container_id in ids + [known for known in remembered if known not in ids]:
@@ -244,8 +261,10 @@ class DockerInput:
 
     def _close_if_open(self, container_id: str, response: aiohttp.ClientResponse) -> None:
         if self._responses.get(container_id) is response:
-            log.warning("log stream still open after the container died, closing it",
-                        extra={"container_id": container_id[:12], "grace_s": DIE_GRACE_S})
+            log.warning(
+                "log stream still open after the container died, closing it",
+                extra={"container_id": container_id[:12], "grace_s": DIE_GRACE_S},
+            )
             response.close()
 
     async def _consider(self, container_id: str, at_start: bool, started: bool = False) -> None:
@@ -263,13 +282,17 @@ class DockerInput:
         if container_log is None:
             saved = self.checkpoints.get(self._checkpoint_key(container_id))
             position = Position.decode(int(saved["offset"])) if saved else None
-            emit_from = time.time_ns() if (at_start and position is None and info.running
-                                           and self.settings.start_position == "end") else None
+            emit_from = (
+                time.time_ns()
+                if (at_start and position is None and info.running and self.settings.start_position == "end")
+                else None
+            )
             container_log = ContainerLog(info.tty, self.settings.max_line_bytes, position, emit_from)
             self.logs[container_id] = container_log
         self._started_again.discard(container_id)
-        self.followers[container_id] = asyncio.create_task(self._follow(info, container_log),
-                                                           name=f"docker:{info.name}")
+        self.followers[container_id] = asyncio.create_task(
+            self._follow(info, container_log), name=f"docker:{info.name}"
+        )
 
     async def _inspect(self, container_id: str) -> ContainerInfo | None:
         assert self._client is not None
@@ -286,8 +309,15 @@ class DockerInput:
 
     async def _follow(self, info: ContainerInfo, container_log: ContainerLog) -> None:
         key = self._checkpoint_key(info.id)
-        log.info("following container", extra={"container_id": info.id[:12], "container_name": info.name,
-                                                "tty": info.tty, "since": container_log.since()})
+        log.info(
+            "following container",
+            extra={
+                "container_id": info.id[:12],
+                "container_name": info.name,
+                "tty": info.tty,
+                "since": container_log.since(),
+            },
+        )
         attempt = 0
         try:
             while True:
@@ -295,17 +325,23 @@ class DockerInput:
                     received = await self._read_logs(info, container_log)
                 except (aiohttp.ClientError, FramingError, TimeoutError) as exc:
                     received = False
-                    log.warning("container log stream broken", extra={
-                        "container_id": info.id[:12], "container_name": info.name, "error": repr(exc)})
+                    log.warning(
+                        "container log stream broken",
+                        extra={"container_id": info.id[:12], "container_name": info.name, "error": repr(exc)},
+                    )
                 except Exception:  # a bug must not silently end collection from this container
                     received = False
-                    log.exception("reading a container log stream failed", extra={
-                        "container_id": info.id[:12], "container_name": info.name})
+                    log.exception(
+                        "reading a container log stream failed",
+                        extra={"container_id": info.id[:12], "container_name": info.name},
+                    )
                 current = await self._inspect_quietly(info.id)
                 if current is None or not current.running:
                     if container_log.unframed_bytes:
-                        log.warning("container log stream ended inside a frame", extra={
-                            "container_id": info.id[:12], "bytes": container_log.unframed_bytes})
+                        log.warning(
+                            "container log stream ended inside a frame",
+                            extra={"container_id": info.id[:12], "bytes": container_log.unframed_bytes},
+                        )
                     for line in container_log.finish():
                         await self._emit(info, key, line)
                     assert self._sink is not None
@@ -314,9 +350,14 @@ class DockerInput:
                         self._started_again.discard(info.id)
                         container_log.restart()
                         continue
-                    log.info("stopped following container", extra={
-                        "container_id": info.id[:12], "container_name": info.name,
-                        "reason": "removed" if current is None else "exited"})
+                    log.info(
+                        "stopped following container",
+                        extra={
+                            "container_id": info.id[:12],
+                            "container_name": info.name,
+                            "reason": "removed" if current is None else "exited",
+                        },
+                    )
                     self._last_stream.pop(key, None)
                     if current is None:
                         self._forget(info.id)
@@ -336,21 +377,27 @@ class DockerInput:
                 return await self._inspect(container_id)
             except (docker.errors.DockerException, requests.RequestException) as exc:
                 attempt += 1
-                log.warning("cannot inspect container, retrying", extra={
-                    "container_id": container_id[:12], "error": str(exc), "retry_in_s": _backoff(attempt)})
+                log.warning(
+                    "cannot inspect container, retrying",
+                    extra={"container_id": container_id[:12], "error": str(exc), "retry_in_s": _backoff(attempt)},
+                )
                 await asyncio.sleep(_backoff(attempt))
 
     async def _read_logs(self, info: ContainerInfo, container_log: ContainerLog) -> bool:
         """Read one log response to its end; whether anything arrived."""
         assert self._session is not None
-        params = {"follow": "1", "timestamps": "1",
-                  "stdout": "1" if STDOUT in self.settings.streams else "0",
-                  "stderr": "1" if STDERR in self.settings.streams else "0"}
+        params = {
+            "follow": "1",
+            "timestamps": "1",
+            "stdout": "1" if STDOUT in self.settings.streams else "0",
+            "stderr": "1" if STDERR in self.settings.streams else "0",
+        }
         since = container_log.since()
         if since is not None:
             params["since"] = str(since)
-        async with self._session.get(self._url(f"/containers/{info.id}/logs"), params=params,
-                                     timeout=_STREAMING) as response:
+        async with self._session.get(
+            self._url(f"/containers/{info.id}/logs"), params=params, timeout=_STREAMING
+        ) as response:
             if response.status == 404:
                 return False
             response.raise_for_status()
@@ -361,8 +408,9 @@ class DockerInput:
                 if self._responses.get(info.id) is response:
                     del self._responses[info.id]
 
-    async def _read_lines(self, info: ContainerInfo, container_log: ContainerLog,
-                          response: aiohttp.ClientResponse) -> bool:
+    async def _read_lines(
+        self, info: ContainerInfo, container_log: ContainerLog, response: aiohttp.ClientResponse
+    ) -> bool:
         key = self._checkpoint_key(info.id)
         received = False
         async for chunk in response.content.iter_any():
@@ -370,12 +418,16 @@ class DockerInput:
             for line in container_log.feed(chunk):
                 await self._emit(info, key, line)
             if container_log.engine_errors:
-                log.warning("docker engine reported an error in a log stream", extra={
-                    "container_id": info.id[:12], "errors": container_log.engine_errors[:5]})
+                log.warning(
+                    "docker engine reported an error in a log stream",
+                    extra={"container_id": info.id[:12], "errors": container_log.engine_errors[:5]},
+                )
                 container_log.engine_errors.clear()
         if container_log.skipped_missing:
-            log.warning("fewer published lines found than checkpointed; the engine rotated them away?",
-                        extra={"container_id": info.id[:12], "missing": container_log.skipped_missing})
+            log.warning(
+                "fewer published lines found than checkpointed; the engine rotated them away?",
+                extra={"container_id": info.id[:12], "missing": container_log.skipped_missing},
+            )
             container_log.skipped_missing = 0
         return received
 
@@ -393,9 +445,15 @@ class DockerInput:
         event = Event(
             message=decoded.message,
             timestamp=timestamp,
-            source=Source(kind=names.SOURCE_DOCKER, host=self.host, container_id=info.id,
-                          container_name=info.name, image=info.image, labels=info.labels or None,
-                          stream=line.stream),
+            source=Source(
+                kind=names.SOURCE_DOCKER,
+                host=self.host,
+                container_id=info.id,
+                container_name=info.name,
+                image=info.image,
+                labels=info.labels or None,
+                stream=line.stream,
+            ),
             tags=tags,
             fields=dict(self.settings.add_fields),
             raw_b64=decoded.raw_b64,

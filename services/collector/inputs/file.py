@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from streamstash import names
 from streamstash.config.collector import FileInput as FileSettings
-from streamstash.envelope import Event, Source, format_timestamp
+from streamstash.events.envelope import Event, Source, format_timestamp
 from streamstash.services.collector.checkpoints import CheckpointStore
 from streamstash.services.collector.inputs.base import Advance, Emit
 from streamstash.services.collector.lines import decode_line
@@ -126,9 +126,16 @@ class FileInput:
             log.warning("cannot open file", extra={"path": path, "error": str(exc)})
             return
         handle.seek(offset)
-        self.watched[identity] = WatchedFile(path=path, identity=identity, handle=handle, offset=offset,
-                                             range_start=offset, key=f"{names.SOURCE_FILE}:{self.host}:{identity}",
-                                             checkpoint_key=self._checkpoint_key(identity), inode=stat.st_ino)
+        self.watched[identity] = WatchedFile(
+            path=path,
+            identity=identity,
+            handle=handle,
+            offset=offset,
+            range_start=offset,
+            key=f"{names.SOURCE_FILE}:{self.host}:{identity}",
+            checkpoint_key=self._checkpoint_key(identity),
+            inode=stat.st_ino,
+        )
         log.info("following file", extra={"path": path, "offset": offset})
 
     async def _read_available(self, watched: WatchedFile, sink: LineSink) -> bool:
@@ -167,8 +174,12 @@ class FileInput:
         # The collector's hot loop: one pass per line, so the common case avoids every extra step.
         limit = self._max_line_bytes
         host, path, inode, key = self.host, watched.path, watched.inode, watched.key
-        checkpoints, checkpoint_key, read_at, add_fields = self.checkpoints, watched.checkpoint_key, self._read_at, \
-            self._add_fields
+        checkpoints, checkpoint_key, read_at, add_fields = (
+            self.checkpoints,
+            watched.checkpoint_key,
+            self._read_at,
+            self._add_fields,
+        )
         offset = watched.offset
         for line in lines:
             end = offset + len(line) + 1
@@ -183,8 +194,14 @@ class FileInput:
                     message, tags, raw_b64 = self._decode_unusual(line, False)
             source = Source(kind=names.SOURCE_FILE, host=host, path=path, inode=inode, offset=offset)
             if add_fields:
-                event = Event(message=message, timestamp=read_at, source=source, tags=tags, fields=dict(add_fields),
-                              raw_b64=raw_b64)
+                event = Event(
+                    message=message,
+                    timestamp=read_at,
+                    source=source,
+                    tags=tags,
+                    fields=dict(add_fields),
+                    raw_b64=raw_b64,
+                )
             else:
                 event = Event(message=message, timestamp=read_at, source=source, tags=tags, raw_b64=raw_b64)
             # The range starts where the previous line ended, so bytes skipped in between are covered.
@@ -220,14 +237,23 @@ class FileInput:
             watched.pending.clear()
             watched.skipping = True
 
-    async def _emit(self, watched: WatchedFile, line: bytes, consumed: int, emit: Emit, truncated: bool = False) -> None:
+    async def _emit(
+        self, watched: WatchedFile, line: bytes, consumed: int, emit: Emit, truncated: bool = False
+    ) -> None:
         line_offset = watched.offset
         end = watched.offset = line_offset + consumed
         message, tags, raw_b64 = self._decode_unusual(line, truncated)
-        source = Source(kind=names.SOURCE_FILE, host=self.host, path=watched.path, inode=watched.inode,
-                        offset=line_offset)
-        event = Event(message=message, timestamp=self._read_at, source=source, tags=tags,
-                      fields=dict(self._add_fields), raw_b64=raw_b64)
+        source = Source(
+            kind=names.SOURCE_FILE, host=self.host, path=watched.path, inode=watched.inode, offset=line_offset
+        )
+        event = Event(
+            message=message,
+            timestamp=self._read_at,
+            source=source,
+            tags=tags,
+            fields=dict(self._add_fields),
+            raw_b64=raw_b64,
+        )
         acknowledge = Advance(self.checkpoints, watched.checkpoint_key, watched.path, watched.range_start, end)
         watched.range_start = end
         await emit(watched.key, event, acknowledge)

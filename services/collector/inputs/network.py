@@ -22,8 +22,8 @@ import time
 from streamstash import names
 from streamstash.config.collector import TcpInput as TcpSettings
 from streamstash.config.collector import UdpInput as UdpSettings
-from streamstash.envelope import Event, Source, format_timestamp
-from streamstash.metrics import ServiceMetrics
+from streamstash.events.envelope import Event, Source, format_timestamp
+from streamstash.runtime.metrics import ServiceMetrics
 from streamstash.services.collector.framing import FrameSplitter
 from streamstash.services.collector.inputs.base import Emit
 from streamstash.services.collector.lines import decode_line
@@ -66,8 +66,14 @@ class LineEvents:
                 fields.update(syslog.fields)
                 tags.extend(syslog.tags)
                 timestamp = syslog.timestamp or received_at
-        return Event(message=message, timestamp=timestamp, source=Source(kind=self.kind, host=self.host, peer=peer),
-                     tags=tags, fields=fields, raw_b64=decoded.raw_b64)
+        return Event(
+            message=message,
+            timestamp=timestamp,
+            source=Source(kind=self.kind, host=self.host, peer=peer),
+            tags=tags,
+            fields=fields,
+            raw_b64=decoded.raw_b64,
+        )
 
 
 def split_datagram(data: bytes) -> list[bytes]:
@@ -91,7 +97,8 @@ class UdpInput:
     async def run(self, emit: Emit) -> None:
         loop = asyncio.get_running_loop()
         transport, _protocol = await loop.create_datagram_endpoint(
-            lambda: _DatagramReceiver(self), local_addr=(self.settings.host, self.settings.port))
+            lambda: _DatagramReceiver(self), local_addr=(self.settings.host, self.settings.port)
+        )
         sock = transport.get_extra_info("socket")
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
@@ -138,11 +145,19 @@ class TcpInput:
 
     async def run(self, emit: Emit) -> None:
         async with line_sink(self.settings.multiline, emit) as sink:
-            server = await asyncio.start_server(lambda reader, writer: self._accept(reader, writer, sink),
-                                                self.settings.host, self.settings.port)
+            server = await asyncio.start_server(
+                lambda reader, writer: self._accept(reader, writer, sink), self.settings.host, self.settings.port
+            )
             self.port = server.sockets[0].getsockname()[1]
-            log.info("listening", extra={"input": self.name, "host": self.settings.host, "port": self.port,
-                                         "framing": self.settings.framing})
+            log.info(
+                "listening",
+                extra={
+                    "input": self.name,
+                    "host": self.settings.host,
+                    "port": self.port,
+                    "framing": self.settings.framing,
+                },
+            )
             try:
                 async with server:
                     await server.serve_forever()

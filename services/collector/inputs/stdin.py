@@ -9,7 +9,7 @@ import time
 
 from streamstash import names
 from streamstash.config.collector import StdinInput as StdinSettings
-from streamstash.envelope import Event, Source, format_timestamp
+from streamstash.events.envelope import Event, Source, format_timestamp
 from streamstash.services.collector.inputs.base import Emit
 from streamstash.services.collector.lines import decode_line
 from streamstash.services.collector.multiline import line_sink

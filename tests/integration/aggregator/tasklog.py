@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from streamstash.envelope import Batch, Event, Source
+from streamstash.events.envelope import Batch, Event, Source
 
-GROK_PATTERN = ("%{TIMESTAMP_ISO8601:origtime}%{GREEDYDATA} %{WORD:progress}:%{WORD:action} "
-                "elapsed:%{NUMBER:elapsed:int}%{GREEDYDATA}")
+GROK_PATTERN = (
+    "%{TIMESTAMP_ISO8601:origtime}%{GREEDYDATA} %{WORD:progress}:%{WORD:action} "
+    "elapsed:%{NUMBER:elapsed:int}%{GREEDYDATA}"
+)
 LINE = re.compile(r"^(?P<time>\S+) \S+ \S+ (?P<progress>\w+):(?P<action>\w+) elapsed:(?P<elapsed>\d+) ms")
 START = datetime(2026, 11, 21, 10, 0, 0, tzinfo=timezone.utc)
 PROGRESSES = ["resize", "upload", "encode", "scan"]
@@ -33,8 +35,9 @@ def task_lines(count: int, seed: int = 1, tasks: int | None = None, step_ms: int
         moment = START + timedelta(milliseconds=index * step_ms)
         stamp = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
         progress, action = rng.choice(pairs)
-        lines.append(f"{stamp} worker-{rng.randint(1, 8)} INFO {progress}:{action} elapsed:{rng.randint(1, 2000)} ms "
-                     f"id={index}")
+        lines.append(
+            f"{stamp} worker-{rng.randint(1, 8)} INFO {progress}:{action} elapsed:{rng.randint(1, 2000)} ms id={index}"
+        )
     return lines
 
 
@@ -45,15 +48,17 @@ def issue_pipeline(every: str = "${AGG_EVERY:-1}", index_events: bool = False, *
             {"grok": {"match": {"message": [GROK_PATTERN]}}},
             {"date": {"match": ["origtime", "ISO8601"]}},
         ],
-        "aggregations": [{
-            "name": "task_elapsed",
-            "task_id": "%{action}_%{progress}",
-            "metrics": {"elapsedAvg": {"type": "avg", "field": "elapsed"}, "count": {"type": "count"}},
-            "flush": {"every": every, **flush},
-            "keep_fields": ["*"],
-            "remove_fields": ["message", "tags", "elapsed"],
-            "index_events": index_events,
-        }],
+        "aggregations": [
+            {
+                "name": "task_elapsed",
+                "task_id": "%{action}_%{progress}",
+                "metrics": {"elapsedAvg": {"type": "avg", "field": "elapsed"}, "count": {"type": "count"}},
+                "flush": {"every": every, **flush},
+                "keep_fields": ["*"],
+                "remove_fields": ["message", "tags", "elapsed"],
+                "index_events": index_events,
+            }
+        ],
     }
 
 
@@ -81,7 +86,8 @@ def expected_every(lines: list[str], every: int, name: str = "task_elapsed") -> 
             group = pending.pop(task)
             emitted[task] = emitted.get(task, 0) + 1
             out[f"{name}:{task}:{emitted[task]}"] = Expected(
-                task, match["action"], match["progress"], every, sum(e for _, e in group) / every, group[-1][0])
+                task, match["action"], match["progress"], every, sum(e for _, e in group) / every, group[-1][0]
+            )
     return out
 
 
@@ -91,9 +97,14 @@ def raw_batches(lines: list[str], per_record: int, path: str = "/var/log/app/tas
     offset = 0
     for start in range(0, len(lines), per_record):
         events = []
-        for line in lines[start:start + per_record]:
-            events.append(Event(message=line, timestamp="2026-11-21T12:00:00.000Z",
-                                source=Source(kind="file", host="test", path=path, offset=offset)))
+        for line in lines[start : start + per_record]:
+            events.append(
+                Event(
+                    message=line,
+                    timestamp="2026-11-21T12:00:00.000Z",
+                    source=Source(kind="file", host="test", path=path, offset=offset),
+                )
+            )
             offset += len(line) + 1
         batches.append((path.encode(), Batch(events=events)))
     return batches
@@ -105,9 +116,17 @@ def parsed_events(lines: list[str], raw_partition: int = 0, per_record: int = 10
     for index, line in enumerate(lines):
         match = LINE.match(line)
         assert match, line
-        events.append(Event(
-            timestamp=match["time"], source=Source(kind="file", host="test", path="/var/log/app/tasks.log"),
-            fields={"origtime": match["time"], "progress": match["progress"], "action": match["action"],
-                    "elapsed": int(match["elapsed"])},
-            id=f"logs.raw:{raw_partition}:{index // per_record}:{index % per_record}"))
+        events.append(
+            Event(
+                timestamp=match["time"],
+                source=Source(kind="file", host="test", path="/var/log/app/tasks.log"),
+                fields={
+                    "origtime": match["time"],
+                    "progress": match["progress"],
+                    "action": match["action"],
+                    "elapsed": int(match["elapsed"]),
+                },
+                id=f"logs.raw:{raw_partition}:{index // per_record}:{index % per_record}",
+            )
+        )
     return events

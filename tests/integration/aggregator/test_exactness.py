@@ -17,7 +17,7 @@ import yaml
 from elasticsearch import Elasticsearch
 
 from streamstash.config import load_pipeline
-from streamstash.timeformats import format_iso8601, parse_iso8601
+from streamstash.events.timeformats import format_iso8601, parse_iso8601
 from tests.helpers.elastic import all_documents, count, wait_for_count
 from tests.helpers.kafka import produce_batches
 from tests.helpers.pipelines import write_pipeline
@@ -53,8 +53,12 @@ def test_two_instances_split_the_tasks(servers, tmp_path: Path, log_dir: Path) -
     expected = expected_every(lines, 4)
     pipeline = write_pipeline(tmp_path, issue_pipeline(every="4"), partitions=4)
     create_topics(pipeline, servers.kafka)
-    instances = [ServiceProcess("aggregator", pipeline.path, servers.kafka, servers.elasticsearch, log_dir,
-                                name=f"aggregator-{number}") for number in (1, 2)]
+    instances = [
+        ServiceProcess(
+            "aggregator", pipeline.path, servers.kafka, servers.elasticsearch, log_dir, name=f"aggregator-{number}"
+        )
+        for number in (1, 2)
+    ]
     try:
         ports = [serving_port(instance) for instance in instances]
 
@@ -64,8 +68,11 @@ def test_two_instances_split_the_tasks(servers, tmp_path: Path, log_dir: Path) -
 
         wait_until(split, timeout=90, message="the two instances never split the partitions")
         feed_parsed(servers.kafka, pipeline, parsed_events(lines), per_record=100)
-        wait_until(lambda: sum(folded_by(port, pipeline.topics.tasks) for port in ports) >= len(lines), timeout=120,
-                   message="the instances did not fold every event")
+        wait_until(
+            lambda: sum(folded_by(port, pipeline.topics.tasks) for port in ports) >= len(lines),
+            timeout=120,
+            message="the instances did not fold every event",
+        )
         shares = [folded_by(port, pipeline.topics.tasks) for port in ports]
     finally:
         # Both at once: stopped one after the other, the second is mid-rebalance when its SIGTERM comes
@@ -82,8 +89,9 @@ def test_two_instances_split_the_tasks(servers, tmp_path: Path, log_dir: Path) -
 
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("local_state", ["kept", "lost"])
-def test_kill_9_mid_stream_then_restart_loses_and_doubles_nothing(servers, es: Elasticsearch, tmp_path: Path,
-                                                                  log_dir: Path, local_state: str) -> None:
+def test_kill_9_mid_stream_then_restart_loses_and_doubles_nothing(
+    servers, es: Elasticsearch, tmp_path: Path, log_dir: Path, local_state: str
+) -> None:
     """``lost``: the killed instance's RocksDB files are deleted too, so the state comes from the changelog."""
     lines = task_lines(12_000, seed=9, tasks=30)
     expected = expected_every(lines, 3)
@@ -104,8 +112,11 @@ def test_kill_9_mid_stream_then_restart_loses_and_doubles_nothing(servers, es: E
             assert tables, "no RocksDB files where the killed instance kept its state"
             for directory in tables:
                 shutil.rmtree(directory)
-        restarted = [ServiceProcess("aggregator", pipeline.path, servers.kafka, servers.elasticsearch, log_dir,
-                                    name="aggregator-restarted")]
+        restarted = [
+            ServiceProcess(
+                "aggregator", pipeline.path, servers.kafka, servers.elasticsearch, log_dir, name="aggregator-restarted"
+            )
+        ]
         feeder.join()
         port = serving_port(restarted[0])
         # The restarted instance re-reads what was not committed: every event reaches it again or was folded.
@@ -114,8 +125,14 @@ def test_kill_9_mid_stream_then_restart_loses_and_doubles_nothing(servers, es: E
         # from its RocksDB files or, when they were deleted, from the changelog alone.
         assert _open_tasks_at_start(restarted[0]) > 0, "the restarted instance started without the state"
         wait_for_count(es, pipeline.aggregate_index, len(expected), timeout=240)
-        wait_until(lambda: metric(port, "streamstash_events_received_total", topic=pipeline.topics.parsed)
-                   and not _growing(port, pipeline.topics.parsed), timeout=120, message="still re-keying")
+        wait_until(
+            lambda: (
+                metric(port, "streamstash_events_received_total", topic=pipeline.topics.parsed)
+                and not _growing(port, pipeline.topics.parsed)
+            ),
+            timeout=120,
+            message="still re-keying",
+        )
     finally:
         if feeder.is_alive():
             feeder.join()
@@ -131,8 +148,9 @@ def test_kill_9_mid_stream_then_restart_loses_and_doubles_nothing(servers, es: E
 
 
 @pytest.mark.timeout(600)
-def test_an_instance_joining_and_leaving_mid_stream_loses_and_doubles_nothing(servers, tmp_path: Path,
-                                                                               log_dir: Path) -> None:
+def test_an_instance_joining_and_leaving_mid_stream_loses_and_doubles_nothing(
+    servers, tmp_path: Path, log_dir: Path
+) -> None:
     """Rebalances while the first instance is busy reading and committing: every event is folded exactly once.
 
     With the stand-in, a commit sent while the newcomer joins is answered ILLEGAL_GENERATION; the busy
@@ -148,22 +166,26 @@ def test_an_instance_joining_and_leaving_mid_stream_loses_and_doubles_nothing(se
     events = parsed_events(lines, per_record=50)
     first = ServiceProcess("aggregator", pipeline.path, servers.kafka, servers.elasticsearch, log_dir, name="first")
     newcomer: ServiceProcess | None = None
-    feeder = threading.Thread(target=feed_parsed_slowly, args=(servers.kafka, pipeline, events),
-                              kwargs={"per_round": 300})
+    feeder = threading.Thread(
+        target=feed_parsed_slowly, args=(servers.kafka, pipeline, events), kwargs={"per_round": 300}
+    )
     try:
         port = serving_port(first)
         feeder.start()
         wait_until(lambda: folded_by(port, pipeline.topics.tasks) > 0, timeout=60)
-        newcomer = ServiceProcess("aggregator", pipeline.path, servers.kafka, servers.elasticsearch, log_dir,
-                                  name="newcomer")
+        newcomer = ServiceProcess(
+            "aggregator", pipeline.path, servers.kafka, servers.elasticsearch, log_dir, name="newcomer"
+        )
         time.sleep(3)
         assert feeder.is_alive(), "the stream ended before the rebalance: the test would prove nothing"
-        wait_until(lambda: "serving metrics and health" in newcomer.log_text() or not feeder.is_alive(),
-                   timeout=120)
+        wait_until(lambda: "serving metrics and health" in newcomer.log_text() or not feeder.is_alive(), timeout=120)
         newcomer.stop()
         feeder.join()
-        wait_until(lambda: set(aggregates_by_id(servers.kafka, pipeline)) >= set(expected), timeout=180,
-                   message="aggregates missing after the rebalances")
+        wait_until(
+            lambda: set(aggregates_by_id(servers.kafka, pipeline)) >= set(expected),
+            timeout=180,
+            message="aggregates missing after the rebalances",
+        )
     finally:
         if feeder.is_alive():
             feeder.join()
@@ -190,15 +212,28 @@ def _growing(port: int, topic: str) -> bool:
 
 
 REPLAY_AGGREGATIONS = [
-    {"name": "every5", "task_id": "%{action}_%{progress}",
-     "metrics": {"avg": {"type": "avg", "field": "elapsed"}, "p": {"type": "percentiles", "field": "elapsed"}},
-     "flush": {"every": 5}},
-    {"name": "per_10s", "task_id": "%{action}", "metrics": {"n": {"type": "count"}, "high": {"type": "max",
-                                                                                           "field": "elapsed"},
-                                                           "hosts": {"type": "distinct", "field": "progress"}},
-     "flush": {"window": {"size": "10s", "advance": "5s"}, "allowed_lateness": "1s"}},
-    {"name": "quiet", "task_id": "%{action}_%{progress}", "metrics": {"n": {"type": "count"}},
-     "flush": {"inactivity_timeout": "150ms", "total_timeout": "3s"}},
+    {
+        "name": "every5",
+        "task_id": "%{action}_%{progress}",
+        "metrics": {"avg": {"type": "avg", "field": "elapsed"}, "p": {"type": "percentiles", "field": "elapsed"}},
+        "flush": {"every": 5},
+    },
+    {
+        "name": "per_10s",
+        "task_id": "%{action}",
+        "metrics": {
+            "n": {"type": "count"},
+            "high": {"type": "max", "field": "elapsed"},
+            "hosts": {"type": "distinct", "field": "progress"},
+        },
+        "flush": {"window": {"size": "10s", "advance": "5s"}, "allowed_lateness": "1s"},
+    },
+    {
+        "name": "quiet",
+        "task_id": "%{action}_%{progress}",
+        "metrics": {"n": {"type": "count"}},
+        "flush": {"inactivity_timeout": "150ms", "total_timeout": "3s"},
+    },
 ]
 
 
@@ -220,19 +255,30 @@ def test_replay_of_the_raw_topic_gives_the_same_aggregates(servers, tmp_path: Pa
     produce_batches(servers.kafka, first.topics.raw, raw_batches(lines, per_record=40))
 
     def run(pipeline, label: str) -> dict:  # noqa: ANN001 - TestPipeline
-        services = [ServiceProcess(service, pipeline.path, servers.kafka, servers.elasticsearch, log_dir,
-                                   name=f"{service}-{label}") for service in ("parser", "aggregator")]
+        services = [
+            ServiceProcess(
+                service, pipeline.path, servers.kafka, servers.elasticsearch, log_dir, name=f"{service}-{label}"
+            )
+            for service in ("parser", "aggregator")
+        ]
         try:
             port = serving_port(services[1])
-            wait_until(lambda: metric(port, "streamstash_events_received_total",
-                                     topic=pipeline.topics.parsed) >= len(lines), timeout=120,
-                       message="the aggregator did not receive every line")
-            wait_until(lambda: folded_by(port, pipeline.topics.tasks) >= 3 * len(lines), timeout=120,
-                       message="the aggregator did not fold every line")
+            wait_until(
+                lambda: metric(port, "streamstash_events_received_total", topic=pipeline.topics.parsed) >= len(lines),
+                timeout=120,
+                message="the aggregator did not receive every line",
+            )
+            wait_until(
+                lambda: folded_by(port, pipeline.topics.tasks) >= 3 * len(lines),
+                timeout=120,
+                message="the aggregator did not fold every line",
+            )
         finally:
             stop_all(services)
-        return {event_id: (event.timestamp, event.tags, event.fields)
-                for event_id, event in aggregates_by_id(servers.kafka, pipeline).items()}
+        return {
+            event_id: (event.timestamp, event.tags, event.fields)
+            for event_id, event in aggregates_by_id(servers.kafka, pipeline).items()
+        }
 
     original = run(first, "first")
     # The replay: the same raw topic, everything else new (consumer groups, topics, state).

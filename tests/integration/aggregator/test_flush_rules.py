@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from streamstash import names
-from streamstash.envelope import Event, Source, event_id, format_timestamp
+from streamstash.events.envelope import Event, Source, event_id, format_timestamp
 from tests.helpers.pipelines import write_pipeline
 from tests.helpers.processes import stop_all
 from tests.helpers.waiting import wait_until
@@ -33,16 +33,31 @@ CLOSING_S = 10_000
 ROUTES_PER_KIND = {"w": 2, "s": 1}  # window events feed two aggregations
 
 AGGREGATIONS = [
-    {"name": "tumbling", "task_id": "%{host}", "when": '[kind] == "w"',
-     "metrics": {"n": {"type": "count"}, "total": {"type": "sum", "field": "v"}},
-     "flush": {"window": {"size": f"{WINDOW_S}s"}, "allowed_lateness": f"{LATENESS_S}s"}},
-    {"name": "hopping", "task_id": "%{host}", "when": '[kind] == "w"',
-     "metrics": {"n": {"type": "count"}, "total": {"type": "sum", "field": "v"}},
-     "flush": {"window": {"size": f"{WINDOW_S}s", "advance": f"{HOP_S}s"}, "allowed_lateness": f"{LATENESS_S}s"}},
-    {"name": "sessions", "task_id": "%{job}", "when": '[kind] == "s"',
-     "metrics": {"n": {"type": "count"}, "total": {"type": "sum", "field": "v"}},
-     "flush": {"inactivity_timeout": f"{INACTIVITY_S}s", "total_timeout": f"{TOTAL_S}s",
-               "end_when": '[step] == "end"'}},
+    {
+        "name": "tumbling",
+        "task_id": "%{host}",
+        "when": '[kind] == "w"',
+        "metrics": {"n": {"type": "count"}, "total": {"type": "sum", "field": "v"}},
+        "flush": {"window": {"size": f"{WINDOW_S}s"}, "allowed_lateness": f"{LATENESS_S}s"},
+    },
+    {
+        "name": "hopping",
+        "task_id": "%{host}",
+        "when": '[kind] == "w"',
+        "metrics": {"n": {"type": "count"}, "total": {"type": "sum", "field": "v"}},
+        "flush": {"window": {"size": f"{WINDOW_S}s", "advance": f"{HOP_S}s"}, "allowed_lateness": f"{LATENESS_S}s"},
+    },
+    {
+        "name": "sessions",
+        "task_id": "%{job}",
+        "when": '[kind] == "s"',
+        "metrics": {"n": {"type": "count"}, "total": {"type": "sum", "field": "v"}},
+        "flush": {
+            "inactivity_timeout": f"{INACTIVITY_S}s",
+            "total_timeout": f"{TOTAL_S}s",
+            "end_when": '[step] == "end"',
+        },
+    },
 ]
 
 
@@ -54,8 +69,12 @@ class Feed:
 
     def add(self, seconds: float, **fields: object) -> Event:
         position = len(self.events)
-        event = Event(timestamp=format_timestamp(BASE_S + seconds), source=Source(kind="file", path="/app.log"),
-                      fields=dict(fields), id=event_id("logs.raw", 0, position // 100, position % 100))
+        event = Event(
+            timestamp=format_timestamp(BASE_S + seconds),
+            source=Source(kind="file", path="/app.log"),
+            fields=dict(fields),
+            id=event_id("logs.raw", 0, position // 100, position % 100),
+        )
         self.events.append(event)
         return event
 
@@ -126,7 +145,7 @@ def test_every_flush_rule_on_event_time(servers, tmp_path: Path, log_dir: Path) 
     for host in ("h1", "h2", "h3"):
         at = rng.uniform(0, 300)
         late.append(feed.add(at, kind="w", host=host, v=100, at=at))
-    phase_two = feed.events[len(phase_one):]
+    phase_two = feed.events[len(phase_one) :]
     closers = [feed.add(CLOSING_S, kind="w", host=host, v=0, at=CLOSING_S) for host in ("h1", "h2", "h3")]
     closers += [feed.add(CLOSING_S, kind="s", job=job, v=0, at=CLOSING_S) for job in ("build", "deploy", "batch")]
 
@@ -140,11 +159,18 @@ def test_every_flush_rule_on_event_time(servers, tmp_path: Path, log_dir: Path) 
         for batch in (phase_one, phase_two, closers):
             feed_parsed(servers.kafka, pipeline, batch, per_record=100)
             folded += sum(ROUTES_PER_KIND[event.fields["kind"]] for event in batch)
-            wait_until(lambda wanted=folded: metric(port, "streamstash_events_received_total",
-                                                    topic=pipeline.topics.tasks) >= wanted, timeout=90,
-                       message="the aggregator did not fold the events")
-        wait_until(lambda: metric(port, "streamstash_aggregator_late_events_total") >= 2 * len(late),
-                   timeout=30, message="late events not counted")
+            wait_until(
+                lambda wanted=folded: (
+                    metric(port, "streamstash_events_received_total", topic=pipeline.topics.tasks) >= wanted
+                ),
+                timeout=90,
+                message="the aggregator did not fold the events",
+            )
+        wait_until(
+            lambda: metric(port, "streamstash_aggregator_late_events_total") >= 2 * len(late),
+            timeout=30,
+            message="late events not counted",
+        )
     finally:
         stop_all([aggregator])
     emitted = aggregates_by_id(servers.kafka, pipeline)
@@ -176,28 +202,40 @@ def test_every_flush_rule_on_event_time(servers, tmp_path: Path, log_dir: Path) 
     session_events = [event for event in phase_one + closers if event.fields["kind"] == "s"]
     expected_sessions = sessions(session_events)
     assert {reason for *_, reason in expected_sessions} == {"inactivity", "timeout", "end"}
-    got_sessions = sorted(by_aggregation["sessions"], key=lambda event: (event.fields["task_id"],
-                                                                         int(event.id.rsplit(":", 1)[1])))
-    assert sorted((event.fields["task_id"], event.fields["n"], event.fields["total"],
-                   event.fields[names.FIELD_FLUSH_REASON]) for event in got_sessions) == sorted(expected_sessions)
+    got_sessions = sorted(
+        by_aggregation["sessions"], key=lambda event: (event.fields["task_id"], int(event.id.rsplit(":", 1)[1]))
+    )
+    assert sorted(
+        (event.fields["task_id"], event.fields["n"], event.fields["total"], event.fields[names.FIELD_FLUSH_REASON])
+        for event in got_sessions
+    ) == sorted(expected_sessions)
     tags = {"inactivity": [names.TAG_AGGREGATE_INACTIVITY], "timeout": [names.TAG_AGGREGATE_TIMEOUT], "end": []}
     for event in got_sessions:
         assert event.tags == tags[event.fields[names.FIELD_FLUSH_REASON]]
 
 
 def _epoch(text: str) -> int:
-    from streamstash.timeformats import parse_iso8601
+    from streamstash.events.timeformats import parse_iso8601
 
     moment = parse_iso8601(text)
     assert moment is not None
     return int(moment.timestamp())
 
 
-def test_idle_flush_closes_open_windows_of_a_quiet_stream_by_wall_clock(servers, tmp_path: Path,
-                                                                         log_dir: Path) -> None:
-    pipeline = write_pipeline(tmp_path, {"aggregations": [
-        {"name": "live", "task_id": "%{host}", "metrics": {"n": {"type": "count"}},
-         "flush": {"window": {"size": "1h"}, "idle_flush": "2s"}}]})
+def test_idle_flush_closes_open_windows_of_a_quiet_stream_by_wall_clock(servers, tmp_path: Path, log_dir: Path) -> None:
+    pipeline = write_pipeline(
+        tmp_path,
+        {
+            "aggregations": [
+                {
+                    "name": "live",
+                    "task_id": "%{host}",
+                    "metrics": {"n": {"type": "count"}},
+                    "flush": {"window": {"size": "1h"}, "idle_flush": "2s"},
+                }
+            ]
+        },
+    )
     create_topics(pipeline, servers.kafka)
     (aggregator,) = start(["aggregator"], pipeline, servers, log_dir)
     feed = Feed()
@@ -205,9 +243,14 @@ def test_idle_flush_closes_open_windows_of_a_quiet_stream_by_wall_clock(servers,
     try:
         serving_port(aggregator)
         feed_parsed(servers.kafka, pipeline, events)
-        emitted = wait_until(lambda: len(found := aggregates_by_id(servers.kafka, pipeline)) >= 2 and found,
-                             timeout=120, message="the quiet windows were never flushed")
+        emitted = wait_until(
+            lambda: len(found := aggregates_by_id(servers.kafka, pipeline)) >= 2 and found,
+            timeout=120,
+            message="the quiet windows were never flushed",
+        )
     finally:
         stop_all([aggregator])
     assert {(event.fields["task_id"], event.fields["n"], tuple(event.tags)) for event in emitted.values()} == {
-        ("a", 2, (names.TAG_AGGREGATE_IDLE,)), ("b", 1, (names.TAG_AGGREGATE_IDLE,))}
+        ("a", 2, (names.TAG_AGGREGATE_IDLE,)),
+        ("b", 1, (names.TAG_AGGREGATE_IDLE,)),
+    }

@@ -21,34 +21,43 @@ LINES = 1500
 
 
 @pytest.mark.parametrize(("every", "index_events"), [(3, False), (100, True)])
-def test_issue_case_end_to_end(servers, es: Elasticsearch, tmp_path: Path, log_dir: Path, every: int,
-                               index_events: bool) -> None:
+def test_issue_case_end_to_end(
+    servers, es: Elasticsearch, tmp_path: Path, log_dir: Path, every: int, index_events: bool
+) -> None:
     lines = task_lines(LINES, seed=every, tasks=5)
     log_file = tmp_path / "tasks.log"
     log_file.write_text("\n".join(lines) + "\n")
-    pipeline = write_pipeline(tmp_path, {
-        "inputs": [{"type": "file", "paths": [str(log_file)], "start_position": "beginning"}],
-        **issue_pipeline(index_events=index_events),
-    })
+    pipeline = write_pipeline(
+        tmp_path,
+        {
+            "inputs": [{"type": "file", "paths": [str(log_file)], "start_position": "beginning"}],
+            **issue_pipeline(index_events=index_events),
+        },
+    )
     expected = expected_every(lines, every)
     assert len(expected) >= LINES // every - 5
 
     create_topics(pipeline, servers.kafka)
-    services = start(["collector", "parser", "aggregator", "indexer"], pipeline, servers, log_dir,
-                     env={"AGG_EVERY": str(every)})
+    services = start(
+        ["collector", "parser", "aggregator", "indexer"], pipeline, servers, log_dir, env={"AGG_EVERY": str(every)}
+    )
     try:
         wait_for_count(es, pipeline.aggregate_index, len(expected), timeout=180)
         aggregator_port = serving_port(services[2])
-        wait_until(lambda: metric(aggregator_port, "streamstash_events_received_total",
-                                 topic=pipeline.topics.tasks) >= LINES, timeout=60,
-                   message="the aggregator did not fold every line")
+        wait_until(
+            lambda: metric(aggregator_port, "streamstash_events_received_total", topic=pipeline.topics.tasks) >= LINES,
+            timeout=60,
+            message="the aggregator did not fold every line",
+        )
         if index_events:
             wait_for_count(es, pipeline.index, LINES, timeout=60)
         indexer_port = serving_port(services[3])
         # Every parsed line has been through the indexer (indexed or skipped as aggregated).
-        wait_until(lambda: metric(indexer_port, "streamstash_events_received_total",
-                                 topic=pipeline.topics.parsed) >= LINES, timeout=60,
-                   message="the indexer did not see every parsed line")
+        wait_until(
+            lambda: metric(indexer_port, "streamstash_events_received_total", topic=pipeline.topics.parsed) >= LINES,
+            timeout=60,
+            message="the indexer did not see every parsed line",
+        )
     finally:
         stop_all(services)
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -16,9 +14,9 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from streamstash import names
-from streamstash.envelope import Event, decode_batch
-from streamstash.kafka import ensure_topics
-from streamstash.stack import LocalStack, StackAddresses, noida_binary
+from streamstash.events.envelope import Event, decode_batch
+from streamstash.kafka.topics import ensure_topics
+from streamstash.stack.manager import LocalStack, StackAddresses
 from tests.helpers.kafka import read_events
 from tests.helpers.pipelines import TestPipeline
 from tests.helpers.waiting import wait_until
@@ -114,18 +112,23 @@ def checkpoint_offset(state_dir: Path) -> int:
 
 
 def wait_until_checkpointed(state_dir: Path, size: int, timeout: float = 120) -> None:
-    wait_until(lambda: checkpoint_offset(state_dir) >= size, timeout=timeout,
-               message=f"checkpoint did not reach {size}")
+    wait_until(
+        lambda: checkpoint_offset(state_dir) >= size, timeout=timeout, message=f"checkpoint did not reach {size}"
+    )
 
 
 def access_lines(start: int, count: int) -> str:
-    return "".join(f'10.0.{n % 250}.{n % 199} - - [01/May/2024:10:00:00 +0000] "GET /item/{n} HTTP/1.1" 200 '
-                   f'{n % 5000} "-" "bench/{n}"\n' for n in range(start, start + count))
+    return "".join(
+        f'10.0.{n % 250}.{n % 199} - - [01/May/2024:10:00:00 +0000] "GET /item/{n} HTTP/1.1" 200 '
+        f'{n % 5000} "-" "bench/{n}"\n'
+        for n in range(start, start + count)
+    )
 
 
 @dataclass
 class StandIn:
-    """A private local stack (noida-db) whose Kafka a test may stop and start; never the shared one."""
+    """A private local stack (this run's Kafka engine) whose Kafka a test may stop and start; never the
+    shared one. Only Kafka goes away: the outage the collector has to ride out, Elasticsearch untouched."""
 
     stack: LocalStack
     addresses: StackAddresses
@@ -138,33 +141,18 @@ class StandIn:
     def elasticsearch(self) -> str:
         return self.addresses.elasticsearch
 
-    @property
-    def kafka_port(self) -> int:
-        return int(self.kafka.rsplit(":", 1)[1])
-
-    def _noida(self, *arguments: str) -> None:
-        # Only Kafka goes away: the outage the collector has to ride out, Elasticsearch untouched.
-        subprocess.run([str(noida_binary()), *arguments, "--data-dir", str(self.stack.server_dir)],  # noqa: S603
-                       check=True, capture_output=True, timeout=60)
-
-    def stop_kafka(self) -> None:
-        self._noida("stop", "kafka")
-        wait_until(lambda: not _accepts(self.kafka_port), timeout=30, message="kafka did not stop")
+    def stop_kafka(self, hard: bool = False) -> None:
+        self.stack.stop_kafka(hard=hard)
 
     def start_kafka(self) -> None:
-        self._noida("start", "kafka")
-        wait_until(lambda: _accepts(self.kafka_port), timeout=60, message="kafka did not come back")
-
-
-def _accepts(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(0.5)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
+        self.stack.start_kafka()
 
 
 @contextmanager
 def private_stand_in(directory: Path) -> Iterator[StandIn]:
-    stack = LocalStack(directory)
+    from tests.conftest import session_engine
+
+    stack = LocalStack(directory, kafka_engine=session_engine())
     addresses = stack.up()
     try:
         yield StandIn(stack, addresses)

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from streamstash import names
-from streamstash.envelope import Event
+from streamstash.events.envelope import Event
 from tests.helpers.fake_docker import FakeDockerEngine
 from tests.helpers.pipelines import write_pipeline
 from tests.helpers.processes import ServiceProcess
@@ -41,16 +41,21 @@ BASE_NS = (int(time.time()) - 3600) * 1_000_000_000
 @pytest.fixture
 def engine() -> Iterator[FakeDockerEngine]:
     # A unix socket path must stay under ~100 bytes, which pytest's tmp_path does not promise.
-    with tempfile.TemporaryDirectory(prefix="fake-docker-", dir="/tmp") as directory, \
-            FakeDockerEngine(Path(directory) / "docker.sock", partial_bytes=PARTIAL_BYTES) as fake:
+    with (
+        tempfile.TemporaryDirectory(prefix="fake-docker-", dir="/tmp") as directory,
+        FakeDockerEngine(Path(directory) / "docker.sock", partial_bytes=PARTIAL_BYTES) as fake,
+    ):
         yield fake
 
 
 def docker_pipeline(tmp_path: Path, engine: FakeDockerEngine, labels: dict[str, str], kafka: str) -> TestPipeline:
-    pipeline = write_pipeline(tmp_path, {
-        "inputs": [{"type": "docker", "docker_url": engine.url, "labels": labels}],
-        "collector": {"batch": {"linger_ms": 20, "max_events": 50}},
-    })
+    pipeline = write_pipeline(
+        tmp_path,
+        {
+            "inputs": [{"type": "docker", "docker_url": engine.url, "labels": labels}],
+            "collector": {"batch": {"linger_ms": 20, "max_events": 50}},
+        },
+    )
     create_topics(pipeline, kafka)
     return pipeline
 
@@ -64,8 +69,9 @@ def described(event: Event) -> tuple[str | None, str | None, str | None, str | N
     return event.source.container_name, event.source.stream, event.message, event.timestamp
 
 
-def test_lines_of_two_containers_and_their_lifecycle(servers, tmp_path: Path, log_dir: Path,
-                                                     engine: FakeDockerEngine) -> None:
+def test_lines_of_two_containers_and_their_lifecycle(
+    servers, tmp_path: Path, log_dir: Path, engine: FakeDockerEngine
+) -> None:
     labels = {"streamstash.test": uuid.uuid4().hex[:8]}
     web = engine.create("web", labels, image="shop/web:2.1")
     console = engine.create("console", labels, image="shop/console:1", tty=True)
@@ -76,8 +82,9 @@ def test_lines_of_two_containers_and_their_lifecycle(servers, tmp_path: Path, lo
     engine.write(web, "warning: slow query\n", stream="stderr", ts_ns=shared)
     engine.write(web, "GET /pay 200\n", ts_ns=shared)
     engine.write(web, long_line + "\n", ts_ns=BASE_NS + 200_000_000)
-    engine.write(web, b"bad \xff\xfe utf-8, nul \x00, \x1b[31mred\x1b[0m\n", stream="stderr",
-                 ts_ns=BASE_NS + 300_999_999)
+    engine.write(
+        web, b"bad \xff\xfe utf-8, nul \x00, \x1b[31mred\x1b[0m\n", stream="stderr", ts_ns=BASE_NS + 300_999_999
+    )
     engine.write(console, "\x1b[1mready\x1b[0m\n", ts_ns=BASE_NS + 400_000_000)
     engine.write(console, "progress 50%\rprogress 100%\n", ts_ns=BASE_NS + 500_000_000)
     engine.write(bystander, "not selected\n", ts_ns=BASE_NS)
@@ -93,16 +100,20 @@ def test_lines_of_two_containers_and_their_lifecycle(servers, tmp_path: Path, lo
     pipeline = docker_pipeline(tmp_path, engine, labels, servers.kafka)
     collector = ServiceProcess("collector", pipeline.path, servers.kafka, servers.elasticsearch, log_dir)
     try:
-        events = wait_until(lambda: (found := raw_events(servers.kafka, pipeline, 1.5)) and len(found) >= 7 and found,
-                            timeout=90, message="the lines of both containers did not reach logs.raw")
+        events = wait_until(
+            lambda: (found := raw_events(servers.kafka, pipeline, 1.5)) and len(found) >= 7 and found,
+            timeout=90,
+            message="the lines of both containers did not reach logs.raw",
+        )
         assert {described(event) for event in events} == expected
         assert len(events) == 7
         for event in events:
             source = event.source
             assert source.kind == names.SOURCE_DOCKER
             assert source.labels == labels
-            assert (source.container_id, source.image) == ((web, "shop/web:2.1") if source.container_name == "web"
-                                                           else (console, "shop/console:1"))
+            assert (source.container_id, source.image) == (
+                (web, "shop/web:2.1") if source.container_name == "web" else (console, "shop/console:1")
+            )
         invalid = next(event for event in events if event.message.startswith("bad "))
         assert names.TAG_INVALID_UTF8 in invalid.tags
         assert base64.b64decode(invalid.raw_b64) == b"bad \xff\xfe utf-8, nul \x00, \x1b[31mred\x1b[0m"
@@ -115,10 +126,15 @@ def test_lines_of_two_containers_and_their_lifecycle(servers, tmp_path: Path, lo
         engine.write(other, "not selected either\n")
         engine.write(web, "goodbye, no newline", ts_ns=BASE_NS + 700_000_000)
         engine.stop(web)
-        expected |= {("late", "stdout", "hello from a late starter", stamp(BASE_NS + 600_000_000)),
-                     ("web", "stdout", "goodbye, no newline", stamp(BASE_NS + 700_000_000))}
-        wait_until(lambda: len(raw_events(servers.kafka, pipeline, 1.5)) >= 9, timeout=60,
-                   message="the late container's line or the exited one's last line is missing")
+        expected |= {
+            ("late", "stdout", "hello from a late starter", stamp(BASE_NS + 600_000_000)),
+            ("web", "stdout", "goodbye, no newline", stamp(BASE_NS + 700_000_000)),
+        }
+        wait_until(
+            lambda: len(raw_events(servers.kafka, pipeline, 1.5)) >= 9,
+            timeout=60,
+            message="the late container's line or the exited one's last line is missing",
+        )
         wait_until(lambda: engine.log_streams(web) == 0, timeout=30, message="the exited container is still followed")
         assert "stopped following container" in collector.log_text()
         assert not engine.log_requests(bystander) and not engine.log_requests(other)
@@ -136,8 +152,9 @@ def recovered_docker_checkpoints(log_path: Path) -> list[str] | None:
     moved = None
     for line in log_path.read_text().splitlines():
         if "recovered positions from the topic" in line:
-            moved = (moved or []) + [key for key in json.loads(line).get("checkpoints_moved", {})
-                                     if key.startswith("docker:")]
+            moved = (moved or []) + [
+                key for key in json.loads(line).get("checkpoints_moved", {}) if key.startswith("docker:")
+            ]
     return moved
 
 
@@ -216,8 +233,9 @@ class Containers:
 UNTIL_STOPPED_MS = 3_600_000
 
 
-def test_restarts_neither_repeat_nor_skip_a_line(servers, tmp_path: Path, log_dir: Path,
-                                                 engine: FakeDockerEngine) -> None:
+def test_restarts_neither_repeat_nor_skip_a_line(
+    servers, tmp_path: Path, log_dir: Path, engine: FakeDockerEngine
+) -> None:
     """SIGTERM, kill -9, kill -9, SIGTERM: each with lines taken from the engine but not yet in logs.raw.
 
     Every stop lands at a point the test chose, not wherever the scheduler happened to be:
@@ -239,10 +257,13 @@ def test_restarts_neither_repeat_nor_skip_a_line(servers, tmp_path: Path, log_di
     ids = containers.ids
     pacer = engine.create("pacer", labels)
     pacer_written: list[tuple[str, str]] = []
-    pipeline = write_pipeline(tmp_path, {
-        "inputs": [{"type": "docker", "docker_url": engine.url, "labels": labels}],
-        "collector": {"batch": {"linger_ms": 60_000, "max_events": BATCH}},
-    })
+    pipeline = write_pipeline(
+        tmp_path,
+        {
+            "inputs": [{"type": "docker", "docker_url": engine.url, "labels": labels}],
+            "collector": {"batch": {"linger_ms": 60_000, "max_events": BATCH}},
+        },
+    )
     create_topics(pipeline, servers.kafka)
     checkpoint_file = pipeline.config.state_dir / "collector" / "checkpoints.json"
     every_container = {f"docker:{container}" for container in ids.values()}
@@ -255,8 +276,9 @@ def test_restarts_neither_repeat_nor_skip_a_line(servers, tmp_path: Path, log_di
         document = yaml.safe_load(pipeline.path.read_text())
         document["collector"]["checkpoint_interval_ms"] = checkpoint_interval_ms
         pipeline.path.write_text(yaml.safe_dump(document, sort_keys=False))
-        started.append(ServiceProcess("collector", pipeline.path, servers.kafka, servers.elasticsearch, log_dir,
-                                      name=name))
+        started.append(
+            ServiceProcess("collector", pipeline.path, servers.kafka, servers.elasticsearch, log_dir, name=name)
+        )
         return started[-1]
 
     def in_kafka() -> dict[str, list[tuple[str | None, str | None]]]:
@@ -273,8 +295,11 @@ def test_restarts_neither_repeat_nor_skip_a_line(servers, tmp_path: Path, log_di
         return {name: len(lines) for name, lines in containers.written.items()}
 
     def reach(target: dict[str, int], what: str) -> None:
-        wait_until(lambda: all(n >= target[name] for name, n in counts().items()), timeout=60,
-                   message=f"logs.raw did not reach {target} lines ({what})")
+        wait_until(
+            lambda: all(n >= target[name] for name, n in counts().items()),
+            timeout=60,
+            message=f"logs.raw did not reach {target} lines ({what})",
+        )
 
     def on_disk() -> dict[str, int]:
         # Read while a collector may be writing it: the file is replaced by a rename, never rewritten in place.
@@ -285,17 +310,20 @@ def test_restarts_neither_repeat_nor_skip_a_line(servers, tmp_path: Path, log_di
         """logs.raw holds exactly the first ``upto`` lines each container printed, each once, in order."""
         published = in_kafka()
         for name, lines in containers.written.items():
-            expected = lines[:upto[name]]
+            expected = lines[: upto[name]]
             seen = Counter(published[name])
             duplicates = {line: n for line, n in seen.items() if n > 1}
             missing = Counter(expected) - seen
-            assert not duplicates, f"{when}, {name}: {len(duplicates)} lines published more than once, " \
-                                   f"e.g. {list(duplicates)[:3]}"
-            assert not missing, f"{when}, {name}: {len(missing)} of {len(expected)} lines missing, " \
-                                f"e.g. {list(missing)[:3]}"
-            assert published[name] == expected, \
-                f"{when}, {name}: {len(published[name])} lines published, expected the first {len(expected)} " \
+            assert not duplicates, (
+                f"{when}, {name}: {len(duplicates)} lines published more than once, e.g. {list(duplicates)[:3]}"
+            )
+            assert not missing, (
+                f"{when}, {name}: {len(missing)} of {len(expected)} lines missing, e.g. {list(missing)[:3]}"
+            )
+            assert published[name] == expected, (
+                f"{when}, {name}: {len(published[name])} lines published, expected the first {len(expected)} "
                 f"printed, in the order printed"
+            )
         assert published["pacer"] == pacer_written, f"{when}, pacer: its lines are not in logs.raw exactly once"
 
     def assert_checkpoints(process: ServiceProcess, how: str) -> None:
@@ -303,14 +331,17 @@ def test_restarts_neither_repeat_nor_skip_a_line(servers, tmp_path: Path, log_di
         saved, reached = on_disk(), published_positions(servers.kafka, pipeline)
         for key in sorted(every_container):
             # Lines held in flight must be read again: the checkpoint may lag logs.raw, never lead it.
-            assert saved[key] <= reached[key], \
+            assert saved[key] <= reached[key], (
                 f"{process.name}: {key} checkpointed at {saved[key]}, past the {reached[key]} logs.raw holds"
+            )
             if how == "level":
-                assert saved[key] == reached[key], \
+                assert saved[key] == reached[key], (
                     f"{process.name}: {key} saved at {saved[key]}, behind the {reached[key]} it acknowledged"
+                )
             else:
-                assert saved[key] < reached[key], \
+                assert saved[key] < reached[key], (
                     f"{process.name}: {key} saved at {saved[key]} during the run, though its interval outlasts it"
+                )
 
     def bring_to_stop_point(resumed: dict[str, int]) -> dict[str, int]:
         """Every full record of this run in Kafka, every other line read by the collector; returns the former."""
@@ -318,14 +349,18 @@ def test_restarts_neither_repeat_nor_skip_a_line(servers, tmp_path: Path, log_di
         for name, n in printed().items():
             assert n > sealed[name], f"{name}: the script leaves no line in flight"
         reach(sealed, "full records")
-        wait_until(lambda: all(engine.handed_over(container) for container in ids.values()), timeout=60,
-                   message="the collector did not read everything the engine sent")
+        wait_until(
+            lambda: all(engine.handed_over(container) for container in ids.values()),
+            timeout=60,
+            message="the collector did not read everything the engine sent",
+        )
         # More than ``sealed`` would mean a record left before it was full: not the point chosen.
         assert_published(sealed, "at the stop point")
         return sealed
 
     def saved_level(keys: set[str], what: str) -> None:
         """Wait until the file holds, for ``keys``, the positions logs.raw holds (a run saving on every ack)."""
+
         def level() -> bool:
             saved, reached = on_disk(), published_positions(servers.kafka, pipeline)
             return all(key in reached and saved.get(key) == reached[key] for key in keys)
@@ -340,8 +375,11 @@ def test_restarts_neither_repeat_nor_skip_a_line(servers, tmp_path: Path, log_di
             line = f"pacer {len(pacer_written)}"
             engine.write(pacer, line + "\n")
             pacer_written.append(("stdout", line))
-        wait_until(lambda: in_kafka()["pacer"] == pacer_written, timeout=60,
-                   message="the pacer's record did not reach logs.raw")
+        wait_until(
+            lambda: in_kafka()["pacer"] == pacer_written,
+            timeout=60,
+            message="the pacer's record did not reach logs.raw",
+        )
         saved_level({pacer_key}, "the pacer's record")
 
     def kill9(process: ServiceProcess, resumed: dict[str, int], saves_every_ack: bool) -> dict[str, int]:
@@ -395,8 +433,11 @@ def test_restarts_neither_repeat_nor_skip_a_line(servers, tmp_path: Path, log_di
                 process.kill9()
 
     # collector-2 left a file level with logs.raw, collector-3 one a whole run behind it.
-    assert recovered_docker_checkpoints(log_dir / "collector-3.log") == [], \
+    assert recovered_docker_checkpoints(log_dir / "collector-3.log") == [], (
         "collector-3: start-up recovery moved checkpoints the file already had level with logs.raw"
+    )
     moved = recovered_docker_checkpoints(log_dir / "collector-4.log")
-    assert set(moved or ()) == every_container, f"collector-4: start-up recovery moved {moved}, though every " \
-                                                f"container had records in logs.raw past its saved checkpoint"
+    assert set(moved or ()) == every_container, (
+        f"collector-4: start-up recovery moved {moved}, though every "
+        f"container had records in logs.raw past its saved checkpoint"
+    )

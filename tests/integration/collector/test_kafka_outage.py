@@ -16,12 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aiokafka.admin import NewTopic
 
 from streamstash import names
 from streamstash.config.common import BatchSettings, KafkaSettings
-from streamstash.envelope import Event, Source
-from streamstash.kafka import make_consumer, make_producer
-from streamstash.metrics import ServiceMetrics
+from streamstash.events.envelope import Event, Source
+from streamstash.kafka.clients import make_admin, make_consumer, make_producer
+from streamstash.runtime.metrics import ServiceMetrics
 from streamstash.services.collector.checkpoints import CheckpointStore
 from streamstash.services.collector.publisher import Publisher
 from streamstash.services.collector.recovery import recover, start_producer
@@ -112,13 +113,18 @@ def ready(port: int) -> bool:
 def test_ten_second_outage_during_a_stream_loses_nothing(stand_in: StandIn, tmp_path: Path, log_dir: Path) -> None:
     log_file = tmp_path / "access.log"
     log_file.touch()
-    pipeline = write_pipeline(tmp_path, {
-        "inputs": [{"type": "file", "paths": [str(log_file)], "start_position": "beginning", "poll_interval_ms": 50},
-                   {"type": "tcp", "port": 0, "framing": "newline", "syslog": False}],
-        # A small memory buffer: the file input waits on it (the file is its buffer), the TCP
-        # lines, which cannot be read again, go to the disk spill.
-        "collector": {"batch": {"linger_ms": 20, "max_events": 200}, "buffer_max_events": 1000},
-    })
+    pipeline = write_pipeline(
+        tmp_path,
+        {
+            "inputs": [
+                {"type": "file", "paths": [str(log_file)], "start_position": "beginning", "poll_interval_ms": 50},
+                {"type": "tcp", "port": 0, "framing": "newline", "syslog": False},
+            ],
+            # A small memory buffer: the file input waits on it (the file is its buffer), the TCP
+            # lines, which cannot be read again, go to the disk spill.
+            "collector": {"batch": {"linger_ms": 20, "max_events": 200}, "buffer_max_events": 1000},
+        },
+    )
     create_topics(pipeline, stand_in.kafka)
     state = pipeline.config.state_dir
     writer = Writer(log_file, lines_per_second=2_000)
@@ -133,14 +139,20 @@ def test_ten_second_outage_during_a_stream_loses_nothing(stand_in: StandIn, tmp_
         stand_in.stop_kafka()
         outage_started = time.monotonic()
         wait_until(lambda: not ready(port), timeout=OUTAGE_S, message="collector still ready without Kafka")
-        wait_until(lambda: total(scrape(port), "streamstash_buffer_fill", buffer="spill") > 0, timeout=OUTAGE_S,
-                   message="nothing spilled to disk")
+        wait_until(
+            lambda: total(scrape(port), "streamstash_buffer_fill", buffer="spill") > 0,
+            timeout=OUTAGE_S,
+            message="nothing spilled to disk",
+        )
         wait_seconds(max(0.0, OUTAGE_S - (time.monotonic() - outage_started)))
         fill = scrape(port)
         assert 1000 <= total(fill, "streamstash_buffer_fill", buffer="memory") <= 1000 + 2 * 200
         assert len(list((state / "collector" / "spill").glob("*.spill"))) >= 1
-        warnings = [json.loads(line) for line in collector.log_text().splitlines()
-                    if '"level":"WARNING"' in line and "spill_events" in line]
+        warnings = [
+            json.loads(line)
+            for line in collector.log_text().splitlines()
+            if '"level":"WARNING"' in line and "spill_events" in line
+        ]
         assert warnings, "no WARNING with the buffer figures"
         assert {"memory_events", "spill_bytes", "kafka_healthy"} <= set(warnings[-1])
         assert warnings[-1]["kafka_healthy"] is False
@@ -152,8 +164,14 @@ def test_ten_second_outage_during_a_stream_loses_nothing(stand_in: StandIn, tmp_
         writer.join()
         sender.join()
         wait_until_checkpointed(state, log_file.stat().st_size, timeout=120)
-        wait_until(lambda: total(scrape(port), "streamstash_events_sent_total", service="collector")
-                   >= writer.written + sender.sent, timeout=120, message="not everything was sent")
+        wait_until(
+            lambda: (
+                total(scrape(port), "streamstash_events_sent_total", service="collector")
+                >= writer.written + sender.sent
+            ),
+            timeout=120,
+            message="not everything was sent",
+        )
         wait_until(lambda: ready(port), timeout=60, message="collector not ready after the outage")
         assert list((state / "collector" / "spill").glob("*.spill")) == []
         sent = total(scrape(port), "streamstash_events_sent_total", service="collector")
@@ -170,20 +188,38 @@ def test_ten_second_outage_during_a_stream_loses_nothing(stand_in: StandIn, tmp_
     assert sent == len(events) == writer.written + sender.sent
 
 
+async def create_topic(kafka: KafkaSettings, topic: str) -> None:
+    admin = make_admin(kafka)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, 1, 1)])
+    finally:
+        await admin.close()
+
+
 def event(number: int) -> Event:
     return Event(message=f"line {number} " + "x" * 400, source=Source(kind=names.SOURCE_STDIN, offset=number))
 
 
-async def test_spill_is_bounded_then_inputs_wait_and_everything_is_sent_in_order(stand_in: StandIn,
-                                                                                 tmp_path: Path) -> None:
+async def test_spill_is_bounded_then_inputs_wait_and_everything_is_sent_in_order(
+    stand_in: StandIn, tmp_path: Path
+) -> None:
     topic = f"spill-{tmp_path.name}"
     kafka = KafkaSettings(bootstrap_servers=stand_in.kafka)
+    await create_topic(kafka, topic)  # Kafka, like the compose broker, creates no topic on a first produce
     stand_in.stop_kafka()
     try:
         store = CheckpointStore(tmp_path / "checkpoints.json")
         spill = Spill(tmp_path / "spill", max_bytes=1024 * 1024, segment_bytes=128 * 1024)
-        publisher = Publisher(None, topic, BatchSettings(max_events=100, linger_ms=10), ServiceMetrics("collector"),
-                              buffer_max_events=1000, checkpoints=store, spill=spill)
+        publisher = Publisher(
+            None,
+            topic,
+            BatchSettings(max_events=100, linger_ms=10),
+            ServiceMetrics("collector"),
+            buffer_max_events=1000,
+            checkpoints=store,
+            spill=spill,
+        )
         await publisher.start()
         emitted = 0
 
@@ -221,16 +257,25 @@ async def test_spill_is_bounded_then_inputs_wait_and_everything_is_sent_in_order
     assert offsets == list(range(20_000))
 
 
-def test_stopped_while_kafka_is_down_the_next_run_sends_the_spill_once(stand_in: StandIn, tmp_path: Path,
-                                                                      log_dir: Path) -> None:
+def test_stopped_while_kafka_is_down_the_next_run_sends_the_spill_once(
+    stand_in: StandIn, tmp_path: Path, log_dir: Path
+) -> None:
     log_file = tmp_path / "access.log"
     log_file.write_text(access_lines(0, 3_000))
-    pipeline = write_pipeline(tmp_path, {
-        "inputs": [{"type": "file", "paths": [str(log_file)], "start_position": "beginning", "poll_interval_ms": 50},
-                   {"type": "tcp", "port": 0, "framing": "newline", "syslog": False}],
-        "collector": {"batch": {"linger_ms": 20, "max_events": 200}, "buffer_max_events": 1000,
-                      "drain_timeout_s": 1},
-    })
+    pipeline = write_pipeline(
+        tmp_path,
+        {
+            "inputs": [
+                {"type": "file", "paths": [str(log_file)], "start_position": "beginning", "poll_interval_ms": 50},
+                {"type": "tcp", "port": 0, "framing": "newline", "syslog": False},
+            ],
+            "collector": {
+                "batch": {"linger_ms": 20, "max_events": 200},
+                "buffer_max_events": 1000,
+                "drain_timeout_s": 1,
+            },
+        },
+    )
     create_topics(pipeline, stand_in.kafka)
     state = pipeline.config.state_dir
     spill_dir = state / "collector" / "spill"
@@ -238,8 +283,9 @@ def test_stopped_while_kafka_is_down_the_next_run_sends_the_spill_once(stand_in:
     def tcp_received(port: int) -> float:
         return total(scrape(port), "streamstash_events_received_total", topic=names.SOURCE_TCP)
 
-    first = ServiceProcess("collector", pipeline.path, stand_in.kafka, stand_in.elasticsearch, log_dir,
-                           name="collector-1")
+    first = ServiceProcess(
+        "collector", pipeline.path, stand_in.kafka, stand_in.elasticsearch, log_dir, name="collector-1"
+    )
     port = first.http_port
     connection = socket.create_connection(("127.0.0.1", tcp_port(first)))
     try:
@@ -250,8 +296,11 @@ def test_stopped_while_kafka_is_down_the_next_run_sends_the_spill_once(stand_in:
         with open(log_file, "a", encoding="utf-8") as out:
             out.write(access_lines(3_000, 5_000))
         wait_until(lambda: tcp_received(port) == 3_500, timeout=60, message="tcp lines not taken in")
-        wait_until(lambda: total(scrape(port), "streamstash_buffer_fill", buffer="spill") > 0, timeout=60,
-                   message="nothing spilled")
+        wait_until(
+            lambda: total(scrape(port), "streamstash_buffer_fill", buffer="spill") > 0,
+            timeout=60,
+            message="nothing spilled",
+        )
     finally:
         connection.close()
     try:
@@ -261,8 +310,9 @@ def test_stopped_while_kafka_is_down_the_next_run_sends_the_spill_once(stand_in:
     assert "batches spilled for the next run" in first.log_text()
     assert list(spill_dir.glob("*.spill"))
 
-    second = ServiceProcess("collector", pipeline.path, stand_in.kafka, stand_in.elasticsearch, log_dir,
-                            name="collector-2")
+    second = ServiceProcess(
+        "collector", pipeline.path, stand_in.kafka, stand_in.elasticsearch, log_dir, name="collector-2"
+    )
     try:
         wait_until_checkpointed(state, log_file.stat().st_size, timeout=120)
         wait_until(lambda: not list(spill_dir.glob("*.spill")), timeout=60, message="spill not sent")
@@ -272,4 +322,5 @@ def test_stopped_while_kafka_is_down_the_next_run_sends_the_spill_once(stand_in:
     events = raw_events(stand_in.kafka, pipeline, timeout=5)
     assert_every_line_exactly_once([e for e in events if e.source.kind == names.SOURCE_FILE], log_file)
     assert sorted(e.message for e in events if e.source.kind == names.SOURCE_TCP) == sorted(
-        f"tcp line {n}" for n in range(3_500))
+        f"tcp line {n}" for n in range(3_500)
+    )

@@ -20,8 +20,10 @@ from tests.integration.collector.support import create_topics, raw_events
 
 pytestmark = pytest.mark.integration
 
-RFC5424 = ('<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 '
-           '[exampleSDID@32473 iut="3" eventSource="Application"] An application event')
+RFC5424 = (
+    "<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 "
+    '[exampleSDID@32473 iut="3" eventSource="Application"] An application event'
+)
 RFC3164 = "<34>Oct 11 22:14:15 mymachine su[230]: 'su root' failed for lonvick"
 
 
@@ -43,12 +45,22 @@ def octet(message: str) -> bytes:
 
 
 def test_udp_and_tcp_listeners(servers, tmp_path: Path, log_dir: Path) -> None:
-    pipeline = write_pipeline(tmp_path, {"inputs": [
-        {"type": "udp", "port": 0},
-        {"type": "tcp", "port": 0, "framing": "auto"},
-        {"type": "tcp", "port": 0, "framing": "newline", "syslog": False,
-         "multiline": {"pattern": r"^\s+at |^Caused by:", "what": "previous", "timeout_ms": 300}},
-    ]})
+    pipeline = write_pipeline(
+        tmp_path,
+        {
+            "inputs": [
+                {"type": "udp", "port": 0},
+                {"type": "tcp", "port": 0, "framing": "auto"},
+                {
+                    "type": "tcp",
+                    "port": 0,
+                    "framing": "newline",
+                    "syslog": False,
+                    "multiline": {"pattern": r"^\s+at |^Caused by:", "what": "previous", "timeout_ms": 300},
+                },
+            ]
+        },
+    )
     create_topics(pipeline, servers.kafka)
     process = ServiceProcess("collector", pipeline.path, servers.kafka, servers.elasticsearch, log_dir)
     try:
@@ -85,19 +97,26 @@ def test_udp_and_tcp_listeners(servers, tmp_path: Path, log_dir: Path) -> None:
         assert by_message["log4net line two"].source.kind == names.SOURCE_UDP
         bsd = by_message["'su root' failed for lonvick"].fields[names.FIELD_SYSLOG]
         assert (bsd["facility_name"], bsd["severity_name"], bsd["host"], bsd["program"], bsd["pid"]) == (
-            "auth", "crit", "mymachine", "su", "230")
+            "auth",
+            "crit",
+            "mymachine",
+            "su",
+            "230",
+        )
         assert by_message["<999>bogus priority"].tags == [names.TAG_SYSLOG_INVALID_PRIORITY]
 
         rfc5424 = by_message["An application event"]
         assert rfc5424.timestamp == "2003-10-11T22:14:15.003Z"
         assert rfc5424.fields[names.FIELD_SYSLOG]["structured_data"] == {
-            "exampleSDID@32473": {"iut": "3", "eventSource": "Application"}}
+            "exampleSDID@32473": {"iut": "3", "eventSource": "Application"}
+        }
         assert rfc5424.fields[names.FIELD_SYSLOG]["msgid"] == "ID47"
         assert by_message["two\nlines"].source.kind == names.SOURCE_TCP  # a counted frame keeps its newline
         assert {"nc line 1", "nc line 2"} <= set(by_message)
         assert "ERROR failed\n  at a.B(B.java:1)\nCaused by: x\n  at c.D(D.java:2)" in by_message
-        assert names.TAG_MULTILINE in by_message[
-            "ERROR failed\n  at a.B(B.java:1)\nCaused by: x\n  at c.D(D.java:2)"].tags
+        assert (
+            names.TAG_MULTILINE in by_message["ERROR failed\n  at a.B(B.java:1)\nCaused by: x\n  at c.D(D.java:2)"].tags
+        )
         assert "INFO fine" in by_message  # flushed by the timeout / the connection's end
         assert_service_metrics(process.http_port, "collector", sent=10, dropped=0)
     finally:
@@ -110,10 +129,26 @@ def test_lines_piped_into_stdin_reach_logs_raw(servers, tmp_path: Path, log_dir:
     lines = [f"piped line {number} \u00e9" for number in range(2_000)]
     with open(log_dir / "collector-stdin.log", "wb") as log:
         result = subprocess.run(  # noqa: S603
-            [sys.executable, "-m", "streamstash.cli", "collector", "--config", str(pipeline.path),
-             "--kafka", servers.kafka, "--elasticsearch", servers.elasticsearch, "--http-port", "0"],
-            input=("\n".join(lines) + "\n").encode(), stdout=log, stderr=subprocess.STDOUT, timeout=120,
-            env=dict(os.environ))
+            [
+                sys.executable,
+                "-m",
+                "streamstash.services.cli",
+                "collector",
+                "--config",
+                str(pipeline.path),
+                "--kafka",
+                servers.kafka,
+                "--elasticsearch",
+                servers.elasticsearch,
+                "--http-port",
+                "0",
+            ],
+            input=("\n".join(lines) + "\n").encode(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=120,
+            env=dict(os.environ),
+        )
     assert result.returncode == 0
     events = raw_events(servers.kafka, pipeline)
     assert [event.message for event in events] == lines  # one source: one partition, in order

@@ -49,11 +49,15 @@ class Writer(threading.Thread):
 def test_stop_restart_kill9_and_lost_checkpoint_saves(servers, tmp_path: Path, log_dir: Path) -> None:
     log_file = tmp_path / "access.log"
     append(log_file, access_lines(0, 30_000))
-    pipeline = write_pipeline(tmp_path, {
-        "inputs": [{"type": "file", "paths": [str(log_file)], "start_position": "beginning",
-                    "poll_interval_ms": 50}],
-        "collector": {"batch": {"linger_ms": 20, "max_events": 200}},
-    })
+    pipeline = write_pipeline(
+        tmp_path,
+        {
+            "inputs": [
+                {"type": "file", "paths": [str(log_file)], "start_position": "beginning", "poll_interval_ms": 50}
+            ],
+            "collector": {"batch": {"linger_ms": 20, "max_events": 200}},
+        },
+    )
     create_topics(pipeline, servers.kafka)
     state = pipeline.config.state_dir
     checkpoint = state / "collector" / "checkpoints.json"
@@ -87,8 +91,9 @@ def test_stop_restart_kill9_and_lost_checkpoint_saves(servers, tmp_path: Path, l
     try:
         for name in ("collector-4", "collector-5"):
             progress = checkpoint_offset(state)
-            wait_until(lambda progress=progress: checkpoint_offset(state) > progress, timeout=120,
-                       message="no progress")
+            wait_until(
+                lambda progress=progress: checkpoint_offset(state) > progress, timeout=120, message="no progress"
+            )
             running.kill9()
             running = collector(name)
         wait_until(lambda: writer.written > 20_000, timeout=120, message="writer too slow")

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from pathlib import Path
 from collections.abc import Iterator
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 import yaml
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from elasticsearch import Elasticsearch
 
 from streamstash import names
 from streamstash.config import load_pipeline
-from streamstash.envelope import Batch, Event, Source, event_id
-from streamstash.kafka import ensure_topics
+from streamstash.events.envelope import Batch, Event, Source, event_id
+from streamstash.kafka.topics import ensure_topics
 from tests.helpers.kafka import produce_batches
 from tests.helpers.metrics import scrape, total
 from tests.helpers.pipelines import TestPipeline, write_pipeline
@@ -29,12 +29,23 @@ def access_events(record: int, count: int, start_offset: int = 0, **overrides: A
     events = []
     for position in range(count):
         line = start_offset + position
-        fields = {"clientip": f"10.0.{line % 250}.{line % 7}", "verb": "GET", "request": f"/page/{line}",
-                  "response": 200 + (line % 3), "bytes": 1000 + line}
+        fields = {
+            "clientip": f"10.0.{line % 250}.{line % 7}",
+            "verb": "GET",
+            "request": f"/page/{line}",
+            "response": 200 + (line % 3),
+            "bytes": 1000 + line,
+        }
         fields.update(overrides)
-        events.append(Event(message=f"line {line}", timestamp="2024-05-01T12:00:00.000Z",
-                            source=Source(kind=names.SOURCE_FILE, path="/var/log/access.log", offset=line),
-                            fields=fields, id=event_id(RAW_TOPIC, 0, record, position)))
+        events.append(
+            Event(
+                message=f"line {line}",
+                timestamp="2024-05-01T12:00:00.000Z",
+                source=Source(kind=names.SOURCE_FILE, path="/var/log/access.log", offset=line),
+                fields=fields,
+                id=event_id(RAW_TOPIC, 0, record, position),
+            )
+        )
     return events
 
 
@@ -52,8 +63,9 @@ def feed_documents(kafka: str, topic: str, total_documents: int, per_record: int
     return [event.id for events in records for event in events if event.id]
 
 
-def indexer_pipeline(directory: Path, output: dict[str, Any] | None = None, partitions: int = 3,
-                     **sections: Any) -> TestPipeline:
+def indexer_pipeline(
+    directory: Path, output: dict[str, Any] | None = None, partitions: int = 3, **sections: Any
+) -> TestPipeline:
     """A per-test pipeline whose Elasticsearch output (and bulk settings) are merged with ``output``."""
     pipeline = write_pipeline(directory, sections, partitions=partitions)
     document = yaml.safe_load(pipeline.path.read_text())
@@ -77,8 +89,7 @@ def document_versions(es: Elasticsearch, index: str) -> dict[str, int]:
     """Every document id in ``index`` with its version (scroll: more than 10,000 documents)."""
     es.indices.refresh(index=index)
     versions: dict[str, int] = {}
-    response = es.search(index=index, scroll="1m", size=5000, version=True, source=False,
-                         query={"match_all": {}})
+    response = es.search(index=index, scroll="1m", size=5000, version=True, source=False, query={"match_all": {}})
     while True:
         hits = response["hits"]["hits"]
         if not hits:
@@ -214,4 +225,4 @@ def host_port(url: str) -> tuple[str, int]:
 
 def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]

@@ -29,18 +29,22 @@ RECORDS = 3
 PER_RECORD = 100
 
 
-def test_ecs_names_and_create_replay_counts_409_as_already_indexed(servers, es: Elasticsearch, tmp_path: Path,
-                                                                      log_dir: Path) -> None:
-    pipeline = indexer_pipeline(tmp_path, {"ecs_compatibility": "v8", "data_stream": True,
-                                           "bulk": {"flush_ms": 100}})
+def test_ecs_names_and_create_replay_counts_409_as_already_indexed(
+    servers, es: Elasticsearch, tmp_path: Path, log_dir: Path
+) -> None:
+    pipeline = indexer_pipeline(tmp_path, {"ecs_compatibility": "v8", "data_stream": True, "bulk": {"flush_ms": 100}})
     assert pipeline.config.outputs.elasticsearch.op_type == "create"
     create_topics(pipeline, servers.kafka)
-    feed(servers.kafka, pipeline.topics.parsed,
-         [access_events(record, PER_RECORD, start_offset=record * PER_RECORD) for record in range(RECORDS)])
+    feed(
+        servers.kafka,
+        pipeline.topics.parsed,
+        [access_events(record, PER_RECORD, start_offset=record * PER_RECORD) for record in range(RECORDS)],
+    )
     total = RECORDS * PER_RECORD
 
-    first = ServiceProcess(names.SERVICE_INDEXER, pipeline.path, servers.kafka, servers.elasticsearch, log_dir,
-                           name="indexer-first")
+    first = ServiceProcess(
+        names.SERVICE_INDEXER, pipeline.path, servers.kafka, servers.elasticsearch, log_dir, name="indexer-first"
+    )
     try:
         wait_for_count(es, pipeline.index, total, timeout=90)
         port = first.http_port
@@ -68,18 +72,24 @@ def test_ecs_names_and_create_replay_counts_409_as_already_indexed(servers, es: 
     document_tree["kafka"]["consumer_group_prefix"] = f"{pipeline.prefix}-replay"
     replay.write_text(yaml.safe_dump(document_tree, sort_keys=False))
     load_pipeline(replay, env={})
-    second = ServiceProcess(names.SERVICE_INDEXER, replay, servers.kafka, servers.elasticsearch, log_dir,
-                            name="indexer-replay")
+    second = ServiceProcess(
+        names.SERVICE_INDEXER, replay, servers.kafka, servers.elasticsearch, log_dir, name="indexer-replay"
+    )
     try:
         port = second.http_port
-        wait_until(lambda: bulk_items(port, "already_indexed") == total, timeout=90,
-                   message="replayed creates were not counted as already indexed")
+        wait_until(
+            lambda: bulk_items(port, "already_indexed") == total,
+            timeout=90,
+            message="replayed creates were not counted as already indexed",
+        )
         assert bulk_items(port, "created") == 0
         assert bulk_items(port, "rejected") == 0
-        wait_until(lambda: indexer_sample(port, "streamstash_events_sent_total") == total, timeout=30,
-                   message="replayed documents were not counted as sent")
+        wait_until(
+            lambda: indexer_sample(port, "streamstash_events_sent_total") == total,
+            timeout=30,
+            message="replayed documents were not counted as sent",
+        )
     finally:
         second.stop()
     assert count(es, pipeline.index) == total
     read_dead_letters(servers.kafka, pipeline.topics.dlq, expected=0, timeout=3)
-

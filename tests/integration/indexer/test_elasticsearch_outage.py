@@ -53,9 +53,11 @@ def ready(port: int) -> bool:
 
 
 def test_elasticsearch_down_for_20s_pauses_then_catches_up_with_nothing_lost(
-        servers, es: Elasticsearch, tmp_path: Path, log_dir: Path) -> None:
-    pipeline = indexer_pipeline(tmp_path, {"bulk": {"max_docs": 500, "flush_ms": 100, "max_in_flight": 4,
-                                                    "retry_max_ms": 2000}})
+    servers, es: Elasticsearch, tmp_path: Path, log_dir: Path
+) -> None:
+    pipeline = indexer_pipeline(
+        tmp_path, {"bulk": {"max_docs": 500, "flush_ms": 100, "max_in_flight": 4, "retry_max_ms": 2000}}
+    )
     create_topics(pipeline, servers.kafka)
     with CuttableProxy(*host_port(servers.elasticsearch)) as proxy:
         indexer = ServiceProcess(names.SERVICE_INDEXER, pipeline.path, servers.kafka, proxy.url, log_dir)
@@ -67,13 +69,20 @@ def test_elasticsearch_down_for_20s_pauses_then_catches_up_with_nothing_lost(
 
             proxy.cut()
             outage_started = time.monotonic()
-            ids += feed_documents(servers.kafka, pipeline.topics.parsed, DURING, PER_RECORD,
-                                  first_record=BEFORE // PER_RECORD)
+            ids += feed_documents(
+                servers.kafka, pipeline.topics.parsed, DURING, PER_RECORD, first_record=BEFORE // PER_RECORD
+            )
             wait_until(lambda: not ready(port), timeout=OUTAGE_S, message="still ready with Elasticsearch away")
-            wait_until(lambda: indexer_sample(port, "streamstash_consumer_paused") == 1, timeout=OUTAGE_S,
-                       message="consumption never paused")
-            wait_until(lambda: indexer_sample(port, "streamstash_consumer_lag") > 0, timeout=OUTAGE_S,
-                       message="consumer lag not reported while paused")
+            wait_until(
+                lambda: indexer_sample(port, "streamstash_consumer_paused") == 1,
+                timeout=OUTAGE_S,
+                message="consumption never paused",
+            )
+            wait_until(
+                lambda: indexer_sample(port, "streamstash_consumer_lag") > 0,
+                timeout=OUTAGE_S,
+                message="consumer lag not reported while paused",
+            )
             remaining = OUTAGE_S - (time.monotonic() - outage_started)
             if remaining > 0:
                 time.sleep(remaining)  # the outage itself: how long Elasticsearch stays away
@@ -85,11 +94,17 @@ def test_elasticsearch_down_for_20s_pauses_then_catches_up_with_nothing_lost(
             proxy.restore()
             wait_for_count(es, pipeline.index, BEFORE + DURING, timeout=120)
             wait_until(lambda: ready(port), timeout=30, message="not ready again after Elasticsearch returned")
-            wait_until(lambda: indexer_sample(port, "streamstash_consumer_paused") == 0, timeout=30,
-                       message="consumption never resumed")
+            wait_until(
+                lambda: indexer_sample(port, "streamstash_consumer_paused") == 0,
+                timeout=30,
+                message="consumption never resumed",
+            )
             assert indexer_sample(port, "streamstash_events_sent_total") == BEFORE + DURING
-            wait_until(lambda: indexer_sample(port, "streamstash_consumer_lag") == 0, timeout=30,
-                       message="consumer lag not back to zero after catching up")
+            wait_until(
+                lambda: indexer_sample(port, "streamstash_consumer_lag") == 0,
+                timeout=30,
+                message="consumer lag not back to zero after catching up",
+            )
             assert "partitions revoked" not in indexer.log_text(), "the outage cost the group membership"
         finally:
             indexer.stop()

@@ -48,37 +48,48 @@ def stable_count(es: Elasticsearch, index: str) -> int:
     return wait_until(settled, timeout=30, interval=0.1, message="count kept changing after the kill")
 
 
-def test_kill9_and_restart_index_every_document_exactly_once(servers, es: Elasticsearch, tmp_path: Path,
-                                                               log_dir: Path) -> None:
+def test_kill9_and_restart_index_every_document_exactly_once(
+    servers, es: Elasticsearch, tmp_path: Path, log_dir: Path
+) -> None:
     # Static membership: the restarted indexer takes the killed one's place in the group at once. (Without
     # it a real broker reassigns after the session timeout; the local stand-in never expires the dead member.)
-    pipeline = indexer_pipeline(tmp_path, {"bulk": {"max_docs": 500, "flush_ms": 100, "max_in_flight": 4},
-                                           "group_instance_id": "indexer-0"})
+    pipeline = indexer_pipeline(
+        tmp_path, {"bulk": {"max_docs": 500, "flush_ms": 100, "max_in_flight": 4}, "group_instance_id": "indexer-0"}
+    )
     create_topics(pipeline, servers.kafka)
     ids = feed_documents(servers.kafka, pipeline.topics.parsed, DOCUMENTS, PER_RECORD)
     assert len(set(ids)) == DOCUMENTS
 
-    first = ServiceProcess(names.SERVICE_INDEXER, pipeline.path, servers.kafka, servers.elasticsearch, log_dir,
-                           name="indexer-killed")
+    first = ServiceProcess(
+        names.SERVICE_INDEXER, pipeline.path, servers.kafka, servers.elasticsearch, log_dir, name="indexer-killed"
+    )
     try:
         port = first.http_port
-        wait_until(lambda: indexer_sample(port, "streamstash_events_sent_total") >= KILL_AFTER, timeout=90,
-                   interval=0.05, message="the first indexer never got going")
+        wait_until(
+            lambda: indexer_sample(port, "streamstash_events_sent_total") >= KILL_AFTER,
+            timeout=90,
+            interval=0.05,
+            message="the first indexer never got going",
+        )
         failed_before_kill = indexer_sample(port, "streamstash_bulk_errors_total")
     finally:
         first.kill9()
     indexed_before_restart = stable_count(es, pipeline.index)
     assert KILL_AFTER <= indexed_before_restart < DOCUMENTS, "the kill did not land mid-stream"
 
-    second = ServiceProcess(names.SERVICE_INDEXER, pipeline.path, servers.kafka, servers.elasticsearch, log_dir,
-                            name="indexer-restarted")
+    second = ServiceProcess(
+        names.SERVICE_INDEXER, pipeline.path, servers.kafka, servers.elasticsearch, log_dir, name="indexer-restarted"
+    )
     missing = DOCUMENTS - indexed_before_restart
     try:
         wait_for_count(es, pipeline.index, DOCUMENTS, timeout=300)  # minutes only on a crowded machine
         port = second.http_port
         # The restarted indexer wrote at least everything that was missing ...
-        wait_until(lambda: bulk_items(port, "created") + bulk_items(port, "updated") >= missing, timeout=60,
-                   message="the restarted indexer did not write the missing documents")
+        wait_until(
+            lambda: bulk_items(port, "created") + bulk_items(port, "updated") >= missing,
+            timeout=60,
+            message="the restarted indexer did not write the missing documents",
+        )
         created, overwritten = bulk_items(port, "created"), bulk_items(port, "updated")
         failed_requests = indexer_sample(port, "streamstash_bulk_errors_total")
         assert bulk_items(port, "rejected") == 0
@@ -98,5 +109,7 @@ def test_kill9_and_restart_index_every_document_exactly_once(servers, es: Elasti
         assert created <= missing
         assert overwrites >= overwritten
     assert max(versions.values()) <= 2 + failed_requests + failed_before_kill
-    print(f"\nkilled after {indexed_before_restart} documents; restart created {created:.0f}, "
-          f"overwrote {overwritten:.0f} (failed requests: {failed_requests:.0f})")
+    print(
+        f"\nkilled after {indexed_before_restart} documents; restart created {created:.0f}, "
+        f"overwrote {overwritten:.0f} (failed requests: {failed_requests:.0f})"
+    )

@@ -29,7 +29,8 @@ PARTITIONS = 3
 
 
 def test_mapping_conflicts_go_to_the_dlq_with_the_reason_and_the_batch_commits(
-        servers, es: Elasticsearch, tmp_path: Path, log_dir: Path) -> None:
+    servers, es: Elasticsearch, tmp_path: Path, log_dir: Path
+) -> None:
     pipeline = indexer_pipeline(tmp_path, {"bulk": {"max_docs": 50, "flush_ms": 100}}, partitions=PARTITIONS)
     create_topics(pipeline, servers.kafka)
     records = [access_events(record, 40, start_offset=record * 40) for record in range(6)]
@@ -50,8 +51,11 @@ def test_mapping_conflicts_go_to_the_dlq_with_the_reason_and_the_batch_commits(
         # Committed only after the DLQ held the rejected ones: every partition up to its end.
         ends = end_offsets(servers.kafka, pipeline.topics.parsed, PARTITIONS)
         group = f"{pipeline.prefix}-{names.SERVICE_INDEXER}"
-        wait_until(lambda: committed_offsets(servers.kafka, group, pipeline.topics.parsed, PARTITIONS) == ends,
-                   timeout=30, message="offsets not committed to the end")
+        wait_until(
+            lambda: committed_offsets(servers.kafka, group, pipeline.topics.parsed, PARTITIONS) == ends,
+            timeout=30,
+            message="offsets not committed to the end",
+        )
         assert_service_metrics(port, names.SERVICE_INDEXER, received=240, sent=good)
         assert bulk_items(port, "rejected") == len(bad_ids)
         assert bulk_items(port, "created") == good

@@ -20,12 +20,12 @@ API_KEY = "YXBpLWtleS1uZXZlci1sb2dnZWQ="
 
 
 @pytest.mark.parametrize("auth", ["basic", "api_key"])
-def test_startup_log_holds_no_credentials(servers, es: Elasticsearch, tmp_path: Path, log_dir: Path,
-                                          auth: str) -> None:
+def test_startup_log_holds_no_credentials(servers, es: Elasticsearch, tmp_path: Path, log_dir: Path, auth: str) -> None:
     # The local stand-in accepts any credentials, so the whole path (template, bulk) runs with them.
     credentials = {"username": "elastic", "password": PASSWORD} if auth == "basic" else {"api_key": API_KEY}
-    pipeline = indexer_pipeline(tmp_path, {"bulk": {"flush_ms": 100}}, elasticsearch=credentials,
-                                logging={"level": "DEBUG"})
+    pipeline = indexer_pipeline(
+        tmp_path, {"bulk": {"flush_ms": 100}}, elasticsearch=credentials, logging={"level": "DEBUG"}
+    )
     create_topics(pipeline, servers.kafka)
     feed(servers.kafka, pipeline.topics.parsed, [access_events(0, 10)])
     indexer = ServiceProcess(names.SERVICE_INDEXER, pipeline.path, servers.kafka, servers.elasticsearch, log_dir)

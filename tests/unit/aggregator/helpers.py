@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 
 from streamstash.config import parse_pipeline
-from streamstash.envelope import Event, Source, format_timestamp
+from streamstash.events.envelope import Event, Source, format_timestamp
 from streamstash.services.aggregator.logic import RecordProcessor, TaskAggregator, TaskRouter
 from streamstash.services.aggregator.records import TaskGroup, task_records
 
@@ -20,8 +20,14 @@ def make_processor(aggregations: str) -> RecordProcessor:
 
 
 def task_event(position: int, at_ms: int, offset: int = 0, raw_partition: int = 0, **fields: Any) -> Event:
-    return Event(message=f"line {position}", timestamp=format_timestamp(at_ms / 1000), source=Source(kind="file"),
-                 tags=["t"], fields=fields, id=f"logs.raw:{raw_partition}:{offset}:{position}")
+    return Event(
+        message=f"line {position}",
+        timestamp=format_timestamp(at_ms / 1000),
+        source=Source(kind="file"),
+        tags=["t"],
+        fields=fields,
+        id=f"logs.raw:{raw_partition}:{offset}:{position}",
+    )
 
 
 class MemoryTable:

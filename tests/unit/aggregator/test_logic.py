@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from streamstash import names
-from streamstash.envelope import Event, Source
+from streamstash.events.envelope import Event, Source
 from streamstash.services.aggregator.logic import (
     RecordProcessor,
     TaskAggregator,
@@ -22,6 +22,7 @@ from tests.unit.aggregator.helpers import BASE_MS, MemoryTable, groups_of, make_
 
 def make_processor_and_table(aggregations: str) -> tuple[RecordProcessor, MemoryTable]:
     return make_processor(aggregations), MemoryTable()
+
 
 ISSUE_CASE = """
   - name: task_elapsed
@@ -36,14 +37,23 @@ ISSUE_CASE = """
 
 
 def resize(position: int, elapsed: int, at_ms: int | None = None, progress: str = "thumbnail") -> Event:
-    return task_event(position, BASE_MS + position * 10 if at_ms is None else at_ms, action="resize",
-                      progress=progress, elapsed=elapsed, origtime="2026-11-21T10:00:00.123Z")
+    return task_event(
+        position,
+        BASE_MS + position * 10 if at_ms is None else at_ms,
+        action="resize",
+        progress=progress,
+        elapsed=elapsed,
+        origtime="2026-11-21T10:00:00.123Z",
+    )
 
 
 def test_issue_case_emits_every_three_events_and_resets() -> None:
     processor, table = make_processor(ISSUE_CASE), MemoryTable()
-    emitted = run(processor, table, [resize(0, 100), resize(1, 200), resize(2, 300, progress="crop"),
-                                     resize(3, 600), resize(4, 10)])
+    emitted = run(
+        processor,
+        table,
+        [resize(0, 100), resize(1, 200), resize(2, 300, progress="crop"), resize(3, 600), resize(4, 10)],
+    )
     assert len(emitted) == 1
     aggregate = emitted[0]
     assert aggregate.id == "task_elapsed:resize_thumbnail:1"
@@ -59,7 +69,8 @@ def test_issue_case_emits_every_three_events_and_resets() -> None:
     assert state["open"]["s"]["n"] == 1 and state["seq"] == 1  # the fourth event starts the next three
     emitted = run(processor, table, [resize(5, 1), resize(6, 2), resize(7, 3)])
     assert [(agg.id, agg.fields["count"], agg.fields["elapsedAvg"]) for agg in emitted] == [
-        ("task_elapsed:resize_thumbnail:2", 3, pytest.approx(13 / 3))]
+        ("task_elapsed:resize_thumbnail:2", 3, pytest.approx(13 / 3))
+    ]
 
 
 def test_a_record_delivered_twice_is_counted_once() -> None:
@@ -74,15 +85,18 @@ def test_a_record_delivered_twice_is_counted_once() -> None:
 
 def test_batching_does_not_change_the_aggregates() -> None:
     rng = random.Random(7)
-    events = [task_event(i, BASE_MS + i * 100, action=rng.choice("abc"), progress="p", elapsed=rng.randint(1, 500))
-              for i in range(300)]
+    events = [
+        task_event(i, BASE_MS + i * 100, action=rng.choice("abc"), progress="p", elapsed=rng.randint(1, 500))
+        for i in range(300)
+    ]
     one_by_one, table = make_processor(ISSUE_CASE), MemoryTable()
     singles = [agg for event in events for agg in run(one_by_one, table, [event])]
     batched, table = make_processor(ISSUE_CASE), MemoryTable()
-    chunks = [agg for start in range(0, 300, 37) for agg in run(batched, table, events[start:start + 37])]
+    chunks = [agg for start in range(0, 300, 37) for agg in run(batched, table, events[start : start + 37])]
     # Within a record, tasks are folded group by group, so only the order across tasks may differ.
     assert sorted((agg.id, orjson.dumps(agg.fields)) for agg in singles) == sorted(
-        (agg.id, orjson.dumps(agg.fields)) for agg in chunks)
+        (agg.id, orjson.dumps(agg.fields)) for agg in chunks
+    )
     per_task = Counter(event.fields["action"] for event in events)
     assert len(singles) == sum(count // 3 for count in per_task.values())
 
@@ -106,8 +120,14 @@ def at(seconds: float) -> int:
 
 def test_tumbling_window_closes_on_event_time_and_late_events_get_their_own_aggregate() -> None:
     processor, table = make_processor(WINDOWED), MemoryTable()
-    assert run(processor, table, [task_event(0, at(5), action="a", elapsed=1),
-                                  task_event(1, at(50), action="a", elapsed=2)]) == []
+    assert (
+        run(
+            processor,
+            table,
+            [task_event(0, at(5), action="a", elapsed=1), task_event(1, at(50), action="a", elapsed=2)],
+        )
+        == []
+    )
     # 65 s: the watermark (65 - 10 = 55 s) has not reached the window's end (60 s) yet.
     assert run(processor, table, [task_event(2, at(65), action="a", elapsed=4)]) == []
     # An out-of-order event within the allowed lateness still counts in the first window.
@@ -140,8 +160,13 @@ def test_hopping_windows_count_an_event_in_each_window_that_holds_it() -> None:
     assert len(emitted) == 2  # the windows ending at 10 s and 20 s closed as soon as 25 s was seen
     emitted += run(processor, table, [task_event(9, at(100), action="z")])
     counts = {agg.fields[names.FIELD_WINDOW_START]: agg.fields["n"] for agg in emitted if agg.fields["task_id"] == "a"}
-    assert counts == {"2026-11-21T09:59:40.000Z": 1, "2026-11-21T09:59:50.000Z": 2, "2026-11-21T10:00:00.000Z": 3,
-                      "2026-11-21T10:00:10.000Z": 2, "2026-11-21T10:00:20.000Z": 1}
+    assert counts == {
+        "2026-11-21T09:59:40.000Z": 1,
+        "2026-11-21T09:59:50.000Z": 2,
+        "2026-11-21T10:00:00.000Z": 3,
+        "2026-11-21T10:00:10.000Z": 2,
+        "2026-11-21T10:00:20.000Z": 1,
+    }
 
 
 SESSIONS = """
@@ -163,7 +188,8 @@ def test_inactivity_timeout_emits_the_partial_aggregate_tagged() -> None:
     assert run(processor, table, [task_event(2, at(45), job="j2")]) == []
     emitted = run(processor, table, [task_event(3, at(45.001), job="j2")])
     assert [(agg.id, agg.fields["n"], agg.fields["took"], agg.tags) for agg in emitted] == [
-        ("job:j1:1", 2, 3, [names.TAG_AGGREGATE_INACTIVITY])]
+        ("job:j1:1", 2, 3, [names.TAG_AGGREGATE_INACTIVITY])
+    ]
     assert emitted[0].fields[names.FIELD_FLUSH_REASON] == "inactivity"
 
 
@@ -172,7 +198,8 @@ def test_an_event_after_the_gap_closes_the_old_segment_even_before_the_watermark
     run(processor, table, [task_event(0, at(0), job="j1", elapsed=1)])
     emitted = run(processor, table, [task_event(1, at(31), job="j1", elapsed=5)])
     assert [(agg.id, agg.fields["n"], agg.fields[names.FIELD_FLUSH_REASON]) for agg in emitted] == [
-        ("job:j1:1", 1, "inactivity")]
+        ("job:j1:1", 1, "inactivity")
+    ]
     assert table.state("job|j1")["open"]["s"]["n"] == 1
 
 
@@ -181,11 +208,16 @@ def test_total_timeout_and_end_marker() -> None:
     events = [task_event(i, at(i * 20), job="long", elapsed=1) for i in range(16)]  # never 30 s apart
     emitted = run(processor, table, events)
     assert [(agg.id, agg.fields["n"], agg.tags) for agg in emitted] == [
-        ("job:long:1", 15, [names.TAG_AGGREGATE_TIMEOUT])]  # 0..280 s; the event at 300 s starts anew
-    emitted = run(processor, table, [task_event(20, at(310), job="long", elapsed=1),
-                                     task_event(21, at(311), job="long", elapsed=1, step="done")])
+        ("job:long:1", 15, [names.TAG_AGGREGATE_TIMEOUT])
+    ]  # 0..280 s; the event at 300 s starts anew
+    emitted = run(
+        processor,
+        table,
+        [task_event(20, at(310), job="long", elapsed=1), task_event(21, at(311), job="long", elapsed=1, step="done")],
+    )
     assert [(agg.id, agg.fields["n"], agg.fields[names.FIELD_FLUSH_REASON], agg.tags) for agg in emitted] == [
-        ("job:long:2", 3, "end", [])]
+        ("job:long:2", 3, "end", [])
+    ]
 
 
 def test_metrics_follow_event_time_and_sketches_estimate() -> None:
@@ -205,7 +237,7 @@ def test_metrics_follow_event_time_and_sketches_estimate() -> None:
     random.Random(3).shuffle(values)
     events = [task_event(i, at(value), t="x", v=value, user=f"u{value % 37}") for i, value in enumerate(values)]
     for start in range(0, 1000, 100):
-        run(processor, table, events[start:start + 100])
+        run(processor, table, events[start : start + 100])
     (aggregate,) = run(processor, table, [task_event(5000, at(7200), t="other", v=0, user="u")])
     fields = aggregate.fields
     assert (fields["low"], fields["high"], fields["opened"], fields["closed"]) == (1, 1000, 1, 1000)
@@ -220,9 +252,20 @@ def test_windows_do_not_depend_on_how_sources_interleave_or_batch() -> None:
     config = WINDOWED.replace("10s", "10m")
     rng = random.Random(11)
     # Eight sources (raw partitions), each in its own order, with event times up to 10 minutes apart.
-    sources = [[task_event(i, at(rng.uniform(0, 600)), offset=i // 10, raw_partition=source,
-                           action=rng.choice("abcd"), elapsed=rng.randint(1, 100)) for i in range(50)]
-               for source in range(8)]
+    sources = [
+        [
+            task_event(
+                i,
+                at(rng.uniform(0, 600)),
+                offset=i // 10,
+                raw_partition=source,
+                action=rng.choice("abcd"),
+                elapsed=rng.randint(1, 100),
+            )
+            for i in range(50)
+        ]
+        for source in range(8)
+    ]
     closing = [task_event(0, at(2000), raw_partition=99, action="z", elapsed=0)]
 
     def interleaved(seed: int) -> list[Event]:
@@ -237,7 +280,7 @@ def test_windows_do_not_depend_on_how_sources_interleave_or_batch() -> None:
         processor, table = make_processor(config), MemoryTable()
         out = []
         for start in range(0, len(ordered), size):
-            out += run(processor, table, ordered[start:start + size])
+            out += run(processor, table, ordered[start : start + size])
         out += run(processor, table, closing)
         return {agg.id: agg.fields for agg in out}
 
@@ -276,8 +319,9 @@ def test_replaying_after_a_crash_between_sending_and_writing_reemits_identical_a
 
 def test_the_newest_event_time_is_written_last() -> None:
     processor, table = make_processor(WINDOWED), MemoryTable()
-    outcome = processor.process(0, groups_of(processor, [task_event(0, at(1), action="a"),
-                                                         task_event(1, at(2), action="b")]), table.get)
+    outcome = processor.process(
+        0, groups_of(processor, [task_event(0, at(1), action="a"), task_event(1, at(2), action="b")]), table.get
+    )
     assert list(outcome.writes)[-1] == max_time_key(0)
     assert orjson.loads(outcome.writes[max_time_key(0)]) == at(2)
 
@@ -303,7 +347,8 @@ def test_idle_flush_emits_open_tasks_and_later_events_of_their_windows_are_late(
     outcome = processor.idle_flush(0, table.get, lambda spec: True)
     table.apply(outcome.writes)
     assert [(agg.id, agg.tags) for agg in outcome.emitted] == [
-        ("live:a:w2026-11-21T10:00:00.000Z", [names.TAG_AGGREGATE_IDLE])]
+        ("live:a:w2026-11-21T10:00:00.000Z", [names.TAG_AGGREGATE_IDLE])
+    ]
     late = run(processor, table, [task_event(1, at(2), action="a")])
     assert [agg.tags for agg in late] == [[names.TAG_AGGREGATE_LATE]]
 
@@ -318,8 +363,11 @@ def test_router_leaves_untimed_events_to_the_indexer_for_event_time_rules() -> N
     assert not router.is_consumed(task_event(1, at(0), other="x"))
     aggregate = run(make_processor(ISSUE_CASE), MemoryTable(), [timed, timed.__copy__(), timed.__copy__()])
     assert not aggregate  # the same event three times counts once
-    (aggregate,) = run(make_processor(ISSUE_CASE), MemoryTable(),
-                       [task_event(i, at(i), action="a", progress="p", elapsed=1) for i in range(3)])
+    (aggregate,) = run(
+        make_processor(ISSUE_CASE),
+        MemoryTable(),
+        [task_event(i, at(i), action="a", progress="p", elapsed=1) for i in range(3)],
+    )
     assert aggregate.fields["action"] == "a" and not router.is_consumed(aggregate) and not router.keys_for(aggregate)
     indexed = make_processor(ISSUE_CASE + "    index_events: true\n").aggregator.router
     assert not indexed.is_consumed(timed)
@@ -337,9 +385,14 @@ def test_partition_for_matches_kafkas_default_partitioner() -> None:
 
 
 def test_lateness_is_judged_event_by_event_however_records_are_cut() -> None:
-    stream = [task_event(0, at(5), action="a", elapsed=1), task_event(1, at(50), action="a", elapsed=2),
-              task_event(2, at(200), action="b", elapsed=4), task_event(3, at(10), action="a", elapsed=8),
-              task_event(4, at(201), action="b", elapsed=16), task_event(5, at(61), action="a", elapsed=32)]
+    stream = [
+        task_event(0, at(5), action="a", elapsed=1),
+        task_event(1, at(50), action="a", elapsed=2),
+        task_event(2, at(200), action="b", elapsed=4),
+        task_event(3, at(10), action="a", elapsed=8),
+        task_event(4, at(201), action="b", elapsed=16),
+        task_event(5, at(61), action="a", elapsed=32),
+    ]
 
     def outcome(cuts: list[int]) -> dict[str, tuple]:
         processor, table = make_processor(WINDOWED), MemoryTable()
@@ -356,8 +409,11 @@ def test_lateness_is_judged_event_by_event_however_records_are_cut() -> None:
 
 
 def test_a_session_the_watermark_passed_is_closed_before_a_later_arriving_event() -> None:
-    stream = [task_event(0, at(0), job="j", elapsed=1), task_event(1, at(100), job="other", elapsed=1),
-              task_event(2, at(20), job="j", elapsed=1)]  # behind the watermark: j's segment ended at 30 s
+    stream = [
+        task_event(0, at(0), job="j", elapsed=1),
+        task_event(1, at(100), job="other", elapsed=1),
+        task_event(2, at(20), job="j", elapsed=1),
+    ]  # behind the watermark: j's segment ended at 30 s
 
     def outcome(cuts: list[int]) -> list[tuple]:
         processor, table = make_processor(SESSIONS), MemoryTable()
@@ -367,8 +423,9 @@ def test_a_session_the_watermark_passed_is_closed_before_a_later_arriving_event(
         return sorted((agg.id, agg.fields["n"], agg.fields[names.FIELD_FLUSH_REASON]) for agg in emitted)
 
     # The late event starts a segment of its own, closed at once: the watermark is past it too.
-    assert outcome([]) == outcome([1, 2]) == outcome([2]) == [("job:j:1", 1, "inactivity"),
-                                                              ("job:j:2", 1, "inactivity")]
+    assert (
+        outcome([]) == outcome([1, 2]) == outcome([2]) == [("job:j:1", 1, "inactivity"), ("job:j:2", 1, "inactivity")]
+    )
 
 
 def test_field_selection_keeps_the_task_fields_and_listed_ones_then_removes() -> None:
@@ -380,17 +437,41 @@ def test_field_selection_keeps_the_task_fields_and_listed_ones_then_removes() ->
     keep_fields: [host, "[http][status]", "[http][path]", missing]
     remove_fields: ["[http][path]"]
 """)
-    events = [task_event(0, at(0), action="get", host="h1", elapsed=5, extra="dropped",
-                         http={"verb": "GET", "status": 200, "path": "/a", "bytes": 10}),
-              task_event(1, at(1), action="get", host="h2", elapsed=7, extra="dropped",
-                         http={"verb": "GET", "status": 404, "path": "/b", "bytes": 20})]
+    events = [
+        task_event(
+            0,
+            at(0),
+            action="get",
+            host="h1",
+            elapsed=5,
+            extra="dropped",
+            http={"verb": "GET", "status": 200, "path": "/a", "bytes": 10},
+        ),
+        task_event(
+            1,
+            at(1),
+            action="get",
+            host="h2",
+            elapsed=7,
+            extra="dropped",
+            http={"verb": "GET", "status": 404, "path": "/b", "bytes": 20},
+        ),
+    ]
     (aggregate,) = run(processor, table, events)
-    fields = {key: value for key, value in aggregate.fields.items()
-              if key not in (names.FIELD_AGGREGATED, names.FIELD_TASK_ID, names.FIELD_AGGREGATION,
-                             names.FIELD_FLUSH_REASON)}
+    fields = {
+        key: value
+        for key, value in aggregate.fields.items()
+        if key not in (names.FIELD_AGGREGATED, names.FIELD_TASK_ID, names.FIELD_AGGREGATION, names.FIELD_FLUSH_REASON)
+    }
     # The task id's fields and `keep_fields`, from the last event; `[http][path]` removed after; an
     # absent kept field is left out; nothing else of the events (message, tags, extra, elapsed).
-    assert fields == {"action": "get", "http": {"verb": "GET", "status": 404}, "host": "h2", "n": 2, "slowest": 7,
-                      names.FIELD_COUNT: 2}
+    assert fields == {
+        "action": "get",
+        "http": {"verb": "GET", "status": 404},
+        "host": "h2",
+        "n": 2,
+        "slowest": 7,
+        names.FIELD_COUNT: 2,
+    }
     assert aggregate.message is None and aggregate.tags == []
     assert aggregate.fields[names.FIELD_TASK_ID] == "get_GET"

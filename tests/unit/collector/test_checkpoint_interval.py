@@ -14,8 +14,8 @@ from streamstash import names
 from streamstash.config import parse_pipeline
 from streamstash.config.collector import CollectorSettings
 from streamstash.config.common import BatchSettings
-from streamstash.envelope import Event, Source
-from streamstash.metrics import ServiceMetrics
+from streamstash.events.envelope import Event, Source
+from streamstash.runtime.metrics import ServiceMetrics
 from streamstash.services.collector.app import build_publisher
 from streamstash.services.collector.checkpoints import CheckpointStore
 from streamstash.services.collector.inputs.base import Advance
@@ -64,14 +64,19 @@ def test_the_collector_builds_its_publisher_with_the_pipelines_interval(tmp_path
     config = parse_pipeline("collector:\n  checkpoint_interval_ms: 2500\n", env={})
     publisher = build_publisher(config, ServiceMetrics("collector"), CheckpointStore(tmp_path / "cp.json"), None)
     assert publisher.checkpoint_interval_s == 2.5
-    assert build_publisher(parse_pipeline("{}\n", env={}), ServiceMetrics("collector"),
-                           CheckpointStore(tmp_path / "cp.json"), None).checkpoint_interval_s == 0.5
+    assert (
+        build_publisher(
+            parse_pipeline("{}\n", env={}), ServiceMetrics("collector"), CheckpointStore(tmp_path / "cp.json"), None
+        ).checkpoint_interval_s
+        == 0.5
+    )
 
 
 async def started(tmp_path: Path, interval_s: float) -> tuple[Publisher, CheckpointStore]:
     store = CheckpointStore(tmp_path / "checkpoints.json")
-    publisher = Publisher(None, "raw", BATCH, ServiceMetrics("collector"), 1_000, checkpoints=store,
-                          checkpoint_interval_s=interval_s)
+    publisher = Publisher(
+        None, "raw", BATCH, ServiceMetrics("collector"), 1_000, checkpoints=store, checkpoint_interval_s=interval_s
+    )
     await publisher.start()
     publisher.begin(AcknowledgingProducer(), {0: 0}, set())  # writes the file: the interval starts here
     return publisher, store

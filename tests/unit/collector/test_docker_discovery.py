@@ -16,7 +16,7 @@ import pytest
 
 from streamstash import names
 from streamstash.config.collector import DockerInput as DockerSettings
-from streamstash.envelope import Event
+from streamstash.events.envelope import Event
 from streamstash.services.collector.checkpoints import CheckpointStore
 from streamstash.services.collector.inputs import docker as docker_input
 from streamstash.services.collector.inputs.docker import (
@@ -30,26 +30,33 @@ from tests.helpers.fake_docker import FakeDockerEngine
 LABELS = {"team": "payments"}
 
 
-def info(name: str = "web-1", image: str = "registry.local:5000/shop/web:2.1", labels: dict | None = None,
-         container_id: str = "3f2a" + "0" * 60) -> ContainerInfo:
+def info(
+    name: str = "web-1",
+    image: str = "registry.local:5000/shop/web:2.1",
+    labels: dict | None = None,
+    container_id: str = "3f2a" + "0" * 60,
+) -> ContainerInfo:
     return ContainerInfo(container_id, name, image, labels if labels is not None else dict(LABELS), False, True)
 
 
-@pytest.mark.parametrize(("settings", "container", "selected"), [
-    ({}, info(), True),
-    ({"labels": LABELS}, info(), True),
-    ({"labels": LABELS}, info(labels={"team": "search"}), False),
-    ({"labels": {"team": "payments", "tier": "web"}}, info(), False),
-    ({"names": ["web-*"]}, info(), True),
-    ({"names": ["db-*"]}, info(), False),
-    ({"ids": ["3f2a"]}, info(), True),
-    ({"ids": ["3f2b"]}, info(), False),
-    ({"images": ["registry.local:5000/shop/web"]}, info(), True),  # without its tag
-    ({"images": ["*/shop/web:2.*"]}, info(), True),
-    ({"images": ["nginx*"]}, info(), False),
-    ({"names": ["db-*"], "images": ["*web*"]}, info(), True),  # any of names, ids, images
-    ({"names": ["web-*"], "labels": {"team": "search"}}, info(), False),  # and every label
-])
+@pytest.mark.parametrize(
+    ("settings", "container", "selected"),
+    [
+        ({}, info(), True),
+        ({"labels": LABELS}, info(), True),
+        ({"labels": LABELS}, info(labels={"team": "search"}), False),
+        ({"labels": {"team": "payments", "tier": "web"}}, info(), False),
+        ({"names": ["web-*"]}, info(), True),
+        ({"names": ["db-*"]}, info(), False),
+        ({"ids": ["3f2a"]}, info(), True),
+        ({"ids": ["3f2b"]}, info(), False),
+        ({"images": ["registry.local:5000/shop/web"]}, info(), True),  # without its tag
+        ({"images": ["*/shop/web:2.*"]}, info(), True),
+        ({"images": ["nginx*"]}, info(), False),
+        ({"names": ["db-*"], "images": ["*web*"]}, info(), True),  # any of names, ids, images
+        ({"names": ["web-*"], "labels": {"team": "search"}}, info(), False),  # and every label
+    ],
+)
 def test_container_selection(settings: dict, container: ContainerInfo, selected: bool) -> None:
     assert ContainerSelector(DockerSettings(**settings)).matches(container) is selected
 
@@ -62,6 +69,7 @@ def test_engine_addresses() -> None:
 
 
 # -- against the engine's API -----------------------------------------------------------------
+
 
 class Collected:
     """The publisher's part: events in order; acknowledged (checkpoint moved) when ``acknowledge`` says."""
@@ -92,8 +100,10 @@ async def wait_for(condition, timeout: float = 20.0) -> None:  # noqa: ANN001
 @pytest.fixture
 def engine() -> Iterator[FakeDockerEngine]:
     # A unix socket path must stay under ~100 bytes, which pytest's tmp_path does not promise.
-    with tempfile.TemporaryDirectory(prefix="fake-docker-", dir="/tmp") as directory, \
-            FakeDockerEngine(Path(directory) / "docker.sock", partial_bytes=32) as fake:
+    with (
+        tempfile.TemporaryDirectory(prefix="fake-docker-", dir="/tmp") as directory,
+        FakeDockerEngine(Path(directory) / "docker.sock", partial_bytes=32) as fake,
+    ):
         yield fake
 
 
@@ -126,7 +136,12 @@ async def test_follows_selected_containers_new_ones_and_drops_exited(engine: Fak
         assert by_message["\x1b[32mready\x1b[0m"].source.container_name == "console"
         first = by_message["started"].source
         assert (first.kind, first.container_id, first.container_name, first.image, first.labels) == (
-            names.SOURCE_DOCKER, web, "web-1", "shop/web:2.1", LABELS)
+            names.SOURCE_DOCKER,
+            web,
+            "web-1",
+            "shop/web:2.1",
+            LABELS,
+        )
         assert "a line longer than one partial message of thirty-two bytes" in by_message
 
         late = engine.create("late", LABELS)
@@ -201,8 +216,9 @@ async def test_a_removed_container_loses_its_checkpoint(engine: FakeDockerEngine
         await stopped(task)
 
 
-async def test_an_exited_container_with_a_checkpoint_is_drained_at_start(engine: FakeDockerEngine,
-                                                                         tmp_path: Path) -> None:
+async def test_an_exited_container_with_a_checkpoint_is_drained_at_start(
+    engine: FakeDockerEngine, tmp_path: Path
+) -> None:
     web = engine.create("web-1", LABELS)
     engine.write(web, "before\n")
     checkpoints = CheckpointStore(tmp_path / "checkpoints.json")
@@ -222,8 +238,9 @@ async def test_an_exited_container_with_a_checkpoint_is_drained_at_start(engine:
         await stopped(task)
 
 
-async def test_streams_cut_by_the_engine_resume_without_loss_or_repeat(engine: FakeDockerEngine,
-                                                                       tmp_path: Path) -> None:
+async def test_streams_cut_by_the_engine_resume_without_loss_or_repeat(
+    engine: FakeDockerEngine, tmp_path: Path
+) -> None:
     web = engine.create("web-1", LABELS)
     for n in range(10):
         engine.write(web, f"line {n}\n")
@@ -241,7 +258,8 @@ async def test_streams_cut_by_the_engine_resume_without_loss_or_repeat(engine: F
         engine.write(late, "after the cut\n")
         await wait_for(lambda: len(collected.events) == 17)
         assert collected.messages(web) == [f"line {n}" for n in range(10)] + ["half a line"] + [
-            f"line {n}" for n in range(10, 15)]
+            f"line {n}" for n in range(10, 15)
+        ]
         assert collected.messages(late) == ["after the cut"]
         assert "since=" in engine.log_requests(web)[-1]
     finally:
@@ -250,20 +268,32 @@ async def test_streams_cut_by_the_engine_resume_without_loss_or_repeat(engine: F
 
 async def test_multiline_events_never_mix_stdout_and_stderr(engine: FakeDockerEngine, tmp_path: Path) -> None:
     web = engine.create("web-1", LABELS)
-    for stream, text in [("stderr", "Traceback:"), ("stderr", "  at a"), ("stderr", "  at b"),
-                         ("stdout", "GET / 200"), ("stdout", "  indented on stdout"),
-                         ("stderr", "Caused by:"), ("stdout", "tick"), ("stderr", "  at c")]:
+    for stream, text in [
+        ("stderr", "Traceback:"),
+        ("stderr", "  at a"),
+        ("stderr", "  at b"),
+        ("stdout", "GET / 200"),
+        ("stdout", "  indented on stdout"),
+        ("stderr", "Caused by:"),
+        ("stdout", "tick"),
+        ("stderr", "  at c"),
+    ]:
         engine.write(web, text + "\n", stream=stream)
-    settings = DockerSettings(docker_url=engine.url, labels=LABELS,
-                              multiline={"pattern": r"^\s", "what": "previous", "timeout_ms": 100})
+    settings = DockerSettings(
+        docker_url=engine.url, labels=LABELS, multiline={"pattern": r"^\s", "what": "previous", "timeout_ms": 100}
+    )
     collected = Collected()
     task = await running(DockerInput(settings, CheckpointStore(tmp_path / "c.json")), collected)
     try:
         await wait_for(lambda: len(collected.events) == 5)
         assert [(event.source.stream, event.message) for event in collected.events] == [
-            ("stderr", "Traceback:\n  at a\n  at b"), ("stdout", "GET / 200\n  indented on stdout"),
+            ("stderr", "Traceback:\n  at a\n  at b"),
+            ("stdout", "GET / 200\n  indented on stdout"),
             # An interleaved stdout line ends the stderr event: lines stay in the order they were written.
-            ("stderr", "Caused by:"), ("stdout", "tick"), ("stderr", "  at c")]
+            ("stderr", "Caused by:"),
+            ("stdout", "tick"),
+            ("stderr", "  at c"),
+        ]
     finally:
         await stopped(task)
 
@@ -287,8 +317,9 @@ async def test_a_container_started_again_continues_where_it_stopped(engine: Fake
         await stopped(task)
 
 
-async def test_a_stream_left_open_after_the_container_died_is_closed(engine: FakeDockerEngine, tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_stream_left_open_after_the_container_died_is_closed(
+    engine: FakeDockerEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(docker_input, "DIE_GRACE_S", 0.2)
     engine.end_streams_on_exit = False
     web = engine.create("web-1", LABELS)
@@ -305,8 +336,9 @@ async def test_a_stream_left_open_after_the_container_died_is_closed(engine: Fak
         await stopped(task)
 
 
-async def test_start_position_end_skips_the_past_of_running_containers_only(engine: FakeDockerEngine,
-                                                                           tmp_path: Path) -> None:
+async def test_start_position_end_skips_the_past_of_running_containers_only(
+    engine: FakeDockerEngine, tmp_path: Path
+) -> None:
     web = engine.create("web-1", LABELS)
     engine.write(web, "old news\n", ts_ns=time.time_ns() - 60 * 1_000_000_000)
     settings = DockerSettings(docker_url=engine.url, labels=LABELS, start_position="end")

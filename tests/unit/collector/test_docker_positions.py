@@ -48,7 +48,7 @@ def engine_response(messages: list[Message], tty: bool, since_s: int | None) -> 
 def read(log: ContainerLog, data: bytes, chunk: int) -> list[LogLine]:
     lines = []
     for start in range(0, len(data), chunk):
-        lines.extend(log.feed(data[start:start + chunk]))
+        lines.extend(log.feed(data[start : start + chunk]))
     return lines + log.finish()
 
 
@@ -90,9 +90,9 @@ def test_resuming_after_any_line_hands_out_exactly_the_lines_after_it(log_and_tt
         resumed_log = ContainerLog(tty, max_line_bytes=1000, position=Position.decode(line.end))
         since = resumed_log.since()
         resumed = read(resumed_log, engine_response(messages, tty, since), chunk)
-        assert described(resumed) == described(everything[index + 1:]), f"resumed after line {index}"
+        assert described(resumed) == described(everything[index + 1 :]), f"resumed after line {index}"
         # The resumed run numbers the same lines the same way, so checkpoints keep growing across runs.
-        assert [(r.start, r.end) for r in resumed] == [(e.start, e.end) for e in everything[index + 1:]]
+        assert [(r.start, r.end) for r in resumed] == [(e.start, e.end) for e in everything[index + 1 :]]
 
 
 @given(container_logs())
@@ -123,8 +123,11 @@ def test_lines_stamped_before_emit_from_are_consumed_but_not_handed_out() -> Non
     lines = read(log, engine_response(messages, False, None), 1000)
     assert [line.raw for line in lines] == [b"line 3", b"line 4", b"line 5"]
     assert lines[0].start == 0  # the first range handed out starts where reading started
-    resumed = read(ContainerLog(False, 100, Position.decode(lines[0].end)),
-                   engine_response(messages, False, Position.decode(lines[0].end).since_s), 1000)
+    resumed = read(
+        ContainerLog(False, 100, Position.decode(lines[0].end)),
+        engine_response(messages, False, Position.decode(lines[0].end).since_s),
+        1000,
+    )
     assert [line.raw for line in resumed] == [b"line 4", b"line 5"]
 
 

@@ -13,7 +13,7 @@ import pytest
 from streamstash import names
 from streamstash.config.collector import FileInput as FileSettings
 from streamstash.config.collector import MultilineSettings
-from streamstash.envelope import Event
+from streamstash.events.envelope import Event
 from streamstash.services.collector.checkpoints import CheckpointStore
 from streamstash.services.collector.inputs.file import FileInput
 
@@ -84,11 +84,13 @@ async def test_rotation_by_rename_reads_the_old_file_to_its_end_and_the_new_one_
         append(log, lines("new", 20))
         await wait_for(lambda: len(got.items) == 75)
         await asyncio.sleep(0.2)
-    assert sorted(got.messages) == sorted(lines("old", 50).splitlines() + lines("late", 5).splitlines()
-                                          + lines("new", 20).splitlines())
+    assert sorted(got.messages) == sorted(
+        lines("old", 50).splitlines() + lines("late", 5).splitlines() + lines("new", 20).splitlines()
+    )
     new_inode = os.stat(log).st_ino
     assert {event.source.offset for _, event in got.items if event.message.startswith("new")} == {
-        len(lines("new", n)) for n in range(20)}
+        len(lines("new", n)) for n in range(20)
+    }
     assert all(event.source.inode == new_inode for _, event in got.items if event.message.startswith("new"))
     assert len({key for key, _ in got.items}) == 2  # one source per file, never mixed
 

@@ -9,7 +9,7 @@ from streamstash.services.collector.framing import FrameSplitter
 def feed_bytewise(splitter: FrameSplitter, data: bytes) -> list[tuple[bytes, list[str]]]:
     frames = []
     for index in range(len(data)):
-        frames += splitter.feed(data[index:index + 1])
+        frames += splitter.feed(data[index : index + 1])
     frames += splitter.finish()
     return [(frame.data, frame.tags) for frame in frames]
 

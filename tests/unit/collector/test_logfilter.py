@@ -20,5 +20,4 @@ def test_a_client_message_passes_once_per_interval_with_the_count_held_back(monk
 
 def test_our_own_messages_always_pass() -> None:
     message_filter = RepeatedClientMessages(interval=30)
-    assert all(message_filter.filter(record("streamstash.services.collector", "kafka send failed"))
-               for _ in range(5))
+    assert all(message_filter.filter(record("streamstash.services.collector", "kafka send failed")) for _ in range(5))

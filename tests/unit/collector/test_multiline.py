@@ -5,7 +5,7 @@ import base64
 
 from streamstash import names
 from streamstash.config.collector import MultilineSettings
-from streamstash.envelope import Event, Source
+from streamstash.events.envelope import Event, Source
 from streamstash.services.collector.checkpoints import CheckpointStore
 from streamstash.services.collector.inputs.base import Advance
 from streamstash.services.collector.multiline import MultilineEmit, MultilineJoiner, line_sink
@@ -15,8 +15,12 @@ INDENTED = MultilineSettings(pattern=r"^\s", what="previous")
 
 
 def line(message: str, offset: int = 0, tags: list[str] | None = None, raw: bytes | None = None) -> Event:
-    return Event(message=message, source=Source(kind=names.SOURCE_FILE, path="/app.log", offset=offset),
-                 tags=list(tags or []), raw_b64=base64.b64encode(raw).decode() if raw is not None else None)
+    return Event(
+        message=message,
+        source=Source(kind=names.SOURCE_FILE, path="/app.log", offset=offset),
+        tags=list(tags or []),
+        raw_b64=base64.b64encode(raw).decode() if raw is not None else None,
+    )
 
 
 def push_all(joiner: MultilineJoiner, key: str, messages: list[str]) -> list[str]:
@@ -28,8 +32,14 @@ def push_all(joiner: MultilineJoiner, key: str, messages: list[str]) -> list[str
 
 def test_java_stack_trace_is_one_event_and_the_next_line_starts_another() -> None:
     joiner = MultilineJoiner(JAVA_TRACE)
-    trace = ["2024-05-01 ERROR boom", "java.lang.IllegalStateException: bad", "    at a.B.c(B.java:10)",
-             "    at a.D.e(D.java:20)", "Caused by: java.io.IOException: disk", "    ... 3 more"]
+    trace = [
+        "2024-05-01 ERROR boom",
+        "java.lang.IllegalStateException: bad",
+        "    at a.B.c(B.java:10)",
+        "    at a.D.e(D.java:20)",
+        "Caused by: java.io.IOException: disk",
+        "    ... 3 more",
+    ]
     emitted = push_all(joiner, "k", [*trace, "2024-05-01 INFO next"])
     # "java.lang..." does not match the pattern, so with what: previous it starts its own event.
     assert emitted == ["2024-05-01 ERROR boom", "\n".join(trace[1:])]
@@ -86,7 +96,7 @@ def test_joined_event_keeps_first_source_tags_of_all_lines_and_original_bytes() 
     joiner = MultilineJoiner(INDENTED)
     joiner.push("k", line("head", offset=100), None, 0)
     joiner.push("k", line("  caf\ufffd", offset=105, tags=[names.TAG_INVALID_UTF8], raw=b"  caf\xe9"), None, 0)
-    (_, event, _), = joiner.flush_all()
+    ((_, event, _),) = joiner.flush_all()
     assert event.source.offset == 100
     assert event.tags == [names.TAG_INVALID_UTF8, names.TAG_MULTILINE]
     assert base64.b64decode(event.raw_b64) == b"head\n  caf\xe9"
@@ -97,7 +107,7 @@ def test_joined_event_acknowledges_from_its_first_line_to_the_end_of_its_last(tm
     joiner = MultilineJoiner(INDENTED)
     joiner.push("k", line("head"), Advance(store, "file:1:2", "/app.log", 0, 5), 0)
     joiner.push("k", line("  x"), Advance(store, "file:1:2", "/app.log", 5, 9), 0)
-    (_, _, ack), = joiner.push("k", line("next"), Advance(store, "file:1:2", "/app.log", 9, 14), 0)
+    ((_, _, ack),) = joiner.push("k", line("next"), Advance(store, "file:1:2", "/app.log", 9, 14), 0)
     assert ack == Advance(store, "file:1:2", "/app.log", 0, 9)
     ack()
     assert store.get("file:1:2") == {"path": "/app.log", "offset": 9}
@@ -107,7 +117,7 @@ def test_single_lines_pass_through_unchanged() -> None:
     joiner = MultilineJoiner(INDENTED)
     first = line("one")
     joiner.push("k", first, None, 0)
-    (_, event, _), = joiner.push("k", line("two"), None, 0)
+    ((_, event, _),) = joiner.push("k", line("two"), None, 0)
     assert event is first and event.tags == []
 
 

@@ -6,10 +6,13 @@ import asyncio
 import socket
 
 from prometheus_client.parser import text_string_to_metric_families
+
 from streamstash import names
-from streamstash.config.collector import MultilineSettings, TcpInput as TcpSettings, UdpInput as UdpSettings
-from streamstash.envelope import Event
-from streamstash.metrics import ServiceMetrics
+from streamstash.config.collector import MultilineSettings
+from streamstash.config.collector import TcpInput as TcpSettings
+from streamstash.config.collector import UdpInput as UdpSettings
+from streamstash.events.envelope import Event
+from streamstash.runtime.metrics import ServiceMetrics
 from streamstash.services.collector.inputs.network import TcpInput, UdpInput
 from tests.helpers.metrics import total
 
@@ -94,8 +97,9 @@ async def test_udp_counts_lines_dropped_while_the_buffers_are_full() -> None:
 
 async def test_tcp_newline_lines_and_multiline_per_connection() -> None:
     collected = Collected()
-    settings = TcpSettings(port=0, framing="newline", syslog=False,
-                           multiline=MultilineSettings(pattern=r"^\s", timeout_ms=200))
+    settings = TcpSettings(
+        port=0, framing="newline", syslog=False, multiline=MultilineSettings(pattern=r"^\s", timeout_ms=200)
+    )
     source = TcpInput(settings)
     task = await started(source, collected)
     try:
@@ -123,8 +127,10 @@ async def test_tcp_octet_counting_auto_detected_with_syslog_5424() -> None:
     collected = Collected()
     source = TcpInput(TcpSettings(port=0))
     task = await started(source, collected)
-    messages = [b'<165>1 2003-10-11T22:14:15.003Z host1 app 77 ID1 [meta k="v"] multi\nline body',
-                b"<34>Oct 11 22:14:15 mymachine su: plain bsd"]
+    messages = [
+        b'<165>1 2003-10-11T22:14:15.003Z host1 app 77 ID1 [meta k="v"] multi\nline body',
+        b"<34>Oct 11 22:14:15 mymachine su: plain bsd",
+    ]
     try:
         _, writer = await asyncio.open_connection("127.0.0.1", source.port)
         writer.write(b"".join(str(len(m)).encode() + b" " + m for m in messages))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from streamstash import names
 from streamstash.config.common import BatchSettings
-from streamstash.envelope import Event, Source
-from streamstash.metrics import ServiceMetrics
+from streamstash.events.envelope import Event, Source
+from streamstash.runtime.metrics import ServiceMetrics
 from streamstash.services.collector.checkpoints import CheckpointStore
 from streamstash.services.collector.inputs.base import Advance
 from streamstash.services.collector.publisher import Publisher, partition_for
@@ -22,8 +22,12 @@ def event(number: int) -> Event:
     return Event(message=f"line {number} " + "x" * 200, source=Source(kind=names.SOURCE_TCP, offset=number))
 
 
-async def emit_until_blocked(publisher: Publisher, key: str, ack_for=lambda n: None,  # noqa: ANN001
-                             check=lambda: None) -> int:  # noqa: ANN001
+async def emit_until_blocked(
+    publisher: Publisher,
+    key: str,
+    ack_for=lambda n: None,  # noqa: ANN001
+    check=lambda: None,
+) -> int:  # noqa: ANN001
     """Emit until ``emit`` stops returning; ``check`` runs while it is blocked."""
     emitted = 0
 
@@ -49,8 +53,9 @@ async def test_lines_that_cannot_be_read_again_spill_then_wait(tmp_path: Path) -
     publisher = Publisher(None, "raw", BATCH, ServiceMetrics("collector"), MEMORY, spill=spill)
     await publisher.start()
     paused = []
-    emitted = await emit_until_blocked(publisher, "tcp:h:1:peer",
-                                       check=lambda: paused.append((publisher.blocked, publisher.ready)))
+    emitted = await emit_until_blocked(
+        publisher, "tcp:h:1:peer", check=lambda: paused.append((publisher.blocked, publisher.ready))
+    )
     assert publisher.memory_events <= MEMORY + BATCH.max_events
     assert 256 * 1024 <= spill.bytes_used < 256 * 1024 + 64 * 1024
     assert emitted == publisher.memory_events + spill.events
@@ -65,8 +70,11 @@ async def test_lines_of_files_wait_in_memory_and_are_never_spilled(tmp_path: Pat
     await publisher.start()
     paused = []
     emitted = await emit_until_blocked(
-        publisher, "file:h:1:2", lambda n: Advance(store, "file:1:2", "/a.log", n * 10, n * 10 + 10),
-        check=lambda: paused.append(publisher.blocked))
+        publisher,
+        "file:h:1:2",
+        lambda n: Advance(store, "file:1:2", "/a.log", n * 10, n * 10 + 10),
+        check=lambda: paused.append(publisher.blocked),
+    )
     assert emitted == MEMORY
     assert spill.events == 0
     assert paused == [False]  # a paused file is normal backpressure, not an alarm
@@ -82,8 +90,15 @@ async def test_what_kafka_did_not_take_at_stop_is_spilled_and_read_back_in_order
     await publisher.stop(timeout=0.1)
     assert store.get("file:1:2") is None  # nothing was acknowledged
 
-    again = Publisher(None, "raw", BATCH, ServiceMetrics("collector"), MEMORY, checkpoints=store,
-                      spill=Spill(tmp_path / "spill", 10 * 1024 * 1024, 64 * 1024))
+    again = Publisher(
+        None,
+        "raw",
+        BATCH,
+        ServiceMetrics("collector"),
+        MEMORY,
+        checkpoints=store,
+        spill=Spill(tmp_path / "spill", 10 * 1024 * 1024, 64 * 1024),
+    )
     await again.start()
     left = again._left_behind  # noqa: SLF001 - what begin() will send first
     assert [meta.count for meta, _ in left] == [100, 100, 50]

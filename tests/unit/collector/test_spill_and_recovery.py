@@ -89,7 +89,10 @@ def test_checkpoint_file_keeps_instance_positions_and_offsets_and_reads_the_firs
     store.save()
     again = CheckpointStore(path)
     assert (again.instance, again.get("file:1:2"), again.kafka_offsets) == (
-        store.instance, {"path": "/a.log", "offset": 5}, {0: 10, 1: 3})
+        store.instance,
+        {"path": "/a.log", "offset": 5},
+        {0: 10, 1: 3},
+    )
     path.write_text(json.dumps({"file:1:2": {"path": "/a.log", "offset": 7}}))
     old = CheckpointStore(path)
     assert old.get("file:1:2")["offset"] == 7 and old.kafka_offsets == {}

@@ -11,8 +11,15 @@ def test_rfc3164_line_from_the_rfc() -> None:
     assert parsed is not None
     assert parsed.message == "'su root' failed for lonvick on /dev/pts/8"
     assert parsed.fields[names.FIELD_SYSLOG] == {
-        "priority": 34, "facility": 4, "facility_name": "auth", "severity": 2, "severity_name": "crit",
-        "timestamp": "Oct 11 22:14:15", "host": "mymachine", "program": "su"}
+        "priority": 34,
+        "facility": 4,
+        "facility_name": "auth",
+        "severity": 2,
+        "severity_name": "crit",
+        "timestamp": "Oct 11 22:14:15",
+        "host": "mymachine",
+        "program": "su",
+    }
     assert parsed.tags == [] and parsed.timestamp is None  # no year, no zone: left to a date filter
 
 
@@ -20,7 +27,11 @@ def test_rfc3164_with_pid_and_space_padded_day() -> None:
     parsed = parse_syslog("<13>Feb  5 17:32:18 10.0.0.99 sshd[4242]: Accepted publickey for bob")
     header = parsed.fields[names.FIELD_SYSLOG]
     assert (header["timestamp"], header["host"], header["program"], header["pid"]) == (
-        "Feb  5 17:32:18", "10.0.0.99", "sshd", "4242")
+        "Feb  5 17:32:18",
+        "10.0.0.99",
+        "sshd",
+        "4242",
+    )
     assert parsed.message == "Accepted publickey for bob"
 
 
@@ -37,17 +48,29 @@ def test_rfc3339_timestamp_in_a_bsd_line_sets_the_event_time() -> None:
 
 
 def test_rfc5424_with_structured_data_and_bom() -> None:
-    parsed = parse_syslog('<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 '
-                          '[exampleSDID@32473 iut="3" eventSource="Application" eventID="1011"]'
-                          '[examplePriority@32473 class="high"] \ufeffAn application event log entry...')
+    parsed = parse_syslog(
+        "<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 "
+        '[exampleSDID@32473 iut="3" eventSource="Application" eventID="1011"]'
+        '[examplePriority@32473 class="high"] \ufeffAn application event log entry...'
+    )
     assert parsed.message == "An application event log entry..."
     assert parsed.timestamp == "2003-10-11T22:14:15.003Z"
     assert parsed.fields[names.FIELD_SYSLOG] == {
-        "priority": 165, "facility": 20, "facility_name": "local4", "severity": 5, "severity_name": "notice",
-        "version": 1, "timestamp": "2003-10-11T22:14:15.003Z", "host": "mymachine.example.com",
-        "program": "evntslog", "msgid": "ID47",
-        "structured_data": {"exampleSDID@32473": {"iut": "3", "eventSource": "Application", "eventID": "1011"},
-                            "examplePriority@32473": {"class": "high"}}}
+        "priority": 165,
+        "facility": 20,
+        "facility_name": "local4",
+        "severity": 5,
+        "severity_name": "notice",
+        "version": 1,
+        "timestamp": "2003-10-11T22:14:15.003Z",
+        "host": "mymachine.example.com",
+        "program": "evntslog",
+        "msgid": "ID47",
+        "structured_data": {
+            "exampleSDID@32473": {"iut": "3", "eventSource": "Application", "eventID": "1011"},
+            "examplePriority@32473": {"class": "high"},
+        },
+    }
 
 
 def test_rfc5424_nil_values_offset_timestamp_and_escaped_parameters() -> None:

@@ -17,9 +17,14 @@ def chain(*entries: dict[str, Any]) -> FilterChain:
 
 
 def test_each_kind_is_built_from_its_settings() -> None:
-    built = chain({"dissect": {"mapping": {"message": "%{a} %{b}"}}}, {"kv": {"source": "b"}},
-                  {"json": {"source": "payload"}}, {"date": {"match": ["t", "ISO8601"]}},
-                  {"mutate": {"add_tag": ["x"]}}, {"drop": {"percentage": 1}})
+    built = chain(
+        {"dissect": {"mapping": {"message": "%{a} %{b}"}}},
+        {"kv": {"source": "b"}},
+        {"json": {"source": "payload"}},
+        {"date": {"match": ["t", "ISO8601"]}},
+        {"mutate": {"add_tag": ["x"]}},
+        {"drop": {"percentage": 1}},
+    )
     assert [step.kind for step in built.steps] == ["dissect", "kv", "json", "date", "mutate", "drop"]
 
 
@@ -33,8 +38,14 @@ def test_filters_run_in_order_and_see_earlier_results() -> None:
         {"if": '[service] == "web" and [path] =~ /^\\/x/', "mutate": {"add_field": {"route": "x"}}},
     ).apply(doc)
     assert verdict is None
-    assert doc == {"message": 'web {"status": 503, "path": "/x"}', "service": "web", "status": 503,
-                   "path": "/x", "route": "x", "tags": ["server_error"]}
+    assert doc == {
+        "message": 'web {"status": 503, "path": "/x"}',
+        "service": "web",
+        "status": 503,
+        "path": "/x",
+        "route": "x",
+        "tags": ["server_error"],
+    }
 
 
 def test_guard_sees_tags_added_by_earlier_failures() -> None:
@@ -70,8 +81,16 @@ def test_bare_filter_keys_in_yaml_mean_default_settings() -> None:
 
 
 def test_grok_decorations_apply_only_when_it_matched() -> None:
-    steps = chain({"grok": {"match": {"message": "%{WORD:verb} %{NUMBER:status:int}"}, "remove_field": ["message"],
-                            "add_tag": ["http_%{verb}"], "dead_letter_on_failure": False}})
+    steps = chain(
+        {
+            "grok": {
+                "match": {"message": "%{WORD:verb} %{NUMBER:status:int}"},
+                "remove_field": ["message"],
+                "add_tag": ["http_%{verb}"],
+                "dead_letter_on_failure": False,
+            }
+        }
+    )
     doc: dict[str, Any] = {"message": "GET 200", "tags": []}
     assert steps.apply(doc) is None
     assert doc == {"verb": "GET", "status": 200, "tags": ["http_GET"]}

@@ -24,15 +24,19 @@ def fields(text: str, pattern: str, **settings: Any) -> dict[str, Any]:
 
 
 def test_fields_split_at_the_literal_delimiters() -> None:
-    assert fields("2026-11-21 10:00:00 INFO [main] service started on port 80",
-                  "%{date} %{time} %{level} [%{thread}] %{msg}") == {
-        "date": "2026-11-21", "time": "10:00:00", "level": "INFO", "thread": "main",
-        "msg": "service started on port 80"}
+    assert fields(
+        "2026-11-21 10:00:00 INFO [main] service started on port 80", "%{date} %{time} %{level} [%{thread}] %{msg}"
+    ) == {
+        "date": "2026-11-21",
+        "time": "10:00:00",
+        "level": "INFO",
+        "thread": "main",
+        "msg": "service started on port 80",
+    }
 
 
 def test_append_joins_with_the_separator_in_pattern_order_or_by_ordinal() -> None:
-    assert fields("2026-11-21 10:00:00 INFO", "%{ts} %{+ts} %{level}") == {"ts": "2026-11-21 10:00:00",
-                                                                         "level": "INFO"}
+    assert fields("2026-11-21 10:00:00 INFO", "%{ts} %{+ts} %{level}") == {"ts": "2026-11-21 10:00:00", "level": "INFO"}
     assert fields("2026-11-21 10:00:00", "%{ts} %{+ts}", append_separator="T") == {"ts": "2026-11-21T10:00:00"}
     assert fields("d c b a", "%{+x/4} %{+x/3} %{+x/2} %{+x/1}") == {"x": "a b c d"}
 
@@ -59,16 +63,21 @@ def test_empty_values_and_prefix_and_suffix_delimiters() -> None:
 
 
 def test_nested_field_names_and_datatype_conversion() -> None:
-    assert fields("GET 200 0.25 n/a", "%{[http][verb]} %{[http][status]} %{took} %{size}",
-                  convert_datatype={"[http][status]": "int", "took": "float", "size": "int"}) == {
-        "http": {"verb": "GET", "status": 200}, "took": 0.25, "size": "n/a"}
+    assert fields(
+        "GET 200 0.25 n/a",
+        "%{[http][verb]} %{[http][status]} %{took} %{size}",
+        convert_datatype={"[http][status]": "int", "took": "float", "size": "int"},
+    ) == {"http": {"verb": "GET", "status": 200}, "took": 0.25, "size": "n/a"}
 
 
-@pytest.mark.parametrize(("text", "pattern"), [
-    ("no delimiters", "%{a},%{b}"),
-    ("x [unclosed", "%{a} [%{b}]"),
-    ("missing prefix", "<%{pri}>%{rest}"),
-])
+@pytest.mark.parametrize(
+    ("text", "pattern"),
+    [
+        ("no delimiters", "%{a},%{b}"),
+        ("x [unclosed", "%{a} [%{b}]"),
+        ("missing prefix", "<%{pri}>%{rest}"),
+    ],
+)
 def test_a_pattern_that_does_not_fit_tags_and_dead_letters_without_adding_fields(text: str, pattern: str) -> None:
     doc, verdict = run(text, pattern)
     assert doc == {"message": text, "tags": [names.TAG_DISSECT_FAILURE]}
@@ -85,8 +94,9 @@ def test_missing_source_field_is_a_failure() -> None:
 
 def test_all_mappings_must_fit_before_any_field_is_set() -> None:
     doc: dict[str, Any] = {"a": "1 2", "b": "nospace", "tags": []}
-    DissectFilter(DissectSettings(mapping={"a": "%{x} %{y}", "b": "%{p} %{q}"},
-                                  dead_letter_on_failure=False)).apply(doc)
+    DissectFilter(DissectSettings(mapping={"a": "%{x} %{y}", "b": "%{p} %{q}"}, dead_letter_on_failure=False)).apply(
+        doc
+    )
     assert "x" not in doc and doc["tags"] == ["_dissectfailure"]
 
 
@@ -95,13 +105,16 @@ def test_decorations_run_after_success() -> None:
     assert doc == {"x": "a", "y": "b", "xy": "a-b", "tags": []}
 
 
-@pytest.mark.parametrize(("pattern", "problem"), [
-    ("no fields", "has no %{field}"),
-    ("%{a}%{b}", "need a delimiter"),
-    ("%{a} %{&b}", "needs a %{?b}"),
-    ("%{a/2} %{b}", "only appends"),
-    ("%{+} %{b}", "needs a field name"),
-])
+@pytest.mark.parametrize(
+    ("pattern", "problem"),
+    [
+        ("no fields", "has no %{field}"),
+        ("%{a}%{b}", "need a delimiter"),
+        ("%{a} %{&b}", "needs a %{?b}"),
+        ("%{a/2} %{b}", "only appends"),
+        ("%{+} %{b}", "needs a field name"),
+    ],
+)
 def test_broken_patterns_are_rejected_when_loaded(pattern: str, problem: str) -> None:
     with pytest.raises(DissectPatternError, match=problem.replace("{", r"\{").replace("?", r"\?")):
         compile_dissect(pattern)

@@ -32,16 +32,21 @@ def test_percentage_compares_the_draw_with_the_share(draw: float, dropped: bool)
 
 
 def test_drop_guarded_by_a_condition_drops_only_matching_events() -> None:
-    chain = FilterChain([FilterEntry.model_validate({"if": '[level] == "DEBUG" or "healthcheck" in [message]',
-                                                     "drop": {}})])
+    chain = FilterChain(
+        [FilterEntry.model_validate({"if": '[level] == "DEBUG" or "healthcheck" in [message]', "drop": {}})]
+    )
     assert chain.apply({"level": "DEBUG", "message": "x", "tags": []}) == Verdict("drop", "drop filter")
     assert chain.apply({"level": "INFO", "message": "GET /healthcheck", "tags": []}) is not None
     assert chain.apply({"level": "INFO", "message": "GET /", "tags": []}) is None
 
 
 def test_drop_stops_the_chain() -> None:
-    chain = FilterChain([FilterEntry.model_validate({"drop": None}),
-                         FilterEntry.model_validate({"mutate": {"add_tag": ["after_drop"]}})])
+    chain = FilterChain(
+        [
+            FilterEntry.model_validate({"drop": None}),
+            FilterEntry.model_validate({"mutate": {"add_tag": ["after_drop"]}}),
+        ]
+    )
     doc = {"message": "x", "tags": []}
     assert chain.apply(doc) is not None
     assert doc["tags"] == []

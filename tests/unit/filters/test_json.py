@@ -24,8 +24,15 @@ def nested(levels: int) -> str:
 def test_object_keys_go_to_the_top_level_and_the_source_stays() -> None:
     doc, verdict = run('{"user": "alice", "status": 200, "ok": true, "geo": {"lat": 1.5}, "ids": [1, 2]}')
     assert verdict is None
-    assert doc == {"message": '{"user": "alice", "status": 200, "ok": true, "geo": {"lat": 1.5}, "ids": [1, 2]}',
-                   "tags": [], "user": "alice", "status": 200, "ok": True, "geo": {"lat": 1.5}, "ids": [1, 2]}
+    assert doc == {
+        "message": '{"user": "alice", "status": 200, "ok": true, "geo": {"lat": 1.5}, "ids": [1, 2]}',
+        "tags": [],
+        "user": "alice",
+        "status": 200,
+        "ok": True,
+        "geo": {"lat": 1.5},
+        "ids": [1, 2],
+    }
 
 
 def test_target_receives_any_json_value() -> None:
@@ -77,8 +84,7 @@ def test_nesting_up_to_max_depth_is_accepted_and_deeper_is_tagged_and_not_merged
     assert "a" not in doc and names.TAG_JSON_TOO_DEEP in doc["tags"]
 
 
-@pytest.mark.parametrize("text", ["[" * 100_000 + "]" * 100_000, '{"a":' * 5_000 + "1" + "}" * 5_000,
-                                  "[" * 100_000])
+@pytest.mark.parametrize("text", ["[" * 100_000 + "]" * 100_000, '{"a":' * 5_000 + "1" + "}" * 5_000, "[" * 100_000])
 def test_pathologically_deep_json_is_tagged_without_crashing(text: str) -> None:
     doc, verdict = run(text, max_depth=1000)
     assert verdict is None

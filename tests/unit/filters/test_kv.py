@@ -43,8 +43,10 @@ def test_custom_split_characters_each_split() -> None:
 
 
 def test_split_patterns() -> None:
-    assert pairs("a => 1 ;; b => 2", field_split_pattern=r"\s*;;\s*", value_split_pattern=r"\s*=>\s*") == \
-        {"a": "1", "b": "2"}
+    assert pairs("a => 1 ;; b => 2", field_split_pattern=r"\s*;;\s*", value_split_pattern=r"\s*=>\s*") == {
+        "a": "1",
+        "b": "2",
+    }
 
 
 def test_include_exclude_and_prefix() -> None:
@@ -60,8 +62,9 @@ def test_target_collects_pairs_in_one_object() -> None:
 
 
 def test_trim_and_remove_characters() -> None:
-    assert pairs("<a>=<1>, [b]=[2],", field_split=" ", trim_key="<>\\[\\]", trim_value="<>\\[\\],",
-                 include_brackets=False) == {"a": "1", "b": "2"}
+    assert pairs(
+        "<a>=<1>, [b]=[2],", field_split=" ", trim_key="<>\\[\\]", trim_value="<>\\[\\],", include_brackets=False
+    ) == {"a": "1", "b": "2"}
     assert pairs("k.e.y=v-a-l", remove_char_key=".", remove_char_value="-") == {"key": "val"}
 
 
@@ -81,8 +84,10 @@ def test_lenient_whitespace_allows_spaces_around_the_separator() -> None:
 
 
 def test_transforms_and_default_keys() -> None:
-    assert pairs("User=Alice LEVEL=warn", transform_key="lowercase", transform_value="uppercase") == \
-        {"user": "ALICE", "level": "WARN"}
+    assert pairs("User=Alice LEVEL=warn", transform_key="lowercase", transform_value="uppercase") == {
+        "user": "ALICE",
+        "level": "WARN",
+    }
     assert pairs("name=bob", transform_value="capitalize") == {"name": "Bob"}
     assert pairs("a=1", default_keys={"a": "0", "b": "none"}) == {"a": "1", "b": "none"}
 

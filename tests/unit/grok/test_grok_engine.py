@@ -17,7 +17,7 @@ from streamstash.grok.analysis import analyze
 from streamstash.grok.command import run_grok
 from streamstash.grok.engine import MAX_FAST_LENGTH
 
-ACCESS = ('83.149.9.216 - - [04/Jan/2015:05:13:42 +0000] "GET / HTTP/1.1" 200 203023 "-" "Mozilla"')
+ACCESS = '83.149.9.216 - - [04/Jan/2015:05:13:42 +0000] "GET / HTTP/1.1" 200 203023 "-" "Mozilla"'
 
 
 def fields(patterns: str | list[str], text: str, **options: object) -> dict:
@@ -105,13 +105,17 @@ def test_unknown_type_leaves_text() -> None:
 def test_nested_field_names() -> None:
     assert fields("%{INT:[http][status]:int}", "200") == {"http": {"status": 200}}
     assert fields("%{WORD:[http][method]} %{INT:[http][status]:int} %{WORD:[a][b][c]}", "GET 404 x") == {
-        "http": {"method": "GET", "status": 404}, "a": {"b": {"c": "x"}}}
+        "http": {"method": "GET", "status": 404},
+        "a": {"b": {"c": "x"}},
+    }
     assert fields("%{WORD:[w]} %{WORD:[w]}", "a b") == {"w": ["a", "b"]}
 
 
 def test_inline_named_captures() -> None:
     assert fields(r"(?<user>\w+)@(?<[net][host]>\S+)", "bob@example.com") == {
-        "user": "bob", "net": {"host": "example.com"}}
+        "user": "bob",
+        "net": {"host": "example.com"},
+    }
     assert fields(r"(?P<a>\d+)-(?'b'\d+)", "1-2") == {"a": "1", "b": "2"}
     assert fields(r"(?<duration>[0-9]+)ms (?<@metadata>x)", "120ms x") == {"duration": "120", "@metadata": "x"}
     # lookbehinds are not names
@@ -124,8 +128,19 @@ def test_captures_inside_captures() -> None:
 
 def test_field_names() -> None:
     assert Grok(["%{COMBINEDAPACHELOG}"]).field_names == [
-        "clientip", "ident", "auth", "timestamp", "verb", "request", "httpversion", "rawrequest", "response",
-        "bytes", "referrer", "agent"]
+        "clientip",
+        "ident",
+        "auth",
+        "timestamp",
+        "verb",
+        "request",
+        "httpversion",
+        "rawrequest",
+        "response",
+        "bytes",
+        "referrer",
+        "agent",
+    ]
     names = Grok(["%{INT:[http][status]:int} (?<[a][b]>x)", "%{WORD:w} %{WORD:w}"]).field_names
     assert names == ["[http][status]", "[a][b]", "w"]
 
@@ -183,8 +198,9 @@ def test_break_on_match_true_first_wins() -> None:
 
 
 def test_break_on_match_false_merges() -> None:
-    grok = Grok(["%{INT:number}", "%{WORD:word}", "%{IP:ip}", "(?<[http][a]>x)", "(?<[http][b]>y)"],
-                break_on_match=False)
+    grok = Grok(
+        ["%{INT:number}", "%{WORD:word}", "%{IP:ip}", "(?<[http][a]>x)", "(?<[http][b]>y)"], break_on_match=False
+    )
     result = grok.match("x y 12")
     assert result.matched and result.pattern_index == 0
     assert result.fields == {"number": "12", "word": "x", "http": {"a": "x", "b": "y"}}
@@ -266,12 +282,24 @@ def test_engine_choice() -> None:
     assert Grok(["%{CLOUDFRONT_ACCESS_LOG}"]).expressions[0].fast is None
 
 
-@pytest.mark.parametrize(("regex", "safe"), [
-    (r"(a+)+$", False), (r"(a|aa)+$", False), (r"(\w+\s?)+$", False), (r"(?:a|a)*b", False),
-    (r".*a.*b.*c.*d", False), (r"(?:\d+\.?)+x", False),
-    (r"(?:\.[a-z][a-z0-9-]{0,62})*", True), (r"(?:[a-z]+:)*x", True), (r"(?:[0-9]{1,3}\.){3}[0-9]+", True),
-    (r"(?>a+|b)+c", True), (r"(?:a+b)*+c", True), (r"\S+ \S+ .*", True), (r"()*a", True),
-])
+@pytest.mark.parametrize(
+    ("regex", "safe"),
+    [
+        (r"(a+)+$", False),
+        (r"(a|aa)+$", False),
+        (r"(\w+\s?)+$", False),
+        (r"(?:a|a)*b", False),
+        (r".*a.*b.*c.*d", False),
+        (r"(?:\d+\.?)+x", False),
+        (r"(?:\.[a-z][a-z0-9-]{0,62})*", True),
+        (r"(?:[a-z]+:)*x", True),
+        (r"(?:[0-9]{1,3}\.){3}[0-9]+", True),
+        (r"(?>a+|b)+c", True),
+        (r"(?:a+b)*+c", True),
+        (r"\S+ \S+ .*", True),
+        (r"()*a", True),
+    ],
+)
 def test_backtracking_analysis(regex: str, safe: bool) -> None:
     assert analyze(regex).backtracking_safe is safe
 
@@ -289,7 +317,7 @@ def test_long_lines_take_the_guarded_engine_with_the_same_result() -> None:
     assert grok.match(ACCESS).fields == {**result.fields, "agent": '"Mozilla"'}
 
 
-LOG_CHARS = st.sampled_from(list('0123456789abcdefABCDEF.:-/[]"\' <>@%+_\\\t') + ["Jan", "GET", "HTTP/1.1", " - "])
+LOG_CHARS = st.sampled_from(list("0123456789abcdefABCDEF.:-/[]\"' <>@%+_\\\t") + ["Jan", "GET", "HTTP/1.1", " - "])
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -312,7 +340,10 @@ def test_run_grok_prints_one_object_per_line() -> None:
     code = run_grok(["%{INT:n:int} %{WORD:[x][w]}", "%{WORD:only}"], [], ["1 a\n", "b\n", "!!\n"], out)
     assert code == 0
     assert [orjson.loads(line) for line in out.getvalue().splitlines()] == [
-        {"n": 1, "x": {"w": "a"}}, {"only": "b"}, {"tags": ["_grokparsefailure"]}]
+        {"n": 1, "x": {"w": "a"}},
+        {"only": "b"},
+        {"tags": ["_grokparsefailure"]},
+    ]
 
 
 def test_run_grok_reports_timeouts() -> None:

@@ -16,24 +16,58 @@ TUTORIAL_LOG = REPO / "examples" / "data" / "logstash-tutorial.log"
 
 COMMON = '127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326'
 COMBINED = COMMON + ' "http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)"'
-HTTPD20 = ("[Wed Oct 11 14:32:52 2000] [error] [client 127.0.0.1] client denied by server configuration: "
-           "/export/home/live/ap/htdocs/test")
-HTTPD24 = ("[Fri Sep 09 10:42:29.902022 2011] [core:error] [pid 35708:tid 4328636416] [client 72.15.99.187:51234] "
-           "File does not exist: /usr/local/apache2/htdocs/favicon.ico")
-HAPROXY_HTTP_BASE = ('10.0.1.2:33317 [06/Feb/2009:12:14:14.655] http-in static/srv1 10/0/30/69/109 200 2750 - - ---- '
-                     '1/1/1/1/0 0/0 {1wt.eu} {} "GET /index.html HTTP/1.1"')
-S3_LINE = ("79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be mybucket [06/Feb/2019:00:00:38 +0000] "
-           "192.0.2.3 79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be 3E57427F3EXAMPLE "
-           'REST.GET.VERSIONING - "GET /mybucket?versioning HTTP/1.1" 200 - 113 - 7 - "-" "S3Console/0.4" -')
-ELB_LINE = ("2015-05-13T23:39:43.945958Z my-loadbalancer 192.168.131.39:2817 10.0.0.1:80 0.000086 0.001048 0.001337 "
-            "200 200 0 57")
-CLOUDFRONT_LINE = "\t".join([
-    "2014-05-23", "01:13:11", "FRA2", "182", "192.0.2.10", "GET", "d111111abcdef8.cloudfront.net",
-    "/view/my/file.html", "200", "www.displaymyfiles.com", "Mozilla/4.0%20(compatible;%20MSIE%205.0b1;%20Mac_PowerPC)",
-    "-", "zip=98101", "RefreshHit", "MRVMF7KydIvxMWfJIglgwHQwZsbG2IhRJ07sn9AkKUFSHS9EXAMPLE==",
-    "d111111abcdef8.cloudfront.net", "http", "191", "0.001", "-", "-", "-", "RefreshHit"])
-MONGO_SLOW = ('query test.users query: { name: "x" } ntoreturn:0 ntoskip:0 nscanned:10 keyUpdates:0 numYields: 0 '
-              "locks(micros) r:100 nreturned:1 reslen:100 120ms")
+HTTPD20 = (
+    "[Wed Oct 11 14:32:52 2000] [error] [client 127.0.0.1] client denied by server configuration: "
+    "/export/home/live/ap/htdocs/test"
+)
+HTTPD24 = (
+    "[Fri Sep 09 10:42:29.902022 2011] [core:error] [pid 35708:tid 4328636416] [client 72.15.99.187:51234] "
+    "File does not exist: /usr/local/apache2/htdocs/favicon.ico"
+)
+HAPROXY_HTTP_BASE = (
+    "10.0.1.2:33317 [06/Feb/2009:12:14:14.655] http-in static/srv1 10/0/30/69/109 200 2750 - - ---- "
+    '1/1/1/1/0 0/0 {1wt.eu} {} "GET /index.html HTTP/1.1"'
+)
+S3_LINE = (
+    "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be mybucket [06/Feb/2019:00:00:38 +0000] "
+    "192.0.2.3 79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be 3E57427F3EXAMPLE "
+    'REST.GET.VERSIONING - "GET /mybucket?versioning HTTP/1.1" 200 - 113 - 7 - "-" "S3Console/0.4" -'
+)
+ELB_LINE = (
+    "2015-05-13T23:39:43.945958Z my-loadbalancer 192.168.131.39:2817 10.0.0.1:80 0.000086 0.001048 0.001337 "
+    "200 200 0 57"
+)
+CLOUDFRONT_LINE = "\t".join(
+    [
+        "2014-05-23",
+        "01:13:11",
+        "FRA2",
+        "182",
+        "192.0.2.10",
+        "GET",
+        "d111111abcdef8.cloudfront.net",
+        "/view/my/file.html",
+        "200",
+        "www.displaymyfiles.com",
+        "Mozilla/4.0%20(compatible;%20MSIE%205.0b1;%20Mac_PowerPC)",
+        "-",
+        "zip=98101",
+        "RefreshHit",
+        "MRVMF7KydIvxMWfJIglgwHQwZsbG2IhRJ07sn9AkKUFSHS9EXAMPLE==",
+        "d111111abcdef8.cloudfront.net",
+        "http",
+        "191",
+        "0.001",
+        "-",
+        "-",
+        "-",
+        "RefreshHit",
+    ]
+)
+MONGO_SLOW = (
+    'query test.users query: { name: "x" } ntoreturn:0 ntoskip:0 nscanned:10 keyUpdates:0 numYields: 0 '
+    "locks(micros) r:100 nreturned:1 reslen:100 120ms"
+)
 RFC5424 = "<34>1 2003-10-11T22:14:15.003Z mymachine.example.com su - ID47 -"
 
 # name -> (matching samples, non-matching samples), checked as ^%{NAME}$ (whole string).
@@ -42,8 +76,10 @@ SAMPLES: dict[str, tuple[list[str], list[str]]] = {
     "USERNAME": (["root", "john.doe", "svc-backup_01"], ["john doe", "user@host", ""]),
     "USER": (["alice", "a.b-c"], ["a b", "ü"]),
     "EMAILLOCALPART": (["john.doe", "j+tag"], ["1abc", "a"]),
-    "EMAILADDRESS": (["john.doe@example.com", "ops+alerts@mail.example.org"], ["john.doe", "@example.com",
-                                                                               "a b@example.com"]),
+    "EMAILADDRESS": (
+        ["john.doe@example.com", "ops+alerts@mail.example.org"],
+        ["john.doe", "@example.com", "a b@example.com"],
+    ),
     "INT": (["0", "-42", "+7", "123456"], ["1.5", "abc", "--1"]),
     "BASE10NUM": (["1", "-1.5", ".5", "+10.25"], ["1.", "abc", "1e5"]),
     "NUMBER": (["42", "3.14", "-0.5"], ["3.14.15", "x1"]),
@@ -56,8 +92,10 @@ SAMPLES: dict[str, tuple[list[str], list[str]]] = {
     "SPACE": (["", "   ", "\t"], ["x", " x"]),
     "DATA": (["", "anything at all"], ["line1\nline2"]),
     "GREEDYDATA": (["", "anything at all"], ["line1\nline2"]),
-    "QUOTEDSTRING": (['"hello"', "'single'", "`tick`", '""', r'"esc \" quote"'], ['"unterminated', "noquotes",
-                                                                                 '"a" b']),
+    "QUOTEDSTRING": (
+        ['"hello"', "'single'", "`tick`", '""', r'"esc \" quote"'],
+        ['"unterminated', "noquotes", '"a" b'],
+    ),
     "QS": (['"hello world"', "''"], ['"open', "'a' 'b'"]),
     "UUID": (["123e4567-e89b-12d3-a456-426614174000"], ["123e4567-e89b-12d3-a456", "123e4567e89b12d3a456426614174000"]),
     "URN": (["urn:isbn:0451450523", "urn:ietf:rfc:2648"], ["urn:", "isbn:0451450523"]),
@@ -65,12 +103,16 @@ SAMPLES: dict[str, tuple[list[str], list[str]]] = {
     "CISCOMAC": (["001a.2b3c.4d5e"], ["00:1a:2b:3c:4d:5e"]),
     "WINDOWSMAC": (["00-1A-2B-3C-4D-5E"], ["00:1A:2B:3C:4D:5E"]),
     "COMMONMAC": (["00:1a:2b:3c:4d:5e"], ["00-1a-2b-3c-4d-5e"]),
-    "IPV6": (["2001:db8::1", "::1", "fe80::1%eth0", "2001:0db8:85a3:0000:0000:8a2e:0370:7334", "::ffff:192.168.1.1"],
-             ["192.168.1.1", "12345::1", "gggg::1"]),
+    "IPV6": (
+        ["2001:db8::1", "::1", "fe80::1%eth0", "2001:0db8:85a3:0000:0000:8a2e:0370:7334", "::ffff:192.168.1.1"],
+        ["192.168.1.1", "12345::1", "gggg::1"],
+    ),
     "IPV4": (["192.168.1.1", "10.0.0.255", "8.8.8.8"], ["256.1.1.1", "1.2.3", "1.2.3.4.5"]),
     "IP": (["10.1.2.3", "::1"], ["example.com", "300.1.1.1"]),
-    "HOSTNAME": (["example.com", "web-01.internal.example.org", "localhost"], ["-bad.example.com", "under_score.com",
-                                                                            "a b"]),
+    "HOSTNAME": (
+        ["example.com", "web-01.internal.example.org", "localhost"],
+        ["-bad.example.com", "under_score.com", "a b"],
+    ),
     "IPORHOST": (["10.0.0.1", "example.com", "2001:db8::1"], ["a b", "exa_mple"]),
     "HOSTPORT": (["example.com:8080", "10.0.0.1:443"], ["example.com", "example.com:0"]),
     "PATH": (["/var/log/syslog", "C:\\Windows\\System32"], ["relative/path", "no"]),
@@ -83,8 +125,10 @@ SAMPLES: dict[str, tuple[list[str], list[str]]] = {
     "URIQUERY": (["a=1&b=2", ""], ["a b", 'a="x"']),
     "URIPARAM": (["?a=1&b=2", "?"], ["a=1", "?a b"]),
     "URIPATHPARAM": (["/search?q=grok", "/index.html"], ["search?q=1", "/a?b c"]),
-    "URI": (["http://example.com/", "https://user:pw@example.com:8443/a/b?c=d", "ftp://10.0.0.1/file.txt"],
-            ["example.com/path", "http//example.com"]),
+    "URI": (
+        ["http://example.com/", "https://user:pw@example.com:8443/a/b?c=d", "ftp://10.0.0.1/file.txt"],
+        ["example.com/path", "http//example.com"],
+    ),
     "MONTH": (["Jan", "January", "sep", "Dez", "Oktober", "März"], ["Janu", "Foo", "13"]),
     "MONTHNUM": (["1", "01", "12"], ["13", "00"]),
     "MONTHNUM2": (["01", "12"], ["1", "13"]),
@@ -99,8 +143,10 @@ SAMPLES: dict[str, tuple[list[str], list[str]]] = {
     "DATE_EU": (["21.11.2026", "21/11/26"], ["2026-11-21", "32.01.2026"]),
     "ISO8601_TIMEZONE": (["Z", "+01:00", "-0530"], ["+1", "UTC"]),
     "ISO8601_SECOND": (["07", "07.123"], ["61", "x"]),
-    "TIMESTAMP_ISO8601": (["2026-11-21T10:00:00.123Z", "2026-11-21 10:00:00", "2026-11-21T10:00+01:00"],
-                          ["2026/11/21 10:00:00", "2026-11-21"]),
+    "TIMESTAMP_ISO8601": (
+        ["2026-11-21T10:00:00.123Z", "2026-11-21 10:00:00", "2026-11-21T10:00+01:00"],
+        ["2026/11/21 10:00:00", "2026-11-21"],
+    ),
     "DATE": (["11/21/2026", "21.11.2026"], ["2026-11-21", "x"]),
     "DATESTAMP": (["11/21/2026 10:00:00", "21.11.2026-10:00:00"], ["2026-11-21 10:00:00", "11/21/2026"]),
     "TZ": (["UTC", "PST", "EDT"], ["CEST", "GMT"]),
@@ -127,45 +173,80 @@ SAMPLES: dict[str, tuple[list[str], list[str]]] = {
     "COMMONAPACHELOG": ([COMMON], [COMMON.replace('" 200 ', '" - ')]),
     "COMBINEDAPACHELOG": ([COMBINED, COMBINED.replace(" 2326 ", " - ")], [COMMON]),
     # java
-    "JAVACLASS": (["com.example.Foo", "Foo", "org.apache.catalina.core.StandardWrapperValve"], ["com..Foo", "1com.Foo"]),
+    "JAVACLASS": (
+        ["com.example.Foo", "Foo", "org.apache.catalina.core.StandardWrapperValve"],
+        ["com..Foo", "1com.Foo"],
+    ),
     "JAVAFILE": (["Bar.java", "Native Method", "Unknown Source"], ["Bar.java:42", "(x)"]),
     "JAVAMETHOD": (["baz", "<init>", "<clinit>", "lambda$main$0"], ["1abc", "<foo>"]),
-    "JAVASTACKTRACEPART": (["\tat com.foo.Bar.baz(Bar.java:42)", "    at java.lang.Thread.run(Thread.java:750)",
-                            "at sun.reflect.NativeMethodAccessorImpl.invoke0(Native Method)"],
-                           ["com.foo.Bar.baz(Bar.java:42)", "\tat com.foo.Bar.baz"]),
+    "JAVASTACKTRACEPART": (
+        [
+            "\tat com.foo.Bar.baz(Bar.java:42)",
+            "    at java.lang.Thread.run(Thread.java:750)",
+            "at sun.reflect.NativeMethodAccessorImpl.invoke0(Native Method)",
+        ],
+        ["com.foo.Bar.baz(Bar.java:42)", "\tat com.foo.Bar.baz"],
+    ),
     "JAVATHREAD": (["TP-Processor1", "AB-Processor12"], ["main", "tp-Processor1"]),
     "JAVALOGMESSAGE": (["anything", ""], ["two\nlines"]),
-    "CATALINA_DATESTAMP": (["Jan 9, 2014 7:13:13 AM", "Nov 21, 2026 10:00:00 PM"], ["2014-01-09 07:13:13",
-                                                                                   "Jan 9, 2014 7:13:13"]),
+    "CATALINA_DATESTAMP": (
+        ["Jan 9, 2014 7:13:13 AM", "Nov 21, 2026 10:00:00 PM"],
+        ["2014-01-09 07:13:13", "Jan 9, 2014 7:13:13"],
+    ),
     "TOMCAT_DATESTAMP": (["2014-01-09 17:32:25,527 -0800"], ["2014-01-09 17:32:25,527"]),
-    "CATALINALOG": (["Jan 9, 2014 7:13:13 AM org.apache.catalina.startup.Catalina start"],
-                    ["INFO: Server startup in 1234 ms"]),
-    "TOMCATLOG": (["2014-01-09 20:03:28,269 -0800 | ERROR | com.example.service.ExampleService - something broke"],
-                  ["2014-01-09 20:03:28,269 -0800 ERROR com.example.Foo - x"]),
+    "CATALINALOG": (
+        ["Jan 9, 2014 7:13:13 AM org.apache.catalina.startup.Catalina start"],
+        ["INFO: Server startup in 1234 ms"],
+    ),
+    "TOMCATLOG": (
+        ["2014-01-09 20:03:28,269 -0800 | ERROR | com.example.service.ExampleService - something broke"],
+        ["2014-01-09 20:03:28,269 -0800 ERROR com.example.Foo - x"],
+    ),
     # linux-syslog
     "SYSLOG5424PRINTASCII": (["app-name", "ID47"], ["a b", ""]),
-    "SYSLOGBASE2": (["Nov 21 10:00:00 web01 sshd[1234]:", "2026-11-21T10:00:00Z web01",
-                     "Nov 21 10:00:00 <13.6> web01 cron:"], ["web01 sshd[1234]:"]),
-    "SYSLOGPAMSESSION": (["Nov 21 10:00:00 web01 sshd[1234]: pam_unix(sshd:session): session opened for user root "
-                          "by (uid=0)"], ["Nov 21 10:00:00 web01 sshd[1234]: Accepted publickey for root"]),
+    "SYSLOGBASE2": (
+        ["Nov 21 10:00:00 web01 sshd[1234]:", "2026-11-21T10:00:00Z web01", "Nov 21 10:00:00 <13.6> web01 cron:"],
+        ["web01 sshd[1234]:"],
+    ),
+    "SYSLOGPAMSESSION": (
+        ["Nov 21 10:00:00 web01 sshd[1234]: pam_unix(sshd:session): session opened for user root by (uid=0)"],
+        ["Nov 21 10:00:00 web01 sshd[1234]: Accepted publickey for root"],
+    ),
     "CRON_ACTION": (["CMD", "RELOAD"], ["cmd", "CMD1"]),
-    "CRONLOG": (["Nov 21 10:00:01 web01 CRON[4242]: (root) CMD (run-parts /etc/cron.hourly)"],
-                ["Nov 21 10:00:01 web01 CRON[4242]: root CMD run-parts"]),
-    "SYSLOGLINE": (["Nov 21 10:00:00 web01 sshd[1234]: Accepted publickey for root from 10.0.0.1 port 22",
-                    "2026-11-21T10:00:00.123+01:00 web01 app: started"], ["not a syslog line"]),
+    "CRONLOG": (
+        ["Nov 21 10:00:01 web01 CRON[4242]: (root) CMD (run-parts /etc/cron.hourly)"],
+        ["Nov 21 10:00:01 web01 CRON[4242]: root CMD run-parts"],
+    ),
+    "SYSLOGLINE": (
+        [
+            "Nov 21 10:00:00 web01 sshd[1234]: Accepted publickey for root from 10.0.0.1 port 22",
+            "2026-11-21T10:00:00.123+01:00 web01 app: started",
+        ],
+        ["not a syslog line"],
+    ),
     "SYSLOG5424PRI": (["<34>"], ["<a>", "34"]),
     "SYSLOG5424SD": (['[exampleSDID@32473 iut="3" eventSource="Application"]', "[a][b]"], ["no brackets", "[unclosed"]),
     "SYSLOG5424BASE": ([RFC5424], ["<34> 2003-10-11T22:14:15.003Z host su"]),
-    "SYSLOG5424LINE": ([RFC5424 + " BOM'su root' failed for lonvick on /dev/pts/8",
-                        '<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 '
-                        'iut="3" eventSource="Application" eventID="1011"] An application event log entry'], ["<34>1"]),
+    "SYSLOG5424LINE": (
+        [
+            RFC5424 + " BOM'su root' failed for lonvick on /dev/pts/8",
+            "<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 "
+            'iut="3" eventSource="Application" eventID="1011"] An application event log entry',
+        ],
+        ["<34>1"],
+    ),
     # nginx
     "NGUSERNAME": (["alice", "bob@example.com", "a%b"], ["a b", "x/y"]),
     "NGUSER": (["-", "alice"], ["a b", "123"]),
     "NGINXACCESS": ([COMBINED, COMBINED + ' "10.0.0.1, 10.0.0.2" 0.005 0.004'], ["garbage"]),
-    "NGINXERROR": (['2026/11/21 10:00:00 [error] 1234#5678: *99 open() "/srv/x" failed (2: No such file or directory), '
-                    "client: 10.0.0.1", "2026/11/21 10:00:00 [warn] 12#12: conflicting server name"],
-                   ["2026-11-21 10:00:00 [error] 1#1: x"]),
+    "NGINXERROR": (
+        [
+            '2026/11/21 10:00:00 [error] 1234#5678: *99 open() "/srv/x" failed (2: No such file or directory), '
+            "client: 10.0.0.1",
+            "2026/11/21 10:00:00 [warn] 12#12: conflicting server name",
+        ],
+        ["2026-11-21 10:00:00 [error] 1#1: x"],
+    ),
     # redis
     "REDISTIMESTAMP": (["21 Nov 10:00:00", "21 Nov 10:00:00.123"], ["Nov 21 10:00:00"]),
     "REDISLOG": (["[4018] 14 Nov 07:01:22.119 * "], ["[4018] 14 Nov 07:01:22.119 # "]),
@@ -174,21 +255,31 @@ SAMPLES: dict[str, tuple[list[str], list[str]]] = {
     "POSTGRESQL": (["11/21/2026 10:00:00 UTC postgres 5f1c2a.3e8 1234"], ["2026-11-21 10:00:00 UTC postgres x 1234"]),
     # ruby
     "RUBY_LOGLEVEL": (["DEBUG", "WARN"], ["debug", "TRACE"]),
-    "RUBY_LOGGER": (['I, [2026-11-21T10:00:00.123456 #4242]  INFO -- : Started GET "/"',
-                     "E, [2026-11-21T10:00:00.123456 #4242] ERROR -- app: boom"],
-                    ["I, [2026-11-21T10:00:00 #4242] INFO - x"]),
+    "RUBY_LOGGER": (
+        [
+            'I, [2026-11-21T10:00:00.123456 #4242]  INFO -- : Started GET "/"',
+            "E, [2026-11-21T10:00:00.123456 #4242] ERROR -- app: boom",
+        ],
+        ["I, [2026-11-21T10:00:00 #4242] INFO - x"],
+    ),
     # mongodb
-    "MONGO_LOG": (["Nov 21 10:00:00 [conn1] end connection 127.0.0.1:51234"],
-                  ["2026-11-21T10:00:00.000+0000 I NETWORK [conn1] end connection"]),
+    "MONGO_LOG": (
+        ["Nov 21 10:00:00 [conn1] end connection 127.0.0.1:51234"],
+        ["2026-11-21T10:00:00.000+0000 I NETWORK [conn1] end connection"],
+    ),
     # MONGO_QUERY only matches when " ntoreturn:" follows it: checked by search below (SEARCH_SAMPLES)
     "MONGO_QUERY": (['{ name: "x" }'], ['{ name: "x" ']),
     "MONGO_SLOWQUERY": ([MONGO_SLOW], [MONGO_SLOW.replace(" nreturned:1", "")]),
     "MONGO_WORDDASH": (["my-db", "users"], ["my db", "a.b"]),
     "MONGO3_SEVERITY": (["I", "W"], ["II", " "]),
     "MONGO3_COMPONENT": (["NETWORK", "-"], ["a b", "--"]),
-    "MONGO3_LOG": (["2026-11-21T10:00:00.000+0000 I NETWORK  [conn1] end connection 127.0.0.1:51234 (3 connections now "
-                    "open)", "2026-11-21T10:00:00.000+0000 I -        [main] startup"],
-                   ["Nov 21 10:00:00 [conn1] end connection"]),
+    "MONGO3_LOG": (
+        [
+            "2026-11-21T10:00:00.000+0000 I NETWORK  [conn1] end connection 127.0.0.1:51234 (3 connections now open)",
+            "2026-11-21T10:00:00.000+0000 I -        [main] startup",
+        ],
+        ["Nov 21 10:00:00 [conn1] end connection"],
+    ),
     # aws
     "S3_REQUEST_LINE": (["GET /bucket/key HTTP/1.1", "whatever"], ["two\nlines"]),
     "S3_ACCESS_LOG": ([S3_LINE], [COMBINED]),
@@ -204,9 +295,13 @@ SAMPLES: dict[str, tuple[list[str], list[str]]] = {
     "HAPROXYCAPTUREDRESPONSEHEADERS": (["", "text/html|x"], ["a\nb"]),
     "HAPROXYHTTPBASE": ([HAPROXY_HTTP_BASE], ["10.0.1.2:33317 [06/Feb/2009:12:14:14.655] http-in static/srv1"]),
     "HAPROXYHTTP": (["Feb  6 12:14:14 localhost haproxy[14389]: " + HAPROXY_HTTP_BASE], [HAPROXY_HTTP_BASE]),
-    "HAPROXYTCP": (["Feb  6 12:12:56 localhost haproxy[14387]: 10.0.1.2:33313 [06/Feb/2009:12:12:51.443] fnt bck/srv1 "
-                    "0/0/5007 212 -- 0/0/0/0/3 0/0"],
-                   ["Feb  6 12:12:56 localhost haproxy[14387]: 10.0.1.2:33313 fnt bck/srv1"]),
+    "HAPROXYTCP": (
+        [
+            "Feb  6 12:12:56 localhost haproxy[14387]: 10.0.1.2:33313 [06/Feb/2009:12:12:51.443] fnt bck/srv1 "
+            "0/0/5007 212 -- 0/0/0/0/3 0/0"
+        ],
+        ["Feb  6 12:12:56 localhost haproxy[14387]: 10.0.1.2:33313 fnt bck/srv1"],
+    ),
 }
 
 # Patterns that only make sense inside something else: checked by search, not anchored.
@@ -229,16 +324,82 @@ def anchored(name: str) -> Grok:
 def test_library_is_big_and_has_the_standard_names() -> None:
     names = set(library())
     assert len(names) >= 120
-    for name in ["USERNAME", "USER", "INT", "BASE10NUM", "NUMBER", "BASE16NUM", "POSINT", "NONNEGINT", "WORD",
-                 "NOTSPACE", "SPACE", "DATA", "GREEDYDATA", "QUOTEDSTRING", "QS", "UUID", "MAC", "IPV6", "IPV4", "IP",
-                 "HOSTNAME", "IPORHOST", "HOSTPORT", "PATH", "UNIXPATH", "WINPATH", "URIPROTO", "URIHOST", "URIPATH",
-                 "URIPARAM", "URIPATHPARAM", "URI", "MONTH", "MONTHNUM", "MONTHDAY", "DAY", "YEAR", "HOUR", "MINUTE",
-                 "SECOND", "TIME", "DATE_US", "DATE_EU", "ISO8601_TIMEZONE", "TIMESTAMP_ISO8601", "DATESTAMP", "TZ",
-                 "HTTPDATE", "SYSLOGTIMESTAMP", "PROG", "SYSLOGPROG", "SYSLOGHOST", "SYSLOGFACILITY", "SYSLOGBASE",
-                 "SYSLOGLINE", "SYSLOG5424LINE", "COMMONAPACHELOG", "COMBINEDAPACHELOG", "HTTPD_COMMONLOG",
-                 "HTTPD_COMBINEDLOG", "HTTPD_ERRORLOG", "NGINXACCESS", "LOGLEVEL", "JAVACLASS", "JAVAFILE",
-                 "JAVAMETHOD", "JAVASTACKTRACEPART", "JAVATHREAD", "JAVALOGMESSAGE", "CATALINA_DATESTAMP",
-                 "TOMCAT_DATESTAMP", "CATALINALOG", "TOMCATLOG", "EMAILADDRESS"]:
+    for name in [
+        "USERNAME",
+        "USER",
+        "INT",
+        "BASE10NUM",
+        "NUMBER",
+        "BASE16NUM",
+        "POSINT",
+        "NONNEGINT",
+        "WORD",
+        "NOTSPACE",
+        "SPACE",
+        "DATA",
+        "GREEDYDATA",
+        "QUOTEDSTRING",
+        "QS",
+        "UUID",
+        "MAC",
+        "IPV6",
+        "IPV4",
+        "IP",
+        "HOSTNAME",
+        "IPORHOST",
+        "HOSTPORT",
+        "PATH",
+        "UNIXPATH",
+        "WINPATH",
+        "URIPROTO",
+        "URIHOST",
+        "URIPATH",
+        "URIPARAM",
+        "URIPATHPARAM",
+        "URI",
+        "MONTH",
+        "MONTHNUM",
+        "MONTHDAY",
+        "DAY",
+        "YEAR",
+        "HOUR",
+        "MINUTE",
+        "SECOND",
+        "TIME",
+        "DATE_US",
+        "DATE_EU",
+        "ISO8601_TIMEZONE",
+        "TIMESTAMP_ISO8601",
+        "DATESTAMP",
+        "TZ",
+        "HTTPDATE",
+        "SYSLOGTIMESTAMP",
+        "PROG",
+        "SYSLOGPROG",
+        "SYSLOGHOST",
+        "SYSLOGFACILITY",
+        "SYSLOGBASE",
+        "SYSLOGLINE",
+        "SYSLOG5424LINE",
+        "COMMONAPACHELOG",
+        "COMBINEDAPACHELOG",
+        "HTTPD_COMMONLOG",
+        "HTTPD_COMBINEDLOG",
+        "HTTPD_ERRORLOG",
+        "NGINXACCESS",
+        "LOGLEVEL",
+        "JAVACLASS",
+        "JAVAFILE",
+        "JAVAMETHOD",
+        "JAVASTACKTRACEPART",
+        "JAVATHREAD",
+        "JAVALOGMESSAGE",
+        "CATALINA_DATESTAMP",
+        "TOMCAT_DATESTAMP",
+        "CATALINALOG",
+        "TOMCATLOG",
+        "EMAILADDRESS",
+    ]:
         assert name in names, name
 
 
@@ -296,12 +457,18 @@ def test_whole_tutorial_log_parses_with_combinedapachelog() -> None:
     assert all(result.matched for result in results), [line for line, r in zip(lines, results) if not r.matched]
     fields = results[0].fields  # the file's second line (its first is empty)
     assert fields == {
-        "clientip": "83.149.9.216", "ident": "-", "auth": "-", "timestamp": "04/Jan/2015:05:13:42 +0000",
-        "verb": "GET", "request": "/presentations/logstash-monitorama-2013/images/kibana-search.png",
-        "httpversion": "1.1", "response": "200", "bytes": "203023",
+        "clientip": "83.149.9.216",
+        "ident": "-",
+        "auth": "-",
+        "timestamp": "04/Jan/2015:05:13:42 +0000",
+        "verb": "GET",
+        "request": "/presentations/logstash-monitorama-2013/images/kibana-search.png",
+        "httpversion": "1.1",
+        "response": "200",
+        "bytes": "203023",
         "referrer": '"http://semicomplete.com/presentations/logstash-monitorama-2013/"',
         "agent": '"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_1) AppleWebKit/537.36 (KHTML, like Gecko) '
-                 'Chrome/32.0.1700.77 Safari/537.36"',
+        'Chrome/32.0.1700.77 Safari/537.36"',
     }
     assert list(fields)[:4] == ["clientip", "ident", "auth", "timestamp"]
     for result in results:
@@ -312,9 +479,13 @@ def test_whole_tutorial_log_parses_with_combinedapachelog() -> None:
 
 
 def test_tutorial_log_typed() -> None:
-    grok = Grok([r"%{IPORHOST:clientip} %{HTTPDUSER:ident} %{USER:auth} \[%{HTTPDATE:timestamp}\] "
-                 r'"(?:%{WORD:verb} %{NOTSPACE:request}(?: HTTP/%{NUMBER:httpversion:float})?|%{DATA:rawrequest})" '
-                 r"%{NUMBER:response:int} (?:%{NUMBER:bytes:int}|-) %{QS:referrer} %{QS:agent}"])
+    grok = Grok(
+        [
+            r"%{IPORHOST:clientip} %{HTTPDUSER:ident} %{USER:auth} \[%{HTTPDATE:timestamp}\] "
+            r'"(?:%{WORD:verb} %{NOTSPACE:request}(?: HTTP/%{NUMBER:httpversion:float})?|%{DATA:rawrequest})" '
+            r"%{NUMBER:response:int} (?:%{NUMBER:bytes:int}|-) %{QS:referrer} %{QS:agent}"
+        ]
+    )
     line = TUTORIAL_LOG.read_text().splitlines()[1]
     fields = grok.match(line).fields
     assert fields["response"] == 200 and fields["bytes"] == 203023 and fields["httpversion"] == 1.1
@@ -323,7 +494,10 @@ def test_tutorial_log_typed() -> None:
 def test_syslog_rfc3164() -> None:
     line = "Nov 21 10:00:00 web01 sshd[1234]: Accepted publickey for root from 10.0.0.1 port 22 ssh2"
     assert Grok(["%{SYSLOGLINE}"]).match(line).fields == {
-        "timestamp": "Nov 21 10:00:00", "logsource": "web01", "program": "sshd", "pid": "1234",
+        "timestamp": "Nov 21 10:00:00",
+        "logsource": "web01",
+        "program": "sshd",
+        "pid": "1234",
         "message": "Accepted publickey for root from 10.0.0.1 port 22 ssh2",
     }
     no_pid = Grok(["%{SYSLOGBASE} %{GREEDYDATA:message}"]).match("Jan  4 05:13:42 gw kernel: eth0 up").fields
@@ -331,20 +505,28 @@ def test_syslog_rfc3164() -> None:
 
 
 def test_syslog_rfc5424() -> None:
-    line = ('<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3" '
-            'eventSource="Application" eventID="1011"] An application event log entry...')
+    line = (
+        '<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3" '
+        'eventSource="Application" eventID="1011"] An application event log entry...'
+    )
     fields = Grok(["%{SYSLOG5424LINE}"]).match(line).fields
     assert fields == {
-        "syslog5424_pri": "165", "syslog5424_ver": "1", "syslog5424_ts": "2003-10-11T22:14:15.003Z",
-        "syslog5424_host": "mymachine.example.com", "syslog5424_app": "evntslog", "syslog5424_msgid": "ID47",
+        "syslog5424_pri": "165",
+        "syslog5424_ver": "1",
+        "syslog5424_ts": "2003-10-11T22:14:15.003Z",
+        "syslog5424_host": "mymachine.example.com",
+        "syslog5424_app": "evntslog",
+        "syslog5424_msgid": "ID47",
         "syslog5424_sd": '[exampleSDID@32473 iut="3" eventSource="Application" eventID="1011"]',
         "syslog5424_msg": "An application event log entry...",
     }
 
 
 def test_nginx_access() -> None:
-    line = ('10.0.0.7 - - [21/Nov/2026:10:00:00 +0100] "POST /api/v1/orders?id=3 HTTP/2.0" 201 512 "-" '
-            '"curl/8.4.0" "203.0.113.9" 0.012 0.010')
+    line = (
+        '10.0.0.7 - - [21/Nov/2026:10:00:00 +0100] "POST /api/v1/orders?id=3 HTTP/2.0" 201 512 "-" '
+        '"curl/8.4.0" "203.0.113.9" 0.012 0.010'
+    )
     fields = Grok(["%{NGINXACCESS}"]).match(line).fields
     assert fields["clientip"] == "10.0.0.7" and fields["verb"] == "POST" and fields["response"] == "201"
     assert fields["x_forwarded_for"] == '"203.0.113.9"'
@@ -360,22 +542,39 @@ def test_java_stack_trace_and_catalina() -> None:
     assert native == {"class": "java.lang.Object", "method": "wait", "file": "Native Method"}
     init = Grok(["%{JAVASTACKTRACEPART}"]).match("    at com.foo.Bar.<init>(Bar.java:7)").fields
     assert init["method"] == "<init>"
-    catalina = Grok(["%{CATALINALOG}"]).match(
-        "Nov 21, 2026 10:00:00 AM org.apache.catalina.startup.Catalina start INFO: Server startup in 1234 ms").fields
-    assert catalina == {"timestamp": "Nov 21, 2026 10:00:00 AM", "class": "org.apache.catalina.startup.Catalina",
-                        "logmessage": "start INFO: Server startup in 1234 ms"}
-    tomcat = Grok(["%{TOMCATLOG}"]).match(
-        "2014-01-09 20:03:28,269 -0800 | ERROR | com.example.service.ExampleService - something broke").fields
+    catalina = (
+        Grok(["%{CATALINALOG}"])
+        .match("Nov 21, 2026 10:00:00 AM org.apache.catalina.startup.Catalina start INFO: Server startup in 1234 ms")
+        .fields
+    )
+    assert catalina == {
+        "timestamp": "Nov 21, 2026 10:00:00 AM",
+        "class": "org.apache.catalina.startup.Catalina",
+        "logmessage": "start INFO: Server startup in 1234 ms",
+    }
+    tomcat = (
+        Grok(["%{TOMCATLOG}"])
+        .match("2014-01-09 20:03:28,269 -0800 | ERROR | com.example.service.ExampleService - something broke")
+        .fields
+    )
     assert tomcat["level"] == "ERROR" and tomcat["logmessage"] == "something broke"
 
 
 def test_application_line() -> None:
-    grok = Grok(["%{TIMESTAMP_ISO8601:origtime}%{GREEDYDATA} %{WORD:progress}:%{WORD:action} "
-                 "elapsed:%{NUMBER:elapsed:int}%{GREEDYDATA}"])
+    grok = Grok(
+        [
+            "%{TIMESTAMP_ISO8601:origtime}%{GREEDYDATA} %{WORD:progress}:%{WORD:action} "
+            "elapsed:%{NUMBER:elapsed:int}%{GREEDYDATA}"
+        ]
+    )
     result = grok.match("2026-11-21T10:00:00.123Z worker-3 INFO resize:thumbnail elapsed:137 ms id=42")
     assert result.matched and result.pattern_index == 0
-    assert result.fields == {"origtime": "2026-11-21T10:00:00.123Z", "progress": "resize", "action": "thumbnail",
-                             "elapsed": 137}
+    assert result.fields == {
+        "origtime": "2026-11-21T10:00:00.123Z",
+        "progress": "resize",
+        "action": "thumbnail",
+        "elapsed": 137,
+    }
     assert type(result.fields["elapsed"]) is int
 
 

@@ -13,8 +13,10 @@ MAPPING_ERROR = {
         "caused_by": {"type": "illegal_argument_exception", "reason": 'For input string: "abc"'},
     },
 }
-CONFLICT = {"status": 409, "error": {"type": "version_conflict_engine_exception",
-                                     "reason": "[a]: version conflict, document already exists"}}
+CONFLICT = {
+    "status": 409,
+    "error": {"type": "version_conflict_engine_exception", "reason": "[a]: version conflict, document already exists"},
+}
 
 
 @pytest.mark.parametrize(
@@ -55,8 +57,10 @@ def test_error_reason_of_a_bare_error() -> None:
     assert error_reason({"status": 400}) == "status 400"
 
 
-@pytest.mark.parametrize(("status", "retryable"), [(429, True), (500, True), (502, True), (503, True),
-                                                   (504, True), (400, False), (404, False), (409, False)])
+@pytest.mark.parametrize(
+    ("status", "retryable"),
+    [(429, True), (500, True), (502, True), (503, True), (504, True), (400, False), (404, False), (409, False)],
+)
 def test_retryable_statuses(status: int, retryable: bool) -> None:
     assert is_retryable_status(status) is retryable
 

@@ -9,7 +9,7 @@ import certifi
 import pytest
 
 from streamstash.config import parse_pipeline
-from streamstash.es import describe, log_connection, make_client, redact_url
+from streamstash.search.client import describe, log_connection, make_client, redact_url
 
 PASSWORD = "hunter2-pw-7c1f"
 API_KEY = "a2V5aWQ6c2VjcmV0LWFwaS1rZXk="
@@ -55,7 +55,8 @@ def test_api_key_wins_over_basic_auth_and_is_not_logged(caplog: pytest.LogCaptur
 
 def test_client_gets_the_credentials_and_tls_options() -> None:
     settings = parse_pipeline(PIPELINE + f"  api_key: {API_KEY}\n", env={}).elasticsearch.model_copy(
-        update={"hosts": ["https://es01:9200"], "ca_file": None})
+        update={"hosts": ["https://es01:9200"], "ca_file": None}
+    )
     client = make_client(settings)
     try:
         headers = client._headers  # noqa: SLF001 - the only way to see what the client will send
@@ -65,8 +66,9 @@ def test_client_gets_the_credentials_and_tls_options() -> None:
 
 
 def test_verify_off_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
-    settings = parse_pipeline("elasticsearch:\n  hosts: [https://es:9200]\n  verify_certs: false\n",
-                              env={}).elasticsearch
+    settings = parse_pipeline(
+        "elasticsearch:\n  hosts: [https://es:9200]\n  verify_certs: false\n", env={}
+    ).elasticsearch
     with caplog.at_level(logging.INFO):
         log_connection(settings, "indexer")
     assert "verification is off" in caplog.text

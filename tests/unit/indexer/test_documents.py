@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from streamstash.config import parse_pipeline
-from streamstash.envelope import Batch, Event, Source
+from streamstash.events.envelope import Batch, Event, Source
 from streamstash.services.indexer.documents import OP_CREATE, Action, DocumentBuilder, IndexNamer
 from streamstash.services.indexer.ecs import CLASSIC_TO_ECS, to_ecs
 from streamstash.services.indexer.pipeline import BulkAccumulator
@@ -16,12 +16,20 @@ SOURCE = Source(kind="file", host="web1", path="/var/log/access.log", offset=123
 
 
 def access_event(**fields: object) -> Event:
-    base = {"clientip": "83.149.9.216", "ident": "-", "auth": "-", "verb": "GET",
-            "request": "/presentations/logstash.png", "httpversion": "1.1", "response": 200, "bytes": 203023,
-            "referrer": '"http://semicomplete.com/"', "agent": '"Mozilla/5.0 (Macintosh)"'}
+    base = {
+        "clientip": "83.149.9.216",
+        "ident": "-",
+        "auth": "-",
+        "verb": "GET",
+        "request": "/presentations/logstash.png",
+        "httpversion": "1.1",
+        "response": 200,
+        "bytes": 203023,
+        "referrer": '"http://semicomplete.com/"',
+        "agent": '"Mozilla/5.0 (Macintosh)"',
+    }
     base.update(fields)
-    return Event(message="line", timestamp="2015-01-04T05:13:42.000Z", source=SOURCE, fields=base,
-                 id="logs.raw:0:17:3")
+    return Event(message="line", timestamp="2015-01-04T05:13:42.000Z", source=SOURCE, fields=base, id="logs.raw:0:17:3")
 
 
 # ---- index naming -------------------------------------------------------------------------------------
@@ -67,12 +75,12 @@ def test_action_body_is_the_bulk_ndjson_pair_with_the_event_id() -> None:
 
 
 def test_create_op_type_for_data_streams() -> None:
-    config = parse_pipeline("outputs:\n  elasticsearch:\n    index: logs-web-default\n    data_stream: true\n",
-                            env={})
+    config = parse_pipeline("outputs:\n  elasticsearch:\n    index: logs-web-default\n    data_stream: true\n", env={})
     assert config.outputs.elasticsearch.op_type == OP_CREATE
     action = DocumentBuilder(IndexNamer("logs-web-default", "f"), op_type=OP_CREATE).action_for(access_event())
-    assert orjson.loads(action.body.split(b"\n")[0]) == {"create": {"_index": "logs-web-default",
-                                                                    "_id": "logs.raw:0:17:3"}}
+    assert orjson.loads(action.body.split(b"\n")[0]) == {
+        "create": {"_index": "logs-web-default", "_id": "logs.raw:0:17:3"}
+    }
     _, body = template_for(config.outputs.elasticsearch)
     assert body["data_stream"] == {}
 
@@ -83,9 +91,11 @@ def test_create_op_type_for_data_streams() -> None:
 def test_ecs_v8_renames_classic_fields() -> None:
     document = to_ecs(DocumentBuilder(IndexNamer("x", "f")).action_for(access_event()).document)
     assert document["source"] == {"address": "83.149.9.216"}
-    assert document["http"] == {"request": {"method": "GET", "referrer": '"http://semicomplete.com/"'},
-                                "version": "1.1",
-                                "response": {"status_code": 200, "body": {"bytes": 203023}}}
+    assert document["http"] == {
+        "request": {"method": "GET", "referrer": '"http://semicomplete.com/"'},
+        "version": "1.1",
+        "response": {"status_code": 200, "body": {"bytes": 203023}},
+    }
     assert document["url"] == {"original": "/presentations/logstash.png"}
     assert document["user_agent"] == {"original": "Mozilla/5.0 (Macintosh)"}  # quotes dropped
     assert "user" not in document and "apache" not in document  # `-` means absent

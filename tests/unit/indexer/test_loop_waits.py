@@ -13,8 +13,8 @@ from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from streamstash.config.indexer import BulkSettings
-from streamstash.envelope import Batch, Event, Source, encode
-from streamstash.metrics import ServiceMetrics
+from streamstash.events.envelope import Batch, Event, Source, encode
+from streamstash.runtime.metrics import ServiceMetrics
 from streamstash.services.indexer.bulk import BulkOutcome
 from streamstash.services.indexer.consumer import IndexerLoop
 from streamstash.services.indexer.documents import DocumentBuilder, IndexNamer
@@ -79,9 +79,15 @@ class SlowWriter:
 def records(count: int, events_per_record: int) -> list[ConsumerRecord]:
     made = []
     for offset in range(count):
-        events = [Event(message=f"line {offset}-{n}", timestamp="2026-11-21T00:00:00.000Z",
-                        id=f"logs.raw:0:{offset}:{n}", source=Source(kind="file", path="/a.log", offset=n))
-                  for n in range(events_per_record)]
+        events = [
+            Event(
+                message=f"line {offset}-{n}",
+                timestamp="2026-11-21T00:00:00.000Z",
+                id=f"logs.raw:0:{offset}:{n}",
+                source=Source(kind="file", path="/a.log", offset=n),
+            )
+            for n in range(events_per_record)
+        ]
         value = encode(Batch(events=events))
         made.append(ConsumerRecord(TOPIC, 0, offset, 0, 0, None, value, None, 0, len(value), ()))
     return made
@@ -91,9 +97,16 @@ def test_a_loop_with_every_request_slot_taken_waits_instead_of_polling() -> None
     bulk = BulkSettings(max_docs=10, max_in_flight=1, adaptive_concurrency=False, flush_ms=10, drain_timeout_s=0.1)
     consumer = PausableConsumer(records(20, 10))  # 20 requests' worth, one in flight at a time
     writer = SlowWriter()
-    loop = IndexerLoop(consumer, client=None, dead_letters=None,
-                       builders={TOPIC: DocumentBuilder(IndexNamer("logs", "logs-fallback"))}, skip=None,
-                       bulk=bulk, metrics=ServiceMetrics("indexer"), writer_factory=lambda observer: writer)
+    loop = IndexerLoop(
+        consumer,
+        client=None,
+        dead_letters=None,
+        builders={TOPIC: DocumentBuilder(IndexNamer("logs", "logs-fallback"))},
+        skip=None,
+        bulk=bulk,
+        metrics=ServiceMetrics("indexer"),
+        writer_factory=lambda observer: writer,
+    )
 
     async def run_for(seconds: float) -> None:
         stop = asyncio.Event()

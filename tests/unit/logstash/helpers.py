@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from streamstash.aggregation.routing import TaskRouter
 from streamstash.config import PipelineConfig, parse_pipeline
 from streamstash.filters import FilterChain
 from streamstash.logstash.emit import render_yaml
 from streamstash.logstash.parser import parse_text
 from streamstash.logstash.report import Report
 from streamstash.logstash.translator import Translation, translate
-from streamstash.services.aggregator.logic import TaskRouter
 
 
 def translated(text: str, env: dict[str, str] | None = None) -> tuple[PipelineConfig, Translation, str]:

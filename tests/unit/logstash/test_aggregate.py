@@ -10,7 +10,7 @@ import pytest
 from streamstash.logstash import ruby
 from tests.unit.logstash.helpers import findings, translated
 
-EVERY_N = '''filter {
+EVERY_N = """filter {
   grok { match => { "message" => "%{WORD:action} %{WORD:progress} %{INT:elapsed:int}" } }
   aggregate {
     task_id => "%{action}_%{progress}"
@@ -33,7 +33,7 @@ EVERY_N = '''filter {
     drop {}
   }
 }
-'''
+"""
 
 
 def aggregation_of(text: str, env: dict[str, str] | None = None) -> dict[str, Any]:
@@ -43,20 +43,26 @@ def aggregation_of(text: str, env: dict[str, str] | None = None) -> dict[str, An
     return spec.model_dump(exclude_unset=True)
 
 
-@pytest.mark.parametrize(("threshold", "env", "every"), [
-    ("3", {}, 3),
-    ("${AGG_EVERY:4}", {}, 4),
-    ("${AGG_EVERY:4}", {"AGG_EVERY": "7"}, 7),
-    ("ENV['AGG_EVERY'].to_i", {"AGG_EVERY": "5"}, 5),
-    ("ENV.fetch('AGG_EVERY', 6).to_i", {}, 6),
-    ("(ENV['AGG_EVERY'] || '8').to_i", {}, 8),
-])
+@pytest.mark.parametrize(
+    ("threshold", "env", "every"),
+    [
+        ("3", {}, 3),
+        ("${AGG_EVERY:4}", {}, 4),
+        ("${AGG_EVERY:4}", {"AGG_EVERY": "7"}, 7),
+        ("ENV['AGG_EVERY'].to_i", {"AGG_EVERY": "5"}, 5),
+        ("ENV.fetch('AGG_EVERY', 6).to_i", {}, 6),
+        ("(ENV['AGG_EVERY'] || '8').to_i", {}, 8),
+    ],
+)
 def test_average_every_n_events(threshold: str, env: dict[str, str], every: int) -> None:
     spec = aggregation_of(EVERY_N.replace("THRESHOLD", threshold), env)
     assert spec == {
-        "name": "action_progress", "task_id": "%{action}_%{progress}",
+        "name": "action_progress",
+        "task_id": "%{action}_%{progress}",
         "metrics": {"elapsedAvg": {"type": "avg", "field": "elapsed"}},
-        "flush": {"every": every}, "keep_fields": ["*"], "remove_fields": ["message", "elapsed"],
+        "flush": {"every": every},
+        "keep_fields": ["*"],
+        "remove_fields": ["message", "elapsed"],
         "index_events": False,
     }
 
@@ -73,8 +79,9 @@ def test_without_else_drop_the_single_events_are_indexed_too() -> None:
 
 
 def test_integer_division_and_rounding_are_noted() -> None:
-    text = EVERY_N.replace("THRESHOLD", "3").replace("map['elapsedSum'].to_f / map['count']",
-                                                      "(map['elapsedSum'] / map['count']).round(1)")
+    text = EVERY_N.replace("THRESHOLD", "3").replace(
+        "map['elapsedSum'].to_f / map['count']", "(map['elapsedSum'] / map['count']).round(1)"
+    )
     config, translation, _ = translated(text)
     assert config.aggregations[0].metrics["elapsedAvg"].type == "avg"
     messages = [finding.message for finding in translation.report.notes]
@@ -83,7 +90,7 @@ def test_integer_division_and_rounding_are_noted() -> None:
 
 
 def test_end_of_task_sum_and_timeouts() -> None:
-    spec = aggregation_of('''filter {
+    spec = aggregation_of("""filter {
       if [logger] == "SQL" {
         aggregate { task_id => "%{taskid}" code => "map['d'] ||= 0 ; map['d'] += event.get('duration')" }
       }
@@ -91,25 +98,28 @@ def test_end_of_task_sum_and_timeouts() -> None:
         aggregate { task_id => "%{taskid}" code => "event.set('sql_duration', map['d'])" end_of_task => true
                     push_map_as_event_on_timeout => true timeout => 120 inactivity_timeout => 30 }
       }
-    }''')
+    }""")
     assert spec["when"] == '([logger] == "SQL") or ([logger] == "TASK_END")'
     assert spec["metrics"]["sql_duration"] == {"type": "sum", "field": "duration"}
     assert spec["metrics"]["d"] == {"type": "sum", "field": "duration"}  # the pushed map keeps its keys
-    assert spec["flush"] == {"end_when": '[logger] == "TASK_END"', "total_timeout": 120_000,
-                             "inactivity_timeout": 30_000}
+    assert spec["flush"] == {
+        "end_when": '[logger] == "TASK_END"',
+        "total_timeout": 120_000,
+        "inactivity_timeout": 30_000,
+    }
 
 
 def test_map_pushed_on_timeout_keeps_only_the_task_fields() -> None:
-    spec = aggregation_of('''filter { aggregate { task_id => "%{user_id}"
+    spec = aggregation_of("""filter { aggregate { task_id => "%{user_id}"
         code => "map['clicks'] ||= 0; map['clicks'] += 1; map['last_page'] = event.get('page')"
-        push_map_as_event_on_timeout => true timeout_task_id_field => "user_id" } }''')
+        push_map_as_event_on_timeout => true timeout_task_id_field => "user_id" } }""")
     assert spec["metrics"] == {"clicks": {"type": "count"}, "last_page": {"type": "last", "field": "page"}}
     assert spec["flush"] == {"total_timeout": 1_800_000}  # Logstash's default timeout
     assert "keep_fields" not in spec and spec["index_events"] is True
 
 
 def test_event_cancel_consumes_the_events() -> None:
-    spec = aggregation_of('''filter { aggregate { task_id => "%{host}" code => "
+    spec = aggregation_of("""filter { aggregate { task_id => "%{host}" code => "
         map['n'] ||= 0
         map['n'] += 1
         if map['n'] == 10
@@ -117,7 +127,7 @@ def test_event_cancel_consumes_the_events() -> None:
           map.clear
         else
           event.cancel()
-        end" } }''')
+        end" } }""")
     assert spec["flush"] == {"every": 10} and spec["index_events"] is False
     assert spec["metrics"] == {"requests": {"type": "count"}}
 
@@ -129,24 +139,28 @@ def report_of(text: str) -> list[tuple[str, int, str]]:
 
 
 def test_unknown_ruby_is_reported_with_its_line_and_text() -> None:
-    text = 'filter {\n  aggregate {\n    task_id => "%{id}"\n    code => "\n      map[\'n\'] ||= 0\n' \
-           '      map[\'towns\'] << event.get(\'town\')\n    "\n  }\n}'
+    text = (
+        'filter {\n  aggregate {\n    task_id => "%{id}"\n    code => "\n      map[\'n\'] ||= 0\n'
+        "      map['towns'] << event.get('town')\n    \"\n  }\n}"
+    )
     assert report_of(text) == [("untranslated", 6, "map['towns'] << event.get('town')")]
 
 
 def test_ruby_that_does_not_parse_is_reported_with_its_line() -> None:
-    text = 'filter {\n  aggregate {\n    task_id => "%{id}"\n    code => "map[\'a\'] ||= 0\n' \
-           'map.each { |k, v| puts k }"\n  }\n}'
+    text = (
+        'filter {\n  aggregate {\n    task_id => "%{id}"\n    code => "map[\'a\'] ||= 0\n'
+        'map.each { |k, v| puts k }"\n  }\n}'
+    )
     ((severity, line, snippet),) = report_of(text)
     assert (severity, line) == ("untranslated", 5) and "map.each" in snippet
 
 
 def test_a_counter_kept_by_one_branch_only_is_reported() -> None:
-    text = '''filter {
+    text = """filter {
       if [logger] == "SQL" { aggregate { task_id => "%{t}" code => "map['q'] ||= 0; map['q'] += 1" } }
       if [logger] == "END" { aggregate { task_id => "%{t}" code => "event.set('queries', map['q'])"
                                           end_of_task => true } }
-    }'''
+    }"""
     ((severity, line, snippet),) = report_of(text)
     assert (severity, line, snippet) == ("untranslated", 2, "map['q'] += 1")
 
@@ -158,24 +172,31 @@ def test_a_flush_that_does_not_reset_is_reported() -> None:
 
 
 def test_options_without_equivalent() -> None:
-    _, translation, _ = translated('filter {\n aggregate {\n  task_id => "%{id}"\n  code => "map[\'n\'] ||= 0; '
-                                   'map[\'n\'] += 1"\n  push_previous_map_as_event => true\n }\n}')
+    _, translation, _ = translated(
+        'filter {\n aggregate {\n  task_id => "%{id}"\n  code => "map[\'n\'] ||= 0; '
+        "map['n'] += 1\"\n  push_previous_map_as_event => true\n }\n}"
+    )
     assert findings(translation.report)[-1] == ("untranslated", 5, "filter aggregate")
-    _, translation, _ = translated('filter {\n aggregate {\n  task_id => "%{id}"\n  code => "map[\'n\'] ||= 0; '
-                                   'map[\'n\'] += 1"\n  push_map_as_event_on_timeout => true\n'
-                                   '  timeout_code => "event.set(\'x\', 1)"\n }\n}')
+    _, translation, _ = translated(
+        'filter {\n aggregate {\n  task_id => "%{id}"\n  code => "map[\'n\'] ||= 0; '
+        "map['n'] += 1\"\n  push_map_as_event_on_timeout => true\n"
+        "  timeout_code => \"event.set('x', 1)\"\n }\n}"
+    )
     assert ("untranslated", 6, "filter aggregate") in findings(translation.report)
 
 
 def test_a_branch_on_an_aggregate_field_that_is_not_the_idiom_is_reported() -> None:
     text = EVERY_N.replace("THRESHOLD", "3") + 'filter {\n  if [elapsedAvg] > 100 { mutate { add_tag => ["slow"] } }\n}'
-    assert ("untranslated", 25, "condition") in [(s, line, sub) for s, line, sub in
-                                                 findings(translated(text)[1].report)]
+    assert ("untranslated", 25, "condition") in [
+        (s, line, sub) for s, line, sub in findings(translated(text)[1].report)
+    ]
 
 
 def test_ruby_reader() -> None:
-    statements = ruby.parse("map['a'] ||= 0; map['a'] += 1 # count\nevent.tag('x') unless map['a'].nil?\n"
-                            "if map['a'] > 2 then map.clear elsif map['a'] == 1 then x = 1 else y = 2 end")
+    statements = ruby.parse(
+        "map['a'] ||= 0; map['a'] += 1 # count\nevent.tag('x') unless map['a'].nil?\n"
+        "if map['a'] > 2 then map.clear elsif map['a'] == 1 then x = 1 else y = 2 end"
+    )
     assert [statement.kind for statement in statements] == ["assign", "assign", "if", "if"]
     assert statements[0].target == ("index", ("var", "map"), ("str", "a")) and statements[0].operator == "||="
     assert statements[2].condition == ("not", ("call", ("index", ("var", "map"), ("str", "a")), "nil?", []))

@@ -13,8 +13,10 @@ from streamstash.config import load_pipeline
 from streamstash.logstash.command import EXIT_OK, EXIT_PARTIAL, EXIT_UNUSABLE, import_logstash_command
 
 CLEAN = 'input { stdin { } }\nfilter {\n  mutate { add_tag => ["ok"] }\n}\n'
-PARTIAL = ('filter {\n  mutate { add_tag => ["ok"] }\n  aggregate {\n    task_id => "%{id}"\n'
-           '    code => "map[\'n\'] ||= 0\n      map[\'ids\'] << event.get(\'id\')"\n  }\n}\n')
+PARTIAL = (
+    'filter {\n  mutate { add_tag => ["ok"] }\n  aggregate {\n    task_id => "%{id}"\n'
+    "    code => \"map['n'] ||= 0\n      map['ids'] << event.get('id')\"\n  }\n}\n"
+)
 
 
 def run(tmp_path: Path, text: str, allow_partial: bool = False, to_file: bool = True) -> tuple[int, str, str, str]:
@@ -58,8 +60,7 @@ def test_a_file_that_is_not_logstash_exits_2_and_writes_nothing(tmp_path: Path) 
     code, written, errors, source = run(tmp_path, "filter {\n  grok {\n    match =>\n  }\n}\n")
     assert code == EXIT_UNUSABLE and written == ""
     assert errors.startswith(f"{source}:4:")
-    missing = import_logstash_command(tmp_path / "nope.conf", None, False, stdout=io.StringIO(),
-                                      stderr=io.StringIO())
+    missing = import_logstash_command(tmp_path / "nope.conf", None, False, stdout=io.StringIO(), stderr=io.StringIO())
     assert missing == EXIT_UNUSABLE
 
 
@@ -70,8 +71,9 @@ def test_the_cli_command(tmp_path: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["import-logstash", str(source), "-o", str(target)], env=dict(os.environ))
     assert result.exit_code == EXIT_PARTIAL and target.is_file()
-    result = runner.invoke(app, ["import-logstash", str(source), "-o", str(target), "--allow-partial"],
-                           env=dict(os.environ))
+    result = runner.invoke(
+        app, ["import-logstash", str(source), "-o", str(target), "--allow-partial"], env=dict(os.environ)
+    )
     assert result.exit_code == EXIT_OK
     checked = runner.invoke(app, ["check", "--config", str(target)], env=dict(os.environ))
     assert checked.exit_code == 0, checked.output

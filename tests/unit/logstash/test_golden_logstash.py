@@ -35,7 +35,7 @@ from typer.testing import CliRunner
 from streamstash import names
 from streamstash.cli import app
 from streamstash.config import load_pipeline
-from streamstash.envelope import Batch, Event, Source, encode, to_document
+from streamstash.events.envelope import Batch, Event, Source, encode, to_document
 from streamstash.filters import FilterChain
 from streamstash.logstash.command import import_logstash_command
 from streamstash.logstash.parser import parse_file
@@ -48,10 +48,19 @@ GOLDEN = Path(__file__).resolve().parents[2] / "golden_logstash"
 CASES = sorted(path.name for path in GOLDEN.iterdir() if (path / "logstash.conf").is_file())
 INGEST_TIME = "2030-01-01T00:00:00.000Z"  # when "Logstash" read the lines; stays unless a date filter sets it
 TOPIC, PARTITION, OFFSET = "logs.raw", 0, 11
-BOOKKEEPING = (names.FIELD_COUNT, names.FIELD_TASK_ID, names.FIELD_AGGREGATION, names.FIELD_FLUSH_REASON,
-               names.FIELD_AGGREGATED)
-REASON_TAGS = {names.TAG_AGGREGATE_INACTIVITY, names.TAG_AGGREGATE_TIMEOUT, names.TAG_AGGREGATE_IDLE,
-               names.TAG_AGGREGATE_LATE}
+BOOKKEEPING = (
+    names.FIELD_COUNT,
+    names.FIELD_TASK_ID,
+    names.FIELD_AGGREGATION,
+    names.FIELD_FLUSH_REASON,
+    names.FIELD_AGGREGATED,
+)
+REASON_TAGS = {
+    names.TAG_AGGREGATE_INACTIVITY,
+    names.TAG_AGGREGATE_TIMEOUT,
+    names.TAG_AGGREGATE_IDLE,
+    names.TAG_AGGREGATE_LATE,
+}
 ANY_TIME = "*"
 
 
@@ -90,8 +99,11 @@ def without_bookkeeping(aggregate: dict[str, Any], like: dict[str, Any] | None, 
     for field in BOOKKEEPING:
         if like is None or field not in like:
             document.pop(field, None)
-    tags = [tag for tag in document.get(names.FIELD_TAGS, []) if tag not in REASON_TAGS or
-            (like is not None and tag in like.get(names.FIELD_TAGS, []))]
+    tags = [
+        tag
+        for tag in document.get(names.FIELD_TAGS, [])
+        if tag not in REASON_TAGS or (like is not None and tag in like.get(names.FIELD_TAGS, []))
+    ]
     if tags:
         document[names.FIELD_TAGS] = tags
     else:
@@ -112,8 +124,9 @@ def test_round_trip(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     # 1. Translate: nothing left untranslated, and the file written is what `check` accepts.
     pipeline_file = tmp_path / "pipeline.yml"
     errors = io.StringIO()
-    code = import_logstash_command(directory / "logstash.conf", pipeline_file, allow_partial=False,
-                                   stdout=io.StringIO(), stderr=errors)
+    code = import_logstash_command(
+        directory / "logstash.conf", pipeline_file, allow_partial=False, stdout=io.StringIO(), stderr=errors
+    )
     assert code == 0, errors.getvalue()
     checked = CliRunner().invoke(app, ["check", "--config", str(pipeline_file)], env=dict(os.environ))
     assert checked.exit_code == 0, checked.output
@@ -124,8 +137,9 @@ def test_round_trip(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     lines = (directory / "input.log").read_text(encoding="utf-8").splitlines()
     added = dict(config.inputs[0].add_fields) if config.inputs else {}
     source = Source(kind=names.SOURCE_FILE, host="golden", path=f"/var/log/{case}.log")
-    batch = Batch(events=[Event(message=line, timestamp=INGEST_TIME, source=source, fields=dict(added))
-                          for line in lines])
+    batch = Batch(
+        events=[Event(message=line, timestamp=INGEST_TIME, source=source, fields=dict(added)) for line in lines]
+    )
     parsed = RecordParser(FilterChain(config.filters)).parse_record(encode(batch), TOPIC, PARTITION, OFFSET)
     assert not parsed.dead_letters, [letter.reason for letter in parsed.dead_letters]
 
@@ -179,4 +193,5 @@ def test_round_trip(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         "documents streamstash wrote that Logstash would not:\n  "
         + "\n  ".join(canonical(item) for item in leftovers)
         + "\ndocuments Logstash writes that streamstash did not:\n  "
-        + "\n  ".join(canonical(item) for item in unmatched))
+        + "\n  ".join(canonical(item) for item in unmatched)
+    )

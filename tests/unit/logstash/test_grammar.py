@@ -50,9 +50,9 @@ def test_values_arrays_hashes_numbers_barewords() -> None:
 
 
 def test_quoted_strings_keep_backslashes_unless_escapes_are_on() -> None:
-    text = r'''filter { x { a => "say \"hi\"\n" b => 'it\'s' c => "\[%{HTTPDATE}\]" d => "#not a comment" } }'''
+    text = r"""filter { x { a => "say \"hi\"\n" b => 'it\'s' c => "\[%{HTTPDATE}\]" d => "#not a comment" } }"""
     plain = only_plugin(text)
-    assert plain.get("a") == r'say \"hi\"\n'  # Logstash's default: the text as written
+    assert plain.get("a") == r"say \"hi\"\n"  # Logstash's default: the text as written
     assert plain.get("b") == r"it\'s"
     assert plain.get("c") == r"\[%{HTTPDATE}\]"
     assert plain.get("d") == "#not a comment"
@@ -63,21 +63,24 @@ def test_quoted_strings_keep_backslashes_unless_escapes_are_on() -> None:
 
 
 def test_comments_anywhere_and_at_the_end_without_newline() -> None:
-    plugin = only_plugin("# head\nfilter { # after brace\n  mutate { # inside\n    add_tag => [\"a\"] # after value\n"
-                         "  }\n} # tail")
+    plugin = only_plugin(
+        '# head\nfilter { # after brace\n  mutate { # inside\n    add_tag => ["a"] # after value\n  }\n} # tail'
+    )
     assert plugin.get("add_tag") == ["a"]
 
 
 def test_variable_references_stay_in_the_text() -> None:
-    plugin = only_plugin('output { elasticsearch { hosts => ["${ES_HOST:localhost:9200}"] password => "${PW}" } }',
-                         "output")
+    plugin = only_plugin(
+        'output { elasticsearch { hosts => ["${ES_HOST:localhost:9200}"] password => "${PW}" } }', "output"
+    )
     assert plugin.get("hosts") == ["${ES_HOST:localhost:9200}"]
     assert plugin.get("password") == "${PW}"
 
 
 def test_repeated_attributes_merge_like_logstash() -> None:
-    plugin = only_plugin('filter { grok { match => { "a" => "x" } match => { "b" => "y" } add_tag => ["t"] '
-                         'add_tag => ["u"] } }')
+    plugin = only_plugin(
+        'filter { grok { match => { "a" => "x" } match => { "b" => "y" } add_tag => ["t"] add_tag => ["u"] } }'
+    )
     assert plugin.get("match") == {"a": "x", "b": "y"}
     assert plugin.get("add_tag") == ["t", "u"]
 
@@ -92,9 +95,10 @@ def test_locations_point_at_lines_and_text() -> None:
 
 
 def test_conditions_precedence_and_operators() -> None:
-    branch = parse_text('filter { if [a] == 1 or [b] != "x" and ![c] { } else if "t" in [tags] { } '
-                        'else if [d] not in ["x", "y"] { } else if [m] =~ /a\\/b/ and [n] !~ "z" { } else { } }'
-                        ).section("filter")[0]
+    branch = parse_text(
+        'filter { if [a] == 1 or [b] != "x" and ![c] { } else if "t" in [tags] { } '
+        'else if [d] not in ["x", "y"] { } else if [m] =~ /a\\/b/ and [n] !~ "z" { } else { } }'
+    ).section("filter")[0]
     assert isinstance(branch, ast.Branch)
     first, second, third, fourth, last = (clause.condition for clause in branch.clauses)
     assert isinstance(first, ast.BooleanOperation) and first.operator == "or"  # and binds tighter
@@ -114,12 +118,15 @@ def test_a_one_item_list_in_a_condition_is_a_selector_as_in_logstash() -> None:
     assert branch.clauses[0].condition == ast.Membership(ast.Selector("[a]"), ast.Selector('["x"]'), negated=False)
 
 
-@pytest.mark.parametrize(("text", "line", "problem"), [
-    ("filter {\n  grok {\n    match => \n  }\n}\n", 4, "unexpected"),
-    ("filter {\n  mutate { }\n", 2, "ends inside a block"),  # at the last token read
-    ("filter { x { a => \"unterminated } }", 1, "unexpected character"),
-    ("filters { }", 1, "unexpected"),
-])
+@pytest.mark.parametrize(
+    ("text", "line", "problem"),
+    [
+        ("filter {\n  grok {\n    match => \n  }\n}\n", 4, "unexpected"),
+        ("filter {\n  mutate { }\n", 2, "ends inside a block"),  # at the last token read
+        ('filter { x { a => "unterminated } }', 1, "unexpected character"),
+        ("filters { }", 1, "unexpected"),
+    ],
+)
 def test_syntax_errors_say_where(text: str, line: int, problem: str) -> None:
     with pytest.raises(LogstashSyntaxError) as caught:
         parse_text(text, "pipe.conf")

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from streamstash import names
-from streamstash.envelope import Event, Source, to_working_dict
+from streamstash.events.envelope import Event, Source, to_working_dict
 from streamstash.filters import FilterChain
 from streamstash.logstash.emit import our_references
 from tests.unit.logstash.helpers import filters_of, findings, translated
@@ -15,8 +15,9 @@ from tests.unit.logstash.helpers import filters_of, findings, translated
 
 def run_chain(text: str, doc: dict[str, Any], env: dict[str, str] | None = None) -> dict[str, Any] | None:
     config, _, _ = translated("filter {\n" + text + "\n}", env)
-    working = to_working_dict(Event(message=doc.pop("message", None), tags=doc.pop("tags", []),
-                                    source=Source(kind="file"), fields=doc))
+    working = to_working_dict(
+        Event(message=doc.pop("message", None), tags=doc.pop("tags", []), source=Source(kind="file"), fields=doc)
+    )
     verdict = FilterChain(config.filters).apply(working)
     return None if verdict is not None else working
 
@@ -25,9 +26,11 @@ def run_chain(text: str, doc: dict[str, Any], env: dict[str, str] | None = None)
 
 
 def test_file_input() -> None:
-    config, translation, _ = translated('input { file { path => ["/var/log/*.log", "/srv/*.log"] exclude => "*.gz" '
-                                        'start_position => "beginning" type => "web" add_field => { "env" => "prod" } '
-                                        'stat_interval => 2 sincedb_path => "/dev/null" } }')
+    config, translation, _ = translated(
+        'input { file { path => ["/var/log/*.log", "/srv/*.log"] exclude => "*.gz" '
+        'start_position => "beginning" type => "web" add_field => { "env" => "prod" } '
+        'stat_interval => 2 sincedb_path => "/dev/null" } }'
+    )
     (item,) = config.inputs
     assert item.type == "file" and item.paths == ["/var/log/*.log", "/srv/*.log"] and item.exclude == ["*.gz"]
     assert item.start_position == "beginning" and item.poll_interval_ms == 2000
@@ -36,8 +39,9 @@ def test_file_input() -> None:
 
 
 def test_network_inputs_keep_the_line_and_listen_everywhere_like_logstash() -> None:
-    config, _, _ = translated('input { udp { port => 5514 queue_size => 2000 } tcp { port => "5000" host => '
-                              '"127.0.0.1" } stdin { } }')
+    config, _, _ = translated(
+        'input { udp { port => 5514 queue_size => 2000 } tcp { port => "5000" host => "127.0.0.1" } stdin { } }'
+    )
     udp, tcp, stdin = config.inputs
     assert (udp.type, udp.port, udp.host, udp.syslog, udp.queue_datagrams) == ("udp", 5514, "0.0.0.0", False, 2000)
     assert (tcp.type, tcp.port, tcp.host, tcp.syslog) == ("tcp", 5000, "127.0.0.1", False)
@@ -51,17 +55,22 @@ def test_syslog_input_listens_on_udp_and_tcp() -> None:
 
 
 def test_codecs_multiline_and_json() -> None:
-    config, _, _ = translated('input { file { path => "/a" codec => multiline { pattern => "^\\s" negate => false '
-                              'what => "previous" auto_flush_interval => 2 } } }')
+    config, _, _ = translated(
+        'input { file { path => "/a" codec => multiline { pattern => "^\\s" negate => false '
+        'what => "previous" auto_flush_interval => 2 } } }'
+    )
     multiline = config.inputs[0].multiline
-    assert multiline is not None and (multiline.pattern, multiline.what, multiline.timeout_ms) == ("^\\s", "previous",
-                                                                                                   2000)
+    assert multiline is not None and (multiline.pattern, multiline.what, multiline.timeout_ms) == (
+        "^\\s",
+        "previous",
+        2000,
+    )
     config, _, _ = translated('input { stdin { codec => json tags => ["in"] } }')
     assert [entry.kind for entry in config.filters] == ["mutate", "json"]
     assert config.filters[1].json_.remove_field == ["message"]  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("plugin", ["beats { port => 5044 }", "kafka { topics => [\"x\"] }", "http { }"])
+@pytest.mark.parametrize("plugin", ["beats { port => 5044 }", 'kafka { topics => ["x"] }', "http { }"])
 def test_inputs_without_equivalent_are_reported(plugin: str) -> None:
     config, translation, yaml_text = translated(f"input {{\n  {plugin}\n}}")
     assert config.inputs == []
@@ -73,13 +82,23 @@ def test_inputs_without_equivalent_are_reported(plugin: str) -> None:
 
 
 def test_grok_options() -> None:
-    (grok,) = filters_of('grok { match => ["message", "%{WORD:a}", "message", "%{NUMBER:n}"] '
-                         'pattern_definitions => { "TASK" => "\\w+" } break_on_match => false '
-                         'tag_on_failure => ["_nope"] overwrite => ["message"] timeout_millis => 500 '
-                         'add_tag => ["parsed"] id => "g1" }')
-    assert grok == {"grok": {"match": {"message": ["%{WORD:a}", "%{NUMBER:n}"]}, "pattern_definitions": {"TASK": "\\w+"},
-                             "break_on_match": False, "tag_on_failure": ["_nope"], "timeout_ms": 500.0,
-                             "add_tag": ["parsed"], "dead_letter_on_failure": False}}
+    (grok,) = filters_of(
+        'grok { match => ["message", "%{WORD:a}", "message", "%{NUMBER:n}"] '
+        'pattern_definitions => { "TASK" => "\\w+" } break_on_match => false '
+        'tag_on_failure => ["_nope"] overwrite => ["message"] timeout_millis => 500 '
+        'add_tag => ["parsed"] id => "g1" }'
+    )
+    assert grok == {
+        "grok": {
+            "match": {"message": ["%{WORD:a}", "%{NUMBER:n}"]},
+            "pattern_definitions": {"TASK": "\\w+"},
+            "break_on_match": False,
+            "tag_on_failure": ["_nope"],
+            "timeout_ms": 500.0,
+            "add_tag": ["parsed"],
+            "dead_letter_on_failure": False,
+        }
+    }
 
 
 def test_grok_failure_passes_the_event_on_tagged_like_logstash() -> None:
@@ -88,7 +107,7 @@ def test_grok_failure_passes_the_event_on_tagged_like_logstash() -> None:
 
 
 def test_date_mutate_drop_json_kv_dissect() -> None:
-    entries = filters_of('''
+    entries = filters_of("""
         date { match => ["ts", "dd/MMM/yyyy:HH:mm:ss Z", "ISO8601"] target => "when" timezone => "Europe/Berlin"
                locale => "en" }
         mutate { convert => { "n" => "integer" } gsub => ["path", "/", "_", "q", "\\?", ""] rename => ["a", "b"]
@@ -97,37 +116,47 @@ def test_date_mutate_drop_json_kv_dissect() -> None:
         json { source => "payload" target => "body" skip_on_invalid_json => true }
         kv { source => "query" field_split => "&" value_split => "=" include_keys => ["a", "b"] prefix => "q_" }
         dissect { mapping => { "message" => "%{a} %{b}" } convert_datatype => { "a" => "int" } }
-    ''')
-    assert entries[0] == {"date": {"match": ["ts", "dd/MMM/yyyy:HH:mm:ss Z", "ISO8601"], "target": "when",
-                                   "timezone": "Europe/Berlin"}}
+    """)
+    assert entries[0] == {
+        "date": {"match": ["ts", "dd/MMM/yyyy:HH:mm:ss Z", "ISO8601"], "target": "when", "timezone": "Europe/Berlin"}
+    }
     assert entries[1]["mutate"]["gsub"] == [("path", "/", "_"), ("q", "\\?", "")]
     assert entries[1]["mutate"]["rename"] == {"a": "b"} and entries[1]["mutate"]["copy"] == {"x": "y"}
     assert entries[2] == {"drop": {"percentage": 40.0}}
     assert entries[3] == {"json": {"source": "payload", "target": "body", "skip_on_invalid_json": True}}
     assert entries[4]["kv"] == {"source": "query", "field_split": "&", "include_keys": ["a", "b"], "prefix": "q_"}
-    assert entries[5] == {"dissect": {"mapping": {"message": "%{a} %{b}"}, "convert_datatype": {"a": "int"},
-                                      "dead_letter_on_failure": False}}
+    assert entries[5] == {
+        "dissect": {
+            "mapping": {"message": "%{a} %{b}"},
+            "convert_datatype": {"a": "int"},
+            "dead_letter_on_failure": False,
+        }
+    }
 
 
 def test_an_unknown_option_is_reported_and_the_rest_kept() -> None:
-    config, translation, yaml_text = translated('filter {\n  mutate {\n    add_tag => ["a"]\n    frobnicate => 1\n'
-                                                '  }\n}')
+    config, translation, yaml_text = translated(
+        'filter {\n  mutate {\n    add_tag => ["a"]\n    frobnicate => 1\n  }\n}'
+    )
     assert config.filters[0].mutate.add_tag == ["a"]  # type: ignore[union-attr]
     assert findings(translation.report) == [("untranslated", 4, "filter mutate option frobnicate")]
     assert "# UNTRANSLATED test.conf:4 filter mutate option frobnicate" in yaml_text
 
 
 def test_an_option_our_model_rejects_is_reported_with_its_line() -> None:
-    config, translation, _ = translated('filter {\n  date {\n    match => ["ts", "ISO8601"]\n'
-                                        '    timezone => "Mars/Olympus"\n  }\n}')
+    config, translation, _ = translated(
+        'filter {\n  date {\n    match => ["ts", "ISO8601"]\n    timezone => "Mars/Olympus"\n  }\n}'
+    )
     assert config.filters[0].date.timezone == "UTC"  # type: ignore[union-attr]
     assert findings(translation.report) == [("untranslated", 4, "filter date option timezone")]
 
 
 def test_filters_without_equivalent_are_marked_where_they_stood() -> None:
-    config, translation, yaml_text = translated('filter {\n  mutate { add_tag => ["a"] }\n'
-                                                '  ruby { code => "event.set(\'x\', 1)" }\n'
-                                                '  mutate { add_tag => ["b"] }\n}')
+    config, translation, yaml_text = translated(
+        'filter {\n  mutate { add_tag => ["a"] }\n'
+        "  ruby { code => \"event.set('x', 1)\" }\n"
+        '  mutate { add_tag => ["b"] }\n}'
+    )
     assert [entry.mutate.add_tag for entry in config.filters] == [["a"], ["b"]]  # type: ignore[union-attr]
     assert findings(translation.report) == [("untranslated", 3, "filter ruby")]
     marked = yaml_text.index("# UNTRANSLATED test.conf:3 filter ruby")
@@ -141,12 +170,16 @@ def test_variable_references_become_ours_and_dollars_stay_dollars() -> None:
     assert our_references("${ES:localhost:9200}/x") == "${ES:-localhost:9200}/x"
     assert our_references("${PW}") == "${PW}"
     assert our_references("^%{WORD}$ costs $5") == "^%{WORD}$$ costs $$5"
-    entries = filters_of('mutate { add_field => { "env" => "${DEPLOY:staging}" "cost" => "$5" } }\n'
-                         'grok { match => { "message" => "^%{INT:n}$" } }', env={})
+    entries = filters_of(
+        'mutate { add_field => { "env" => "${DEPLOY:staging}" "cost" => "$5" } }\n'
+        'grok { match => { "message" => "^%{INT:n}$" } }',
+        env={},
+    )
     assert entries[0]["mutate"]["add_field"] == {"env": "staging", "cost": "$5"}
     assert entries[1]["grok"]["match"] == {"message": ["^%{INT:n}$"]}
-    assert filters_of('mutate { add_field => { "env" => "${DEPLOY:staging}" } }', env={"DEPLOY": "prod"}
-                      )[0]["mutate"]["add_field"] == {"env": "prod"}
+    assert filters_of('mutate { add_field => { "env" => "${DEPLOY:staging}" } }', env={"DEPLOY": "prod"})[0]["mutate"][
+        "add_field"
+    ] == {"env": "prod"}
 
 
 def test_keystore_style_references_are_reported() -> None:
@@ -158,9 +191,11 @@ def test_keystore_style_references_are_reported() -> None:
 
 
 def test_if_else_if_else_become_guards() -> None:
-    entries = filters_of('if [status] >= 500 and [verb] == "GET" { mutate { add_field => { "k" => "a" } } }\n'
-                         'else if "x" in [tags] or [m] =~ /err\\/x/ { mutate { add_field => { "k" => "b" } } }\n'
-                         'else { mutate { add_field => { "k" => "c" } } }')
+    entries = filters_of(
+        'if [status] >= 500 and [verb] == "GET" { mutate { add_field => { "k" => "a" } } }\n'
+        'else if "x" in [tags] or [m] =~ /err\\/x/ { mutate { add_field => { "k" => "b" } } }\n'
+        'else { mutate { add_field => { "k" => "c" } } }'
+    )
     assert [entry["if"] for entry in entries] == [
         '[status] >= 500 and [verb] == "GET"',
         '!([status] >= 500 and [verb] == "GET") and ("x" in [tags] or [m] =~ /err\\/x/)',
@@ -181,8 +216,10 @@ def test_nested_conditions_are_conjoined() -> None:
 
 
 def test_a_branch_whose_arm_changes_what_its_guards_read_is_chosen_once() -> None:
-    text = ('if [level] == "ERROR" { mutate { replace => { "level" => "WARN" } } mutate { add_tag => ["e"] } }\n'
-            'else if [level] == "WARN" { mutate { add_tag => ["w"] } }')
+    text = (
+        'if [level] == "ERROR" { mutate { replace => { "level" => "WARN" } } mutate { add_tag => ["e"] } }\n'
+        'else if [level] == "WARN" { mutate { add_tag => ["w"] } }'
+    )
     assert run_chain(text, {"level": "ERROR"})["tags"] == ["e"]  # type: ignore[index]
     assert run_chain(text, {"level": "WARN"})["tags"] == ["w"]  # type: ignore[index]
     done = run_chain(text, {"level": "ERROR"})
@@ -206,9 +243,11 @@ def test_conditions_without_equivalent_are_reported() -> None:
 
 
 def test_elasticsearch_output() -> None:
-    config, translation, _ = translated('output { elasticsearch { hosts => ["es01", "https://es02:9243"] '
-                                        'index => "web-%{+YYYY.MM.dd}" user => "elastic" password => "${PW:changeme}" '
-                                        'manage_template => false } stdout { codec => rubydebug } }')
+    config, translation, _ = translated(
+        'output { elasticsearch { hosts => ["es01", "https://es02:9243"] '
+        'index => "web-%{+YYYY.MM.dd}" user => "elastic" password => "${PW:changeme}" '
+        "manage_template => false } stdout { codec => rubydebug } }"
+    )
     assert config.elasticsearch.hosts == ["http://es01:9200", "https://es02:9243"]
     assert config.elasticsearch.username == "elastic"
     assert config.elasticsearch.password is not None and config.elasticsearch.password.get_secret_value() == "changeme"
@@ -219,5 +258,7 @@ def test_elasticsearch_output() -> None:
 
 def test_document_id_and_other_outputs_are_reported() -> None:
     _, translation, _ = translated('output {\n elasticsearch {\n  document_id => "%{fp}"\n }\n s3 { }\n}')
-    assert findings(translation.report) == [("untranslated", 3, "output elasticsearch option document_id"),
-                                            ("untranslated", 5, "output s3")]
+    assert findings(translation.report) == [
+        ("untranslated", 3, "output elasticsearch option document_id"),
+        ("untranslated", 5, "output s3"),
+    ]

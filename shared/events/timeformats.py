@@ -41,12 +41,36 @@ def utc_now() -> datetime:
 # ---------------------------------------------------------------------------------------------------------
 # Formatting (templates such as `%{+YYYY.MM.dd}`): Joda tokens -> strftime; longest first so `MMMM` wins.
 _JODA_TOKENS = [
-    ("yyyy", "%Y"), ("YYYY", "%Y"), ("yy", "%y"), ("YY", "%y"),
-    ("MMMM", "%B"), ("MMM", "%b"), ("MM", "%m"), ("M", "%m"),
-    ("dd", "%d"), ("d", "%d"), ("DDD", "%j"), ("HH", "%H"), ("H", "%H"), ("hh", "%I"), ("h", "%I"),
-    ("mm", "%M"), ("m", "%M"), ("ss", "%S"), ("s", "%S"),
-    ("SSSSSS", "%f"), ("SSS", "%f"), ("SS", "%f"), ("S", "%f"),
-    ("EEEE", "%A"), ("EEE", "%a"), ("a", "%p"), ("ZZZ", "%Z"), ("ZZ", "%z"), ("Z", "%z"), ("z", "%Z"),
+    ("yyyy", "%Y"),
+    ("YYYY", "%Y"),
+    ("yy", "%y"),
+    ("YY", "%y"),
+    ("MMMM", "%B"),
+    ("MMM", "%b"),
+    ("MM", "%m"),
+    ("M", "%m"),
+    ("dd", "%d"),
+    ("d", "%d"),
+    ("DDD", "%j"),
+    ("HH", "%H"),
+    ("H", "%H"),
+    ("hh", "%I"),
+    ("h", "%I"),
+    ("mm", "%M"),
+    ("m", "%M"),
+    ("ss", "%S"),
+    ("s", "%S"),
+    ("SSSSSS", "%f"),
+    ("SSS", "%f"),
+    ("SS", "%f"),
+    ("S", "%f"),
+    ("EEEE", "%A"),
+    ("EEE", "%a"),
+    ("a", "%p"),
+    ("ZZZ", "%Z"),
+    ("ZZ", "%z"),
+    ("Z", "%z"),
+    ("z", "%Z"),
 ]
 _JODA_SPLIT = re.compile("|".join(re.escape(token) for token, _ in _JODA_TOKENS) + r"|'[^']*'|.", re.S)
 _JODA_MAP = dict(_JODA_TOKENS)
@@ -75,6 +99,7 @@ def format_iso8601(moment: datetime) -> str:
 
 # ---------------------------------------------------------------------------------------------------------
 # ISO 8601, epoch and TAI64N.
+
 
 @functools.lru_cache(maxsize=8192)
 def parse_iso8601_local(text: str) -> datetime | None:
@@ -137,21 +162,50 @@ def _parse_tai64n(text: str) -> datetime | None:
 # ---------------------------------------------------------------------------------------------------------
 # Joda patterns.
 
+
 class FormatError(ValueError):
     """A date format that cannot be used; raised when the pipeline is loaded, not per event."""
 
 
-_MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-           "november", "december"]
-_MONTH_NUMBER = {name: index + 1 for index, name in enumerate(_MONTHS)} | {
-    name[:3]: index + 1 for index, name in enumerate(_MONTHS)} | {"sept": 9}
+_MONTHS = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
+_MONTH_NUMBER = (
+    {name: index + 1 for index, name in enumerate(_MONTHS)}
+    | {name[:3]: index + 1 for index, name in enumerate(_MONTHS)}
+    | {"sept": 9}
+)
 _DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 _DAY_NAMES = set(_DAYS) | {name[:3] for name in _DAYS}
 
 # Pattern letter -> (field kind, most digits it reads when free-standing); None for text fields.
-_NUMERIC = {"y": ("year", 4), "Y": ("year", 4), "u": ("year", 4), "M": ("month", 2), "d": ("day", 2),
-            "D": ("dayofyear", 3), "H": ("hour", 2), "k": ("hour24", 2), "h": ("hour12", 2), "K": ("hour11", 2),
-            "m": ("minute", 2), "s": ("second", 2), "S": ("fraction", 9), "e": ("weekday", 1)}
+_NUMERIC = {
+    "y": ("year", 4),
+    "Y": ("year", 4),
+    "u": ("year", 4),
+    "M": ("month", 2),
+    "d": ("day", 2),
+    "D": ("dayofyear", 3),
+    "H": ("hour", 2),
+    "k": ("hour24", 2),
+    "h": ("hour12", 2),
+    "K": ("hour11", 2),
+    "m": ("minute", 2),
+    "s": ("second", 2),
+    "S": ("fraction", 9),
+    "e": ("weekday", 1),
+}
 _PATTERN_PIECE = re.compile(r"'(?:[^']|'')*'|([A-Za-z])\1*|\s+|.", re.S)
 _OFFSET = r"Z|[+-]\d{2}(?::?\d{2})?"
 _ZONE_ID = r"[A-Za-z][A-Za-z0-9_+\-]*(?:/[A-Za-z0-9_+\-]+)*"
@@ -197,12 +251,13 @@ def _field_for(pattern: str, token: str) -> _Field:
     if letter == "Z":
         return _Field("zoneid" if count >= 3 else "offset", count)
     if letter == "z":
-        raise FormatError(f"date format {pattern!r}: zone names (`z`) cannot be parsed (as in Joda); "
-                          "use `Z` for an offset or `ZZZ` for a zone id")
+        raise FormatError(
+            f"date format {pattern!r}: zone names (`z`) cannot be parsed (as in Joda); "
+            "use `Z` for an offset or `ZZZ` for a zone id"
+        )
     if letter == "G":
         return _Field("era", count)
-    raise FormatError(f"date format {pattern!r}: unknown pattern letter {letter!r}; quote literal text "
-                      "like 'T'")
+    raise FormatError(f"date format {pattern!r}: unknown pattern letter {letter!r}; quote literal text like 'T'")
 
 
 def _is_numeric(piece: str | _Field | None) -> bool:
@@ -379,6 +434,7 @@ def _joda_parser(pattern: str, zone: tzinfo) -> Parser:
 # ---------------------------------------------------------------------------------------------------------
 # strptime formats.
 
+
 def _strptime_parser(fmt: str, zone: tzinfo) -> Parser:
     has_year = "%Y" in fmt or "%y" in fmt or "%G" in fmt
     # Without a year strptime picks 1900, where Feb 29 does not exist: read with a leap year, then move.
@@ -407,17 +463,20 @@ def check_strptime_format(fmt: str) -> None:
 
 # ---------------------------------------------------------------------------------------------------------
 
+
 def make_parser(fmt: str, zone: tzinfo) -> Parser:
     """A function turning a string in ``fmt`` into an aware datetime, or None if it does not fit.
 
     Raises :class:`FormatError` for a format that can never work, so a pipeline fails when it is loaded.
     """
     if fmt == "ISO8601":
+
         def parse_iso(text: str) -> datetime | None:
             moment = parse_iso8601_local(text.strip())
             if moment is not None and moment.tzinfo is None:
                 moment = moment.replace(tzinfo=zone)
             return moment
+
         return parse_iso
     if fmt == "UNIX":
         return _epoch_parser(0)
@@ -437,6 +496,5 @@ def zone_named(name: str) -> tzinfo:
         return _offset_zone(name)
     zone = _zone_for_id(name)
     if zone is None:
-        raise FormatError(f"unknown time zone {name!r}; use an IANA id like 'Europe/Berlin' or an offset "
-                          "like '+02:00'")
+        raise FormatError(f"unknown time zone {name!r}; use an IANA id like 'Europe/Berlin' or an offset like '+02:00'")
     return zone

@@ -14,38 +14,55 @@ class ServiceMetrics:
         self.service = service
         self.registry = CollectorRegistry()
         self.events_received = Counter(
-            "streamstash_events_received", "Events taken in.", ["service", "topic", "partition"],
+            "streamstash_events_received",
+            "Events taken in.",
+            ["service", "topic", "partition"],
             registry=self.registry,
         )
         self.events_sent = Counter(
-            "streamstash_events_sent", "Events handed on and acknowledged.", ["service", "topic", "partition"],
+            "streamstash_events_sent",
+            "Events handed on and acknowledged.",
+            ["service", "topic", "partition"],
             registry=self.registry,
         )
         self.events_failed = Counter(
-            "streamstash_events_failed", "Events that failed (sent to the DLQ or retried).",
-            ["service", "topic", "reason"], registry=self.registry,
+            "streamstash_events_failed",
+            "Events that failed (sent to the DLQ or retried).",
+            ["service", "topic", "reason"],
+            registry=self.registry,
         )
         self.events_dropped = Counter(
-            "streamstash_events_dropped", "Events dropped on purpose (a `drop` filter).", ["service", "topic", "reason"],
+            "streamstash_events_dropped",
+            "Events dropped on purpose (a `drop` filter).",
+            ["service", "topic", "reason"],
             registry=self.registry,
         )
         self.batch_seconds = Histogram(
-            "streamstash_batch_seconds", "Time to handle one batch (stage: publish = send to Kafka ack, parse, "
-            "aggregate, index = bulk request(s) until settled).", ["service", "stage"],
-            buckets=LATENCY_BUCKETS, registry=self.registry,
+            "streamstash_batch_seconds",
+            "Time to handle one batch (stage: publish = send to Kafka ack, parse, "
+            "aggregate, index = bulk request(s) until settled).",
+            ["service", "stage"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.consumer_lag = Gauge(
-            "streamstash_consumer_lag", "Records of an assigned partition not handled yet (end offset minus the "
-            "committed offset or position); only the partitions this instance owns.", ["service", "topic", "partition"],
+            "streamstash_consumer_lag",
+            "Records of an assigned partition not handled yet (end offset minus the "
+            "committed offset or position); only the partitions this instance owns.",
+            ["service", "topic", "partition"],
             registry=self.registry,
         )
         self.consumer_rereads = Counter(
-            "streamstash_consumer_rereads", "Times a partition was read again from its committed offset because a "
+            "streamstash_consumer_rereads",
+            "Times a partition was read again from its committed offset because a "
             "rebalance had made Faust skip records (reason: unacknowledged_head, stale_read_offset).",
-            ["service", "topic", "reason"], registry=self.registry,
+            ["service", "topic", "reason"],
+            registry=self.registry,
         )
         self.buffer_fill = Gauge(
-            "streamstash_buffer_fill", "Events waiting in the service's own buffers.", ["service", "buffer"],
+            "streamstash_buffer_fill",
+            "Events waiting in the service's own buffers.",
+            ["service", "buffer"],
             registry=self.registry,
         )
 

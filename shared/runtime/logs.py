@@ -18,8 +18,11 @@ from collections.abc import Callable
 import orjson
 
 # Attributes every LogRecord has; anything else came from `extra=` and is a structured field.
-_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime",
-                                                                                          "taskName"}
+_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "taskName",
+}
 
 
 class JsonFormatter(logging.Formatter):
@@ -57,8 +60,12 @@ class RepeatSuppressor(logging.Filter):
     per client); the first one says all there is, and the count says how long it went on.
     """
 
-    def __init__(self, window_s: float = REPEAT_WINDOW_S, prefixes: tuple[str, ...] = THIRD_PARTY_LOGGERS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        window_s: float = REPEAT_WINDOW_S,
+        prefixes: tuple[str, ...] = THIRD_PARTY_LOGGERS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__()
         self.window_s = window_s
         self.prefixes = prefixes

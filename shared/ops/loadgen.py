@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-
 MAX_CATCH_UP_S = 1.0
 
 

@@ -8,7 +8,7 @@ import time
 import pytest
 from aiokafka.consumer.fetcher import Fetcher
 
-from streamstash import fetch_pacing
+from streamstash.kafka.compat import emulator as fetch_pacing  # the pacing repair
 
 
 @pytest.fixture(autouse=True)

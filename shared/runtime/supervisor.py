@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from streamstash import names
-from streamstash.stack import free_port
+from streamstash.stack.ports import free_port
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,9 @@ class Child:
         # Own process group: a terminal's Ctrl-C reaches only the supervisor, which sends each service one
         # SIGTERM (a second signal would make a service exit without draining).
         self.process = subprocess.Popen(self.argv, process_group=0, preexec_fn=_die_with_parent)  # noqa: S603
-        log.info("service started", extra={"service": self.service, "pid": self.process.pid,
-                                           "http_port": self.http_port})
+        log.info(
+            "service started", extra={"service": self.service, "pid": self.process.pid, "http_port": self.http_port}
+        )
 
 
 def _die_with_parent() -> None:
@@ -51,18 +52,42 @@ def _die_with_parent() -> None:
         pass
 
 
-def service_argv(service: str, config_path: Path, kafka: str, elasticsearch: str, http_port: int) -> list[str]:
-    return [sys.executable, "-m", "streamstash.cli", service, "--config", str(config_path),
-            "--kafka", kafka, "--elasticsearch", elasticsearch, "--http-port", str(http_port)]
+def service_argv(
+    service: str, config_path: Path, kafka: str, elasticsearch: str, http_port: int, kafka_standin: bool = False
+) -> list[str]:
+    argv = [
+        sys.executable,
+        "-m",
+        names.ENTRY_MODULE,
+        service,
+        "--config",
+        str(config_path),
+        "--kafka",
+        kafka,
+        "--elasticsearch",
+        elasticsearch,
+        "--http-port",
+        str(http_port),
+    ]
+    return [*argv, "--kafka-standin"] if kafka_standin else argv
 
 
 class Supervisor:
-    def __init__(self, config_path: Path, kafka: str, elasticsearch: str, state_dir: Path,
-                 http_host: str = "127.0.0.1", services: tuple[str, ...] = names.SERVICES) -> None:
+    def __init__(
+        self,
+        config_path: Path,
+        kafka: str,
+        elasticsearch: str,
+        state_dir: Path,
+        http_host: str = "127.0.0.1",
+        services: tuple[str, ...] = names.SERVICES,
+        kafka_standin: bool = False,
+    ) -> None:
         self.children = []
         for service in services:
             port = free_port(http_host)
-            self.children.append(Child(service, service_argv(service, config_path, kafka, elasticsearch, port), port))
+            argv = service_argv(service, config_path, kafka, elasticsearch, port, kafka_standin)
+            self.children.append(Child(service, argv, port))
         self.state_file = state_dir / "run.json"
         self._stopping = False
 
@@ -107,12 +132,16 @@ class Supervisor:
                 now = time.monotonic()
                 child.restarts = [at for at in child.restarts if now - at < RESTART_WINDOW_S]
                 if len(child.restarts) >= MAX_RESTARTS:
-                    log.error("service keeps failing, stopping the pipeline",
-                              extra={"service": child.service, "exit_code": code, "restarts": len(child.restarts)})
+                    log.error(
+                        "service keeps failing, stopping the pipeline",
+                        extra={"service": child.service, "exit_code": code, "restarts": len(child.restarts)},
+                    )
                     return 1
                 delay = 2 ** len(child.restarts)
-                log.warning("service exited, restarting", extra={"service": child.service, "exit_code": code,
-                                                                 "restart_in_s": delay})
+                log.warning(
+                    "service exited, restarting",
+                    extra={"service": child.service, "exit_code": code, "restart_in_s": delay},
+                )
                 time.sleep(delay)
                 child.restarts.append(time.monotonic())
                 child.start()

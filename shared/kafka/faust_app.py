@@ -12,24 +12,24 @@ from typing import Any
 import faust
 from aiokafka.errors import IllegalStateError
 from faust.exceptions import ConsumerNotStarted
-from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TP, TransportT
+from faust.types import TP
 
 from streamstash.config import PipelineConfig
-from streamstash.faust_consumer import AtLeastOnceConsumer, agent_topics
-from streamstash.fetch_pacing import pace_empty_fetches
-from streamstash.http import HealthServer, kafka_coordinator_known
-from streamstash.kafka import bootstrap, consumer_group
-from streamstash.logs import configure_logging
-from streamstash.membership import (
+from streamstash.kafka import compat
+from streamstash.kafka.clients import bootstrap, consumer_group
+from streamstash.kafka.compat.faust_consumer import agent_topics
+from streamstash.kafka.compat.internals import (
+    coordination_error,
+    faust_coordinator_known,
+    faust_done_offset,
     faust_member_id,
-    install_membership_repairs,
-    leave_for_predecessor_now,
-    remember_member,
 )
-from streamstash.metrics import ServiceMetrics
-from streamstash.runtime import StopSignals
-from streamstash.slots import claim_slot
+from streamstash.kafka.membership import leave_for_predecessor_now, remember_member
+from streamstash.runtime.http import HealthServer
+from streamstash.runtime.logs import configure_logging
+from streamstash.runtime.metrics import ServiceMetrics
+from streamstash.runtime.service import StopSignals
+from streamstash.runtime.slots import claim_slot
 
 log = logging.getLogger(__name__)
 
@@ -69,15 +69,23 @@ def make_app(config: PipelineConfig, service: str, **overrides: Any) -> faust.Ap
         "value_serializer": "raw",
     }
     options.update(overrides)
-    pace_empty_fetches(kafka.empty_fetch_pause_ms)
-    install_membership_repairs()
-    app = StreamApp(group, **options)
+    if compat.installed() is None:
+        raise RuntimeError("streamstash.kafka.compat.install() must run at the start of the service process")
+    app = compat.AtLeastOnceApp(group, **options)
     app.state_slot = slot  # type: ignore[attr-defined] - the app holds the slot's lock for the process's life
 
     @app.task
     async def report_start() -> None:  # logging is configured only once the worker runs
-        log.info("starting", extra={"service": service, "group": group, "slot": slot.number,
-                                    "directory": str(slot.directory), "left_group_for_predecessor": predecessor})
+        log.info(
+            "starting",
+            extra={
+                "service": service,
+                "group": group,
+                "slot": slot.number,
+                "directory": str(slot.directory),
+                "left_group_for_predecessor": predecessor,
+            },
+        )
 
     @app.timer(COORDINATION_CHECK_S)
     async def exit_if_group_coordination_died() -> None:
@@ -85,8 +93,10 @@ def make_app(config: PipelineConfig, service: str, **overrides: Any) -> faust.Ap
         # worker would sit there unassigned for good instead of being restarted by its supervisor.
         error = coordination_error(app)
         if error is not None:
-            log.error("Kafka group coordination of this consumer died: exiting for a restart",
-                      extra={"service": service, "group": group, "error": repr(error)[:500]})
+            log.error(
+                "Kafka group coordination of this consumer died: exiting for a restart",
+                extra={"service": service, "group": group, "error": repr(error)[:500]},
+            )
             await app.crash(error)
 
     @app.on_partitions_assigned.connect
@@ -97,27 +107,10 @@ def make_app(config: PipelineConfig, service: str, **overrides: Any) -> faust.Ap
     return app
 
 
-def coordination_error(app: faust.App) -> BaseException | None:
-    """The error that ended the aiokafka consumer's group coordination task, if it ended with one."""
-    task = getattr(getattr(aiokafka_consumer(app), "_coordinator", None), "_coordination_task", None)
-    if task is None or not task.done() or task.cancelled():
-        return None
-    return task.exception()
-
-
-class StreamApp(faust.App):
-    """A Faust app whose consumer is an ``AtLeastOnceConsumer`` (see faust_consumer.py)."""
-
-    def _new_transport(self) -> TransportT:
-        transport = super()._new_transport()
-        if isinstance(transport, faust_aiokafka.Transport):
-            transport.Consumer = AtLeastOnceConsumer  # type: ignore[misc] - per instance, not Faust's class
-        return transport
-
-
 def raw_topic(app: faust.App, name: str, partitions: int) -> faust.TopicT:
-    return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
-                     partitions=partitions)
+    return app.topic(
+        name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw", partitions=partitions
+    )
 
 
 def attach_health(app: faust.App, config: PipelineConfig, metrics: ServiceMetrics) -> HealthServer:
@@ -147,17 +140,7 @@ class FaustReadiness:
 
     def __call__(self) -> bool:
         app = self.app
-        return self.assigned_once and not app.rebalancing and not app.should_stop and coordinator_known(app)
-
-
-def coordinator_known(app: faust.App) -> bool:
-    consumer = aiokafka_consumer(app)
-    return consumer is not None and kafka_coordinator_known(consumer)
-
-
-def aiokafka_consumer(app: faust.App) -> Any:
-    """The aiokafka consumer under a Faust app's consumer thread, None before it exists."""
-    return getattr(getattr(app.consumer, "_thread", None), "_consumer", None)
+        return self.assigned_once and not app.rebalancing and not app.should_stop and faust_coordinator_known(app)
 
 
 def attach_lag(app: faust.App, metrics: ServiceMetrics) -> None:
@@ -191,8 +174,9 @@ def attach_lag(app: faust.App, metrics: ServiceMetrics) -> None:
                 observed.add(tp)
 
 
-def export_rereads(rereads: Mapping[tuple[str, str], int], exported: Counter[tuple[str, str]],
-                   metrics: ServiceMetrics) -> None:
+def export_rereads(
+    rereads: Mapping[tuple[str, str], int], exported: Counter[tuple[str, str]], metrics: ServiceMetrics
+) -> None:
     """Add to ``streamstash_consumer_rereads`` what the consumer counted since the last export."""
     for (topic, reason), count in rereads.items():
         new = count - exported[(topic, reason)]
@@ -206,10 +190,9 @@ async def partition_lag(consumer: Any, tp: TP) -> int | None:
         end = consumer.highwater(tp)
         if end is None:
             return None  # nothing fetched from this partition yet
-        done = consumer._committed_offset.get(tp)  # noqa: SLF001 - a plain dict of what faust committed
+        done = faust_done_offset(consumer, tp)
         if done is None:
-            read = consumer._read_offset.get(tp)  # noqa: SLF001
-            done = read + 1 if read is not None else await consumer.position(tp)
+            done = await consumer.position(tp)
     except (ConsumerNotStarted, IllegalStateError, AssertionError, KeyError):
         return None  # revoked meanwhile
     return max(0, end - (done or 0))
@@ -242,8 +225,15 @@ def run_worker(app: faust.App, config: PipelineConfig, service: str) -> None:
     """Run a Faust worker in the foreground; SIGINT/SIGTERM stop it after committing."""
     level = config.logging.level_for(service)
     configure_logging(service, level, config.logging.json_format)
-    worker = ServiceWorker(app, service, config.shutdown_timeout_s, loglevel=level, quiet=True,
-                           override_logging=False, redirect_stdouts=False)
+    worker = ServiceWorker(
+        app,
+        service,
+        config.shutdown_timeout_s,
+        loglevel=level,
+        quiet=True,
+        override_logging=False,
+        redirect_stdouts=False,
+    )
     try:
         worker.execute_from_commandline()
     finally:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from streamstash.config import PipelineConfig
-from streamstash.logs import configure_logging, flush_logs
+from streamstash.runtime.logs import configure_logging, flush_logs
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,10 @@ class StopSignals:
         if self.first_at is not None:
             self._second(signum)
         self.first_at = time.monotonic()
-        log.info("stopping: draining in-flight work", extra={
-            "service": self.service, "signal": signal.Signals(signum).name, "timeout_s": self.timeout_s})
+        log.info(
+            "stopping: draining in-flight work",
+            extra={"service": self.service, "signal": signal.Signals(signum).name, "timeout_s": self.timeout_s},
+        )
         self._watchdog = threading.Timer(self.timeout_s, self._expired)
         self._watchdog.daemon = True
         self._watchdog.start()
@@ -64,14 +66,21 @@ class StopSignals:
             signal.signal(signum, lambda number, _frame: self._second(number))
 
     def _second(self, signum: int) -> None:
-        log.warning("second signal, exiting at once", extra={
-            "service": self.service, "signal": signal.Signals(signum).name,
-            "stopping_for_s": round(time.monotonic() - (self.first_at or time.monotonic()), 3)})
+        log.warning(
+            "second signal, exiting at once",
+            extra={
+                "service": self.service,
+                "signal": signal.Signals(signum).name,
+                "stopping_for_s": round(time.monotonic() - (self.first_at or time.monotonic()), 3),
+            },
+        )
         _exit(EXIT_AT_ONCE)
 
     def _expired(self) -> None:
-        log.error("drain did not finish within shutdown_timeout_s, exiting; uncommitted work will be read again",
-                  extra={"service": self.service, "timeout_s": self.timeout_s})
+        log.error(
+            "drain did not finish within shutdown_timeout_s, exiting; uncommitted work will be read again",
+            extra={"service": self.service, "timeout_s": self.timeout_s},
+        )
         _exit(EXIT_SHUTDOWN_TIMEOUT)
 
 
@@ -92,7 +101,8 @@ def run_service(service: str, config: PipelineConfig, main: Callable[[asyncio.Ev
             loop.add_signal_handler(signum, signals.received, signum)
         await main(stop)
         if signals.first_at is not None:
-            log.info("stopped", extra={"service": service,
-                                       "drained_in_s": round(time.monotonic() - signals.first_at, 3)})
+            log.info(
+                "stopped", extra={"service": service, "drained_in_s": round(time.monotonic() - signals.first_at, 3)}
+            )
 
     asyncio.run(supervise())

@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from streamstash.fieldpath import get_field
+from streamstash.events.fieldpath import get_field
 
 Predicate = Callable[[dict[str, Any]], bool]
 Getter = Callable[[dict[str, Any]], Any]
@@ -94,13 +94,17 @@ def _ordered(compare: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
         if not ((_number(left) and _number(right)) or (isinstance(left, str) and isinstance(right, str))):
             return False
         return bool(compare(left, right))
+
     return run
 
 
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "==": _equal,
     "!=": lambda left, right: not _equal(left, right),
-    "<": _ordered(operator.lt), ">": _ordered(operator.gt), "<=": _ordered(operator.le), ">=": _ordered(operator.ge),
+    "<": _ordered(operator.lt),
+    ">": _ordered(operator.gt),
+    "<=": _ordered(operator.le),
+    ">=": _ordered(operator.ge),
 }
 
 
@@ -263,6 +267,7 @@ class _Parser:
         def matches(doc: dict[str, Any]) -> bool:
             value = left(doc)
             return isinstance(value, str) and compiled.search(value) is not None
+
         return (lambda doc: not matches(doc)) if negate else matches
 
     def parse_literal(self) -> Any:

@@ -1,27 +1,31 @@
 """Faust's aiokafka consumer, corrected where a rebalance could make it skip records for good.
 
-Faust (faust-streaming, pinned) reads with one loop, ``Consumer._drain_messages``, and keeps per
+These correct Faust itself (faust-streaming 0.15.3, pinned), so they are on with every broker. Faust reads with one loop, ``Consumer._drain_messages``, and keeps per
 partition a read offset (records below it are dropped as already read), the offsets its agents
 acknowledged, and the offset it committed. Four of its rules lose records around a rebalance;
 ``AtLeastOnceConsumer`` corrects each, so that a record is either processed or read again. Reading
 again is ordinary at-least-once: event ids and the aggregator's de-duplication by raw position keep
 the results exact.
 
-1. A partition never committed is not moved back by ``seek_to_committed`` (aiokafka moves only
-   partitions with a committed offset above 0), so records Faust dropped when a rebalance caught them
-   in flight were skipped. Such partitions now restart at their beginning, where a new member starts
+1. (no upstream issue found; related: robinhood/faust#115, "the first message read after a rebalance
+   is potentially dropped") A partition never committed is not moved back by ``seek_to_committed``
+   (aiokafka moves only partitions with a committed offset above 0), so records Faust dropped when a
+   rebalance caught them in flight were skipped. Such partitions now restart at their beginning, where a new member starts
    them (``consumer_auto_offset_reset`` is earliest).
-2. The read loop awaits a commit between taking a record of the old generation and storing its
+2. (related: robinhood/faust#559, a read offset reset to a stale value across a rebalance) The read
+   loop awaits a commit between taking a record of the old generation and storing its
    offset as read. When a whole rebalance happens during that commit, the stored offset overwrites
    the one ``perform_seek`` just set, and the records from the committed offset up to it are dropped
    as already read when they come again. The offset of a record from an older generation is put back
    to what ``perform_seek`` set (``getmany``).
-3. After recovery Faust resumes the agents' partitions and then awaits ``perform_seek`` with the flow
+3. (faust-streaming/faust#216, fixed by #217 only for apps without tables; the aggregator has one)
+   After recovery Faust resumes the agents' partitions and then awaits ``perform_seek`` with the flow
    running, and empties its queues only afterwards: records handed on during the seek set the read
    offset past the committed one, those still queued were dropped, and their offsets were then dropped
    as already read when they came again (after a restart: the first record of a partition). The flow
    now stops for the seek (``perform_seek``); Faust starts it again right after.
-4. A commit went past a record the agent never acknowledged when it was the only one missing at the
+4. (faust-streaming/faust#606, open; the fix proposed in #707 is not released) A commit went past a
+   record the agent never acknowledged when it was the only one missing at the
    head: ``_new_offset`` tests ``min(acked) - committed > 1`` where the committed offset is the next
    one to read. Now nothing is committed past an unacknowledged head; if the hole stays, the
    partition is read again from the committed offset. A head that Kafka does not hold (a transaction
@@ -40,9 +44,10 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from typing import Any
 
+import faust
 from aiokafka.errors import IllegalStateError
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TP
+from faust.types import TP, TransportT
 from faust.types.tuples import Message
 
 from streamstash import names
@@ -119,15 +124,18 @@ class AtLeastOnceConsumer(faust_aiokafka.Consumer):
             self.rereads[(tp.topic, names.REREAD_UNACKNOWLEDGED_HEAD)] += 1
 
 
-def restore_read_offset(read_offset: dict[TP, int | None], sought: Mapping[TP, int | None], tp: TP,
-                        stale_offset: int) -> None:
+def restore_read_offset(
+    read_offset: dict[TP, int | None], sought: Mapping[TP, int | None], tp: TP, stale_offset: int
+) -> None:
     """Put back the read offset ``perform_seek`` set for ``tp``, which a stale record overwrote."""
     if tp in sought:
         read_offset[tp] = sought[tp]
     else:
         read_offset.pop(tp, None)
-    log.info("a record read before the rebalance leaves the read offset as the seek set it",
-             extra={"partition": partition_name(tp), "stale_offset": stale_offset, "read_offset": sought.get(tp)})
+    log.info(
+        "a record read before the rebalance leaves the read offset as the seek set it",
+        extra={"partition": partition_name(tp), "stale_offset": stale_offset, "read_offset": sought.get(tp)},
+    )
 
 
 class HoleTracker:
@@ -150,9 +158,10 @@ class HoleTracker:
             self.first_seen[tp] = (committed, now)
         elif now - since >= self.grace_s and tp not in self.pending and tp not in self.verifying:
             self.pending[tp] = committed
-            log.warning("a record was never handed to the agent: reading the partition again from it",
-                        extra={"partition": partition_name(tp), "offset": committed,
-                               "lowest_acknowledged": lowest_acked})
+            log.warning(
+                "a record was never handed to the agent: reading the partition again from it",
+                extra={"partition": partition_name(tp), "offset": committed, "lowest_acknowledged": lowest_acked},
+            )
         return True
 
     def has_pending(self) -> bool:
@@ -170,8 +179,10 @@ class HoleTracker:
         expected = self.verifying.pop(tp, None) if self.verifying else None
         if expected is not None and offset > expected:
             self.absent[tp] = expected
-            log.warning("Kafka holds no record at the partition's committed offset: committing past it",
-                        extra={"partition": partition_name(tp), "offset": expected, "next_record": offset})
+            log.warning(
+                "Kafka holds no record at the partition's committed offset: committing past it",
+                extra={"partition": partition_name(tp), "offset": expected, "next_record": offset},
+            )
 
     def forget_all(self) -> None:
         self.first_seen.clear()
@@ -180,23 +191,40 @@ class HoleTracker:
         self.absent.clear()
 
 
-async def rewind_never_committed(committed: Mapping[TP, int | None], consumed: Collection[str],
-                                 seek_to_beginning: Callable[..., Awaitable[Any]]) -> list[TP]:
+async def rewind_never_committed(
+    committed: Mapping[TP, int | None], consumed: Collection[str], seek_to_beginning: Callable[..., Awaitable[Any]]
+) -> list[TP]:
     """Seek the partitions of ``consumed`` topics without a committed offset to their beginning.
 
     Only the agents' topics: table changelogs are positioned by Faust's recovery, never committed.
     """
-    never_committed = sorted((tp for tp, offset in committed.items() if tp.topic in consumed and not offset),
-                             key=lambda tp: (tp.topic, tp.partition))
+    never_committed = sorted(
+        (tp for tp, offset in committed.items() if tp.topic in consumed and not offset),
+        key=lambda tp: (tp.topic, tp.partition),
+    )
     if not never_committed:
         return []
     try:
         await seek_to_beginning(*never_committed)
     except IllegalStateError as exc:
         # Revoked meanwhile: the assignment that follows ends in another perform_seek.
-        log.info("rewind skipped: partitions no longer assigned",
-                 extra={"partitions": [partition_name(tp) for tp in never_committed], "error": str(exc)})
+        log.info(
+            "rewind skipped: partitions no longer assigned",
+            extra={"partitions": [partition_name(tp) for tp in never_committed], "error": str(exc)},
+        )
         return []
-    log.info("rewound partitions never committed to their beginning",
-             extra={"partitions": [partition_name(tp) for tp in never_committed]})
+    log.info(
+        "rewound partitions never committed to their beginning",
+        extra={"partitions": [partition_name(tp) for tp in never_committed]},
+    )
     return never_committed
+
+
+class AtLeastOnceApp(faust.App):
+    """A Faust app whose Kafka transport makes ``AtLeastOnceConsumer`` consumers (for this app only)."""
+
+    def _new_transport(self) -> TransportT:
+        transport = super()._new_transport()
+        if isinstance(transport, faust_aiokafka.Transport):
+            transport.Consumer = AtLeastOnceConsumer  # type: ignore[misc] - per instance, not Faust's class
+        return transport

@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from streamstash.config.common import HttpSettings
-from streamstash.metrics import ServiceMetrics
+from streamstash.runtime.metrics import ServiceMetrics
 
 log = logging.getLogger(__name__)
-
-
-def kafka_coordinator_known(consumer: Any) -> bool:
-    """For readiness: an aiokafka consumer in a group forgets its coordinator when Kafka stops answering
-    (a failed heartbeat, fetch or commit) and finds it again once Kafka is back."""
-    coordinator = getattr(consumer, "_coordinator", None)
-    return coordinator is not None and coordinator.coordinator_id is not None
 
 
 class HealthServer:

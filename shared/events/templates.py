@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from streamstash import names
-from streamstash.fieldpath import get_field
-from streamstash.timeformats import joda_to_strftime, parse_iso8601
+from streamstash.events.fieldpath import get_field
+from streamstash.events.timeformats import joda_to_strftime, parse_iso8601
 
 _REFERENCE = re.compile(r"%\{([^}]+)\}")
 
@@ -73,4 +72,3 @@ def _time_part(strftime_format: str) -> Callable[[dict[str, Any]], str]:
         return moment.strftime(strftime_format)
 
     return render
-

@@ -1,0 +1,1 @@
+"""Aggregation logic the library shares between the aggregator and the indexer: task routing."""

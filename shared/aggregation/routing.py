@@ -1,0 +1,101 @@
+"""Which aggregation task each parsed event belongs to: the task routing the aggregator's re-key stage
+applies, and that decides which events the indexer leaves to the aggregations."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from streamstash import names
+from streamstash.config.aggregator import AggregationSpec
+from streamstash.events.conditions import compile_condition
+from streamstash.events.envelope import Event, to_working_dict
+from streamstash.events.templates import Template
+from streamstash.events.timeformats import parse_iso8601
+
+KEY_SEPARATOR = "|"
+WILDCARD = "*"  # keep_fields: every field of the task's first event
+
+
+def event_time_ms(event: Event) -> int | None:
+    if not event.timestamp:
+        return None
+    moment = parse_iso8601(event.timestamp)
+    return None if moment is None else int(moment.timestamp() * 1000)
+
+
+@dataclass(slots=True)
+class Route:
+    spec: AggregationSpec
+    task_id: Template
+    when: Callable[[dict[str, Any]], bool] | None
+    end_when: Callable[[dict[str, Any]], bool] | None
+    kept: list[str]
+
+
+class TaskRouter:
+    """Which aggregation task, if any, each parsed event belongs to."""
+
+    def __init__(self, specs: list[AggregationSpec]) -> None:
+        self.routes = [_route(spec) for spec in specs]
+        self.by_name = {route.spec.name: route for route in self.routes}
+
+    def group(self, events: list[Event]) -> dict[str, list[Event]]:
+        """Events grouped by table key, keeping their order within each task."""
+        grouped: dict[str, list[Event]] = defaultdict(list)
+        for event in events:
+            for key in self.keys_for(event):
+                grouped[key].append(event)
+        return grouped
+
+    def keys_for(self, event: Event) -> list[str]:
+        if not self.routes:
+            return []
+        doc = to_working_dict(event)
+        return [f"{route.spec.name}{KEY_SEPARATOR}{task_id}" for route, task_id in self._matching(event, doc)]
+
+    def is_consumed(self, event: Event) -> bool:
+        """True when aggregations take the event and none of them asks to index the raw events too."""
+        if not self.routes:
+            return False
+        doc = to_working_dict(event)
+        matching = [route for route, _ in self._matching(event, doc)]
+        return bool(matching) and not any(route.spec.index_events for route in matching)
+
+    def _matching(self, event: Event, doc: dict[str, Any]) -> Iterable[tuple[Route, str]]:
+        if event.source.kind == names.SOURCE_AGGREGATE:
+            return  # an aggregate carries its task's fields, but is never an input of one
+        timed: bool | None = None
+        for route in self.routes:
+            if route.when is not None and not route.when(doc):
+                continue
+            task_id = route.task_id.try_render(doc)
+            if task_id is None:
+                continue
+            if route.spec.flush.uses_event_time:
+                # An event without a usable @timestamp cannot be placed in event time: it is not
+                # aggregated, so the indexer keeps it as a plain document.
+                if timed is None:
+                    timed = event_time_ms(event) is not None
+                if not timed:
+                    continue
+            yield route, task_id
+
+
+def _route(spec: AggregationSpec) -> Route:
+    template = Template(spec.task_id)
+    kept = [WILDCARD] if WILDCARD in spec.keep_fields else list(dict.fromkeys([*template.fields, *spec.keep_fields]))
+    return Route(
+        spec,
+        template,
+        compile_condition(spec.when) if spec.when else None,
+        compile_condition(spec.flush.end_when) if spec.flush.end_when else None,
+        kept,
+    )
+
+
+def split_key(key: str) -> tuple[str, str]:
+    name, _, task_id = key.partition(KEY_SEPARATOR)
+    return name, task_id

@@ -1,0 +1,59 @@
+"""Kafka clients built from :class:`KafkaSettings`, so that every service and tool talks alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+
+from streamstash.config.common import KafkaSettings
+
+
+def bootstrap(settings: KafkaSettings) -> str:
+    if not settings.bootstrap_servers:
+        raise ValueError("kafka.bootstrap_servers is not set and no local stack was started")
+    return settings.bootstrap_servers
+
+
+def consumer_group(settings: KafkaSettings, service: str) -> str:
+    return f"{settings.consumer_group_prefix}-{service}"
+
+
+def make_producer(
+    settings: KafkaSettings, client_id: str, compression: str = "lz4", **overrides: Any
+) -> AIOKafkaProducer:
+    options: dict[str, Any] = {
+        "bootstrap_servers": bootstrap(settings),
+        "client_id": client_id,
+        "acks": "all",
+        "enable_idempotence": True,
+        "compression_type": None if compression == "none" else compression,
+        "linger_ms": 5,
+        "max_batch_size": 1024 * 1024,
+        "max_request_size": settings.max_message_bytes,
+        "request_timeout_ms": 30_000,
+    }
+    options.update(overrides)
+    return AIOKafkaProducer(**options)
+
+
+def make_consumer(
+    settings: KafkaSettings, *topics: str, group: str | None, client_id: str, **overrides: Any
+) -> AIOKafkaConsumer:
+    options: dict[str, Any] = {
+        "bootstrap_servers": bootstrap(settings),
+        "group_id": group,
+        "client_id": client_id,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "max_partition_fetch_bytes": settings.max_message_bytes,
+        "fetch_max_bytes": max(settings.max_message_bytes, 52_428_800),
+        "isolation_level": "read_committed",
+    }
+    options.update(overrides)
+    return AIOKafkaConsumer(*topics, **options)
+
+
+def make_admin(settings: KafkaSettings, client_id: str = "streamstash-admin") -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(bootstrap_servers=bootstrap(settings), client_id=client_id)

@@ -1,0 +1,80 @@
+"""Read-only access to private state of Faust and aiokafka that streamstash needs and neither exposes.
+
+Each accessor is defensive: a missing attribute (an object not started yet, or another version) reads
+as "unknown" instead of raising. ``tests/unit/test_compat_internals.py`` checks, on the pinned versions,
+that every attribute read here still exists, so an upgrade that moves one fails there and not in a
+running service.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiokafka.errors import IllegalStateError
+from faust.exceptions import ConsumerNotStarted
+from faust.types import TP
+
+
+def aiokafka_consumer(app: Any) -> Any:
+    """The aiokafka consumer under a Faust app's consumer thread, None before it exists."""
+    return getattr(getattr(app.consumer, "_thread", None), "_consumer", None)
+
+
+def coordinator_known(consumer: Any) -> bool:
+    """An aiokafka consumer in a group forgets its coordinator when Kafka stops answering (a failed
+    heartbeat, fetch or commit) and finds it again once Kafka is back: readiness follows it."""
+    coordinator = getattr(consumer, "_coordinator", None)
+    return coordinator is not None and coordinator.coordinator_id is not None
+
+
+def faust_coordinator_known(app: Any) -> bool:
+    consumer = aiokafka_consumer(app)
+    return consumer is not None and coordinator_known(consumer)
+
+
+def coordination_error(app: Any) -> BaseException | None:
+    """The error that ended the aiokafka consumer's group coordination task, if it ended with one.
+
+    aiokafka logs "Unexpected error in coordinator routine" and never rejoins after it.
+    """
+    task = getattr(getattr(aiokafka_consumer(app), "_coordinator", None), "_coordination_task", None)
+    if task is None or not task.done() or task.cancelled():
+        return None
+    error: BaseException | None = task.exception()
+    return error
+
+
+def member_id(consumer: Any) -> str | None:
+    """The member id an aiokafka consumer got from the group coordinator ("" until the first join)."""
+    try:
+        return consumer._coordinator.member_id or None
+    except AttributeError:
+        return None
+
+
+def faust_member_id(app: Any) -> str | None:
+    """The member id of a Faust app's consumer (None if it cannot be read)."""
+    try:
+        return member_id(app.consumer._thread._ensure_consumer())
+    except Exception:  # noqa: BLE001 - without the id a restart just waits for the session timeout
+        return None
+
+
+def faust_done_offset(consumer: Any, tp: TP) -> int | None:
+    """Where a Faust consumer stands on ``tp`` for lag: what it committed, else the next offset to read.
+
+    Faust keeps both in plain dicts (``_committed_offset``, ``_read_offset``); None once revoked.
+    """
+    try:
+        done = consumer._committed_offset.get(tp)
+        if done is None:
+            read = consumer._read_offset.get(tp)
+            done = read + 1 if read is not None else None
+    except (ConsumerNotStarted, IllegalStateError, AssertionError, KeyError, AttributeError):
+        return None
+    return done if isinstance(done, int) else None
+
+
+async def force_metadata_update(consumer: Any) -> None:
+    """Refresh an aiokafka consumer's cluster metadata now (it has no public way to)."""
+    await consumer._client.force_metadata_update()

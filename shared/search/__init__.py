@@ -1,0 +1,1 @@
+"""Search engines the indexer writes to: client construction from the settings."""
