@@ -11,10 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from elasticsearch import AsyncElasticsearch
-
 from streamstash import names
 from streamstash.config.indexer import ElasticsearchOutput
+from streamstash.search.engine import SearchEngine
 from streamstash.services.indexer.ecs import ecs_mappings
 
 TEMPLATE_PRIORITY = 200
@@ -102,7 +101,7 @@ def template_for(output: ElasticsearchOutput) -> tuple[str, dict[str, Any]]:
     )
 
 
-async def install_template(client: AsyncElasticsearch, output: ElasticsearchOutput) -> str:
+async def install_template(engine: SearchEngine, output: ElasticsearchOutput) -> str:
     name, body = template_for(output)
-    await client.indices.put_index_template(name=name, **body)
+    await engine.put_index_template(name, body)
     return name

@@ -31,6 +31,7 @@ class MavenEngine:
 
     name: str  # "kafka"
     title: str  # "Apache Kafka"
+    standin_option: str = "--kafka-engine standin"  # how to run the stand-in instead, for error messages
 
     @property
     def pom(self) -> Path:
@@ -70,7 +71,7 @@ class MavenEngine:
         if mvn is None:
             raise StackError(
                 f"{self.title} {self.version} is not fetched and Maven (mvn) is not installed: "
-                "install Maven, or use the stand-in (--kafka-engine standin)"
+                f"install Maven, or use the stand-in ({self.standin_option})"
             )
         target = self.directory
         partial = target.with_name(target.name + ".partial")
@@ -105,7 +106,8 @@ class MavenEngine:
 
 
 KAFKA = MavenEngine("kafka", "Apache Kafka")
-ENGINES = {KAFKA.name: KAFKA}
+OPENSEARCH = MavenEngine("opensearch", "OpenSearch", standin_option="--search standin")
+ENGINES = {KAFKA.name: KAFKA, OPENSEARCH.name: OPENSEARCH}
 
 
 def engines_dir() -> Path:
