@@ -61,7 +61,7 @@ def index_template(patterns: list[str], ecs: bool = False, data_stream: bool = F
                 "properties": properties,
             },
         },
-        "meta": {"managed_by": "streamstash", "ecs_compatibility": "v8" if ecs else "disabled"},
+        "_meta": {"managed_by": "streamstash", "ecs_compatibility": "v8" if ecs else "disabled"},
     }
     if data_stream:
         body["data_stream"] = {}

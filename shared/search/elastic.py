@@ -47,7 +47,7 @@ class ElasticsearchEngine:
         return dict(response.body)
 
     async def put_index_template(self, name: str, body: dict[str, Any]) -> None:
-        await self._call(lambda: self.client.indices.put_index_template(name=name, **body))
+        await self._call(lambda: self.client.indices.put_index_template(name=name, body=body))
 
     async def ping(self) -> bool:
         try:
