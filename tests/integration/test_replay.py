@@ -98,6 +98,7 @@ def test_replay_into_new_index_then_same_index(servers, es: SearchClient, tmp_pa
     assert count(es, pipeline.index) == 100, "a replay into the live index must not duplicate"
 
 
+@pytest.mark.parametrize("servers", ["standin"], indirect=True)  # Kafka ranges: one engine is enough
 def test_replay_of_ranges_given_by_offsets_and_by_time(
     servers, es: SearchClient, tmp_path: Path, log_dir: Path
 ) -> None:

@@ -63,6 +63,10 @@ def test_ecs_names_and_create_replay_counts_409_as_already_indexed(
     assert document["input"] == {"type": "file"}
     for classic in ("response", "bytes", "verb", "request", "clientip"):
         assert classic not in document
+    if servers.search == "opensearch":  # the stand-in has no data streams; the node made a real one
+        streams = body(es.indices.get_data_stream(name=pipeline.index))["data_streams"]
+        assert [stream["name"] for stream in streams] == [pipeline.index]
+        assert streams[0]["indices"][0]["index_name"].startswith(f".ds-{pipeline.index}-")
     mapping = body(es.indices.get_mapping(index=pipeline.index))
     properties = next(iter(mapping.values()))["mappings"]["properties"]
     assert properties["http"]["properties"]["response"]["properties"]["status_code"]["type"] == "long"
