@@ -9,12 +9,11 @@ item or the whole request); and, in front of the stand-in (which never answers 4
 from __future__ import annotations
 
 import time
-from pathlib import Path
-
-import pytest
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import pytest
 from elasticsearch import Elasticsearch
 from opensearchpy import OpenSearch
 

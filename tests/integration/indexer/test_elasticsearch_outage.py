@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from streamstash import names
 from tests.conftest import Servers
 from tests.helpers.elastic import SearchClient, count, wait_for_count

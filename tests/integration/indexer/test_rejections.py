@@ -10,8 +10,7 @@ import pytest
 
 from streamstash import names
 from tests.helpers.elastic import SearchClient, all_documents, count, wait_for_count
-from tests.helpers.engines import es_of_each_engine, servers_of_each_engine  # noqa: F401 - runs on each engine
-from tests.helpers.engines import MAPPING_ERROR
+from tests.helpers.engines import MAPPING_ERROR, es_of_each_engine, servers_of_each_engine  # noqa: F401 - runs on each engine
 from tests.helpers.kafka import read_dead_letters
 from tests.helpers.metrics import assert_service_metrics
 from tests.helpers.processes import ServiceProcess
