@@ -1,6 +1,6 @@
 """Indexer throughput into Elasticsearch beside the naive baseline, both measured in this run.
 
-    python bench/index.py --documents 20000 [--kafka HOST:PORT --elasticsearch URL]
+    python bench/index.py --documents 20000 [--search opensearch] [--kafka HOST:PORT --elasticsearch URL]
 
 * indexer: the indexer's own loop (``IndexerLoop``: aiokafka consumer -> bulk requests with several in
   flight -> contiguous commits) consuming parsed batches of access-log events from Kafka, timed from
@@ -36,7 +36,7 @@ from streamstash.events.envelope import Batch, Event, Source, encode, event_id, 
 from streamstash.kafka.clients import consumer_group, make_consumer, make_producer
 from streamstash.kafka.topics import ensure_topics
 from streamstash.runtime.metrics import ServiceMetrics
-from streamstash.search.client import make_client
+from streamstash.search.client import make_engine
 from streamstash.services.indexer.app import HEARTBEAT_INTERVAL_MS, SESSION_TIMEOUT_MS, document_builders
 from streamstash.services.indexer.bulk import BulkWriter, RetryPolicy
 from streamstash.services.indexer.consumer import DeadLetterSink, IndexerLoop
@@ -73,11 +73,11 @@ def make_events(count: int) -> list[Event]:
     return events
 
 
-def pipeline_text(kafka: str, elasticsearch: str, prefix: str, max_in_flight: int) -> str:
+def pipeline_text(kafka: str, elasticsearch: str, prefix: str, max_in_flight: int, distribution: str) -> str:
     topics = "\n".join(f"    {kind}: {prefix}.{kind}" for kind in ("raw", "parsed", "aggregated", "dlq", "tasks"))
     return (
         f"kafka:\n  bootstrap_servers: {kafka}\n  partitions: 3\n  consumer_group_prefix: {prefix}\n"
-        f"  topics:\n{topics}\nelasticsearch:\n  hosts: [{elasticsearch}]\n"
+        f"  topics:\n{topics}\nelasticsearch:\n  hosts: [{elasticsearch}]\n  distribution: {distribution}\n"
         f"outputs:\n  elasticsearch:\n    index: {prefix}-logs\n    aggregate_index: {prefix}-aggregates\n"
         f"    bulk: {{max_in_flight: {max_in_flight}}}\n"
     )
@@ -97,14 +97,16 @@ async def feed(kafka: str, topic: str, events: list[Event]) -> None:
         await producer.stop()
 
 
-async def run_indexer(kafka: str, elasticsearch: str, documents: int, max_in_flight: int) -> tuple[float, int]:
+async def run_indexer(
+    kafka: str, elasticsearch: str, documents: int, max_in_flight: int, distribution: str
+) -> tuple[float, int]:
     prefix = f"bench{uuid.uuid4().hex[:8]}"
-    config = parse_pipeline(pipeline_text(kafka, elasticsearch, prefix, max_in_flight), env={})
+    config = parse_pipeline(pipeline_text(kafka, elasticsearch, prefix, max_in_flight, distribution), env={})
     await ensure_topics(config.kafka)
     await feed(kafka, config.kafka.topics.parsed, make_events(documents))
     output = config.outputs.elasticsearch
     metrics = ServiceMetrics(names.SERVICE_INDEXER)
-    client = make_client(config.elasticsearch)
+    client = make_engine(config.elasticsearch)
     await install_template(client, output)
     consumer = make_consumer(
         config.kafka,
@@ -149,10 +151,9 @@ async def run_indexer(kafka: str, elasticsearch: str, documents: int, max_in_fli
         await task
         await consumer.stop()
         await producer.stop()
-    await client.indices.refresh(index=output.index)
-    stored = (await client.count(index=output.index))["count"]
-    await client.indices.delete(index=output.index)  # the stand-in slows down as it holds more
     await client.close()
+    async with aiohttp.ClientSession(base_url=elasticsearch.rstrip("/")) as session:
+        stored = await count_then_delete(session, output.index)
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
     await admin.start()
     try:
@@ -230,7 +231,13 @@ def run(args: argparse.Namespace, work: Path, addresses: StackAddresses) -> None
         naive_s, naive_stored = asyncio.run(run_naive(addresses.elasticsearch, args.naive_documents))
         ceiling_s, ceiling_stored = asyncio.run(run_ceiling(addresses.elasticsearch, args.documents, 2000))
         indexer_s, indexer_stored = asyncio.run(
-            run_indexer(addresses.kafka, addresses.elasticsearch, args.documents, args.max_in_flight)
+            run_indexer(
+                addresses.kafka,
+                addresses.elasticsearch,
+                args.documents,
+                args.max_in_flight,
+                addresses.search_distribution,
+            )
         )
         if (indexer_stored, ceiling_stored, naive_stored) != (args.documents, args.documents, args.naive_documents):
             sys.exit(f"documents missing: indexer {indexer_stored}, ceiling {ceiling_stored}, naive {naive_stored}")

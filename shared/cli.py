@@ -239,7 +239,8 @@ def run(
                 kafka_engine=kafka_engine or settings.stack.kafka,
                 kafka_heap_mb=settings.stack.kafka_heap_mb,
                 say=typer.echo,
-                search=search or settings.stack.search,
+                # Unset anywhere: the running stack's engine, else the stand-in (like kafka "auto").
+                search=search or (settings.stack.search if "search" in settings.stack.model_fields_set else None),
                 search_heap_mb=settings.stack.search_heap_mb,
             )
             addresses = stack.up()

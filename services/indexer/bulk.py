@@ -1,10 +1,10 @@
 """Bulk writes that read every item's result: retry 429/5xx with backoff, dead-letter 4xx, never lose.
 
 Written once for Elasticsearch and OpenSearch, against :class:`streamstash.search.engine.SearchEngine`.
-Why ``engine.bulk`` and not ``elasticsearch.helpers.async_streaming_bulk`` (or opensearch-py's copy of it): the helper retries only
-429 items (not 5xx items), gives up after ``max_retries`` and then reports or raises, re-serialises
-documents on each try, and on a connection error raises out of the stream, losing track of which
-actions were sent. The indexer must instead keep retrying for as long as Elasticsearch is away
+Why ``engine.bulk`` and not ``elasticsearch.helpers.async_streaming_bulk`` (or opensearch-py's copy of
+it): the helper retries only 429 items (not 5xx items), gives up after ``max_retries`` and then reports
+or raises, re-serialises documents on each try, and on a connection error raises out of the stream,
+losing track of which actions were sent. The indexer must instead keep retrying for as long as Elasticsearch is away
 (minutes), treat 409 on ``create`` as "already indexed", retry 5xx items, tell the concurrency
 controller about each request's latency and 429s, and resend exactly the unsettled actions from
 bytes encoded once. That is the loop below; the item classification is a pure function.

@@ -122,7 +122,7 @@ class ElasticsearchSettings(StrictModel):
         if isinstance(hosts, str):
             hosts = [hosts]
         if isinstance(hosts, list):
-            split = [part.strip() if isinstance(host, str) else part for host in hosts for part in _parts(host)]
+            split = [part.strip() if isinstance(part, str) else part for host in hosts for part in _parts(host)]
             hosts = [host for host in split if host] or None
         return hosts
 
