@@ -135,7 +135,12 @@ async def run_indexer(config: PipelineConfig, stop: asyncio.Event) -> None:
     server = HealthServer(config.http, metrics, ready=lambda: loop.ready() and coordinator_known(consumer))
     await server.start()
     try:
-        await install_template_when_reachable(engine, output, retry, stop)
+        try:
+            await install_template_when_reachable(engine, output, retry, stop)
+        except WrongProductError as exc:
+            # A setting to change, not a passing fault: say what to set and stop (exit 2, like a bad config).
+            log.error("the hosts run another search engine", extra={"error": str(exc)})
+            raise SystemExit(2) from exc
         if stop.is_set():
             return
         await producer.start()

@@ -32,7 +32,9 @@ class ElasticsearchEngine:
             return await request()
         except UnsupportedProductError as exc:
             # The client's product check: the answer lacked `X-Elastic-Product: Elasticsearch`.
-            raise WrongProductError(wrong_product_message(self.hosts, ELASTICSEARCH, "another product")) from exc
+            raise WrongProductError(
+                wrong_product_message(self.hosts, ELASTICSEARCH, "another product (no X-Elastic-Product header)")
+            ) from exc
         except ApiError as exc:
             raise SearchApiError(exc.meta.status, str(exc)) from exc
         except TransportError as exc:
@@ -43,7 +45,10 @@ class ElasticsearchEngine:
         return dict(response.body.get("version") or {})
 
     async def bulk(self, body: bytes, filter_path: Sequence[str]) -> dict[str, Any]:
-        response = await self._call(lambda: self.client.bulk(operations=body, filter_path=list(filter_path)))
+        # Pre-encoded NDJSON goes out as it is; the client's type names only lists of actions.
+        response = await self._call(
+            lambda: self.client.bulk(operations=body, filter_path=list(filter_path))  # type: ignore[arg-type]
+        )
         return dict(response.body)
 
     async def put_index_template(self, name: str, body: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 ELASTICSEARCH = "elasticsearch"
 OPENSEARCH = "opensearch"
 DISTRIBUTIONS = (ELASTICSEARCH, OPENSEARCH)
+PRODUCT_NAMES = {ELASTICSEARCH: "Elasticsearch", OPENSEARCH: "OpenSearch"}
 
 
 class SearchError(Exception):
@@ -66,6 +67,7 @@ class SearchEngine(Protocol):
 def wrong_product_message(hosts: Sequence[str], expected: str, found: str) -> str:
     other = OPENSEARCH if expected == ELASTICSEARCH else ELASTICSEARCH
     return (
-        f"{', '.join(hosts)} answered as {found}, not {expected}: set `elasticsearch.distribution: {other}` "
-        f"(or --elasticsearch-distribution {other}) if it runs {other.capitalize()}"
+        f"{', '.join(hosts)} answered as {found}, not {PRODUCT_NAMES[expected]}: set "
+        f"`elasticsearch.distribution: {other}` (or --elasticsearch-distribution {other}) if it runs "
+        f"{PRODUCT_NAMES[other]}"
     )
