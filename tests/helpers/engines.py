@@ -1,8 +1,10 @@
 """Running a test against each search engine: the noida-db stand-in and a real OpenSearch node.
 
-A test module imports :func:`servers` and :func:`es` from here; they override the session fixtures of the
-same names with one parametrised per engine, so the module's tests run once against the OpenSearch stack
-(``opensearch_servers``, started once per run) and once against the stand-in (``servers``)::
+A test module imports the two fixtures below; named ``servers`` and ``es``, they override the session
+fixtures of those names with ones parametrised per engine, so the module's tests run once against the
+OpenSearch stack (``opensearch_servers``, started once per run) and once against the stand-in
+(``standin_servers``). One test can keep to one engine with
+``@pytest.mark.parametrize("servers", ["standin"], indirect=True)``::
 
     from tests.helpers.engines import es_of_each_engine, servers_of_each_engine  # noqa: F401
 
