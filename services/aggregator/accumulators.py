@@ -56,8 +56,15 @@ class Accumulator:
         self._pending: dict[str, list[Any]] = {}
 
     def add(
-        self, doc: dict[str, Any], time: int | None, timestamp: str | None, event_id: str | None, kept: list[str]
+        self,
+        doc: dict[str, Any],
+        time: int | None,
+        timestamp: str | None,
+        event_id: str | None,
+        kept: list[str],
+        plain: dict[str, Any] | None = None,
     ) -> None:
+        """Fold one event; `plain` (the event's own fields, for `*`) defaults to `doc`."""
         is_last = _later(time, self.last_time)
         if self.n == 0:
             self.first_time, self.last_time, self.first_id = time, time, event_id
@@ -70,7 +77,7 @@ class Accumulator:
         if is_last:
             self.timestamp = timestamp
             if kept and kept[0] == WILDCARD:
-                self.fields = doc  # a fresh dict per event, never changed after: no copy needed
+                self.fields = doc if plain is None else plain  # fresh per event, never changed after
             else:
                 self.fields = {reference: get_field(doc, reference) for reference in kept}
         for name, metric in self.spec.metrics.items():

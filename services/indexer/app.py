@@ -18,6 +18,7 @@ from streamstash import names
 from streamstash.aggregation.routing import TaskRouter
 from streamstash.config import PipelineConfig
 from streamstash.config.indexer import ElasticsearchOutput
+from streamstash.events.inputfields import input_fields_for
 from streamstash.kafka.clients import consumer_group, make_consumer, make_producer
 from streamstash.kafka.compat.internals import coordinator_known, member_id
 from streamstash.kafka.membership import leave_for_predecessor, remember_member
@@ -79,12 +80,16 @@ def document_builders(config: PipelineConfig) -> dict[str, DocumentBuilder]:
     topics = config.kafka.topics
     output = config.outputs.elasticsearch
     ecs = output.ecs_compatibility == "v8"
+    fields = input_fields_for(config)
     return {
         topics.parsed: DocumentBuilder(
-            IndexNamer(output.index, fallback=names.DEFAULT_DLQ_INDEX), op_type=output.op_type, ecs=ecs
+            IndexNamer(output.index, fallback=names.DEFAULT_DLQ_INDEX), op_type=output.op_type, ecs=ecs, fields=fields
         ),
         topics.aggregated: DocumentBuilder(
-            IndexNamer(output.aggregate_index, fallback=names.DEFAULT_DLQ_INDEX), op_type=output.op_type, ecs=ecs
+            IndexNamer(output.aggregate_index, fallback=names.DEFAULT_DLQ_INDEX),
+            op_type=output.op_type,
+            ecs=ecs,
+            fields=fields,
         ),
     }
 
@@ -116,7 +121,7 @@ async def run_indexer(config: PipelineConfig, stop: asyncio.Event) -> None:
         client=client,
         dead_letters=DeadLetterSink(producer, topics.dlq),
         builders=document_builders(config),
-        skip=TaskRouter(config.aggregations).is_consumed,
+        skip=TaskRouter(config.aggregations, input_fields_for(config)).is_consumed,
         bulk=bulk,
         metrics=metrics,
         writer_factory=lambda observer: BulkWriter(client, retry, observer),

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from streamstash import names
 from streamstash.events.envelope import Batch, Event, to_document
+from streamstash.events.inputfields import CLASSIC, InputFields
 from streamstash.events.templates import MissingFieldError, Template
 from streamstash.services.indexer.ecs import to_ecs
 
@@ -76,22 +78,31 @@ class IndexNamer:
 class DocumentBuilder:
     """Turns the events of one record into actions for one topic's index (or data stream)."""
 
-    def __init__(self, namer: IndexNamer, op_type: str = OP_INDEX, ecs: bool = False) -> None:
+    def __init__(
+        self, namer: IndexNamer, op_type: str = OP_INDEX, ecs: bool = False, fields: InputFields = CLASSIC
+    ) -> None:
         self.namer = namer
         self.op_type = op_type
         self.ecs = ecs
+        self.fields = fields
 
     def action_for(self, event: Event) -> Action:
         if event.id is None:
             raise ValueError("event without id: only parsed or aggregated events can be indexed")
-        document = to_document(event)
-        if self.ecs:
-            renamed = to_ecs(document)
-            # Templates may name either the event's own fields or their ECS names.
-            index = self.namer.name_for(document, renamed)
-            document = renamed
+        document = to_document(event)  # without @metadata
+        renamed = to_ecs(document) if self.ecs else None
+        if self.namer.constant is not None:
+            index = self.namer.constant
         else:
-            index = self.namer.name_for(document)
+            # Index templates see the document, what filters saw too (`%{[@metadata][target]}`, `%{host}`),
+            # then the document's ECS names.
+            seen = dict(document)
+            if names.FIELD_METADATA in event.fields:
+                seen[names.FIELD_METADATA] = event.fields[names.FIELD_METADATA]
+            self.fields.show(seen, event)
+            index = self.namer.name_for(seen, *((renamed,) if renamed is not None else ()))
+        if renamed is not None:
+            document = renamed
         return Action(index=index, id=event.id, document=document, event=event, op_type=self.op_type)
 
 

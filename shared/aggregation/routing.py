@@ -12,6 +12,7 @@ from streamstash import names
 from streamstash.config.aggregator import AggregationSpec
 from streamstash.events.conditions import compile_condition
 from streamstash.events.envelope import Event, to_working_dict
+from streamstash.events.inputfields import CLASSIC, InputFields
 from streamstash.events.templates import Template
 from streamstash.events.timeformats import parse_iso8601
 
@@ -38,9 +39,14 @@ class Route:
 class TaskRouter:
     """Which aggregation task, if any, each parsed event belongs to."""
 
-    def __init__(self, specs: list[AggregationSpec]) -> None:
+    def __init__(self, specs: list[AggregationSpec], input_fields: InputFields = CLASSIC) -> None:
         self.routes = [_route(spec) for spec in specs]
         self.by_name = {route.spec.name: route for route in self.routes}
+        self.input_fields = input_fields
+
+    def working(self, event: Event) -> dict[str, Any]:
+        """The event as task ids, conditions and metrics read it: with the input's `host`, `path`, ..."""
+        return self.input_fields.view(to_working_dict(event), event)
 
     def group(self, events: list[Event]) -> dict[str, list[Event]]:
         """Events grouped by table key, keeping their order within each task."""
@@ -53,14 +59,14 @@ class TaskRouter:
     def keys_for(self, event: Event) -> list[str]:
         if not self.routes:
             return []
-        doc = to_working_dict(event)
+        doc = self.working(event)
         return [f"{route.spec.name}{KEY_SEPARATOR}{task_id}" for route, task_id in self._matching(event, doc)]
 
     def is_consumed(self, event: Event) -> bool:
         """True when aggregations take the event and none of them asks to index the raw events too."""
         if not self.routes:
             return False
-        doc = to_working_dict(event)
+        doc = self.working(event)
         matching = [route for route, _ in self._matching(event, doc)]
         return bool(matching) and not any(route.spec.index_events for route in matching)
 

@@ -58,11 +58,11 @@ FILTER_OPTIONS: dict[str, dict[str, tuple[str, Converter] | _Ignored]] = {
         "break_on_match": ("break_on_match", as_bool),
         "tag_on_failure": ("tag_on_failure", as_text_list),
         "timeout_millis": ("timeout_ms", as_number),
-        "overwrite": _Ignored(),  # our grok always writes its captures over existing fields
+        "overwrite": ("overwrite", as_text_list),
         "named_captures_only": _Ignored(unless=lambda value: not as_bool(value, "named_captures_only")),
         "keep_empty_captures": _Ignored(unless=lambda value: as_bool(value, "keep_empty_captures")),
         "tag_on_timeout": _Ignored("a grok timeout is tagged `_groktimeout`"),
-        "patterns_files_glob": _Ignored(unless=lambda value: as_text(value, "patterns_files_glob") != "*"),
+        "patterns_files_glob": ("patterns_files_glob", as_text),
         "ecs_compatibility": _Ignored(unless=lambda value: as_text(value, "ecs_compatibility") != "disabled"),
     },
     "date": {
@@ -175,6 +175,8 @@ class PluginTranslator:
                 )
         if kind == "grok":
             settings["match"] = {field: patterns for field, patterns in settings.get("match", {}).items()}
+            # Logstash's grok adds a capture to a field that exists (an array) unless `overwrite` names it.
+            settings.setdefault("overwrite", [])
         if kind in PASS_FAILURES_ON:
             settings["dead_letter_on_failure"] = False
         return kind, self._validated_filter(plugin, kind, settings, sources)

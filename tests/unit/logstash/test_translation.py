@@ -96,6 +96,7 @@ def test_grok_options() -> None:
             "tag_on_failure": ["_nope"],
             "timeout_ms": 500.0,
             "add_tag": ["parsed"],
+            "overwrite": ["message"],
             "dead_letter_on_failure": False,
         }
     }
