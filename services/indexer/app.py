@@ -29,7 +29,7 @@ from streamstash.search.client import log_connection, make_client
 from streamstash.services.indexer.bulk import BulkWriter, RetryPolicy
 from streamstash.services.indexer.consumer import DeadLetterSink, IndexerLoop
 from streamstash.services.indexer.documents import DocumentBuilder, IndexNamer
-from streamstash.services.indexer.template import install_template
+from streamstash.services.indexer.template import install_template, template_to_install
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ async def install_template_when_reachable(
     """The template must exist before the first document creates an index, so wait for it."""
     if not output.install_template:
         return
+    template_to_install(output)  # a template_file that cannot be read stops here, with its reason
     attempt = 0
     while not stop.is_set():
         try:
@@ -83,13 +84,19 @@ def document_builders(config: PipelineConfig) -> dict[str, DocumentBuilder]:
     fields = input_fields_for(config)
     return {
         topics.parsed: DocumentBuilder(
-            IndexNamer(output.index, fallback=names.DEFAULT_DLQ_INDEX), op_type=output.op_type, ecs=ecs, fields=fields
+            IndexNamer(output.index, fallback=names.DEFAULT_DLQ_INDEX),
+            op_type=output.op_type,
+            ecs=ecs,
+            fields=fields,
+            document_id=output.document_id,
+            pipeline=output.pipeline,
         ),
         topics.aggregated: DocumentBuilder(
             IndexNamer(output.aggregate_index, fallback=names.DEFAULT_DLQ_INDEX),
             op_type=output.op_type,
             ecs=ecs,
             fields=fields,
+            pipeline=output.pipeline,
         ),
     }
 

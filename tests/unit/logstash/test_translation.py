@@ -66,8 +66,18 @@ def test_codecs_multiline_and_json() -> None:
         2000,
     )
     config, _, _ = translated('input { stdin { codec => json tags => ["in"] } }')
-    assert [entry.kind for entry in config.filters] == ["mutate", "json"]
-    assert config.filters[1].json_.remove_field == ["message"]  # type: ignore[union-attr]
+    assert [entry.kind for entry in config.filters] == ["mutate", "mutate", "json", "mutate"]
+    chain = FilterChain(config.filters)
+    # the object is the event: its own `message` is kept; a line that is not JSON stays, tagged
+    for line, event in [
+        ('{"message": "inner", "n": 1}', {"message": "inner", "n": 1, "tags": ["in"]}),
+        ('{"n": 1}', {"n": 1, "tags": ["in"]}),
+        ("not json", {"message": "not json", "tags": ["in", "_jsonparsefailure"]}),
+    ]:
+        doc = {"message": line, "tags": []}
+        assert chain.apply(doc) is None
+        assert doc.pop("@metadata") == {}  # never indexed
+        assert doc == event
 
 
 @pytest.mark.parametrize("plugin", ["beats { port => 5044 }", 'kafka { topics => ["x"] }', "http { }"])
@@ -257,9 +267,51 @@ def test_elasticsearch_output() -> None:
     assert findings(translation.report) == [("note", 1, "output stdout")]
 
 
-def test_document_id_and_other_outputs_are_reported() -> None:
+def test_other_outputs_are_reported() -> None:
     _, translation, _ = translated('output {\n elasticsearch {\n  document_id => "%{fp}"\n }\n s3 { }\n}')
     assert findings(translation.report) == [
-        ("untranslated", 3, "output elasticsearch option document_id"),
+        ("note", 3, "output elasticsearch option document_id"),
         ("untranslated", 5, "output s3"),
     ]
+
+
+def test_elasticsearch_document_options() -> None:
+    """Every option seen in real configs is translated, or reported with what to do instead."""
+    config, translation, _ = translated(
+        "output {\n elasticsearch {\n"
+        '  document_id => "%{[@metadata][fingerprint]}"\n'  # 3
+        '  pipeline => "%{[@metadata][pipeline]}"\n'  # 4
+        '  template => "/etc/logstash/web.json"\n'  # 5
+        '  template_name => "web"\n'  # 6
+        "  template_overwrite => true\n"  # 7
+        '  document_type => "_doc"\n'  # 8
+        '  action => "create"\n'  # 9
+        "  ilm_enabled => true\n"  # 10
+        '  ilm_policy => "logs-30d"\n'  # 11
+        " }\n}"
+    )
+    output = config.outputs.elasticsearch
+    assert (output.document_id, output.pipeline, output.template_file, output.template_name) == (
+        "%{[@metadata][fingerprint]}",
+        "%{[@metadata][pipeline]}",
+        "/etc/logstash/web.json",
+        "web",
+    )
+    assert (output.template_overwrite, output.op_type, output.ilm_policy) == (True, "create", "logs-30d")
+    assert findings(translation.report) == [
+        ("note", 3, "output elasticsearch option document_id"),
+        ("note", 5, "output elasticsearch option template"),
+        ("note", 8, "output elasticsearch option document_type"),
+        ("note", 10, "output elasticsearch option ilm_enabled"),
+    ]
+    _, translation, _ = translated(
+        'output {\n elasticsearch {\n  action => "update"\n  doc_as_upsert => true\n'
+        '  ilm_rollover_alias => "web"\n  ilm_enabled => false\n }\n}'
+    )
+    assert findings(translation.report) == [
+        ("untranslated", 3, "output elasticsearch option action"),
+        ("untranslated", 4, "output elasticsearch option doc_as_upsert"),
+        ("untranslated", 5, "output elasticsearch option ilm_rollover_alias"),
+    ]
+    messages = [finding.message for finding in translation.report.findings]
+    assert "aggregation" in messages[0] and "data_stream: true" in messages[2]
