@@ -88,6 +88,9 @@ class Accumulator:
         if kind == "count":
             self.values[name] = self.values.get(name, 0) + 1
             return
+        if kind == "list":
+            self._add_item(name, metric, doc)
+            return
         raw = get_field(doc, metric.field or "")
         if raw is None:
             return
@@ -118,6 +121,23 @@ class Accumulator:
             self.values[name] = value if name not in self.values else min(self.values[name], value)
         elif kind == "max":
             self.values[name] = value if name not in self.values else max(self.values[name], value)
+
+    def _add_item(self, name: str, metric: MetricSpec, doc: dict[str, Any]) -> None:
+        if metric.fields:
+            item: Any = {
+                key: value
+                for key, reference in metric.fields.items()
+                if (value := get_field(doc, reference)) is not None
+            }
+            if not item:
+                return
+        else:
+            item = get_field(doc, metric.field or "")
+            if item is None:
+                return
+        items = self.values.setdefault(name, [])
+        if len(items) < metric.max_items and not (metric.unique and item in items):
+            items.append(item)
 
     def _apply_pending(self) -> None:
         for name, pending in self._pending.items():

@@ -48,6 +48,8 @@ REASON_INACTIVITY = "inactivity"
 REASON_TIMEOUT = "timeout"
 REASON_IDLE = "idle"
 REASON_LATE = "late"
+# What Logstash's aggregate filter would have pushed on a timeout (timeout_tags, timeout_code apply).
+TIMEOUT_REASONS = frozenset({REASON_INACTIVITY, REASON_TIMEOUT, REASON_IDLE})
 REASON_TAGS = {
     REASON_INACTIVITY: names.TAG_AGGREGATE_INACTIVITY,
     REASON_TIMEOUT: names.TAG_AGGREGATE_TIMEOUT,
@@ -265,7 +267,8 @@ class TaskAggregator:
         extra: dict[str, Any],
     ) -> Event:
         fields: dict[str, Any] = {}
-        kept = self.router.by_name[spec.name].kept
+        route = self.router.by_name[spec.name]
+        kept = route.kept
         if kept and kept[0] == WILDCARD:
             fields.update((key, value) for key, value in acc.fields.items() if key != names.FIELD_TIMESTAMP)
         else:
@@ -281,11 +284,17 @@ class TaskAggregator:
         fields[names.FIELD_TASK_ID] = task_id
         fields[names.FIELD_AGGREGATION] = spec.name
         fields[names.FIELD_FLUSH_REASON] = reason
+        timed_out = reason in TIMEOUT_REASONS
+        _set_added(fields, route.added)
+        if timed_out:
+            _set_added(fields, route.added_on_timeout)
         message = fields.pop(names.FIELD_MESSAGE, None)
         tags = fields.pop(names.FIELD_TAGS, None)
         tags = list(tags) if isinstance(tags, list) else ([] if tags is None else [str(tags)])
         if reason in REASON_TAGS and REASON_TAGS[reason] not in tags:
             tags.append(REASON_TAGS[reason])
+        if timed_out:
+            tags += [tag for tag in spec.timeout_tags if tag not in tags]
         return Event(
             message=None if message is None else str(message),
             timestamp=timestamp,
@@ -294,6 +303,12 @@ class TaskAggregator:
             fields=fields,
             id=event_id,
         )
+
+
+def _set_added(fields: dict[str, Any], added: list[tuple[str, Any, Any]]) -> None:
+    """add_fields / timeout_fields, the conditions judged on the aggregate as it stands."""
+    for name, value, condition in added:
+        set_field(fields, name, value if condition is None else condition(fields))
 
 
 def _session_end(spec: AggregationSpec, segment: Accumulator, watermark: int | None, time: int | None) -> str | None:

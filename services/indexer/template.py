@@ -99,7 +99,9 @@ def template_name(output: ElasticsearchOutput) -> str:
 
 
 def template_for(output: ElasticsearchOutput) -> tuple[str, dict[str, Any]]:
-    patterns = template_patterns(output.index, output.aggregate_index)
+    patterns = template_patterns(*(output.template_patterns or []), output.aggregate_index)
+    if not output.template_patterns:
+        patterns = template_patterns(output.index, output.aggregate_index)
     body = index_template(patterns, ecs=output.ecs_compatibility == "v8", data_stream=output.data_stream)
     if output.ilm_policy:
         body["template"]["settings"]["index"]["lifecycle"] = {"name": output.ilm_policy}

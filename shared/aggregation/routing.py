@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from streamstash import names
-from streamstash.config.aggregator import AggregationSpec
+from streamstash.config.aggregator import AggregationSpec, FieldCondition
 from streamstash.events.conditions import compile_condition
 from streamstash.events.envelope import Event, to_working_dict
 from streamstash.events.inputfields import CLASSIC, InputFields
@@ -27,13 +27,19 @@ def event_time_ms(event: Event) -> int | None:
     return None if moment is None else int(moment.timestamp() * 1000)
 
 
+Predicate = Callable[[dict[str, Any]], bool]
+
+
 @dataclass(slots=True)
 class Route:
     spec: AggregationSpec
     task_id: Template
-    when: Callable[[dict[str, Any]], bool] | None
-    end_when: Callable[[dict[str, Any]], bool] | None
+    when: Predicate | None
+    end_when: Predicate | None
     kept: list[str]
+    # add_fields / timeout_fields: field -> a value, or a condition whose truth is the value
+    added: list[tuple[str, Any, Predicate | None]] = field(default_factory=list)
+    added_on_timeout: list[tuple[str, Any, Predicate | None]] = field(default_factory=list)
 
 
 class TaskRouter:
@@ -99,7 +105,16 @@ def _route(spec: AggregationSpec) -> Route:
         compile_condition(spec.when) if spec.when else None,
         compile_condition(spec.flush.end_when) if spec.flush.end_when else None,
         kept,
+        _added(spec.add_fields),
+        _added(spec.timeout_fields),
     )
+
+
+def _added(fields: dict[str, Any]) -> list[tuple[str, Any, Predicate | None]]:
+    return [
+        (name, None, compile_condition(value.condition)) if isinstance(value, FieldCondition) else (name, value, None)
+        for name, value in fields.items()
+    ]
 
 
 def split_key(key: str) -> tuple[str, str]:

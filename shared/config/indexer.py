@@ -119,6 +119,12 @@ class ElasticsearchOutput(StrictModel):
         "(Logstash's `template`): a composable template (with `template`) or a legacy one (with `mappings`).",
         examples=["/etc/streamstash/web-template.json"],
     )
+    template_patterns: list[str] | None = Field(
+        None,
+        description="Index patterns of the installed template. Unset: from `index` and `aggregate_index` "
+        "(`logs-%{+YYYY.MM.dd}` -> `logs-*`).",
+        examples=[["web-*", "api-*"]],
+    )
     template_overwrite: bool = Field(
         True,
         description="Replace an existing template of the same name at start-up; false keeps it (Logstash's default).",

@@ -140,6 +140,8 @@ NO_COMMON_OPTIONS = {"drop"}
 class PluginTranslator:
     def __init__(self, report: Report) -> None:
         self.report = report
+        # (line, level) of every input that sets ecs_compatibility: the naming of the inputs' fields
+        self.input_ecs: list[tuple[int, str]] = []
 
     # -- filters ------------------------------------------------------------------------------------------
 
@@ -248,7 +250,9 @@ class PluginTranslator:
             raise Untranslatable(f"the {kind} input has no equivalent", plugin.location.line, plugin.location.text)
         common: dict[str, Any] = {}
         prelude: list[tuple[str, dict[str, Any]]] = []
-        used = {"id", "enable_metric", "type", "add_field", "tags", "codec"}
+        used = {"id", "enable_metric", "type", "add_field", "tags", "codec", "ecs_compatibility"}
+        if plugin.get("ecs_compatibility") is not None:
+            self.input_ecs.append((plugin.location.line, as_text(plugin.get("ecs_compatibility"), "ecs_compatibility")))
         if plugin.get("type") is not None:
             common.setdefault("add_fields", {})["type"] = as_text(plugin.get("type"), "type")
         if plugin.get("add_field") is not None:

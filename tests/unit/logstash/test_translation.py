@@ -315,3 +315,52 @@ def test_elasticsearch_document_options() -> None:
     ]
     messages = [finding.message for finding in translation.report.findings]
     assert "aggregation" in messages[0] and "data_stream: true" in messages[2]
+
+
+def test_conditional_elasticsearch_outputs_choose_the_index_in_metadata() -> None:
+    config, translation, _ = translated(
+        "filter { }\n"
+        "output {\n"
+        '  if [fields][log_type] == "transaction" {\n'
+        '    elasticsearch { hosts => ["es:9200"] index => "transaction-%{+YYYY.MM.dd}" }\n'
+        '  } else if [fields][log_type] == "reversal" {\n'
+        '    elasticsearch { hosts => ["es:9200"] index => "reversal-%{+YYYY.MM.dd}" }\n'
+        "    stdout { }\n"
+        "  } else {\n"
+        '    elasticsearch { hosts => ["es:9200"] index => "other" }\n'
+        "  }\n"
+        "}\n"
+    )
+    assert not translation.report.untranslated_spots, translation.report.format()
+    output = config.outputs.elasticsearch
+    assert output.index == "%{[@metadata][output_index]}"
+    assert output.template_patterns == ["transaction-*", "reversal-*", "other"]
+    chain = FilterChain(config.filters)
+    for log_type, index in [
+        ("transaction", "transaction-2026.11.21"),
+        ("reversal", "reversal-2026.11.21"),
+        ("x", "other"),
+    ]:
+        doc = {"fields": {"log_type": log_type}, "@timestamp": "2026-11-21T10:00:00.000Z", "tags": []}
+        assert chain.apply(doc) is None
+        assert doc["@metadata"] == {"output_index": index}
+
+
+def test_conditional_outputs_without_else_drop_what_no_arm_takes() -> None:
+    config, translation, _ = translated('output { if "keep" in [tags] { elasticsearch { index => "kept" } } }')
+    assert not translation.report.untranslated_spots
+    chain = FilterChain(config.filters)
+    assert chain.apply({"tags": ["keep"]}) is None
+    verdict = chain.apply({"tags": []})
+    assert verdict is not None and verdict.action == "drop"
+
+
+def test_conditional_outputs_that_differ_in_more_than_the_index_are_reported() -> None:
+    _, translation, _ = translated(
+        'output { if [a] { elasticsearch { hosts => ["x:9200"] index => "a" } } '
+        'else { elasticsearch { hosts => ["y:9200"] index => "b" } } }'
+    )
+    assert [(severity, subject) for severity, _, subject in findings(translation.report)][0] == (
+        "untranslated",
+        "output",
+    )
