@@ -34,7 +34,7 @@ SEED = (
   if [Aggregetion] { mutate { remove_field => ["message", "tags", "elapsed", "type"] } aggregate { task_id => "%{action}_%{progress}" code => "" end_of_task => true } }
   if (![Aggregetion]) { drop {} }
 }
-"""  # noqa: E501
+"""
 )
 RAW_TIME = "2026-11-21T12:00:00.000Z"  # when "the collector" read the lines; the pipeline has no date filter
 

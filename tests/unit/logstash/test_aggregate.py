@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from streamstash.logstash import ruby
 from streamstash.config import parse_pipeline
+from streamstash.logstash import ruby
 from tests.unit.logstash.helpers import findings, translated
 
 EVERY_N = """filter {
@@ -215,7 +215,7 @@ filter {
   if [Aggregetion] { mutate { remove_field => ["message", "tags", "elapsed", "type"] } aggregate { task_id => "%{action}_%{progress}" code => "" end_of_task => true } }
   if (![Aggregetion]) { drop {} }
 }
-"""  # noqa: E501 - the config as the story has it, on its three lines
+"""  # the config as the story has it, on its three lines
 
 
 def test_the_seed_idiom_is_the_aggregation_written_by_hand() -> None:
@@ -239,7 +239,7 @@ aggregations:
     )
     assert config.aggregations == by_hand.aggregations
     # the raw events the aggregation does not take are dropped, as `if ![Aggregetion] { drop {} }` does
-    (grok, drop) = config.filters
+    (_grok, drop) = config.filters
     assert drop.kind == "drop" and drop.condition == "!([action] and [progress])"
     notes = [finding.message for finding in translation.report.notes]
     assert any("the flush already starts the task afresh" in note for note in notes)
