@@ -29,15 +29,21 @@ def topic_configs(settings: KafkaSettings) -> dict[str, dict[str, str]]:
     }
 
 
-async def ensure_topics(settings: KafkaSettings) -> list[str]:
-    """Create the pipeline's topics that do not exist yet; returns those created."""
+def changelog_configs(settings: KafkaSettings) -> dict[str, str]:
+    """What a Faust table's changelog topic needs: compacted, so only each key's newest state is kept."""
+    return {"cleanup.policy": "compact", "max.message.bytes": str(settings.max_message_bytes)}
+
+
+async def ensure_topics(settings: KafkaSettings, extra: dict[str, dict[str, str]] | None = None) -> list[str]:
+    """Create the pipeline's topics (and ``extra`` ones: name -> configs) that do not exist yet, each with the
+    pipeline's partition count; returns those created."""
     admin = make_admin(settings)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         wanted = [
             NewTopic(name, settings.partitions, settings.replication_factor, topic_configs=configs)
-            for name, configs in topic_configs(settings).items()
+            for name, configs in {**topic_configs(settings), **(extra or {})}.items()
             if name not in existing
         ]
         if not wanted:
@@ -53,12 +59,14 @@ async def ensure_topics(settings: KafkaSettings) -> list[str]:
         await admin.close()
 
 
-async def wait_for_topics(settings: KafkaSettings, max_delay_s: float = 10.0) -> None:
+async def wait_for_topics(
+    settings: KafkaSettings, max_delay_s: float = 10.0, extra: dict[str, dict[str, str]] | None = None
+) -> None:
     """Create the pipeline's topics, waiting (with a warning per attempt) while Kafka is unreachable."""
     attempt = 0
     while True:
         try:
-            await ensure_topics(settings)
+            await ensure_topics(settings, extra)
             return
         except KafkaError as exc:
             attempt += 1
