@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
-from aiokafka.admin import NewTopic
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from streamstash.config.common import KafkaSettings
@@ -14,6 +15,8 @@ from streamstash.kafka.clients import make_admin
 log = logging.getLogger(__name__)
 
 HOUR_MS = 3_600_000
+VISIBLE_TIMEOUT_S = 30.0
+VISIBLE_POLL_S = 0.1
 
 
 def topic_configs(settings: KafkaSettings) -> dict[str, dict[str, str]]:
@@ -53,10 +56,42 @@ async def ensure_topics(settings: KafkaSettings, extra: dict[str, dict[str, str]
         except TopicAlreadyExistsError:
             pass  # another instance created them between our look and our create
         created = [topic.name for topic in wanted]
+        await until_visible(admin, created, settings.partitions)
         log.info("created topics %s", created, extra={"topics": created})
         return created
     finally:
         await admin.close()
+
+
+async def until_visible(
+    admin: AIOKafkaAdminClient, names: list[str], partitions: int, timeout_s: float = VISIBLE_TIMEOUT_S
+) -> None:
+    """Wait until the broker's metadata shows ``names`` with all their partitions.
+
+    Kafka answers CreateTopics once the controller committed them; a broker serves them in its metadata a
+    moment later (seconds, on a loaded host). A Faust worker that joined its group in between took a
+    table's changelog for a topic of 0 partitions and crashed its agent on every record (PartitionsMismatch).
+    """
+    deadline = time.monotonic() + timeout_s
+    missing = list(names)
+    while missing:
+        described = {entry["topic"]: entry for entry in await admin.describe_topics(missing)}
+        missing = [name for name in missing if not _complete(described.get(name), partitions)]
+        if not missing:
+            return
+        if time.monotonic() >= deadline:
+            log.warning(
+                "created topics are not in the broker's metadata yet", extra={"topics": missing, "waited_s": timeout_s}
+            )
+            return
+        await asyncio.sleep(VISIBLE_POLL_S)
+
+
+def _complete(entry: dict[str, object] | None, partitions: int) -> bool:
+    if entry is None or entry.get("error_code"):
+        return False
+    found = entry.get("partitions")
+    return isinstance(found, list) and len(found) >= partitions
 
 
 async def wait_for_topics(
