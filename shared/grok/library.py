@@ -97,8 +97,8 @@ def load_pattern_library(
     """The built-in patterns, then what `extra_dirs` finds (directories, files or globs, see `pattern_files`),
     the extra files and the definitions, in that order (later ones win)."""
     patterns = builtin_patterns()
-    for path in pattern_files(extra_dirs, files_glob):
-        patterns.update(read_pattern_file(path))
+    for found in pattern_files(extra_dirs, files_glob):
+        patterns.update(read_pattern_file(found))
     for path in extra_files:
         patterns.update(read_pattern_file(path))
     if definitions:

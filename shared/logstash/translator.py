@@ -551,7 +551,8 @@ class Translator:
         before = len(self.report.findings)
         self.plugins.elasticsearch(arms[0][1], result.connection, result.output)
         line = branch.location.line
-        indices, previous = [], []
+        indices: list[str] = []
+        previous: list[str] = []
         for (clause, plugin), text in zip(arms, rendered):
             index = as_text_list(plugin.get("index"), "index")[0] if plugin.get("index") is not None else None
             index = index or names.DEFAULT_INDEX
