@@ -531,6 +531,7 @@ class PluginTranslator:
             output["pipeline"] = as_text(value, name)
         elif name == "template":
             output["template_file"] = as_text(value, name)
+            output.setdefault("template_overwrite", False)  # Logstash's default for a template it installs
             self.report.note(
                 line,
                 subject,

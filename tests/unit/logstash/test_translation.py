@@ -364,3 +364,9 @@ def test_conditional_outputs_that_differ_in_more_than_the_index_are_reported() -
         "untranslated",
         "output",
     )
+
+
+def test_a_template_file_keeps_logstashs_default_of_not_overwriting() -> None:
+    config, _, _ = translated('output { elasticsearch { template => "/etc/t.json" } }')
+    assert config.outputs.elasticsearch.template_file == "/etc/t.json"
+    assert config.outputs.elasticsearch.template_overwrite is False
