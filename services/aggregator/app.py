@@ -31,6 +31,7 @@ from streamstash.events.envelope import (
     decode_batch,
     encode,
 )
+from streamstash.events.inputfields import input_fields_for
 from streamstash.kafka.clients import consumer_group
 from streamstash.kafka.faust_app import attach_health, make_app, raw_topic
 from streamstash.kafka.topics import changelog_configs, wait_for_topics
@@ -110,7 +111,7 @@ def build_app(config: PipelineConfig) -> faust.App:
         registry=metrics.registry,
     )
     attach_health(app, config, metrics)
-    router = TaskRouter(config.aggregations)
+    router = TaskRouter(config.aggregations, input_fields_for(config))
     processor = RecordProcessor(TaskAggregator(router))
     parsed_topic = raw_topic(app, topics.parsed, partitions)
     tasks_topic = raw_topic(app, topics.tasks, partitions)
