@@ -1,0 +1,187 @@
+"""Elastic's go-lumber client (what Filebeat's Logstash output is built on) against a real collector and Kafka.
+
+Thousands of events, compressed and not, with the collector stopped (SIGTERM) and killed (kill -9) while they
+flow. After a SIGTERM logs.raw holds every event exactly once: the stopping collector acknowledged what Kafka had
+taken and the client sent only the rest again. After kill -9 the client sends again what it had not been told
+about, so logs.raw may hold some events twice, always with the same id, and Elasticsearch, where that id is the
+document id, holds every event exactly once. A second port speaks mutual TLS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from tests.helpers.elastic import all_documents, count, wait_for_count
+from tests.helpers.pipelines import write_pipeline
+from tests.helpers.processes import ServiceProcess, start_services, stop_all
+from tests.helpers.tls import Certificates, make_certificates
+from tests.helpers.waiting import wait_until
+from tests.integration.collector.support import create_topics, raw_events_now
+
+pytestmark = pytest.mark.integration
+
+CLIENT_SOURCE = Path(__file__).parent / "golumber"
+# Survives between runs, so the client is compiled once per machine, not once per session.
+GO_CACHE = Path.home() / ".cache" / "streamstash" / "go-build"
+
+
+@pytest.fixture(scope="session")
+def golumber(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    go = shutil.which("go")
+    if go is None:
+        pytest.skip("Go is not installed: the go-lumber client cannot be built")
+    binary = tmp_path_factory.mktemp("golumber") / "golumber-test"
+    env = {**os.environ, "GOFLAGS": "-mod=mod", "GOCACHE": str(GO_CACHE), "CGO_ENABLED": "0"}
+    GO_CACHE.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [go, "build", "-o", str(binary), "."], cwd=CLIENT_SOURCE, env=env, check=True, capture_output=True, timeout=540
+    )
+    return binary
+
+
+class Client:
+    """One run of the go-lumber client; its JSON progress lines are read as they come."""
+
+    def __init__(self, binary: Path, port: int, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [str(binary), "-addr", f"127.0.0.1:{port}", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.last: dict = {}
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.last = json.loads(line)
+
+    @property
+    def acked(self) -> int:
+        return int(self.last.get("acked", 0))
+
+    def finish(self, timeout: float = 180) -> dict:
+        returncode = self.process.wait(timeout)
+        self._reader.join(10)
+        assert self.process.stderr is not None
+        assert returncode == 0 and self.last.get("done"), (self.last, self.process.stderr.read()[-2000:])
+        return self.last
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def numbers(events: list) -> Counter:
+    return Counter(event.fields["n"] for event in events)
+
+
+@pytest.fixture
+def certificates(tmp_path: Path) -> Iterator[Certificates]:
+    yield make_certificates(tmp_path / "tls")
+
+
+def test_go_lumber_through_sigterm_and_kill9(
+    servers, es: Elasticsearch, golumber: Path, certificates: Certificates, tmp_path: Path, log_dir: Path
+) -> None:
+    port, tls_port = free_port(), free_port()
+    pipeline = write_pipeline(
+        tmp_path,
+        {
+            "inputs": [
+                {"type": "beats", "port": port},
+                {
+                    "type": "beats",
+                    "port": tls_port,
+                    "ssl_enabled": True,
+                    "ssl_certificate": str(certificates.server_cert),
+                    "ssl_key": str(certificates.server_key),
+                    "ssl_certificate_authorities": [str(certificates.ca)],
+                    "ssl_client_authentication": "required",
+                },
+            ],
+            "collector": {"batch": {"linger_ms": 20, "max_events": 200}},
+        },
+    )
+    create_topics(pipeline, servers.kafka)
+
+    def collector(name: str) -> ServiceProcess:
+        process = ServiceProcess("collector", pipeline.path, servers.kafka, servers.elasticsearch, log_dir, name=name)
+        wait_until(lambda: process.log_text().count('"listening"') == 2, timeout=60, message=f"{name} not listening")
+        return process
+
+    def restart_midstream(running: ServiceProcess, client: Client, after: int, hard: bool, name: str) -> ServiceProcess:
+        wait_until(lambda: client.acked >= after, timeout=120, message=f"client stuck at {client.acked}")
+        if hard:
+            running.kill9()
+        else:
+            assert running.stop() == 0
+        return collector(name)
+
+    # 1. Compressed windows, SIGTERM in the middle: exactly once in logs.raw.
+    running = collector("collector-1")
+    first = Client(
+        golumber, port, "-start", "0", "-count", "3000", "-window", "250", "-compress", "3", "-pause", "30ms"
+    )
+    running = restart_midstream(running, first, 1000, hard=False, name="collector-2")
+    outcome = first.finish()
+    assert outcome["reconnects"] >= 1, outcome  # the stop really happened while events were flowing
+    seen = numbers(raw_events_now(servers.kafka, pipeline))
+    assert set(seen) == set(range(3000)), f"missing: {sorted(set(range(3000)) - set(seen))[:10]}"
+    assert max(seen.values()) == 1, f"doubled after SIGTERM: {[n for n, c in seen.items() if c > 1][:10]}"
+
+    # 2. Uncompressed windows, kill -9 in the middle: nothing lost; whatever is doubled keeps its id.
+    second = Client(golumber, port, "-start", "3000", "-count", "3000", "-window", "250", "-pause", "30ms")
+    running = restart_midstream(running, second, 1000, hard=True, name="collector-3")
+    assert second.finish()["reconnects"] >= 1
+
+    # 3. Mutual TLS on the second port.
+    Client(
+        golumber,
+        tls_port,
+        *("-start", "6000", "-count", "200", "-window", "50", "-compress", "1"),
+        *("-ca", str(certificates.ca), "-cert", str(certificates.client_cert), "-key", str(certificates.client_key)),
+    ).finish()
+
+    events = raw_events_now(servers.kafka, pipeline)
+    assert running.stop() == 0
+    seen = numbers(events)
+    assert set(seen) == set(range(6200)), f"missing: {sorted(set(range(6200)) - set(seen))[:10]}"
+    ids: dict[int, set[str | None]] = {}
+    for event in events:
+        ids.setdefault(event.fields["n"], set()).add(event.id)
+    assert all(len(found) == 1 and None not in found for found in ids.values()), "a re-sent event changed its id"
+    tls_event = next(event for event in events if event.fields["n"] == 6000)
+    assert tls_event.fields["@metadata"]["tls_peer"]["status"] == "verified"
+
+    # 4. Parsed and indexed: one document per event, whatever logs.raw holds twice.
+    services = start_services(["parser", "indexer"], pipeline.path, servers.kafka, servers.elasticsearch, log_dir)
+    try:
+        wait_for_count(es, pipeline.index, 6200, timeout=180)
+        wait_until(
+            lambda: count(es, pipeline.index) == 6200 and all(p.alive() for p in services),
+            timeout=30,
+            message="index count",
+        )
+    finally:
+        stop_all(services)
+    documents = all_documents(es, pipeline.index, size=10_000)
+    assert sorted(doc["n"] for doc in documents) == list(range(6200))
+    sample = next(doc for doc in documents if doc["n"] == 42)
+    assert sample["message"] == "event 42" and sample["log"]["file"]["path"] == "/var/log/test.log"
+    assert sample["source"]["kind"] == "beats"
