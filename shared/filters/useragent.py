@@ -36,7 +36,11 @@ def resolver_for(regexes: Path | None) -> ua_parser.Resolver:
         found = _resolvers.get(regexes)
         if found is None:
             try:
-                matchers = ua_parser.load_builtins() if regexes is None else load_yaml(regexes)
+                if regexes is None:
+                    matchers = ua_parser.load_builtins()
+                else:
+                    assert load_yaml is not None  # ua-parser defines it when PyYAML is there, a dependency of ours
+                    matchers = load_yaml(regexes)
             except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError) as exc:
                 raise FilterResourceError(
                     f"useragent: regexes {str(regexes)!r} cannot be read: {exc}", str(regexes)
