@@ -107,6 +107,9 @@ async def run_collector(config: PipelineConfig, stop: asyncio.Event) -> None:
         else None
     )
     publisher = build_publisher(config, metrics, checkpoints, spill)
+    for source in inputs:
+        if isinstance(source, BeatsInput):
+            source.flush = publisher.flush  # a Beat waits for its window: no linger after the last event
     server = HealthServer(config.http, metrics, ready=lambda: publisher.ready)
     await server.start()
     await publisher.start()

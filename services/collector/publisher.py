@@ -224,6 +224,10 @@ class Publisher:
         if len(batch.events) >= self.batch.max_events or batch.size >= self.batch.max_bytes:
             self._seal(key)
 
+    def flush(self, key: str) -> None:
+        """Seal ``key``'s pending batch now rather than after the linger: its sender waits for the acknowledgement."""
+        self._seal(key)
+
     @property
     def blocked(self) -> bool:
         """Inputs that cannot be read again (network, stdin) are paused: memory and spill are full."""

@@ -95,7 +95,7 @@ func main() {
 		for i := range events {
 			n := next + i
 			events[i] = map[string]interface{}{
-				"@timestamp": time.Now().UTC().Format(time.RFC3339Nano),
+				"@timestamp": time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), // as libbeat writes it
 				"@metadata":  map[string]interface{}{"beat": "golumber-test", "type": "_doc", "version": "8.13.0"},
 				"message":    fmt.Sprintf("event %d", n),
 				"n":          n,
