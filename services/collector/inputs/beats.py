@@ -365,6 +365,10 @@ class BeatsInput:
         log.debug("beat connected", extra={"input": self.name, "peer": connection.peer})
         try:
             await connection.read()
+        except asyncio.CancelledError:
+            # Cancelled by a stop or the idle timeout: this task's end. Ending it cancelled would make Python 3.11's
+            # stream callback log a traceback (CPython gh-113538, fixed in 3.12).
+            pass
         except ProtocolError as exc:
             self.metrics.failed(self.topic, "beats_protocol_error")
             log.warning("beat broke the protocol, closing", extra={"peer": connection.peer, "error": str(exc)})

@@ -72,6 +72,7 @@ func main() {
 	var client *v2.SyncClient
 	next := *start
 	end := *start + *count
+	var pending []interface{}
 	lastProgress := time.Now()
 	for next < end {
 		if client == nil {
@@ -87,24 +88,28 @@ func main() {
 				continue
 			}
 		}
-		size := *window
-		if next+size > end {
-			size = end - next
-		}
-		events := make([]interface{}, size)
-		for i := range events {
-			n := next + i
-			events[i] = map[string]interface{}{
-				"@timestamp": time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), // as libbeat writes it
-				"@metadata":  map[string]interface{}{"beat": "golumber-test", "type": "_doc", "version": "8.13.0"},
-				"message":    fmt.Sprintf("event %d", n),
-				"n":          n,
-				"host":       map[string]interface{}{"name": host},
-				"log":        map[string]interface{}{"offset": n * 100, "file": map[string]interface{}{"path": "/var/log/test.log"}},
-				"agent":      map[string]interface{}{"type": "golumber-test", "hostname": host},
+		if len(pending) == 0 {
+			// Made once: a window sent again carries the very same events, as a Beat's does.
+			size := *window
+			if next+size > end {
+				size = end - next
+			}
+			pending = make([]interface{}, size)
+			for i := range pending {
+				n := next + i
+				pending[i] = map[string]interface{}{
+					"@timestamp": time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), // as libbeat writes it
+					"@metadata":  map[string]interface{}{"beat": "golumber-test", "type": "_doc", "version": "8.13.0"},
+					"message":    fmt.Sprintf("event %d", n),
+					"n":          n,
+					"host":       map[string]interface{}{"name": host},
+					"log":        map[string]interface{}{"offset": n * 100, "file": map[string]interface{}{"path": "/var/log/test.log"}},
+					"agent":      map[string]interface{}{"type": "golumber-test", "hostname": host},
+				}
 			}
 		}
-		acked, err := client.Send(events)
+		acked, err := client.Send(pending)
+		pending = pending[acked:]
 		next += acked
 		state.Acked += acked
 		if acked > 0 {
@@ -112,7 +117,7 @@ func main() {
 		}
 		if err != nil {
 			// What the collector did not acknowledge goes again on a new connection, as a Beat's output does.
-			state.Resent += size - acked
+			state.Resent += len(pending)
 			state.Reconnects++
 			client.Close()
 			client = nil
