@@ -350,12 +350,14 @@ class BeatsInput:
         )
         housekeeping = asyncio.create_task(self._housekeeping(), name="beats-keepalive")
         try:
-            async with server:
-                await server.serve_forever()
+            # Not serve_forever(): cancelled, it waits for every connection to close (Python 3.12+), and ours
+            # close only after their last acknowledgements, below.
+            await asyncio.Event().wait()
         finally:
-            server.close()
+            server.close()  # no new connections
             housekeeping.cancel()
             await self._finish()
+            await server.wait_closed()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, emit: Emit) -> None:
         connection = Connection(self, reader, writer, emit)
