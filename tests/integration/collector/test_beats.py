@@ -9,6 +9,7 @@ document id, holds every event exactly once. A second port speaks mutual TLS.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -18,16 +19,21 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from elasticsearch import Elasticsearch
 
+from streamstash.events.envelope import Event
 from tests.helpers.elastic import all_documents, count, wait_for_count
 from tests.helpers.pipelines import write_pipeline
 from tests.helpers.processes import ServiceProcess, start_services, stop_all
 from tests.helpers.tls import Certificates, make_certificates
 from tests.helpers.waiting import wait_until
 from tests.integration.collector.support import create_topics, raw_events_now
+
+if TYPE_CHECKING:  # imported at run time, pytest would try to collect it as a test class
+    from tests.helpers.pipelines import TestPipeline
 
 pytestmark = pytest.mark.integration
 
@@ -87,6 +93,21 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def raw_events_once_there(kafka: str, pipeline: TestPipeline, expected: int) -> list[Event]:
+    """logs.raw as soon as it holds ``expected`` events (a read may come back empty while the broker's metadata
+    lags under load); fewer after a minute is a failure, reported by the assertions that follow."""
+    found: list[Event] = []
+
+    def enough() -> bool:
+        nonlocal found
+        found = raw_events_now(kafka, pipeline)
+        return len(found) >= expected
+
+    with contextlib.suppress(AssertionError):
+        wait_until(enough, timeout=60, interval=1)
+    return found
+
+
 def numbers(events: list) -> Counter:
     return Counter(event.fields["n"] for event in events)
 
@@ -96,8 +117,28 @@ def certificates(tmp_path: Path) -> Iterator[Certificates]:
     yield make_certificates(tmp_path / "tls")
 
 
+@pytest.fixture
+def started() -> Iterator[list[ServiceProcess | Client]]:
+    """Whatever the test starts; anything still running when it ends (a failure) is ended."""
+    processes: list[ServiceProcess | Client] = []
+    yield processes
+    for process in processes:
+        if isinstance(process, Client):
+            if process.process.poll() is None:
+                process.process.kill()
+                process.process.wait()
+        elif process.alive():
+            process.stop()
+
+
 def test_go_lumber_through_sigterm_and_kill9(
-    servers, es: Elasticsearch, golumber: Path, certificates: Certificates, tmp_path: Path, log_dir: Path
+    servers,
+    es: Elasticsearch,
+    golumber: Path,
+    certificates: Certificates,
+    started: list[ServiceProcess | Client],
+    tmp_path: Path,
+    log_dir: Path,
 ) -> None:
     port, tls_port = free_port(), free_port()
     pipeline = write_pipeline(
@@ -122,6 +163,7 @@ def test_go_lumber_through_sigterm_and_kill9(
 
     def collector(name: str) -> ServiceProcess:
         process = ServiceProcess("collector", pipeline.path, servers.kafka, servers.elasticsearch, log_dir, name=name)
+        started.append(process)
         wait_until(lambda: process.log_text().count('"listening"') == 2, timeout=60, message=f"{name} not listening")
         return process
 
@@ -138,29 +180,33 @@ def test_go_lumber_through_sigterm_and_kill9(
     first = Client(
         golumber, port, "-start", "0", "-count", "3000", "-window", "250", "-compress", "3", "-pause", "30ms"
     )
+    started.append(first)
     running = restart_midstream(running, first, 1000, hard=False, name="collector-2")
     outcome = first.finish()
     assert outcome["reconnects"] >= 1, outcome  # the stop really happened while events were flowing
-    seen = numbers(raw_events_now(servers.kafka, pipeline))
+    seen = numbers(raw_events_once_there(servers.kafka, pipeline, 3000))
     assert set(seen) == set(range(3000)), f"missing: {sorted(set(range(3000)) - set(seen))[:10]}"
     assert max(seen.values()) == 1, f"doubled after SIGTERM: {[n for n, c in seen.items() if c > 1][:10]}"
 
-    # 2. Uncompressed windows back to back, kill -9 twice in the middle: nothing lost; whatever is doubled keeps
-    #    its id. (Without pauses a batch is nearly always on its way to Kafka when the kill lands.)
+    # 2. Uncompressed windows nearly back to back, kill -9 twice in the middle: nothing lost; whatever is doubled
+    #    keeps its id. (Most of the time a batch is on its way to Kafka when a kill lands, so some are doubled.)
     second = Client(golumber, port, "-start", "3000", "-count", "4000", "-window", "200", "-pause", "10ms")
+    started.append(second)
     running = restart_midstream(running, second, 1000, hard=True, name="collector-3")
     running = restart_midstream(running, second, 2500, hard=True, name="collector-4")
     assert second.finish()["reconnects"] >= 2
 
     # 3. Mutual TLS on the second port.
-    Client(
+    third = Client(
         golumber,
         tls_port,
         *("-start", "7000", "-count", "200", "-window", "50", "-compress", "1"),
         *("-ca", str(certificates.ca), "-cert", str(certificates.client_cert), "-key", str(certificates.client_key)),
-    ).finish()
+    )
+    started.append(third)
+    third.finish()
 
-    events = raw_events_now(servers.kafka, pipeline)
+    events = raw_events_once_there(servers.kafka, pipeline, 7200)
     assert running.stop() == 0
     seen = numbers(events)
     print(f"logs.raw holds {len(events)} events for 7200, {sum(1 for n in seen.values() if n > 1)} of them twice")
@@ -174,6 +220,7 @@ def test_go_lumber_through_sigterm_and_kill9(
 
     # 4. Parsed and indexed: one document per event, whatever logs.raw holds twice.
     services = start_services(["parser", "indexer"], pipeline.path, servers.kafka, servers.elasticsearch, log_dir)
+    started.extend(services)
     try:
         wait_for_count(es, pipeline.index, 7200, timeout=180)
         wait_until(
