@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from streamstash.config.base import StrictModel
 
@@ -64,6 +64,14 @@ class KafkaSecurity(StrictModel):
         "`ssl.endpoint.identification.algorithm=https`); turn off only for brokers whose certificates lack it.",
         examples=[False],
     )
+
+    @field_validator(
+        "sasl_mechanism", "username", "password", "ca_file", "cert_file", "key_file", "key_password", mode="before"
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`${KAFKA_USERNAME:-}` with the variable unset means "not set", so one file serves both setups."""
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _consistent(self) -> KafkaSecurity:

@@ -117,6 +117,10 @@ async def wait_for_topics(
         if problem is None:
             try:
                 await ensure_topics(settings, extra)
+                log.info(
+                    "kafka connection",
+                    extra={"bootstrap_servers": settings.bootstrap_servers, "security": settings.security.describe()},
+                )
                 return
             except KafkaError as exc:
                 problem = KafkaProblem(bootstrap(settings), UNREACHABLE, f"creating topics failed: {exc!r}")
