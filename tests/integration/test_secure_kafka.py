@@ -43,6 +43,7 @@ pytestmark = [
     pytest.mark.skipif(session_engine() != "apache", reason="the noida-db stand-in speaks neither TLS nor SASL"),
 ]
 
+README = Path(__file__).resolve().parents[2] / "README.md"
 USER = "streamstash"
 PASSWORD = "Scram-pw-never-logged-4e7a"
 WRONG_PASSWORD = "wrong-pw-never-logged-91c3"
@@ -88,17 +89,35 @@ def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureStack]:
         stack.down()
 
 
+def readme_security() -> dict[str, Any]:
+    """`kafka.security` of the README's "Secure Kafka" pipeline: the end-to-end test runs exactly that."""
+    section = README.read_text(encoding="utf-8").split("## Secure Kafka", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    security = yaml.safe_load(block)["kafka"]["security"]
+    assert isinstance(security, dict)
+    return security
+
+
 def settings_of(secure: SecureStack, **security: Any) -> KafkaSettings:
     return KafkaSettings.model_validate(
         {"bootstrap_servers": secure.kafka, "security": secure.security(password=PASSWORD, **security)}
     )
 
 
-def secure_pipeline(tmp_path: Path, secure: SecureStack, body: dict[str, Any], **security: Any) -> TestPipeline:
+def secure_pipeline(
+    tmp_path: Path,
+    secure: SecureStack | None,
+    body: dict[str, Any],
+    security: dict[str, Any] | None = None,
+    **more: Any,
+) -> TestPipeline:
+    """A test pipeline whose `kafka.security` (with `${VAR}`s, added after `write_pipeline` validated it without
+    them) is ``security``, or the SASL_SSL one of ``secure`` with ``more``."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     pipeline = write_pipeline(tmp_path, body)
     tree = yaml.safe_load(pipeline.path.read_text())
-    tree["kafka"]["security"] = secure.security(**security)
+    assert security is not None or secure is not None
+    tree["kafka"]["security"] = security if security is not None else secure.security(**more)  # type: ignore[union-attr]
     pipeline.path.write_text(yaml.safe_dump(tree, sort_keys=False))
     return pipeline
 
@@ -114,13 +133,16 @@ def service(name: str, pipeline: TestPipeline, secure: SecureStack, log_dir: Pat
     )
 
 
-def streamstash(*arguments: str, password: str) -> subprocess.CompletedProcess[str]:
+def streamstash(
+    *arguments: str, password: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    variables = {**(env or {}), **({PASSWORD_VARIABLE: password} if password is not None else {})}
     return subprocess.run(  # noqa: S603
         [sys.executable, "-m", "streamstash.services.cli", *arguments],
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, PASSWORD_VARIABLE: password},
+        env={**os.environ, **variables},
         check=False,
     )
 
@@ -132,7 +154,7 @@ def test_tutorial_pipeline_over_sasl_ssl_and_no_secret_in_any_log(
     shutil.copy(TUTORIAL_LOG, log_file)
     pipeline = secure_pipeline(
         tmp_path,
-        secure,
+        None,
         {
             "inputs": [{"type": "file", "paths": [str(log_file)], "start_position": "beginning"}],
             "filters": [
@@ -151,16 +173,21 @@ def test_tutorial_pipeline_over_sasl_ssl_and_no_secret_in_any_log(
             # DEBUG: streamstash's own debug lines are searched below too (client libraries stay at WARNING).
             "logging": {"level": "DEBUG"},
         },
+        security=readme_security(),
     )
     es = Elasticsearch(secure.addresses.elasticsearch, request_timeout=30)
+    readme_variables = {"KAFKA_USERNAME": USER, "KAFKA_PASSWORD": PASSWORD, "KAFKA_CA_FILE": str(secure.ca.cert)}
     services = [
-        service(name, pipeline, secure, log_dir, PASSWORD) for name in ("collector", "parser", "aggregator", "indexer")
+        ServiceProcess(
+            name, pipeline.path, secure.kafka, secure.addresses.elasticsearch, log_dir, extra_env=readme_variables
+        )
+        for name in ("collector", "parser", "aggregator", "indexer")
     ]
     try:
         wait_for_count(es, pipeline.index, 100, timeout=180)
         wait_for_count(es, pipeline.aggregate_index, 2, timeout=60)
         status = streamstash(
-            "status", "--config", str(pipeline.path), "--kafka", secure.kafka, "--json", password=PASSWORD
+            "status", "--config", str(pipeline.path), "--kafka", secure.kafka, "--json", env=readme_variables
         )
     finally:
         stop_all(services)
