@@ -31,7 +31,7 @@ from streamstash.stack import artifacts, processes
 from streamstash.stack.errors import PortRace, StackError
 from streamstash.stack.kafka_broker import BrokerSecurity, KafkaServer
 from streamstash.stack.ports import free_ports, host_port, port_available
-from streamstash.stack.servers import ELASTICSEARCH, KAFKA, KAFKA_MTLS, Layout, Server, log_tail
+from streamstash.stack.servers import ELASTICSEARCH, KAFKA, KAFKA_INTERNAL, KAFKA_MTLS, Layout, Server, log_tail
 from streamstash.stack.standin import GLIBC_WARNING, StandinServer
 
 __all__ = ["KAFKA_ENGINES", "BrokerSecurity", "LocalStack", "StackAddresses", "StackError", "resolve_kafka_engine"]
@@ -53,7 +53,8 @@ class StackAddresses:
     kafka_engine: str  # "apache" or "standin"
     pids: Mapping[str, int] = field(default_factory=dict)  # server name -> pid
     titles: Mapping[str, str] = field(default_factory=dict)  # "kafka"/"elasticsearch" -> what serves it
-    # A secured Apache Kafka: "SASL_SSL" (= kafka) and "SSL" (client certificates required) -> host:port.
+    # A secured Apache Kafka: "SASL_SSL" (= kafka), "SSL" (client certificates required) and "PLAINTEXT"
+    # (its internal listener, for benchmarks comparing the protocols) -> host:port.
     kafka_listeners: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -250,7 +251,11 @@ class LocalStack:
         titles = {service: server.title for server in servers for service in server.serves}
         kafka = host_port(layout.connect_host, layout.ports[KAFKA])
         listeners = (
-            {"SASL_SSL": kafka, "SSL": host_port(layout.connect_host, layout.ports[KAFKA_MTLS])}
+            {
+                "SASL_SSL": kafka,
+                "SSL": host_port(layout.connect_host, layout.ports[KAFKA_MTLS]),
+                "PLAINTEXT": host_port(layout.connect_host, layout.ports[KAFKA_INTERNAL]),
+            }
             if state.get("kafka_security")
             else {}
         )
