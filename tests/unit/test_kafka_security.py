@@ -266,7 +266,7 @@ async def test_waiting_for_a_refusing_broker_backs_off_further_than_for_a_down_o
     async def sleep(seconds: float) -> None:
         slept.append(seconds)
 
-    async def ensure(_settings: KafkaSettings) -> list[str]:
+    async def ensure(_settings: KafkaSettings, _extra: object = None) -> list[str]:
         created.append(True)
         return []
 

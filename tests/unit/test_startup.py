@@ -26,7 +26,7 @@ async def test_not_ready_while_kafka_refuses_then_the_same_port_is_handed_on(
         attempts.append(1)
         return KafkaProblem("b:9093", AUTHENTICATION, "refused") if refusing.is_set() else None
 
-    async def ensure(_settings: KafkaSettings) -> list[str]:
+    async def ensure(_settings: KafkaSettings, _extra: object = None) -> list[str]:
         return []
 
     monkeypatch.setattr(topics, "probe", probe)
