@@ -102,7 +102,7 @@ class KafkaSecurity(StrictModel):
 
     def describe(self) -> str:
         """What a log line or an error message may say about it: never a password."""
-        parts = [self.security_protocol]
+        parts: list[str] = [self.security_protocol]
         if self.uses_sasl:
             parts.append(f"{self.sasl_mechanism} as {self.username!r}")
         if self.cert_file is not None:

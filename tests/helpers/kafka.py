@@ -6,6 +6,7 @@ Each takes the bootstrap servers of a plaintext Kafka, or the `KafkaSettings` of
 from __future__ import annotations
 
 import asyncio
+from typing import TypeAlias
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
@@ -13,7 +14,7 @@ from streamstash.config.common import KafkaSettings
 from streamstash.events.envelope import Batch, DeadLetter, Event, decode_batch, decode_dead_letters, encode
 from streamstash.kafka.security import client_security
 
-Kafka = str | KafkaSettings
+Kafka: TypeAlias = str | KafkaSettings
 
 
 def _client_options(kafka: Kafka) -> dict[str, object]:
