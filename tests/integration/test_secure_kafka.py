@@ -1,7 +1,7 @@
 """streamstash against an Apache Kafka that wants SASL_SSL (SCRAM, PLAIN) or mutual TLS.
 
 The module starts a private local stack whose broker gets a CA, a broker certificate and a SCRAM user
-made here (`tests/helpers/tls.py`, Kafka's own `StorageTool --add-scram`), then runs real service
+made here (`tests/helpers/certificates.py`, Kafka's own `StorageTool --add-scram`), then runs real service
 processes and the CLI against it. The stand-in speaks neither TLS nor SASL, so this needs Apache Kafka.
 """
 
@@ -34,7 +34,7 @@ from tests.helpers.kafka import produce_batches, read_dead_letters, read_events
 from tests.helpers.metrics import probe as endpoint
 from tests.helpers.pipelines import TestPipeline, write_pipeline
 from tests.helpers.processes import ServiceProcess, stop_all
-from tests.helpers.tls import CertificateAuthority, broker_security
+from tests.helpers.certificates import CertificateAuthority, broker_security
 from tests.helpers.waiting import wait_until
 from tests.integration.test_end_to_end import TUTORIAL_LOG
 

@@ -23,7 +23,7 @@ from streamstash.kafka.diagnose import AUTHENTICATION, PROTOCOL, TLS, UNREACHABL
 from streamstash.kafka.security import KafkaSecurityError, client_security, faust_credentials, tls_context
 from streamstash.ops.replay import write_config
 from streamstash.stack.kafka_broker import BrokerSecurity, broker_properties, scram_arguments
-from tests.helpers.tls import CertificateAuthority
+from tests.helpers.certificates import CertificateAuthority
 
 PASSWORD = "kafka-pw-never-shown-7c1"
 KEY_PASSWORD = "key-pw-never-shown-2b9"

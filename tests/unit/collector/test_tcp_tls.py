@@ -16,7 +16,7 @@ from streamstash.config.collector import TcpInput as TcpSettings
 from streamstash.config.security import TlsListener
 from streamstash.services.collector.inputs.network import TcpInput
 from streamstash.services.collector.inputs.tls import TlsSettingsError
-from tests.helpers.tls import CertificateAuthority, Issued
+from tests.helpers.certificates import CertificateAuthority, Issued
 from tests.unit.collector.test_network_inputs import Collected, started, stop, wait_for
 
 RFC5424 = b'<165>1 2003-10-11T22:14:15.003Z host1 app 77 ID1 [meta k="v"] over tls'
