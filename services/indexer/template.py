@@ -22,13 +22,13 @@ from streamstash.services.indexer.ecs import ecs_mappings
 
 TEMPLATE_PRIORITY = 200
 KEYWORD = {"type": "keyword", "ignore_above": 1024}
+AGENT_TEXT = {"type": "text", "fields": {"keyword": KEYWORD}}
 
 
 def classic_mappings() -> dict[str, Any]:
     return {
         "clientip": KEYWORD,
         "verb": KEYWORD,
-        "agent": {"type": "text", "fields": {"keyword": KEYWORD}},
         "request": {"type": "keyword", "fields": {"text": {"type": "text"}}},
         "response": {"type": "integer"},
         "bytes": {"type": "long"},
@@ -60,6 +60,8 @@ def index_template(patterns: list[str], ecs: bool = False, data_stream: bool = F
             "settings": {"index": {"refresh_interval": "1s"}},
             "mappings": {
                 "dynamic_templates": [
+                    # The apache user agent is prose; only as text, so that a Beat's `agent` object maps too.
+                    {"agent_as_text": {"path_match": "agent", "match_mapping_type": "string", "mapping": AGENT_TEXT}},
                     {"strings_as_keywords": {"match_mapping_type": "string", "mapping": KEYWORD}},
                 ],
                 "properties": properties,

@@ -48,7 +48,10 @@ class RecordParser:
             result.dead_letters.append(_undecodable(value, origin, str(exc)))
             return result
         for position, event in enumerate(batch.events):
-            event.id = event_id(topic, partition, offset, position)
+            # An input that knows its events' identity (beats: what a Beat sends again after a crash) set it, so
+            # a re-sent event overwrites its document; every other event is named by its place in logs.raw.
+            if event.id is None:
+                event.id = event_id(topic, partition, offset, position)
             self._parse_event(event, result)
         return result
 

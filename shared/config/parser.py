@@ -1,4 +1,5 @@
-"""Settings of the parser: the filter chain (grok, dissect, kv, json, date, mutate, drop)."""
+"""Settings of the parser: the filter chain (grok, dissect, kv, json, date, mutate, drop, and the enrichment
+filters of ``plugin_filters``)."""
 
 from __future__ import annotations
 
@@ -10,27 +11,18 @@ from pydantic import Field, field_validator, model_validator
 from streamstash import names
 from streamstash.config.base import StrictModel
 from streamstash.config.common import BatchSettings
+from streamstash.config.filter_common import CommonFilterOptions
+from streamstash.config.plugin_filters import (
+    CsvFilter,
+    FingerprintFilter,
+    GeoipFilter,
+    SyslogPriFilter,
+    TranslateFilter,
+    UrldecodeFilter,
+    UseragentFilter,
+)
 from streamstash.events.conditions import ConditionError, compile_condition
 from streamstash.events.timeformats import FormatError, make_parser, zone_named
-
-
-class CommonFilterOptions(StrictModel):
-    """What every filter does after it succeeded (Logstash's `add_field`, `add_tag`, ...); templates allowed."""
-
-    add_field: dict[str, str | list[str]] = Field(
-        default_factory=dict,
-        description="Field -> value template (`%{field}`); a field that already exists "
-        "becomes a list with the new value appended, as in Logstash. Skipped when a template names a missing "
-        "field.",
-        examples=[{"summary": "%{verb} %{request}"}],
-    )
-    add_tag: list[str] = Field(default_factory=list, description="Tags to add (templates allowed).", examples=[["web"]])
-    remove_field: list[str] = Field(
-        default_factory=list, description="Fields to remove (templates allowed).", examples=[["message", "timestamp"]]
-    )
-    remove_tag: list[str] = Field(
-        default_factory=list, description="Tags to remove (templates allowed).", examples=[["_debug"]]
-    )
 
 
 class GrokFilter(CommonFilterOptions):
@@ -388,6 +380,15 @@ class FilterEntry(StrictModel):
     mutate: MutateFilter | None = Field(None, description="Mutate: rename, convert, replace, remove... fields.")
     drop: DropFilter | None = Field(
         None, description="Drop: discard the event (use `{}` for every event that reaches it)."
+    )
+    geoip: GeoipFilter | None = Field(None, description="Geoip: an IP address -> its location (MaxMind DB).")
+    useragent: UseragentFilter | None = Field(None, description="Useragent: a User-Agent -> browser, OS, device.")
+    translate: TranslateFilter | None = Field(None, description="Translate: a value -> the one a dictionary gives.")
+    csv: CsvFilter | None = Field(None, description="Csv: separated values -> named fields.")
+    fingerprint: FingerprintFilter | None = Field(None, description="Fingerprint: fields -> a hash.")
+    urldecode: UrldecodeFilter | None = Field(None, description="Urldecode: `%XX` escapes -> text.")
+    syslog_pri: SyslogPriFilter | None = Field(
+        None, description="Syslog_pri: a syslog priority -> facility and severity."
     )
     condition: str | None = Field(
         None,

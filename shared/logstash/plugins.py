@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ValidationError
 
 from streamstash import names
-from streamstash.config.collector import FileInput, MultilineSettings, StdinInput, TcpInput, UdpInput
+from streamstash.config.collector import BeatsInput, FileInput, MultilineSettings, StdinInput, TcpInput, UdpInput
 from streamstash.config.parser import FilterEntry
 from streamstash.logstash import ast
 from streamstash.logstash.report import Report, Untranslatable
@@ -131,6 +131,79 @@ FILTER_OPTIONS: dict[str, dict[str, tuple[str, Converter] | _Ignored]] = {
         "tag_on_failure": ("tag_on_failure", as_text_list),
         "append_separator": ("append_separator", as_text),
     },
+    "geoip": {
+        "source": ("source", as_text),
+        "target": ("target", as_text),
+        "database": ("database", as_text),
+        "default_database_type": ("default_database_type", as_text),
+        "fields": ("fields", as_text_list),
+        "cache_size": ("cache_size", as_number),
+        "tag_on_failure": ("tag_on_failure", as_text_list),
+        "ecs_compatibility": ("ecs_compatibility", as_text),
+    },
+    "useragent": {
+        "source": ("source", as_text),
+        "target": ("target", as_text),
+        "regexes": ("regexes", as_text),
+        "prefix": ("prefix", as_text),
+        "lru_cache_size": ("lru_cache_size", as_number),
+        "ecs_compatibility": ("ecs_compatibility", as_text),
+    },
+    "translate": {
+        "source": ("source", as_text),
+        "field": ("source", as_text),  # the old names
+        "target": ("target", as_text),
+        "destination": ("target", as_text),
+        "dictionary": ("dictionary", as_text_hash),
+        "dictionary_path": ("dictionary_path", as_text),
+        "exact": ("exact", as_bool),
+        "regex": ("regex", as_bool),
+        "fallback": ("fallback", as_text),
+        "override": ("override", as_bool),
+        "refresh_interval": ("refresh_interval", as_number),
+        "refresh_behaviour": ("refresh_behaviour", as_text),
+        "iterate_on": ("iterate_on", as_text),
+        "ecs_compatibility": ("ecs_compatibility", as_text),
+        "yaml_dictionary_code_point_limit": _Ignored(),
+        "yaml_load_strategy": _Ignored(),
+    },
+    "csv": {
+        "source": ("source", as_text),
+        "target": ("target", as_text),
+        "columns": ("columns", as_text_list),
+        "separator": ("separator", as_text),
+        "quote_char": ("quote_char", as_text),
+        "autogenerate_column_names": ("autogenerate_column_names", as_bool),
+        "autodetect_column_names": ("autodetect_column_names", as_bool),
+        "skip_header": ("skip_header", as_bool),
+        "skip_empty_columns": ("skip_empty_columns", as_bool),
+        "skip_empty_rows": ("skip_empty_rows", as_bool),
+        "convert": ("convert", as_text_hash),
+        "ecs_compatibility": ("ecs_compatibility", as_text),
+    },
+    "fingerprint": {
+        "source": ("source", as_text_list),
+        "target": ("target", as_text),
+        "method": ("method", as_text),
+        "key": ("key", as_text),
+        "base64encode": ("base64encode", as_bool),
+        "concatenate_sources": ("concatenate_sources", as_bool),
+        "concatenate_all_fields": ("concatenate_all_fields", as_bool),
+        "ecs_compatibility": ("ecs_compatibility", as_text),
+    },
+    "urldecode": {
+        "field": ("field", as_text),
+        "all_fields": ("all_fields", as_bool),
+        "charset": ("charset", as_text),
+        "tag_on_failure": ("tag_on_failure", as_text_list),
+    },
+    "syslog_pri": {
+        "syslog_pri_field_name": ("syslog_pri_field_name", as_text),
+        "use_labels": ("use_labels", as_bool),
+        "facility_labels": ("facility_labels", as_text_list),
+        "severity_labels": ("severity_labels", as_text_list),
+        "ecs_compatibility": ("ecs_compatibility", as_text),
+    },
 }
 # Logstash passes events that a filter failed on along, tagged; ours can send them to the DLQ instead.
 PASS_FAILURES_ON = {"grok", "dissect", "json"}
@@ -183,6 +256,13 @@ class PluginTranslator:
             settings.setdefault("overwrite", [])
         if kind in PASS_FAILURES_ON:
             settings["dead_letter_on_failure"] = False
+        if kind == "geoip" and "database" not in settings:
+            self.report.note(
+                plugin.location.line,
+                "filter geoip",
+                "Logstash brings a GeoLite2 database, streamstash does not: install GeoLite2-"
+                f"{settings.get('default_database_type', 'City')}.mmdb (MaxMind's geoipupdate) or set `database`",
+            )
         return kind, self._validated_filter(plugin, kind, settings, sources)
 
     def _validated_filter(
@@ -226,13 +306,6 @@ class PluginTranslator:
     def input(self, plugin: ast.Plugin) -> tuple[list[dict[str, Any]], list[tuple[str, dict[str, Any]]]]:
         """Our inputs for the plugin, and filters that must run first for it (a json codec)."""
         kind = plugin.name
-        if kind in ("beats", "elastic_agent"):
-            raise Untranslatable(
-                "there is no beats input: let Filebeat write files that a `file` input tails, "
-                "or send syslog to a `udp`/`tcp` input",
-                plugin.location.line,
-                plugin.location.text,
-            )
         if kind == "kafka":
             raise Untranslatable(
                 "there is no kafka input: streamstash's own Kafka topics carry its batches, not foreign records",
@@ -245,6 +318,8 @@ class PluginTranslator:
             "udp": self._network,
             "tcp": self._network,
             "syslog": self._syslog,
+            "beats": self._beats,
+            "elastic_agent": self._beats,
         }.get(kind)
         if handler is None:
             raise Untranslatable(f"the {kind} input has no equivalent", plugin.location.line, plugin.location.text)
@@ -422,10 +497,69 @@ class PluginTranslator:
         )
         return [{"type": kind, "port": port, "host": host, "syslog": True, **common} for kind in ("udp", "tcp")]
 
+    def _beats(self, plugin: ast.Plugin, common: dict[str, Any], used: set[str]) -> list[dict[str, Any]]:
+        """Logstash's beats input, its TLS options under their current and former names."""
+        same = {
+            "ssl_certificate": as_text,
+            "ssl_key": as_text,
+            "ssl_key_passphrase": as_text,
+            "ssl_certificate_authorities": as_text_list,
+            "ssl_client_authentication": as_text,
+            "ssl_verify_mode": as_text,
+            "ssl_supported_protocols": as_text_list,
+            "ssl_cipher_suites": as_text_list,
+            "client_inactivity_timeout": as_number,
+        }
+        harmless = {"executor_threads", "event_loop_threads", "include_codec_tag", "enrich", "ecs_compatibility"}
+        used.update({"port", "host", "ssl", "ssl_enabled", "ssl_handshake_timeout", *same, *harmless})
+        settings: dict[str, Any] = {
+            "type": "beats",
+            "port": int(as_number(plugin.get("port"), "port")) if plugin.get("port") is not None else 5044,
+            "host": as_text(plugin.get("host"), "host") if plugin.get("host") is not None else "0.0.0.0",
+        }
+        for name in ("ssl", "ssl_enabled"):
+            if plugin.get(name) is not None:
+                settings["ssl_enabled"] = as_bool(plugin.get(name), name)
+        for name, convert in same.items():
+            if plugin.get(name) is not None:
+                settings[name] = convert(plugin.get(name), name)
+        if plugin.get("ssl_handshake_timeout") is not None:  # milliseconds in Logstash
+            settings["ssl_handshake_timeout"] = (
+                as_number(plugin.get("ssl_handshake_timeout"), "ssl_handshake_timeout") / 1000
+            )
+        mode = settings.pop("ssl_verify_mode", None)
+        if mode is not None:
+            settings.setdefault(
+                "ssl_client_authentication", {"peer": "optional", "force_peer": "required"}.get(mode, mode)
+            )
+        notes = {
+            "add_hostname": "Beats send their own `host`; the old `[beat][hostname]` is not copied to it",
+            "ssl_peer_metadata": "with client certificates the TLS peer is in `[@metadata][tls_peer]`",
+        }
+        for name in ("add_hostname", "ssl_peer_metadata", "tls_min_version", "tls_max_version", "cipher_suites"):
+            attribute = plugin.attribute(name)
+            if attribute is None:
+                continue
+            used.add(name)
+            if name in notes:
+                self.report.note(attribute.location.line, f"input beats option {name}", notes[name])
+            else:
+                self.report.untranslated(
+                    attribute.location.line,
+                    f"input beats option {name}",
+                    "no equivalent option: set ssl_supported_protocols (TLSv1.2, TLSv1.3) and ssl_cipher_suites",
+                    attribute.location.text,
+                )
+        return [{**settings, **common}]
+
     def _validate_input(self, plugin: ast.Plugin, settings: dict[str, Any]) -> None:
-        model: type[BaseModel] = {"file": FileInput, "stdin": StdinInput, "udp": UdpInput, "tcp": TcpInput}[
-            settings["type"]
-        ]
+        model: type[BaseModel] = {
+            "file": FileInput,
+            "stdin": StdinInput,
+            "udp": UdpInput,
+            "tcp": TcpInput,
+            "beats": BeatsInput,
+        }[settings["type"]]
         try:
             model.model_validate(settings)
         except ValidationError as exc:
