@@ -164,9 +164,6 @@ class Probe:
         assert self.start_after is not None
         self.start_after.touch()
 
-    def log_has(self, text: str) -> bool:
-        return text in self.log_path.read_text(errors="replace")
-
     def _wait(self, probe: Callable[[], Any], timeout: float, what: str) -> Any:
         found = wait_until(
             lambda: probe() or self.process.poll() is not None, timeout=timeout, message=f"{self.name}: {what}"
