@@ -54,10 +54,9 @@ START_MS = 1_795_255_200_000
 
 @contextlib.contextmanager
 def local_stack(directory: Path) -> Iterator[str]:
-    from streamstash.stack.manager import LocalStack
+    from servers import start_local_stack
 
-    stack = LocalStack(directory)
-    addresses = stack.up()
+    stack, addresses = start_local_stack(directory, os.environ.get("STREAMSTASH_STACK") or "auto")
     try:
         yield addresses.kafka
     finally:

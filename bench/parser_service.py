@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import subprocess
 import sys
@@ -26,13 +27,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from parse import GROK_PATTERN, generate_lines  # noqa: E402
+from servers import start_local_stack  # noqa: E402
 
 from streamstash.config import load_pipeline  # noqa: E402
 from streamstash.events.envelope import Batch, Event, Source, encode  # noqa: E402
 from streamstash.filters import FilterChain  # noqa: E402
 from streamstash.kafka.topics import ensure_topics  # noqa: E402
 from streamstash.services.parser.logic import RecordParser  # noqa: E402
-from streamstash.stack.manager import LocalStack  # noqa: E402
 
 RECORD_EVENTS = 500
 
@@ -184,8 +185,7 @@ def measure(count: int) -> str:
     lines = generate_lines(count)
     with tempfile.TemporaryDirectory(prefix="streamstash-bench-") as scratch:
         directory = Path(scratch)
-        stack = LocalStack(directory / "stack")
-        addresses = stack.up()
+        stack, addresses = start_local_stack(directory / "stack", os.environ.get("STREAMSTASH_STACK") or "auto")
         try:
             prefix = f"bench{uuid.uuid4().hex[:8]}"
             config_path = write_config(directory, addresses.kafka, addresses.elasticsearch, prefix)

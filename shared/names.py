@@ -21,6 +21,8 @@ FIELD_EVENT_ID: Final = "event_id"
 FIELD_AGGREGATED: Final = "aggregated"
 FIELD_COUNT: Final = "count"
 FIELD_RAW_B64: Final = "raw_b64"  # the original bytes of a line that was not valid UTF-8
+# Logstash's metadata: fields filters, conditions and index names use, never written to Elasticsearch.
+FIELD_METADATA: Final = "@metadata"
 # Fields of emitted aggregates.
 FIELD_TASK_ID: Final = "task_id"
 FIELD_AGGREGATION: Final = "aggregation"

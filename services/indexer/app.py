@@ -18,6 +18,7 @@ from streamstash import names
 from streamstash.aggregation.routing import TaskRouter
 from streamstash.config import PipelineConfig
 from streamstash.config.indexer import ElasticsearchOutput
+from streamstash.events.inputfields import input_fields_for
 from streamstash.kafka.clients import consumer_group, make_consumer, make_producer
 from streamstash.kafka.compat.internals import coordinator_known, member_id
 from streamstash.kafka.membership import leave_for_predecessor, remember_member
@@ -28,7 +29,7 @@ from streamstash.search.client import log_connection, make_client
 from streamstash.services.indexer.bulk import BulkWriter, RetryPolicy
 from streamstash.services.indexer.consumer import DeadLetterSink, IndexerLoop
 from streamstash.services.indexer.documents import DocumentBuilder, IndexNamer
-from streamstash.services.indexer.template import install_template
+from streamstash.services.indexer.template import install_template, template_to_install
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ async def install_template_when_reachable(
     """The template must exist before the first document creates an index, so wait for it."""
     if not output.install_template:
         return
+    template_to_install(output)  # a template_file that cannot be read stops here, with its reason
     attempt = 0
     while not stop.is_set():
         try:
@@ -79,12 +81,22 @@ def document_builders(config: PipelineConfig) -> dict[str, DocumentBuilder]:
     topics = config.kafka.topics
     output = config.outputs.elasticsearch
     ecs = output.ecs_compatibility == "v8"
+    fields = input_fields_for(config)
     return {
         topics.parsed: DocumentBuilder(
-            IndexNamer(output.index, fallback=names.DEFAULT_DLQ_INDEX), op_type=output.op_type, ecs=ecs
+            IndexNamer(output.index, fallback=names.DEFAULT_DLQ_INDEX),
+            op_type=output.op_type,
+            ecs=ecs,
+            fields=fields,
+            document_id=output.document_id,
+            pipeline=output.pipeline,
         ),
         topics.aggregated: DocumentBuilder(
-            IndexNamer(output.aggregate_index, fallback=names.DEFAULT_DLQ_INDEX), op_type=output.op_type, ecs=ecs
+            IndexNamer(output.aggregate_index, fallback=names.DEFAULT_DLQ_INDEX),
+            op_type=output.op_type,
+            ecs=ecs,
+            fields=fields,
+            pipeline=output.pipeline,
         ),
     }
 
@@ -116,7 +128,7 @@ async def run_indexer(config: PipelineConfig, stop: asyncio.Event) -> None:
         client=client,
         dead_letters=DeadLetterSink(producer, topics.dlq),
         builders=document_builders(config),
-        skip=TaskRouter(config.aggregations).is_consumed,
+        skip=TaskRouter(config.aggregations, input_fields_for(config)).is_consumed,
         bulk=bulk,
         metrics=metrics,
         writer_factory=lambda observer: BulkWriter(client, retry, observer),

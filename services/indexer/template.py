@@ -9,8 +9,11 @@ classic patterns produce as numbers are mapped as numbers so a string there is a
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import orjson
 from elasticsearch import AsyncElasticsearch
 
 from streamstash import names
@@ -96,13 +99,53 @@ def template_name(output: ElasticsearchOutput) -> str:
 
 
 def template_for(output: ElasticsearchOutput) -> tuple[str, dict[str, Any]]:
-    patterns = template_patterns(output.index, output.aggregate_index)
-    return template_name(output), index_template(
-        patterns, ecs=output.ecs_compatibility == "v8", data_stream=output.data_stream
-    )
+    patterns = template_patterns(*(output.template_patterns or []), output.aggregate_index)
+    if not output.template_patterns:
+        patterns = template_patterns(output.index, output.aggregate_index)
+    body = index_template(patterns, ecs=output.ecs_compatibility == "v8", data_stream=output.data_stream)
+    if output.ilm_policy:
+        body["template"]["settings"]["index"]["lifecycle"] = {"name": output.ilm_policy}
+    return template_name(output), body
+
+
+class TemplateFileError(ValueError):
+    """A `template_file` that cannot be installed: a configuration error, not a reason to retry."""
+
+
+@dataclass(frozen=True)
+class TemplateToInstall:
+    name: str
+    body: dict[str, Any]
+    legacy: bool  # `PUT _template` (Logstash's legacy template files) rather than `PUT _index_template`
+
+
+def template_to_install(output: ElasticsearchOutput) -> TemplateToInstall:
+    """The user's `template_file` if there is one (composable when it has `template`, else legacy), else
+    streamstash's own template."""
+    if not output.template_file:
+        name, body = template_for(output)
+        return TemplateToInstall(name, body, legacy=False)
+    path = Path(output.template_file)
+    try:
+        body = orjson.loads(path.read_bytes())
+    except OSError as exc:
+        raise TemplateFileError(f"template_file {path}: cannot read it: {exc.strerror or exc}") from exc
+    except orjson.JSONDecodeError as exc:
+        raise TemplateFileError(f"template_file {path}: not JSON: {exc}") from exc
+    if not isinstance(body, dict) or not ("index_patterns" in body or "template" in body):
+        raise TemplateFileError(f"template_file {path}: not an index template (no index_patterns)")
+    return TemplateToInstall(template_name(output), body, legacy="template" not in body)
 
 
 async def install_template(client: AsyncElasticsearch, output: ElasticsearchOutput) -> str:
-    name, body = template_for(output)
-    await client.indices.put_index_template(name=name, **body)
-    return name
+    wanted = template_to_install(output)
+    indices = client.indices
+    if not output.template_overwrite:
+        exists = indices.exists_template if wanted.legacy else indices.exists_index_template
+        if await exists(name=wanted.name):
+            return wanted.name
+    if wanted.legacy:
+        await indices.put_template(name=wanted.name, **wanted.body)
+    else:
+        await indices.put_index_template(name=wanted.name, **wanted.body)
+    return wanted.name

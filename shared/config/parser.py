@@ -43,9 +43,22 @@ class GrokFilter(CommonFilterOptions):
         default_factory=dict, description="Extra named patterns.", examples=[{"TASK": r"\w+:\w+"}]
     )
     patterns_dir: list[str] = Field(
-        default_factory=list, description="Directories of pattern files.", examples=[["/etc/streamstash/patterns"]]
+        default_factory=list,
+        description="Pattern files: a directory (its files that match `patterns_files_glob`), a file or a glob; "
+        "a path that finds nothing is ignored with a warning, as in Logstash.",
+        examples=[["/etc/streamstash/patterns"]],
+    )
+    patterns_files_glob: str = Field(
+        "*", description="Which files of a `patterns_dir` directory are read.", examples=["*.grok"]
     )
     break_on_match: bool = Field(True, description="Stop at the first pattern that matches.", examples=[False])
+    overwrite: list[str] | None = Field(
+        None,
+        description="Unset: captures replace the fields they name. A list (Logstash's `overwrite`, which "
+        "`import-logstash` always sets): only the fields listed are replaced; a capture into a field that already "
+        "holds text makes it an array of both, into an array appends, and into a value of another type is left out.",
+        examples=[["message"]],
+    )
     tag_on_failure: list[str] = Field(
         [names.TAG_GROK_FAILURE], description="Tags added when nothing matches.", examples=[["_grokparsefailure"]]
     )
@@ -433,6 +446,13 @@ class ParserSettings(StrictModel):
     """Tuning of the parser service."""
 
     batch: BatchSettings = Field(default_factory=BatchSettings, description="Bounds of the records it produces.")
+    input_fields: bool = Field(
+        True,
+        description="Filters, conditions, aggregations and index names see the fields a Logstash input sets "
+        "(`host`, `path`, `port`; `[host][name]`, `[log][file][path]`, ... with `ecs_compatibility: v8`), taken "
+        "from `source`; they are stored only when a filter changes them. False: only `source`.",
+        examples=[False],
+    )
     stop_offsets: dict[int, int] | None = Field(
         None,
         description="Raw-topic partition -> offset where parsing stops (exclusive); set by `streamstash "

@@ -39,6 +39,8 @@ COMMON_FILTER_OPTIONS: dict[str, Converter] = {
     "remove_tag": as_text_list,
 }
 LOGSTASH_ES_PORT = 9200
+# Where a json codec's line waits while the json filter standing for the codec parses it.
+CODEC_LINE_FIELD = f"[{names.FIELD_METADATA}][codec_line]"
 
 
 class _Ignored:
@@ -58,11 +60,11 @@ FILTER_OPTIONS: dict[str, dict[str, tuple[str, Converter] | _Ignored]] = {
         "break_on_match": ("break_on_match", as_bool),
         "tag_on_failure": ("tag_on_failure", as_text_list),
         "timeout_millis": ("timeout_ms", as_number),
-        "overwrite": _Ignored(),  # our grok always writes its captures over existing fields
+        "overwrite": ("overwrite", as_text_list),
         "named_captures_only": _Ignored(unless=lambda value: not as_bool(value, "named_captures_only")),
         "keep_empty_captures": _Ignored(unless=lambda value: as_bool(value, "keep_empty_captures")),
         "tag_on_timeout": _Ignored("a grok timeout is tagged `_groktimeout`"),
-        "patterns_files_glob": _Ignored(unless=lambda value: as_text(value, "patterns_files_glob") != "*"),
+        "patterns_files_glob": ("patterns_files_glob", as_text),
         "ecs_compatibility": _Ignored(unless=lambda value: as_text(value, "ecs_compatibility") != "disabled"),
     },
     "date": {
@@ -138,6 +140,8 @@ NO_COMMON_OPTIONS = {"drop"}
 class PluginTranslator:
     def __init__(self, report: Report) -> None:
         self.report = report
+        # (line, level) of every input that sets ecs_compatibility: the naming of the inputs' fields
+        self.input_ecs: list[tuple[int, str]] = []
 
     # -- filters ------------------------------------------------------------------------------------------
 
@@ -175,6 +179,8 @@ class PluginTranslator:
                 )
         if kind == "grok":
             settings["match"] = {field: patterns for field, patterns in settings.get("match", {}).items()}
+            # Logstash's grok adds a capture to a field that exists (an array) unless `overwrite` names it.
+            settings.setdefault("overwrite", [])
         if kind in PASS_FAILURES_ON:
             settings["dead_letter_on_failure"] = False
         return kind, self._validated_filter(plugin, kind, settings, sources)
@@ -244,7 +250,9 @@ class PluginTranslator:
             raise Untranslatable(f"the {kind} input has no equivalent", plugin.location.line, plugin.location.text)
         common: dict[str, Any] = {}
         prelude: list[tuple[str, dict[str, Any]]] = []
-        used = {"id", "enable_metric", "type", "add_field", "tags", "codec"}
+        used = {"id", "enable_metric", "type", "add_field", "tags", "codec", "ecs_compatibility"}
+        if plugin.get("ecs_compatibility") is not None:
+            self.input_ecs.append((plugin.location.line, as_text(plugin.get("ecs_compatibility"), "ecs_compatibility")))
         if plugin.get("type") is not None:
             common.setdefault("add_fields", {})["type"] = as_text(plugin.get("type"), "type")
         if plugin.get("add_field") is not None:
@@ -272,8 +280,18 @@ class PluginTranslator:
         if name in ("plain", "line"):
             return
         if name in ("json", "json_lines"):
-            # The json codec replaces the line by the object it holds; a line that is not JSON stays, tagged.
-            prelude.append(("json", {"source": names.FIELD_MESSAGE, "remove_field": [names.FIELD_MESSAGE]}))
+            # The json codec makes the object the event: a `message` key in it is the message, and a line
+            # that is not JSON stays as the message, tagged. So the line waits in @metadata, and comes back
+            # only when the json filter failed (it removes it when it succeeded).
+            line = CODEC_LINE_FIELD
+            prelude.append(("mutate", {"rename": {names.FIELD_MESSAGE: line}}))
+            prelude.append(("json", {"source": line, "remove_field": [line], "dead_letter_on_failure": False}))
+            prelude.append(("mutate", {"rename": {line: names.FIELD_MESSAGE}}))
+            self.report.note(
+                attribute.location.line,
+                f"input {plugin.name} codec {name}",
+                "a JSON array is not split into one event per item (it is tagged `_jsonparsefailure`)",
+            )
             return
         if name == "multiline":
             settings: dict[str, Any] = {}
@@ -453,19 +471,11 @@ class PluginTranslator:
                     output["install_template"] = as_bool(value, name)
                 elif name == "template_name":
                     output["template_name"] = as_text(value, name)
-                elif name == "action":
-                    action = as_text(value, name)
-                    if action not in ("index", "create"):
-                        raise Untranslatable(f"action {action} has no equivalent (only index and create)")
-                    output["op_type"] = action
                 elif name == "ecs_compatibility":
                     level = as_text(value, name)
                     output["ecs_compatibility"] = "disabled" if level == "disabled" else "v8"
-                elif name == "document_id":
-                    raise Untranslatable(
-                        "document_id has no equivalent: every document's id is where its line "
-                        "entered logs.raw, so a replay overwrites instead of duplicating"
-                    )
+                elif name in ELASTICSEARCH_DOCUMENT_OPTIONS:
+                    self._elasticsearch_document_option(attribute, output)
                 elif name in (
                     "timeout",
                     "pool_max",
@@ -495,6 +505,97 @@ class PluginTranslator:
                     "output elasticsearch",
                     f"hosts come from a variable: its value needs the port (Logstash adds :{LOGSTASH_ES_PORT})",
                 )
+
+    def _elasticsearch_document_option(self, attribute: ast.Attribute, output: dict[str, Any]) -> None:
+        """The options on where and how documents are written: translated, or reported with what to do."""
+        name, value, line = attribute.name, attribute.value, attribute.location.line
+        subject = f"output elasticsearch option {name}"
+        if name == "action":
+            action = as_text(value, name)
+            if action not in ("index", "create"):
+                raise Untranslatable(
+                    f"action {action} has no equivalent: streamstash only adds documents (index or create). "
+                    "To keep one document per key up to date, make it an aggregation (task_id: the key) or set "
+                    "document_id so that a newer event replaces the document"
+                )
+            output["op_type"] = action
+        elif name == "document_id":
+            output["document_id"] = as_text(value, name)
+            self.report.note(
+                line,
+                subject,
+                "documents with the same id replace each other; an event missing a field the template names "
+                "keeps its own id (where it entered logs.raw) rather than Logstash's literal `%{...}` id",
+            )
+        elif name == "pipeline":
+            output["pipeline"] = as_text(value, name)
+        elif name == "template":
+            output["template_file"] = as_text(value, name)
+            output.setdefault("template_overwrite", False)  # Logstash's default for a template it installs
+            self.report.note(
+                line,
+                subject,
+                "the indexer installs this file instead of streamstash's template (under template_name); the "
+                "file must be readable where the indexer runs",
+            )
+        elif name == "template_overwrite":
+            output["template_overwrite"] = as_bool(value, name)
+        elif name == "template_api":
+            self.report.note(line, subject, "the API follows the file: composable with `template`, else legacy")
+        elif name == "document_type":
+            self.report.note(
+                line, subject, "left out: Elasticsearch 7 and later have no mapping types (every document is _doc)"
+            )
+        elif name == "ilm_enabled":
+            if as_text(value, name) != "false":
+                self.report.note(
+                    line,
+                    subject,
+                    "streamstash writes to `index` (daily indices) or, with data_stream: true, to data streams "
+                    "that Elasticsearch rolls over; ilm_policy goes into the index template",
+                )
+        elif name == "ilm_policy":
+            output["ilm_policy"] = as_text(value, name)
+        elif name in ("ilm_rollover_alias", "ilm_pattern"):
+            raise Untranslatable(
+                f"{name}: streamstash does not create rollover aliases. Use data_stream: true (Elasticsearch rolls "
+                "data streams over by the ILM policy), or create the alias and its first index "
+                "(<alias>-000001, is_write_index) yourself and set `index` to the alias"
+            )
+        else:
+            raise Untranslatable(
+                f"{name} has no equivalent: it only matters for updates and routing, and streamstash "
+                "only adds documents to the index `index` names"
+            )
+
+
+# Where and how documents are written (see PluginTranslator._elasticsearch_document_option).
+ELASTICSEARCH_DOCUMENT_OPTIONS = {
+    "action",
+    "document_id",
+    "pipeline",
+    "template",
+    "template_overwrite",
+    "template_api",
+    "document_type",
+    "ilm_enabled",
+    "ilm_policy",
+    "ilm_rollover_alias",
+    "ilm_pattern",
+    "routing",
+    "parent",
+    "join_field",
+    "doc_as_upsert",
+    "upsert",
+    "script",
+    "script_type",
+    "script_lang",
+    "script_var_name",
+    "scripted_upsert",
+    "retry_on_conflict",
+    "version",
+    "version_type",
+}
 
 
 def _valid_without(kind: str, settings: dict[str, Any], key: str) -> bool:
