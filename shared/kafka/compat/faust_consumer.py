@@ -13,9 +13,9 @@ one with Faust's own code back for that correction alone, and shows the latter l
 correction keeps the consumer alive.
 
 1. **Partitions never committed are read again from their beginning** (faust-streaming/faust#253,
-   reverted by #256; robinhood/faust#115). A poll the read loop sent before a rebalance is held by
-   aiokafka until the new assignment (``Fetcher.fetched_records`` waits for it) and comes back with
-   records of the new assignment while Faust's flow is stopped. Faust drops them and seeks back to the
+   reverted by #256; robinhood/faust#115). A poll the read loop sent before a rebalance can come back
+   after it with records of the new assignment (aiokafka's ``Fetcher.fetched_records`` waits out a
+   reassignment), while Faust's flow is still stopped. Faust drops them and seeks back to the
    committed offsets (the seek #256 put in ``Consumer.getmany`` instead of #253's fix), but aiokafka's
    ``seek_to_committed`` moves only partitions with a committed offset above 0: a partition never
    committed (its records were all still in flight, or it is new to the member) stayed past the

@@ -240,6 +240,7 @@ def build(settings: ProbeSettings) -> faust.App:
         stream_buffer_maxsize=64,
         broker_commit_every=settings.commit_every,
         broker_commit_interval=1.0,
+        agent_supervisor="mode.CrashingSupervisor",  # a crashing agent ends the worker: the test sees it exit
         # Notice a rebalance within half a second instead of Faust's 3 s.
         broker_heartbeat_interval=0.5,
         broker_session_timeout=6.0,
