@@ -216,7 +216,13 @@ class ProbeSettings:
         return cls(**json.loads(os.environ["PROBE"]))
 
 
-def build(settings: ProbeSettings) -> faust.App:
+def exit_if_orphaned(parent: int) -> None:
+    """A probe outlives no test run that was killed (its parent, the test, is then gone)."""
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def build(settings: ProbeSettings, parent: int) -> faust.App:
     journal = Journal(settings.journal)
     consumer_cls = consumer_class(settings, journal)
 
@@ -287,6 +293,10 @@ def build(settings: ProbeSettings) -> faust.App:
     async def started() -> None:
         journal.write("running", variant=settings.variant, hooks=settings.hooks)
 
+    @app.timer(1.0)
+    async def exit_with_the_test() -> None:
+        exit_if_orphaned(parent)
+
     return app
 
 
@@ -306,8 +316,10 @@ def main() -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(WithExtras("%(asctime)s %(name)s %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler])
-    app = build(settings)
+    parent = os.getppid()
+    app = build(settings, parent)
     while settings.start_after and not os.path.exists(settings.start_after):
+        exit_if_orphaned(parent)
         time.sleep(0.05)
     worker = faust.Worker(app, loglevel="INFO", quiet=True, redirect_stdouts=False, override_logging=False)
     worker.execute_from_commandline()
