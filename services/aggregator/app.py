@@ -31,8 +31,10 @@ from streamstash.events.envelope import (
     decode_batch,
     encode,
 )
+from streamstash.events.inputfields import input_fields_for
+from streamstash.kafka.clients import consumer_group
 from streamstash.kafka.faust_app import attach_health, make_app, raw_topic
-from streamstash.kafka.topics import ensure_topics
+from streamstash.kafka.topics import changelog_configs, wait_for_topics
 from streamstash.runtime.metrics import ServiceMetrics
 from streamstash.services.aggregator.logic import RecordOutcome, RecordProcessor, TaskAggregator, TaskRouter
 from streamstash.services.aggregator.records import (
@@ -68,12 +70,17 @@ REBALANCE_TIMEOUT_SECONDS = 30.0
 def ensure_pipeline_topics(config: PipelineConfig) -> None:
     """Create missing topics with the configured partitions before Faust would auto-create them with one.
 
-    Tasks are sent to explicit partitions, and the table's changelog must match `logs.tasks`.
-    A private loop, so that Faust's worker later finds the thread's event loop untouched.
+    Tasks are sent to explicit partitions, and the table's changelog must match `logs.tasks`: it is
+    created here too, before the worker joins its group. Left to Faust, it was created while the worker
+    started, and when that raced with metadata (on Apache Kafka, the broker stopped a second later) the
+    worker's snapshot held it with 0 partitions and every record crashed the agent with PartitionsMismatch.
+    Waits while Kafka is unreachable. A private loop, so that Faust's worker later finds the thread's event
+    loop untouched.
     """
+    changelog = f"{consumer_group(config.kafka, names.SERVICE_AGGREGATOR)}-{TABLE_NAME}-changelog"
     loop = asyncio.new_event_loop()
     try:
-        loop.run_until_complete(ensure_topics(config.kafka))
+        loop.run_until_complete(wait_for_topics(config.kafka, extra={changelog: changelog_configs(config.kafka)}))
     finally:
         loop.close()
 
@@ -104,7 +111,7 @@ def build_app(config: PipelineConfig) -> faust.App:
         registry=metrics.registry,
     )
     attach_health(app, config, metrics)
-    router = TaskRouter(config.aggregations)
+    router = TaskRouter(config.aggregations, input_fields_for(config))
     processor = RecordProcessor(TaskAggregator(router))
     parsed_topic = raw_topic(app, topics.parsed, partitions)
     tasks_topic = raw_topic(app, topics.tasks, partitions)

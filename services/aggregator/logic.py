@@ -48,6 +48,8 @@ REASON_INACTIVITY = "inactivity"
 REASON_TIMEOUT = "timeout"
 REASON_IDLE = "idle"
 REASON_LATE = "late"
+# What Logstash's aggregate filter would have pushed on a timeout (timeout_tags, timeout_code apply).
+TIMEOUT_REASONS = frozenset({REASON_INACTIVITY, REASON_TIMEOUT, REASON_IDLE})
 REASON_TAGS = {
     REASON_INACTIVITY: names.TAG_AGGREGATE_INACTIVITY,
     REASON_TIMEOUT: names.TAG_AGGREGATE_TIMEOUT,
@@ -137,7 +139,10 @@ class TaskAggregator:
                     continue
                 state["seen"][partition_key] = list(at)
             result.folded += 1
-            doc = to_working_dict(event)
+            # Metrics, kept fields and end_when read the input's fields too (`host`, `path`, ...); `*` keeps
+            # the event's own fields only, like its document.
+            plain = to_working_dict(event)
+            doc = self.router.input_fields.view(to_working_dict(event), event)
             watermark = None if newest is None else newest - lateness
             if window is not None:
                 assert time is not None  # the router only routes timed events to windowed aggregations
@@ -147,11 +152,13 @@ class TaskAggregator:
                         # One aggregate per late event and window: how late events happen to be batched
                         # must not change what is emitted, nor the ids.
                         alone = Accumulator(spec)
-                        alone.add(doc, time, event.timestamp, event.id, route.kept)
+                        alone.add(doc, time, event.timestamp, event.id, route.kept, plain)
                         result.emitted.append(self._emit_window(spec, task_id, start, alone, REASON_LATE))
                         was_late = True
                     else:
-                        self._live(live, state, str(start), spec).add(doc, time, event.timestamp, event.id, route.kept)
+                        self._live(live, state, str(start), spec).add(
+                            doc, time, event.timestamp, event.id, route.kept, plain
+                        )
                 result.late += was_late
                 continue
             segment = live.get(SEGMENT) or (
@@ -166,7 +173,7 @@ class TaskAggregator:
             if segment is None:
                 segment = Accumulator(spec)
             live[SEGMENT] = segment
-            segment.add(doc, time, event.timestamp, event.id, route.kept)
+            segment.add(doc, time, event.timestamp, event.id, route.kept, plain)
             if route.end_when is not None and route.end_when(doc):
                 result.emitted.append(self._emit_segment(spec, task_id, state, segment, REASON_END))
                 del live[SEGMENT]
@@ -260,7 +267,8 @@ class TaskAggregator:
         extra: dict[str, Any],
     ) -> Event:
         fields: dict[str, Any] = {}
-        kept = self.router.by_name[spec.name].kept
+        route = self.router.by_name[spec.name]
+        kept = route.kept
         if kept and kept[0] == WILDCARD:
             fields.update((key, value) for key, value in acc.fields.items() if key != names.FIELD_TIMESTAMP)
         else:
@@ -276,11 +284,17 @@ class TaskAggregator:
         fields[names.FIELD_TASK_ID] = task_id
         fields[names.FIELD_AGGREGATION] = spec.name
         fields[names.FIELD_FLUSH_REASON] = reason
+        timed_out = reason in TIMEOUT_REASONS
+        _set_added(fields, route.added)
+        if timed_out:
+            _set_added(fields, route.added_on_timeout)
         message = fields.pop(names.FIELD_MESSAGE, None)
         tags = fields.pop(names.FIELD_TAGS, None)
         tags = list(tags) if isinstance(tags, list) else ([] if tags is None else [str(tags)])
         if reason in REASON_TAGS and REASON_TAGS[reason] not in tags:
             tags.append(REASON_TAGS[reason])
+        if timed_out:
+            tags += [tag for tag in spec.timeout_tags if tag not in tags]
         return Event(
             message=None if message is None else str(message),
             timestamp=timestamp,
@@ -289,6 +303,12 @@ class TaskAggregator:
             fields=fields,
             id=event_id,
         )
+
+
+def _set_added(fields: dict[str, Any], added: list[tuple[str, Any, Any]]) -> None:
+    """add_fields / timeout_fields, the conditions judged on the aggregate as it stands."""
+    for name, value, condition in added:
+        set_field(fields, name, value if condition is None else condition(fields))
 
 
 def _session_end(spec: AggregationSpec, segment: Accumulator, watermark: int | None, time: int | None) -> str | None:

@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from streamstash import names
 from streamstash.config import PipelineConfig
+from streamstash.config.collector import BeatsInput as BeatsSettings
 from streamstash.config.collector import DockerInput as DockerSettings
 from streamstash.config.collector import FileInput as FileSettings
 from streamstash.config.collector import StdinInput as StdinSettings
@@ -20,6 +21,7 @@ from streamstash.runtime.http import HealthServer
 from streamstash.runtime.metrics import ServiceMetrics
 from streamstash.services.collector.checkpoints import CheckpointStore
 from streamstash.services.collector.inputs.base import Input
+from streamstash.services.collector.inputs.beats import BeatsInput
 from streamstash.services.collector.inputs.docker import DockerInput
 from streamstash.services.collector.inputs.file import FileInput
 from streamstash.services.collector.inputs.network import TcpInput, UdpInput
@@ -50,6 +52,9 @@ def build_inputs(
             inputs.append(TcpInput(settings))
         elif isinstance(settings, DockerSettings):
             inputs.append(DockerInput(settings, checkpoints))
+        elif isinstance(settings, BeatsSettings):
+            topic = config.kafka.topics.raw
+            inputs.append(BeatsInput(settings, metrics, topic, config.collector.drain_timeout_s))
         else:
             raise NotImplementedError(f"input type {settings.type!r} is not available in this build")
     return inputs
@@ -102,6 +107,9 @@ async def run_collector(config: PipelineConfig, stop: asyncio.Event) -> None:
         else None
     )
     publisher = build_publisher(config, metrics, checkpoints, spill)
+    for source in inputs:
+        if isinstance(source, BeatsInput):
+            source.flush = publisher.flush  # a Beat waits for its window: no linger after the last event
     server = HealthServer(config.http, metrics, ready=lambda: publisher.ready)
     await server.start()
     await publisher.start()

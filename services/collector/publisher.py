@@ -39,7 +39,7 @@ from streamstash.events.envelope import Batch, Event, encode
 from streamstash.runtime.backoff import retry_delay
 from streamstash.runtime.metrics import ServiceMetrics
 from streamstash.services.collector.checkpoints import CheckpointStore
-from streamstash.services.collector.inputs.base import Acknowledge, Advance
+from streamstash.services.collector.inputs.base import Acknowledge, Advance, SenderKeeps
 from streamstash.services.collector.spill import Spill, SpillMeta, SpillRef
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ class PendingBatch:
     advances: dict[str, list[Advance]] = field(default_factory=dict)  # checkpoint key -> [first, last]
     size: int = 0
     started: float = field(default_factory=time.monotonic)
+    kept_by_sender: bool = False  # its lines' sender sends them again unless acknowledged (SenderKeeps)
 
 
 @dataclass(eq=False, slots=True)
@@ -78,6 +79,7 @@ class SealedBatch:
     sent_at: float | None = None
     registrations: list[tuple[int, int]] = field(default_factory=list)  # (partition, lower bound of its offset)
     handed_over: asyncio.Event = field(default_factory=asyncio.Event)  # producer.send was called (or gave up)
+    kept_by_sender: bool = False
 
 
 def partition_for(key: bytes, partitions: list[int]) -> int:
@@ -199,7 +201,8 @@ class Publisher:
     # ---- taking events ---------------------------------------------------------------------------
 
     async def emit(self, key: str, event: Event, ack: Acknowledge | None) -> None:
-        replayable = type(ack) is Advance
+        kept_by_sender = isinstance(ack, SenderKeeps)
+        replayable = type(ack) is Advance or kept_by_sender
         if self.memory_events >= self.memory_limit:
             await self._wait_for_room(replayable)
         batch = self.pending.get(key)
@@ -207,7 +210,7 @@ class Publisher:
             batch = self.pending[key] = PendingBatch()
         batch.events.append(event)
         if ack is not None:
-            if replayable:
+            if replayable and not kept_by_sender:
                 ends = batch.advances.get(ack.key)  # type: ignore[attr-defined]
                 if ends is None:
                     batch.advances[ack.key] = [ack, ack]  # type: ignore[attr-defined]
@@ -215,10 +218,15 @@ class Publisher:
                     ends[1] = ack
             else:
                 batch.acks.append(ack)
+                batch.kept_by_sender = batch.kept_by_sender or kept_by_sender
         batch.size += len(event.message or "") * 2 + 256  # envelope.encoded_size, inlined: once per line
         self.memory_events += 1
         if len(batch.events) >= self.batch.max_events or batch.size >= self.batch.max_bytes:
             self._seal(key)
+
+    def flush(self, key: str) -> None:
+        """Seal ``key``'s pending batch now rather than after the linger: its sender waits for the acknowledgement."""
+        self._seal(key)
 
     @property
     def blocked(self) -> bool:
@@ -259,9 +267,15 @@ class Publisher:
         sealed = SealedBatch(
             key, count, self._sequence, uuid.uuid4().hex, acks, positions, encode(Batch(events=pending.events))
         )
+        sealed.kept_by_sender = pending.kept_by_sender
         self._sequence += 1
         self.metrics.received(key.split(":", 1)[0], "", count)
-        if self.spill is not None and self.memory_events > self.memory_limit and not positions:
+        if (
+            self.spill is not None
+            and self.memory_events > self.memory_limit
+            and not positions
+            and not sealed.kept_by_sender
+        ):
             self._spill(sealed)
         self._chain(sealed)
         self._report_fill()
@@ -517,7 +531,13 @@ class Publisher:
             self._save_offsets()
 
     def _spill_unacked(self) -> None:
-        left = [batch for batch in self.unacked.values() if batch.value is not None]
+        resent = [batch for batch in self.unacked.values() if batch.kept_by_sender]
+        if resent:
+            log.warning(
+                "stopping before Kafka took everything: batches left to their senders to send again",
+                extra={"topic": self.topic, "batches": len(resent), "events": sum(batch.count for batch in resent)},
+            )
+        left = [batch for batch in self.unacked.values() if batch.value is not None and not batch.kept_by_sender]
         if not left:
             return
         events = sum(batch.count for batch in left)

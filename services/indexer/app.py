@@ -16,6 +16,7 @@ from streamstash import names
 from streamstash.aggregation.routing import TaskRouter
 from streamstash.config import PipelineConfig
 from streamstash.config.indexer import ElasticsearchOutput
+from streamstash.events.inputfields import input_fields_for
 from streamstash.kafka.clients import consumer_group, make_consumer, make_producer
 from streamstash.kafka.compat.internals import coordinator_known, member_id
 from streamstash.kafka.membership import leave_for_predecessor, remember_member
@@ -23,11 +24,11 @@ from streamstash.runtime.http import HealthServer
 from streamstash.runtime.metrics import ServiceMetrics
 from streamstash.runtime.slots import StateSlot, claim_slot
 from streamstash.search.client import log_connection, make_engine
-from streamstash.search.engine import SearchEngine, WrongProductError
+from streamstash.search.engine import OPENSEARCH, SearchEngine, WrongProductError
 from streamstash.services.indexer.bulk import BulkWriter, RetryPolicy
 from streamstash.services.indexer.consumer import DeadLetterSink, IndexerLoop
 from streamstash.services.indexer.documents import DocumentBuilder, IndexNamer
-from streamstash.services.indexer.template import install_template
+from streamstash.services.indexer.template import install_template, refused_by_opensearch, template_to_install
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ async def install_template_when_reachable(
     """The template must exist before the first document creates an index, so wait for it. The engine's
     product is checked first: pointed at the other product, the indexer stops with what to set instead of
     retrying (or dead-lettering) for ever."""
+    if output.install_template:
+        template_to_install(output)  # a template_file that cannot be read stops here, with its reason
     verified = False
     attempt = 0
     while not stop.is_set():
@@ -90,12 +93,22 @@ def document_builders(config: PipelineConfig) -> dict[str, DocumentBuilder]:
     topics = config.kafka.topics
     output = config.outputs.elasticsearch
     ecs = output.ecs_compatibility == "v8"
+    fields = input_fields_for(config)
     return {
         topics.parsed: DocumentBuilder(
-            IndexNamer(output.index, fallback=names.DEFAULT_DLQ_INDEX), op_type=output.op_type, ecs=ecs
+            IndexNamer(output.index, fallback=names.DEFAULT_DLQ_INDEX),
+            op_type=output.op_type,
+            ecs=ecs,
+            fields=fields,
+            document_id=output.document_id,
+            pipeline=output.pipeline,
         ),
         topics.aggregated: DocumentBuilder(
-            IndexNamer(output.aggregate_index, fallback=names.DEFAULT_DLQ_INDEX), op_type=output.op_type, ecs=ecs
+            IndexNamer(output.aggregate_index, fallback=names.DEFAULT_DLQ_INDEX),
+            op_type=output.op_type,
+            ecs=ecs,
+            fields=fields,
+            pipeline=output.pipeline,
         ),
     }
 
@@ -106,6 +119,10 @@ async def run_indexer(config: PipelineConfig, stop: asyncio.Event) -> None:
     bulk = output.bulk
     metrics = ServiceMetrics(names.SERVICE_INDEXER)
     log_connection(config.elasticsearch, names.SERVICE_INDEXER)
+    refused = refused_by_opensearch(output) if config.elasticsearch.distribution == OPENSEARCH else None
+    if refused is not None:
+        log.error("setting not available on OpenSearch", extra={"error": refused})
+        raise SystemExit(2)
     engine = make_engine(config.elasticsearch)
     retry = RetryPolicy(
         initial_s=bulk.retry_initial_ms / 1000, max_s=bulk.retry_max_ms / 1000, max_item_retries=bulk.max_item_retries
@@ -127,7 +144,7 @@ async def run_indexer(config: PipelineConfig, stop: asyncio.Event) -> None:
         client=engine,
         dead_letters=DeadLetterSink(producer, topics.dlq),
         builders=document_builders(config),
-        skip=TaskRouter(config.aggregations).is_consumed,
+        skip=TaskRouter(config.aggregations, input_fields_for(config)).is_consumed,
         bulk=bulk,
         metrics=metrics,
         writer_factory=lambda observer: BulkWriter(engine, retry, observer),

@@ -9,7 +9,11 @@ classic patterns produce as numbers are mapped as numbers so a string there is a
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import orjson
 
 from streamstash import names
 from streamstash.config.indexer import ElasticsearchOutput
@@ -18,13 +22,13 @@ from streamstash.services.indexer.ecs import ecs_mappings
 
 TEMPLATE_PRIORITY = 200
 KEYWORD = {"type": "keyword", "ignore_above": 1024}
+AGENT_TEXT = {"type": "text", "fields": {"keyword": KEYWORD}}
 
 
 def classic_mappings() -> dict[str, Any]:
     return {
         "clientip": KEYWORD,
         "verb": KEYWORD,
-        "agent": {"type": "text", "fields": {"keyword": KEYWORD}},
         "request": {"type": "keyword", "fields": {"text": {"type": "text"}}},
         "response": {"type": "integer"},
         "bytes": {"type": "long"},
@@ -56,6 +60,8 @@ def index_template(patterns: list[str], ecs: bool = False, data_stream: bool = F
             "settings": {"index": {"refresh_interval": "1s"}},
             "mappings": {
                 "dynamic_templates": [
+                    # The apache user agent is prose; only as text, so that a Beat's `agent` object maps too.
+                    {"agent_as_text": {"path_match": "agent", "match_mapping_type": "string", "mapping": AGENT_TEXT}},
                     {"strings_as_keywords": {"match_mapping_type": "string", "mapping": KEYWORD}},
                 ],
                 "properties": properties,
@@ -95,13 +101,58 @@ def template_name(output: ElasticsearchOutput) -> str:
 
 
 def template_for(output: ElasticsearchOutput) -> tuple[str, dict[str, Any]]:
-    patterns = template_patterns(output.index, output.aggregate_index)
-    return template_name(output), index_template(
-        patterns, ecs=output.ecs_compatibility == "v8", data_stream=output.data_stream
-    )
+    patterns = template_patterns(*(output.template_patterns or []), output.aggregate_index)
+    if not output.template_patterns:
+        patterns = template_patterns(output.index, output.aggregate_index)
+    body = index_template(patterns, ecs=output.ecs_compatibility == "v8", data_stream=output.data_stream)
+    if output.ilm_policy:
+        body["template"]["settings"]["index"]["lifecycle"] = {"name": output.ilm_policy}
+    return template_name(output), body
+
+
+def refused_by_opensearch(output: ElasticsearchOutput) -> str | None:
+    """What in ``output`` only Elasticsearch has, said the way an operator fixes it; None if nothing."""
+    if output.ilm_policy:
+        return (
+            "outputs.elasticsearch.ilm_policy names an Elasticsearch ILM policy (index.lifecycle.name), a setting "
+            "OpenSearch refuses in a template: leave it unset and attach an Index State Management policy on the "
+            "OpenSearch side (its ism_template matches the indices)"
+        )
+    return None
+
+
+class TemplateFileError(ValueError):
+    """A `template_file` that cannot be installed: a configuration error, not a reason to retry."""
+
+
+@dataclass(frozen=True)
+class TemplateToInstall:
+    name: str
+    body: dict[str, Any]
+    legacy: bool  # `PUT _template` (Logstash's legacy template files) rather than `PUT _index_template`
+
+
+def template_to_install(output: ElasticsearchOutput) -> TemplateToInstall:
+    """The user's `template_file` if there is one (composable when it has `template`, else legacy), else
+    streamstash's own template."""
+    if not output.template_file:
+        name, body = template_for(output)
+        return TemplateToInstall(name, body, legacy=False)
+    path = Path(output.template_file)
+    try:
+        body = orjson.loads(path.read_bytes())
+    except OSError as exc:
+        raise TemplateFileError(f"template_file {path}: cannot read it: {exc.strerror or exc}") from exc
+    except orjson.JSONDecodeError as exc:
+        raise TemplateFileError(f"template_file {path}: not JSON: {exc}") from exc
+    if not isinstance(body, dict) or not ("index_patterns" in body or "template" in body):
+        raise TemplateFileError(f"template_file {path}: not an index template (no index_patterns)")
+    return TemplateToInstall(template_name(output), body, legacy="template" not in body)
 
 
 async def install_template(engine: SearchEngine, output: ElasticsearchOutput) -> str:
-    name, body = template_for(output)
-    await engine.put_index_template(name, body)
-    return name
+    wanted = template_to_install(output)
+    if not output.template_overwrite and await engine.template_exists(wanted.name, legacy=wanted.legacy):
+        return wanted.name
+    await engine.put_index_template(wanted.name, wanted.body, legacy=wanted.legacy)
+    return wanted.name

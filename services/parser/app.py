@@ -7,6 +7,7 @@ import faust
 from streamstash import names
 from streamstash.config import PipelineConfig
 from streamstash.events.envelope import Batch, DeadLetterBatch, encode
+from streamstash.events.inputfields import input_fields_for
 from streamstash.filters import FilterChain
 from streamstash.kafka.faust_app import attach_health, make_app, raw_topic
 from streamstash.runtime.metrics import ServiceMetrics
@@ -19,7 +20,7 @@ def build_app(config: PipelineConfig) -> faust.App:
     app = make_app(config, names.SERVICE_PARSER)
     metrics = ServiceMetrics(names.SERVICE_PARSER)
     attach_health(app, config, metrics)
-    parser = RecordParser(FilterChain(config.filters))
+    parser = RecordParser(FilterChain(config.filters), input_fields_for(config))
     source = raw_topic(app, topics.raw, partitions)
     parsed_topic = raw_topic(app, topics.parsed, partitions)
     dlq_topic = raw_topic(app, topics.dlq, partitions)

@@ -25,6 +25,7 @@ from streamstash.kafka.compat.internals import (
     faust_member_id,
 )
 from streamstash.kafka.membership import leave_for_predecessor_now, remember_member
+from streamstash.kafka.security import faust_credentials
 from streamstash.runtime.http import HealthServer
 from streamstash.runtime.logs import configure_logging
 from streamstash.runtime.metrics import ServiceMetrics
@@ -65,8 +66,15 @@ def make_app(config: PipelineConfig, service: str, **overrides: Any) -> faust.Ap
         "stream_buffer_maxsize": 64,
         "broker_commit_every": 100,
         "broker_commit_interval": 1.0,
+        # An agent that crashed exits the worker, so that its supervisor (`streamstash run`, the compose restart
+        # policy) starts it again from the committed offsets. Faust's default restarts the agent in place,
+        # past the record it failed on, or forever on one that always fails (a changelog seen with 0
+        # partitions did that: the aggregator sat there dead for minutes, its log full of PartitionsMismatch).
+        "agent_supervisor": "mode.CrashingSupervisor",
         "key_serializer": "raw",
         "value_serializer": "raw",
+        # Faust hands them to each aiokafka client it makes (consumer, producer, the topic creator).
+        "broker_credentials": faust_credentials(kafka),
     }
     options.update(overrides)
     if compat.installed() is None:

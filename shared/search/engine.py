@@ -49,8 +49,12 @@ class SearchEngine(Protocol):
     async def bulk(self, body: bytes, filter_path: Sequence[str]) -> dict[str, Any]:
         """``POST /_bulk`` with an NDJSON body; the response's (filtered) body."""
 
-    async def put_index_template(self, name: str, body: dict[str, Any]) -> None:
-        """``PUT /_index_template/<name>`` (composable templates: Elasticsearch 7.8+, every OpenSearch)."""
+    async def put_index_template(self, name: str, body: dict[str, Any], legacy: bool = False) -> None:
+        """``PUT /_index_template/<name>`` (composable templates: Elasticsearch 7.8+, every OpenSearch), or with
+        ``legacy`` ``PUT /_template/<name>`` (the legacy templates of Logstash's template files)."""
+
+    async def template_exists(self, name: str, legacy: bool = False) -> bool:
+        """Whether a composable (``legacy``: legacy) template of that name exists."""
 
     async def ping(self) -> bool:
         """True if the engine answers ``HEAD /``; never raises."""

@@ -69,8 +69,15 @@ class OpenSearchEngine:
         response = await self._call(lambda: self.client.bulk(body=body, params={"filter_path": ",".join(filter_path)}))
         return dict(response)
 
-    async def put_index_template(self, name: str, body: dict[str, Any]) -> None:
-        await self._call(lambda: self.client.indices.put_index_template(name=name, body=body))
+    async def put_index_template(self, name: str, body: dict[str, Any], legacy: bool = False) -> None:
+        indices = self.client.indices
+        put = indices.put_template if legacy else indices.put_index_template
+        await self._call(lambda: put(name=name, body=body))
+
+    async def template_exists(self, name: str, legacy: bool = False) -> bool:
+        indices = self.client.indices
+        exists = indices.exists_template if legacy else indices.exists_index_template
+        return bool(await self._call(lambda: exists(name=name)))
 
     async def ping(self) -> bool:
         try:

@@ -31,13 +31,21 @@ from typing import Any, Literal
 
 from streamstash.stack import artifacts, processes
 from streamstash.stack.errors import PortRace, StackError
-from streamstash.stack.kafka_broker import KafkaServer
+from streamstash.stack.kafka_broker import BrokerSecurity, KafkaServer
 from streamstash.stack.opensearch_node import OpenSearchServer
 from streamstash.stack.ports import free_ports, host_port, port_available
-from streamstash.stack.servers import ELASTICSEARCH, KAFKA, Layout, Server, log_tail
+from streamstash.stack.servers import ELASTICSEARCH, KAFKA, KAFKA_INTERNAL, KAFKA_MTLS, Layout, Server, log_tail
 from streamstash.stack.standin import GLIBC_WARNING, StandinServer
 
-__all__ = ["KAFKA_ENGINES", "SEARCH_ENGINES", "LocalStack", "StackAddresses", "StackError", "resolve_kafka_engine"]
+__all__ = [
+    "KAFKA_ENGINES",
+    "SEARCH_ENGINES",
+    "BrokerSecurity",
+    "LocalStack",
+    "StackAddresses",
+    "StackError",
+    "resolve_kafka_engine",
+]
 
 KafkaEngine = Literal["auto", "apache", "standin"]
 KAFKA_ENGINES: tuple[str, ...] = ("auto", "apache", "standin")
@@ -57,6 +65,9 @@ class StackAddresses:
     kafka_engine: str  # "apache" or "standin"
     pids: Mapping[str, int] = field(default_factory=dict)  # server name -> pid
     titles: Mapping[str, str] = field(default_factory=dict)  # "kafka"/"elasticsearch" -> what serves it
+    # A secured Apache Kafka: "SASL_SSL" (= kafka), "SSL" (client certificates required) and "PLAINTEXT"
+    # (its internal listener, for benchmarks comparing the protocols) -> host:port.
+    kafka_listeners: Mapping[str, str] = field(default_factory=dict)
     search_engine: str = "standin"  # "standin" or "opensearch"
 
     @property
@@ -86,6 +97,7 @@ def check_search_engine(search: str) -> None:
 def servers_for(
     kafka_engine: str,
     kafka_heap_mb: int = 512,
+    kafka_security: BrokerSecurity | None = None,
     search: str = "standin",
     search_heap_mb: int = 512,
     search_settings: Sequence[tuple[str, str]] = (),
@@ -96,8 +108,13 @@ def servers_for(
     if search == "opensearch":
         opensearch = [OpenSearchServer(heap_mb=search_heap_mb, settings=tuple(search_settings))]
     if kafka_engine == "standin":
+        if kafka_security is not None:
+            raise StackError(
+                "the noida-db stand-in speaks neither TLS nor SASL: a secured Kafka needs kafka engine apache"
+            )
         return [*opensearch, StandinServer((KAFKA,))] if opensearch else [StandinServer((KAFKA, ELASTICSEARCH))]
-    return [*(opensearch or [StandinServer((ELASTICSEARCH,))]), KafkaServer(heap_mb=kafka_heap_mb)]
+    search_servers = opensearch or [StandinServer((ELASTICSEARCH,))]
+    return [*search_servers, KafkaServer(heap_mb=kafka_heap_mb, security=kafka_security)]
 
 
 class LocalStack:
@@ -112,6 +129,7 @@ class LocalStack:
         kafka_engine: str = "auto",
         kafka_heap_mb: int = 512,
         say: Any = None,
+        kafka_security: BrokerSecurity | None = None,
         search: str | None = None,
         search_heap_mb: int = 512,
         search_settings: Mapping[str, str] | None = None,
@@ -123,6 +141,7 @@ class LocalStack:
         self.requested_engine = kafka_engine
         self.kafka_heap_mb = kafka_heap_mb
         self.say = say  # called with a line of progress (fetching jars), if given
+        self.kafka_security = kafka_security  # a new stack's Kafka is secured (see kafka_broker.BrokerSecurity)
         # None: whichever search engine the running stack has, else the stand-in.
         self.requested_search = search
         self.search_heap_mb = search_heap_mb
@@ -253,6 +272,7 @@ class LocalStack:
             "host": self.host,
             "kafka_engine": resolve_kafka_engine(self.requested_engine),
             "kafka_heap_mb": self.kafka_heap_mb,
+            "kafka_security": self.kafka_security.to_state() if self.kafka_security else None,
             "search": self.requested_search or "standin",
             "search_heap_mb": self.search_heap_mb,
             "search_settings": self.search_settings,
@@ -261,14 +281,17 @@ class LocalStack:
         }
 
     def _compatible(self, state: dict[str, Any]) -> bool:
-        kafka = self.requested_engine == "auto" or self.requested_engine == state["kafka_engine"]
+        engine = self.requested_engine == "auto" or self.requested_engine == state["kafka_engine"]
+        security = self.kafka_security is None or state.get("kafka_security") == self.kafka_security.to_state()
         search = self.requested_search is None or self.requested_search == _search_of(state)
-        return kafka and search
+        return engine and security and search
 
     def _servers(self, state: dict[str, Any]) -> list[Server]:
+        security = state.get("kafka_security")
         return servers_for(
             state["kafka_engine"],
             int(state.get("kafka_heap_mb", self.kafka_heap_mb)),
+            BrokerSecurity.from_state(security) if security else None,
             _search_of(state),
             int(state.get("search_heap_mb", self.search_heap_mb)),
             sorted(dict(state.get("search_settings") or {}).items()),
@@ -297,13 +320,24 @@ class LocalStack:
         layout = self._layout(state)
         servers = self._servers(state)
         titles = {service: server.title for server in servers for service in server.serves}
+        kafka = host_port(layout.connect_host, layout.ports[KAFKA])
+        listeners = (
+            {
+                "SASL_SSL": kafka,
+                "SSL": host_port(layout.connect_host, layout.ports[KAFKA_MTLS]),
+                "PLAINTEXT": host_port(layout.connect_host, layout.ports[KAFKA_INTERNAL]),
+            }
+            if state.get("kafka_security")
+            else {}
+        )
         return StackAddresses(
-            kafka=host_port(layout.connect_host, layout.ports[KAFKA]),
+            kafka=kafka,
             elasticsearch=layout.url(layout.ports[ELASTICSEARCH]),
             data_dir=self.data_dir,
             kafka_engine=state["kafka_engine"],
             pids={name: int(entry["pid"]) for name, entry in state["servers"].items()},
             titles=titles,
+            kafka_listeners=listeners,
             search_engine=_search_of(state),
         )
 
@@ -330,6 +364,7 @@ class LocalStack:
 
     def _write_state(self, state: dict[str, Any]) -> None:
         temporary = self.state_file.with_suffix(".json.tmp")
+        temporary.touch(mode=0o600)  # a secured Kafka's users and passwords are in it
         temporary.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
         temporary.replace(self.state_file)
 

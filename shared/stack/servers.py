@@ -14,6 +14,8 @@ KAFKA = "kafka"
 ELASTICSEARCH = "elasticsearch"
 KAFKA_CONTROLLER = "kafka_controller"  # the KRaft controller listener of Apache Kafka
 SEARCH_TRANSPORT = "search_transport"  # the node-to-node transport port of OpenSearch
+KAFKA_INTERNAL = "kafka_internal"  # a secured Apache Kafka's plaintext inter-broker listener (never advertised)
+KAFKA_MTLS = "kafka_mtls"  # a secured Apache Kafka's SSL listener requiring client certificates
 
 LOG_TAIL_LINES = 20
 
@@ -42,9 +44,12 @@ class Server(Protocol):
 
     name: str  # key in the state file, e.g. "standin", "kafka"
     serves: tuple[str, ...]  # the addresses it provides: KAFKA, ELASTICSEARCH (the stand-in or OpenSearch)
-    ports: tuple[str, ...]  # the ports it listens on (serves plus internal ones)
     marker: bytes  # a part of its command line, to tell it from a process that reused its pid
     title: str  # what `stack up` prints, e.g. "Apache Kafka 4.1.1"
+
+    @property
+    def ports(self) -> tuple[str, ...]:
+        """The ports it listens on (serves plus internal ones)."""
 
     def check(self) -> None:
         """Raise StackError saying what is missing if this server cannot run here."""

@@ -35,7 +35,9 @@ def test_servers_for_each_kafka_and_search_engine() -> None:
 
 
 def test_the_node_gets_its_heap_and_extra_settings() -> None:
-    node, kafka = servers_for("apache", 256, "opensearch", 384, [("thread_pool.write.queue_size", "1")])
+    node, kafka = servers_for(
+        "apache", 256, search="opensearch", search_heap_mb=384, search_settings=[("thread_pool.write.queue_size", "1")]
+    )
     assert isinstance(node, OpenSearchServer) and isinstance(kafka, KafkaServer)
     assert node.heap_mb == 384 and kafka.heap_mb == 256
     assert node.settings == (("thread_pool.write.queue_size", "1"),)

@@ -37,6 +37,7 @@ class FakeEngine:
     aliases: dict[str, list[str]] = field(default_factory=dict)
     alias_actions: list[dict[str, Any]] = field(default_factory=list)
     templates: dict[str, Any] = field(default_factory=dict)
+    legacy_templates: dict[str, Any] = field(default_factory=dict)
 
     def respond(self, status: int, body: dict[str, Any]) -> web.Response:
         headers = PRODUCT_HEADER if self.product == "elasticsearch" else {}
@@ -58,6 +59,14 @@ class FakeEngine:
         self.templates[request.match_info["name"]] = await request.json()
         return self.respond(200, {"acknowledged": True})
 
+    async def legacy_template(self, request: web.Request) -> web.Response:
+        self.legacy_templates[request.match_info["name"]] = await request.json()
+        return self.respond(200, {"acknowledged": True})
+
+    async def template_exists(self, request: web.Request) -> web.Response:
+        store = self.legacy_templates if request.path.startswith("/_template/") else self.templates
+        return self.respond(200 if request.match_info["name"] in store else 404, {})
+
     async def get_alias(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
         if name not in self.aliases:
@@ -76,6 +85,9 @@ async def served(request: pytest.FixtureRequest) -> AsyncIterator[tuple[FakeEngi
     app.router.add_get("/", fake.root)
     app.router.add_route("*", "/_bulk", fake.bulk)  # the Elasticsearch client PUTs, opensearch-py POSTs
     app.router.add_put("/_index_template/{name}", fake.template)
+    app.router.add_put("/_template/{name}", fake.legacy_template)
+    app.router.add_head("/_index_template/{name}", fake.template_exists)
+    app.router.add_head("/_template/{name}", fake.template_exists)
     app.router.add_get("/_alias/{name}", fake.get_alias)
     app.router.add_post("/_aliases", fake.update_aliases)
     runner = web.AppRunner(app, access_log=None)
@@ -188,6 +200,20 @@ async def test_template_and_aliases(served: tuple[FakeEngine, str]) -> None:
 
 
 @both
+async def test_legacy_templates_and_whether_a_template_exists(served: tuple[FakeEngine, str]) -> None:
+    fake, url = served
+    engine = engine_for(url, fake.product)
+    try:
+        assert not await engine.template_exists("web")
+        await engine.put_index_template("web", {"index_patterns": ["web-*"], "mappings": {}}, legacy=True)
+        assert await engine.template_exists("web", legacy=True)
+        assert not await engine.template_exists("web")  # the composable one is another template
+    finally:
+        await engine.close()
+    assert fake.legacy_templates == {"web": {"index_patterns": ["web-*"], "mappings": {}}}
+
+
+@both
 async def test_the_bulk_writer_retries_429s_and_dead_letters_refusals_on_either_engine(
     served: tuple[FakeEngine, str],
 ) -> None:
@@ -230,6 +256,14 @@ def test_opensearch_client_gets_basic_auth_tls_and_no_retries_of_its_own() -> No
     assert all(host["use_ssl"] for host in transport.hosts)
     assert transport.kwargs["http_auth"] == ("admin", "s3cret-pw")
     assert transport.kwargs["verify_certs"] is False
+
+
+def test_ilm_policies_are_refused_for_opensearch_with_what_to_do() -> None:
+    from streamstash.config.indexer import ElasticsearchOutput
+    from streamstash.services.indexer.template import refused_by_opensearch
+
+    assert refused_by_opensearch(ElasticsearchOutput()) is None
+    assert "Index State Management" in (refused_by_opensearch(ElasticsearchOutput(ilm_policy="logs-30d")) or "")
 
 
 def test_opensearch_has_no_api_keys() -> None:
