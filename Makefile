@@ -14,8 +14,8 @@ $(VENV)/.installed: pyproject.toml
 .PHONY: install engines run test test-all bench docs
 install: $(VENV)/.installed
 
-# Apache Kafka's jars from Maven Central, once, into ~/.cache/streamstash (STREAMSTASH_ENGINES_DIR); where Java
-# or Maven is missing it says so and the local stack runs the noida-db stand-in instead.
+# Apache Kafka's and OpenSearch's jars from Maven Central, once, into ~/.cache/streamstash (STREAMSTASH_ENGINES_DIR);
+# where Java or Maven is missing it says so and the local stack runs the noida-db stand-in instead.
 engines: $(VENV)/.installed
 	$(VENV)/bin/streamstash stack fetch --if-possible
 

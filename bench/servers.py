@@ -1,5 +1,6 @@
 """Where a benchmark runs: real servers when given, else a local stack started for the run (its Kafka is
-the engine `--kafka-engine` / STREAMSTASH_STACK asks for; `auto` takes Apache Kafka where it can run)."""
+the engine `--kafka-engine` / STREAMSTASH_STACK asks for, `auto` taking Apache Kafka where it can run; its
+search engine the one `--search` / STREAMSTASH_STACK_SEARCH asks for: the stand-in or an OpenSearch node)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from streamstash import names
-from streamstash.stack.manager import KAFKA_ENGINES, LocalStack, StackAddresses
+from streamstash.stack.manager import KAFKA_ENGINES, SEARCH_ENGINES, LocalStack, StackAddresses
 
 
 def add_server_options(parser: argparse.ArgumentParser) -> None:
@@ -30,11 +32,26 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
         choices=KAFKA_ENGINES,
         help="Kafka of the local stack started for the run (default: auto)",
     )
+    parser.add_argument(
+        "--search",
+        default=os.environ.get(names.ENV_STACK_SEARCH) or "standin",
+        choices=SEARCH_ENGINES,
+        help="Search engine of the local stack started for the run (default: standin)",
+    )
+    parser.add_argument(
+        "--elasticsearch-distribution",
+        default=os.environ.get(names.ENV_ELASTICSEARCH_DISTRIBUTION) or "elasticsearch",
+        choices=("elasticsearch", "opensearch"),
+        help="What --elasticsearch runs (default: elasticsearch)",
+    )
 
 
-def start_local_stack(directory: Path, kafka_engine: str = "auto") -> tuple[LocalStack, StackAddresses]:
-    """A local stack for a benchmark; services it starts inherit the stand-in's repairs if it runs the stand-in."""
-    stack = LocalStack(directory, kafka_engine=kafka_engine)
+def start_local_stack(
+    directory: Path, kafka_engine: str = "auto", search: str = "standin"
+) -> tuple[LocalStack, StackAddresses]:
+    """A local stack for a benchmark; services it starts inherit the stand-in's repairs if it runs the stand-in,
+    and the distribution of its search engine."""
+    stack = LocalStack(directory, kafka_engine=kafka_engine, search=search)
     addresses = stack.up()
     print(
         f"local stack: kafka {addresses.kafka} ({addresses.titles['kafka']}), elasticsearch "
@@ -43,7 +60,19 @@ def start_local_stack(directory: Path, kafka_engine: str = "auto") -> tuple[Loca
     )
     if addresses.kafka_standin:
         os.environ[names.ENV_KAFKA_STANDIN] = "1"
+    os.environ[names.ENV_ELASTICSEARCH_DISTRIBUTION] = addresses.search_distribution
     return stack, addresses
+
+
+def search_client(addresses: StackAddresses, timeout: float = 60) -> Any:
+    """A synchronous client of the run's search engine: opensearch-py's for OpenSearch, else Elasticsearch's."""
+    if addresses.search_distribution == "opensearch":
+        from opensearchpy import OpenSearch
+
+        return OpenSearch(addresses.elasticsearch, timeout=timeout)
+    from elasticsearch import Elasticsearch
+
+    return Elasticsearch(addresses.elasticsearch, request_timeout=timeout)
 
 
 def run_on_servers(
@@ -52,9 +81,11 @@ def run_on_servers(
     """``run(args, work_dir, addresses)`` against --kafka/--elasticsearch, or a stand-in stopped afterwards."""
     work = Path(tempfile.mkdtemp(prefix=prefix))
     if args.kafka and args.elasticsearch:
-        run(args, work, StackAddresses(args.kafka, args.elasticsearch, work, kafka_engine="external"))
+        search = "opensearch" if args.elasticsearch_distribution == "opensearch" else "external"
+        os.environ[names.ENV_ELASTICSEARCH_DISTRIBUTION] = args.elasticsearch_distribution
+        run(args, work, StackAddresses(args.kafka, args.elasticsearch, work, "external", search_engine=search))
         return
-    stack, addresses = start_local_stack(work / "stack", args.kafka_engine)
+    stack, addresses = start_local_stack(work / "stack", args.kafka_engine, args.search)
     try:
         run(args, work, addresses)
     finally:

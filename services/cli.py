@@ -14,6 +14,7 @@ from pathlib import Path
 from streamstash import names
 from streamstash.cli import (
     ConfigOption,
+    DistributionOption,
     ElasticsearchOption,
     HttpHostOption,
     HttpPortOption,
@@ -39,6 +40,7 @@ def service_settings(
     http_host: str | None,
     kafka_standin: bool | None,
     log_level: str | None,
+    distribution: str | None = None,
 ) -> PipelineConfig:
     """A service's settings, with the pipeline's topics made sure to exist before it touches Kafka.
 
@@ -50,7 +52,9 @@ def service_settings(
     from streamstash.runtime.logs import configure_logging
     from streamstash.runtime.startup import wait_for_kafka
 
-    settings = with_overrides(load_config(path), kafka, elasticsearch, http_port, http_host, kafka_standin)
+    settings = with_overrides(
+        load_config(path), kafka, elasticsearch, http_port, http_host, kafka_standin, distribution=distribution
+    )
     if log_level:
         settings = with_log_level(settings, service, log_level)
     # Before the first Kafka client: what the adapter installs, and waiting for Kafka, are logged as JSON too.
@@ -111,8 +115,13 @@ def add_service_command(service: str, run: Callable[[PipelineConfig], None], hel
         http_host: HttpHostOption = None,
         kafka_standin: KafkaStandinOption = None,
         log_level: LogLevelOption = None,
+        distribution: DistributionOption = None,
     ) -> None:
-        run(service_settings(service, config, kafka, elasticsearch, http_port, http_host, kafka_standin, log_level))
+        run(
+            service_settings(
+                service, config, kafka, elasticsearch, http_port, http_host, kafka_standin, log_level, distribution
+            )
+        )
 
     command.__doc__ = help_text
     app.command(service)(command)

@@ -25,7 +25,8 @@ app = typer.Typer(
 )
 stack_app = typer.Typer(
     no_args_is_help=True,
-    help="The local stack: Kafka (Apache Kafka or the noida-db stand-in) and the Elasticsearch stand-in.",
+    help="The local stack: Kafka (Apache Kafka or the noida-db stand-in) and a search engine (the stand-in or "
+    "OpenSearch).",
 )
 app.add_typer(stack_app, name="stack")
 
@@ -50,6 +51,14 @@ ElasticsearchOption = Annotated[
         help="Elasticsearch URL(s), comma-separated (overrides the file).",
     ),
 ]
+DistributionOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--elasticsearch-distribution",
+        envvar=names.ENV_ELASTICSEARCH_DISTRIBUTION,
+        help="What the Elasticsearch hosts run: elasticsearch or opensearch (overrides elasticsearch.distribution).",
+    ),
+]
 HttpPortOption = Annotated[Optional[int], typer.Option("--http-port", help="Port of /metrics and /healthz.")]
 HttpHostOption = Annotated[
     Optional[str],
@@ -69,6 +78,16 @@ KafkaEngineOption = Annotated[
         "--kafka-engine",
         envvar=names.ENV_STACK,
         help="Kafka of the local stack: apache, standin or auto (overrides stack.kafka).",
+    ),
+]
+
+
+SearchEngineOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--search",
+        envvar=names.ENV_STACK_SEARCH,
+        help="Search engine of the local stack: standin or opensearch (overrides stack.search).",
     ),
 ]
 
@@ -113,9 +132,10 @@ def with_overrides(
     http_port: int | None = None,
     http_host: str | None = None,
     kafka_standin: bool | None = None,
+    distribution: str | None = None,
 ) -> PipelineConfig:
     """Apply command-line addresses; fall back to a running local stack for what is still unset."""
-    config = with_overrides_no_stack(config, kafka, elasticsearch, kafka_standin)
+    config = with_overrides_no_stack(config, kafka, elasticsearch, kafka_standin, distribution)
     http = config.http
     if http_port is not None:
         http = http.model_copy(update={"port": http_port})
@@ -136,7 +156,11 @@ def with_overrides(
 
 
 def with_overrides_no_stack(
-    config: PipelineConfig, kafka: str | None, elasticsearch: str | None, kafka_standin: bool | None = None
+    config: PipelineConfig,
+    kafka: str | None,
+    elasticsearch: str | None,
+    kafka_standin: bool | None = None,
+    distribution: str | None = None,
 ) -> PipelineConfig:
     kafka_updates: dict[str, object] = {}
     if kafka:
@@ -146,10 +170,20 @@ def with_overrides_no_stack(
     updates: dict[str, object] = {}
     if kafka_updates:
         updates["kafka"] = config.kafka.model_copy(update=kafka_updates)
+    search_updates: dict[str, object] = {}
     if elasticsearch:
-        updates["elasticsearch"] = config.elasticsearch.model_copy(
-            update={"hosts": [host for host in elasticsearch.split(",") if host]}
-        )
+        search_updates["hosts"] = [host.strip() for host in elasticsearch.split(",") if host.strip()]
+    if distribution:
+        if distribution not in ("elasticsearch", "opensearch"):
+            raise fail(f"--elasticsearch-distribution {distribution!r}: expected elasticsearch or opensearch", 2)
+        search_updates["distribution"] = distribution
+    if search_updates:
+        try:
+            updates["elasticsearch"] = config.elasticsearch.model_validate(
+                {**config.elasticsearch.model_dump(), **search_updates}
+            )
+        except ValueError as exc:
+            raise fail(f"elasticsearch settings: {exc}", 2) from exc
     return config.model_copy(update=updates)
 
 
@@ -180,7 +214,9 @@ def use_stack(config: PipelineConfig, stack: StackAddresses) -> PipelineConfig:
             update={"bootstrap_servers": stack.kafka, "standin": config.kafka.standin or stack.kafka_standin}
         )
     if config.elasticsearch.hosts is None:
-        updates["elasticsearch"] = config.elasticsearch.model_copy(update={"hosts": [stack.elasticsearch]})
+        updates["elasticsearch"] = config.elasticsearch.model_copy(
+            update={"hosts": [stack.elasticsearch], "distribution": stack.search_distribution}
+        )
     return config.model_copy(update=updates)
 
 
@@ -202,6 +238,8 @@ def run(
     kafka: KafkaOption = None,
     elasticsearch: ElasticsearchOption = None,
     kafka_engine: KafkaEngineOption = None,
+    search: SearchEngineOption = None,
+    distribution: DistributionOption = None,
     stop_stack: Annotated[bool, typer.Option(help="Also stop the local stack at the end.")] = False,
 ) -> None:
     """Run the whole pipeline: local stack (unless configured), topics, and the four services."""
@@ -212,7 +250,7 @@ def run(
 
     settings = load_config(config)
     configure_logging("run", settings.logging.level, settings.logging.json_format)
-    settings = with_overrides_no_stack(settings, kafka, elasticsearch)
+    settings = with_overrides_no_stack(settings, kafka, elasticsearch, distribution=distribution)
     stack = None
     if settings.uses_local_stack:
         try:
@@ -223,6 +261,9 @@ def run(
                 kafka_engine=kafka_engine or settings.stack.kafka,
                 kafka_heap_mb=settings.stack.kafka_heap_mb,
                 say=typer.echo,
+                # Unset anywhere: the running stack's engine, else the stand-in (like kafka "auto").
+                search=search or (settings.stack.search if "search" in settings.stack.model_fields_set else None),
+                search_heap_mb=settings.stack.search_heap_mb,
             )
             addresses = stack.up()
         except StackError as exc:
@@ -243,6 +284,7 @@ def run(
         settings.state_dir,
         settings.http.host,
         kafka_standin=settings.kafka.standin,
+        distribution=settings.elasticsearch.distribution,
     )
     typer.echo("pipeline running; Ctrl-C stops it")
     code = supervisor.run()
@@ -275,6 +317,7 @@ def replay(
     kafka: KafkaOption = None,
     elasticsearch: ElasticsearchOption = None,
     kafka_standin: KafkaStandinOption = None,
+    distribution: DistributionOption = None,
 ) -> None:
     """Reprocess a range of the raw topic through parser and aggregator into the same or a new index."""
     import time as clock
@@ -296,7 +339,9 @@ def replay(
 
     if alias and not index:
         raise fail("--alias needs --index (the alias is switched to the new index)", 2)
-    settings = with_overrides(load_config(config), kafka, elasticsearch, kafka_standin=kafka_standin)
+    settings = with_overrides(
+        load_config(config), kafka, elasticsearch, kafka_standin=kafka_standin, distribution=distribution
+    )
     install_kafka_compat(settings)
     name = group or default_group()
     try:
@@ -318,6 +363,7 @@ def replay(
         replayed.http.host,
         services=REPLAY_SERVICES,
         kafka_standin=replayed.kafka.standin,
+        distribution=replayed.elasticsearch.distribution,
     )
     last_check = [0.0]
     finished = [False]
@@ -532,15 +578,16 @@ DataDirOption = Annotated[Path, typer.Option("--data-dir", help="Where the local
 def stack_up(
     data_dir: DataDirOption = Path(names.DEFAULT_STATE_DIR),
     kafka_engine: KafkaEngineOption = None,
+    search: SearchEngineOption = None,
     kafka_port: Annotated[Optional[int], typer.Option(help="Kafka port (default: a free one).")] = None,
-    elasticsearch_port: Annotated[Optional[int], typer.Option(help="Elasticsearch port.")] = None,
+    elasticsearch_port: Annotated[Optional[int], typer.Option(help="Elasticsearch (or OpenSearch) HTTP port.")] = None,
 ) -> None:
     """Start the local stack (or what of it is not running) and print its addresses."""
     from streamstash.stack.manager import LocalStack, StackError
 
     try:
         addresses = LocalStack(
-            data_dir, kafka_port, elasticsearch_port, kafka_engine=kafka_engine or "auto", say=typer.echo
+            data_dir, kafka_port, elasticsearch_port, kafka_engine=kafka_engine or "auto", say=typer.echo, search=search
         ).up()
     except StackError as exc:
         raise fail(str(exc)) from exc
@@ -583,18 +630,23 @@ def stack_fetch(
         bool, typer.Option(help="Where Java or Maven is missing, say so and exit 0 (the stack then runs the stand-in).")
     ] = False,
 ) -> None:
-    """Fetch Apache Kafka's jars from Maven Central into the engines cache, once (`make engines` runs this)."""
+    """Fetch Apache Kafka's and OpenSearch's jars from Maven Central into the engines cache, once (`make engines`
+    runs this); OpenSearch's launcher is compiled then too."""
     from streamstash.stack import artifacts
     from streamstash.stack.errors import StackError
+    from streamstash.stack.opensearch_node import compile_launcher
 
-    reason = artifacts.runnable(artifacts.KAFKA)
-    if reason is not None:
-        if if_possible:
-            typer.echo(f"{artifacts.KAFKA.title}: {reason}; the local stack will run the noida-db stand-in")
-            return
-        raise fail(f"{artifacts.KAFKA.title} cannot run here: {reason}")
-    try:
-        directory = artifacts.KAFKA.fetch(typer.echo)
-    except StackError as exc:
-        raise fail(str(exc)) from exc
-    typer.echo(f"{artifacts.KAFKA.title} {artifacts.KAFKA.version}: {directory}")
+    for engine, fallback in ((artifacts.KAFKA, "Kafka"), (artifacts.OPENSEARCH, "search")):
+        reason = artifacts.runnable(engine)
+        try:
+            if reason is not None:
+                raise StackError(f"{engine.title} cannot run here: {reason}")
+            directory = engine.fetch(typer.echo)
+            if engine is artifacts.OPENSEARCH:
+                compile_launcher()
+        except StackError as exc:
+            if if_possible:
+                typer.echo(f"{exc}; the local stack will run the noida-db stand-in for {fallback}")
+                continue
+            raise fail(str(exc)) from exc
+        typer.echo(f"{engine.title} {engine.version}: {directory}")

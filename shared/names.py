@@ -106,6 +106,10 @@ ENV_HTTP_HOST: Final = "STREAMSTASH_HTTP_HOST"
 ENV_KAFKA_STANDIN: Final = "STREAMSTASH_KAFKA_STANDIN"
 # Which Kafka engine the local stack runs: apache, standin or auto (stack.kafka).
 ENV_STACK: Final = "STREAMSTASH_STACK"
+# Which search engine the local stack runs: standin or opensearch (stack.search).
+ENV_STACK_SEARCH: Final = "STREAMSTASH_STACK_SEARCH"
+# What the Elasticsearch hosts run: elasticsearch or opensearch (elasticsearch.distribution).
+ENV_ELASTICSEARCH_DISTRIBUTION: Final = "STREAMSTASH_ELASTICSEARCH_DISTRIBUTION"
 # Where engines fetched from Maven Central are kept (default: ~/.cache/streamstash).
 ENV_ENGINES_DIR: Final = "STREAMSTASH_ENGINES_DIR"
 

@@ -3,20 +3,27 @@
 The local stack's Kafka is Apache Kafka by default (``STREAMSTASH_STACK=auto`` picks it where Java and its
 jars, or Maven, are at hand); ``STREAMSTASH_STACK=standin`` runs the same suite on the noida-db emulator,
 with the services' stand-in repairs switched on for it alone.
+
+``servers`` is the stack with the noida-db stand-in as Elasticsearch. The indexer's tests also run against
+a real search engine: ``opensearch_servers`` is a second stack, started once per run, whose search
+engine is an OpenSearch node (see ``tests/helpers/engines.py``, which parametrises a test over both).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from elasticsearch import Elasticsearch
+from opensearchpy import OpenSearch
 
 from streamstash import names
+from streamstash.stack.errors import StackError
 from streamstash.stack.manager import LocalStack, StackAddresses, resolve_kafka_engine
+from streamstash.stack.opensearch_node import OpenSearchServer
 
 
 @dataclass(frozen=True)
@@ -24,6 +31,9 @@ class Servers:
     kafka: str
     elasticsearch: str
     kafka_engine: str  # "apache" or "standin" for the local stack; "external" for servers from the environment
+    search: str = "standin"  # the search engine: "standin", "opensearch" or "external"
+    distribution: str = "elasticsearch"  # elasticsearch.distribution the services need for it
+    stack: LocalStack | None = field(default=None, compare=False)  # the local stack serving them, if any
 
 
 def requested_engine() -> str:
@@ -44,12 +54,13 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 @pytest.fixture(scope="session")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+def standin_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     """Kafka + Elasticsearch: STREAMSTASH_KAFKA / STREAMSTASH_ELASTICSEARCH if set, else the local stack."""
     kafka = os.environ.get(names.ENV_KAFKA)
     elasticsearch = os.environ.get(names.ENV_ELASTICSEARCH)
     if kafka and elasticsearch:
-        yield Servers(kafka, elasticsearch, "external")
+        distribution = os.environ.get(names.ENV_ELASTICSEARCH_DISTRIBUTION) or "elasticsearch"
+        yield Servers(kafka, elasticsearch, "external", "external", distribution)
         return
     stack = LocalStack(tmp_path_factory.mktemp("stack"), kafka_engine=session_engine())
     addresses = stack.up()
@@ -57,7 +68,37 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         # Every service process a test starts inherits it: the stand-in repairs, for the stand-in only.
         os.environ[names.ENV_KAFKA_STANDIN] = "1"
     try:
-        yield Servers(addresses.kafka, addresses.elasticsearch, addresses.kafka_engine)
+        yield Servers(addresses.kafka, addresses.elasticsearch, addresses.kafka_engine, stack=stack)
+    finally:
+        stack.down()
+
+
+@pytest.fixture(scope="session")
+def servers(standin_servers: Servers) -> Servers:
+    """The run's servers: Kafka and the stand-in's Elasticsearch (tests/helpers/engines.py adds OpenSearch)."""
+    return standin_servers
+
+
+@pytest.fixture(scope="session")
+def opensearch_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    """Kafka + an OpenSearch node, a stack of their own, once per run (started by the first test that asks)."""
+    try:
+        OpenSearchServer().check()
+    except StackError as exc:
+        pytest.skip(f"OpenSearch cannot run here: {exc}")
+    stack = LocalStack(tmp_path_factory.mktemp("opensearch-stack"), kafka_engine=session_engine(), search="opensearch")
+    addresses = stack.up()
+    if addresses.kafka_standin:
+        os.environ[names.ENV_KAFKA_STANDIN] = "1"
+    try:
+        yield Servers(
+            addresses.kafka,
+            addresses.elasticsearch,
+            addresses.kafka_engine,
+            search="opensearch",
+            distribution=addresses.search_distribution,
+            stack=stack,
+        )
     finally:
         stack.down()
 
@@ -78,8 +119,20 @@ def own_stack(tmp_path: Path) -> Iterator[Callable[..., tuple[LocalStack, StackA
 
 
 @pytest.fixture(scope="session")
-def es(servers: Servers) -> Iterator[Elasticsearch]:
-    client = Elasticsearch(servers.elasticsearch, request_timeout=30)
+def elasticsearch_client(standin_servers: Servers) -> Iterator[Elasticsearch]:
+    client = Elasticsearch(standin_servers.elasticsearch, request_timeout=30)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def es(elasticsearch_client: Elasticsearch) -> Elasticsearch:
+    return elasticsearch_client
+
+
+@pytest.fixture(scope="session")
+def opensearch_client(opensearch_servers: Servers) -> Iterator[OpenSearch]:
+    client = OpenSearch(opensearch_servers.elasticsearch, timeout=30)
     yield client
     client.close()
 

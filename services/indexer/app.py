@@ -1,4 +1,4 @@
-"""Indexer wiring: aiokafka consumer on parsed + aggregated topics -> Elasticsearch bulk -> commit.
+"""Indexer wiring: aiokafka consumer on parsed + aggregated topics -> Elasticsearch/OpenSearch bulk -> commit.
 
 Only building here; the loop is :mod:`streamstash.services.indexer.consumer`.
 """
@@ -12,8 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from elasticsearch import AsyncElasticsearch
-
 from streamstash import names
 from streamstash.aggregation.routing import TaskRouter
 from streamstash.config import PipelineConfig
@@ -25,11 +23,12 @@ from streamstash.kafka.membership import leave_for_predecessor, remember_member
 from streamstash.runtime.http import HealthServer
 from streamstash.runtime.metrics import ServiceMetrics
 from streamstash.runtime.slots import StateSlot, claim_slot
-from streamstash.search.client import log_connection, make_client
+from streamstash.search.client import log_connection, make_engine
+from streamstash.search.engine import OPENSEARCH, SearchEngine, WrongProductError
 from streamstash.services.indexer.bulk import BulkWriter, RetryPolicy
 from streamstash.services.indexer.consumer import DeadLetterSink, IndexerLoop
 from streamstash.services.indexer.documents import DocumentBuilder, IndexNamer
-from streamstash.services.indexer.template import install_template, template_to_install
+from streamstash.services.indexer.template import install_template, refused_by_opensearch, template_to_install
 
 log = logging.getLogger(__name__)
 
@@ -42,18 +41,31 @@ HEARTBEAT_INTERVAL_MS = 3_000
 
 
 async def install_template_when_reachable(
-    client: AsyncElasticsearch, output: ElasticsearchOutput, retry: RetryPolicy, stop: asyncio.Event
+    engine: SearchEngine, output: ElasticsearchOutput, retry: RetryPolicy, stop: asyncio.Event
 ) -> None:
-    """The template must exist before the first document creates an index, so wait for it."""
-    if not output.install_template:
-        return
-    template_to_install(output)  # a template_file that cannot be read stops here, with its reason
+    """The template must exist before the first document creates an index, so wait for it. The engine's
+    product is checked first: pointed at the other product, the indexer stops with what to set instead of
+    retrying (or dead-lettering) for ever."""
+    if output.install_template:
+        template_to_install(output)  # a template_file that cannot be read stops here, with its reason
+    verified = False
     attempt = 0
     while not stop.is_set():
         try:
-            name = await install_template(client, output)
+            if not verified:
+                version = await engine.verify()
+                verified = True
+                log.info(
+                    "search engine answers",
+                    extra={"distribution": engine.distribution, "version": version.get("number")},
+                )
+            if not output.install_template:
+                return
+            name = await install_template(engine, output)
             log.info("index template installed", extra={"template": name, "ecs": output.ecs_compatibility})
             return
+        except WrongProductError:
+            raise
         except Exception as exc:  # noqa: BLE001 - any failure here means "not yet"; keep trying
             attempt += 1
             log.warning("cannot install index template yet", extra={"attempt": attempt, "error": repr(exc)[:300]})
@@ -107,7 +119,11 @@ async def run_indexer(config: PipelineConfig, stop: asyncio.Event) -> None:
     bulk = output.bulk
     metrics = ServiceMetrics(names.SERVICE_INDEXER)
     log_connection(config.elasticsearch, names.SERVICE_INDEXER)
-    client = make_client(config.elasticsearch)
+    refused = refused_by_opensearch(output) if config.elasticsearch.distribution == OPENSEARCH else None
+    if refused is not None:
+        log.error("setting not available on OpenSearch", extra={"error": refused})
+        raise SystemExit(2)
+    engine = make_engine(config.elasticsearch)
     retry = RetryPolicy(
         initial_s=bulk.retry_initial_ms / 1000, max_s=bulk.retry_max_ms / 1000, max_item_retries=bulk.max_item_retries
     )
@@ -125,18 +141,23 @@ async def run_indexer(config: PipelineConfig, stop: asyncio.Event) -> None:
     producer = make_producer(config.kafka, client_id=f"{names.SERVICE_INDEXER}-dlq")
     loop = IndexerLoop(
         consumer=consumer,
-        client=client,
+        client=engine,
         dead_letters=DeadLetterSink(producer, topics.dlq),
         builders=document_builders(config),
         skip=TaskRouter(config.aggregations, input_fields_for(config)).is_consumed,
         bulk=bulk,
         metrics=metrics,
-        writer_factory=lambda observer: BulkWriter(client, retry, observer),
+        writer_factory=lambda observer: BulkWriter(engine, retry, observer),
     )
     server = HealthServer(config.http, metrics, ready=lambda: loop.ready() and coordinator_known(consumer))
     await server.start()
     try:
-        await install_template_when_reachable(client, output, retry, stop)
+        try:
+            await install_template_when_reachable(engine, output, retry, stop)
+        except WrongProductError as exc:
+            # A setting to change, not a passing fault: say what to set and stop (exit 2, like a bad config).
+            log.error("the hosts run another search engine", extra={"error": str(exc)})
+            raise SystemExit(2) from exc
         if stop.is_set():
             return
         await producer.start()
@@ -152,5 +173,5 @@ async def run_indexer(config: PipelineConfig, stop: asyncio.Event) -> None:
             await consumer.stop()
             await producer.stop()
     finally:
-        await client.close()
+        await engine.close()
         await server.stop()

@@ -1,9 +1,10 @@
 """Bulk writes that read every item's result: retry 429/5xx with backoff, dead-letter 4xx, never lose.
 
-Why ``client.bulk`` and not ``elasticsearch.helpers.async_streaming_bulk``: the helper retries only
-429 items (not 5xx items), gives up after ``max_retries`` and then reports or raises, re-serialises
-documents on each try, and on a connection error raises out of the stream, losing track of which
-actions were sent. The indexer must instead keep retrying for as long as Elasticsearch is away
+Written once for Elasticsearch and OpenSearch, against :class:`streamstash.search.engine.SearchEngine`.
+Why ``engine.bulk`` and not ``elasticsearch.helpers.async_streaming_bulk`` (or opensearch-py's copy of
+it): the helper retries only 429 items (not 5xx items), gives up after ``max_retries`` and then reports
+or raises, re-serialises documents on each try, and on a connection error raises out of the stream,
+losing track of which actions were sent. The indexer must instead keep retrying for as long as Elasticsearch is away
 (minutes), treat 409 on ``create`` as "already indexed", retry 5xx items, tell the concurrency
 controller about each request's latency and 429s, and resend exactly the unsettled actions from
 bytes encoded once. That is the loop below; the item classification is a pure function.
@@ -21,9 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from elastic_transport import TransportError
-from elasticsearch import ApiError, AsyncElasticsearch
-
+from streamstash.search.engine import SearchApiError, SearchConnectionError, SearchEngine
 from streamstash.services.indexer.documents import OP_CREATE, Action
 
 log = logging.getLogger(__name__)
@@ -134,9 +133,9 @@ def bulk_body(actions: Sequence[Action]) -> bytes:
 
 class BulkWriter:
     def __init__(
-        self, client: AsyncElasticsearch, retry: RetryPolicy | None = None, observer: BulkObserver | None = None
+        self, engine: SearchEngine, retry: RetryPolicy | None = None, observer: BulkObserver | None = None
     ) -> None:
-        self.client = client
+        self.engine = engine
         self.retry = retry or RetryPolicy()
         self.observer: BulkObserver = observer or NullObserver()
         self.available = True
@@ -152,9 +151,9 @@ class BulkWriter:
             sent = len(todo)
             started = time.monotonic()
             try:
-                response = await self.client.bulk(operations=bulk_body(todo), filter_path=RESPONSE_FILTER)
-            except ApiError as exc:
-                status = exc.meta.status
+                body = await self.engine.bulk(bulk_body(todo), RESPONSE_FILTER)
+            except SearchApiError as exc:
+                status = exc.status
                 if status == PAYLOAD_TOO_LARGE and len(todo) > 1:
                     half = len(todo) // 2
                     outcome.merge(await self.write(todo[:half]))
@@ -179,7 +178,7 @@ class BulkWriter:
                 outcome.rejected.extend((action, reason) for action in todo)
                 outcome.results[ItemResult.REJECTED] += len(todo)
                 return outcome
-            except TransportError as exc:
+            except SearchConnectionError as exc:
                 self.available = False
                 self.observer.request_failed("connection", len(todo))
                 attempt += 1
@@ -188,7 +187,7 @@ class BulkWriter:
             self.available = True
             self.last_success = time.monotonic()
             outcome.requests += 1
-            todo, throttled = self._settle(todo, response.body, outcome)
+            todo, throttled = self._settle(todo, body, outcome)
             self.observer.request_done(time.monotonic() - started, sent, throttled)
             if todo:
                 attempt += 1

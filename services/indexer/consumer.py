@@ -22,11 +22,11 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord
-from elasticsearch import AsyncElasticsearch
 
 from streamstash.config.indexer import BulkSettings
 from streamstash.events.envelope import DeadLetter, DeadLetterBatch, Event, encode
 from streamstash.runtime.metrics import ServiceMetrics
+from streamstash.search.engine import SearchEngine
 from streamstash.services.indexer.bulk import BulkOutcome, BulkWriter
 from streamstash.services.indexer.commits import CommitTracker, PendingRecord
 from streamstash.services.indexer.concurrency import AdaptiveConcurrency
@@ -92,7 +92,7 @@ class IndexerLoop:
     def __init__(
         self,
         consumer: AIOKafkaConsumer,
-        client: AsyncElasticsearch,
+        client: SearchEngine,
         dead_letters: DeadLetterSink,
         builders: dict[str, DocumentBuilder],
         skip: Callable[[Event], bool] | None,
@@ -329,10 +329,7 @@ class IndexerLoop:
         self._last_probe = now
 
         async def probe() -> None:
-            try:
-                up = await self.client.ping()
-            except Exception:  # noqa: BLE001 - ping reports most failures as False; anything else is "down" too
-                up = False
+            up = await self.client.ping()
             if not self._bulk_tasks:
                 self.writer.available = up
                 self.indexer_metrics.elasticsearch_up.set(1 if up else 0)

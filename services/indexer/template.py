@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from elasticsearch import AsyncElasticsearch
 
 from streamstash import names
 from streamstash.config.indexer import ElasticsearchOutput
+from streamstash.search.engine import SearchEngine
 from streamstash.services.indexer.ecs import ecs_mappings
 
 TEMPLATE_PRIORITY = 200
@@ -67,7 +67,7 @@ def index_template(patterns: list[str], ecs: bool = False, data_stream: bool = F
                 "properties": properties,
             },
         },
-        "meta": {"managed_by": "streamstash", "ecs_compatibility": "v8" if ecs else "disabled"},
+        "_meta": {"managed_by": "streamstash", "ecs_compatibility": "v8" if ecs else "disabled"},
     }
     if data_stream:
         body["data_stream"] = {}
@@ -110,6 +110,17 @@ def template_for(output: ElasticsearchOutput) -> tuple[str, dict[str, Any]]:
     return template_name(output), body
 
 
+def refused_by_opensearch(output: ElasticsearchOutput) -> str | None:
+    """What in ``output`` only Elasticsearch has, said the way an operator fixes it; None if nothing."""
+    if output.ilm_policy:
+        return (
+            "outputs.elasticsearch.ilm_policy names an Elasticsearch ILM policy (index.lifecycle.name), a setting "
+            "OpenSearch refuses in a template: leave it unset and attach an Index State Management policy on the "
+            "OpenSearch side (its ism_template matches the indices)"
+        )
+    return None
+
+
 class TemplateFileError(ValueError):
     """A `template_file` that cannot be installed: a configuration error, not a reason to retry."""
 
@@ -139,15 +150,9 @@ def template_to_install(output: ElasticsearchOutput) -> TemplateToInstall:
     return TemplateToInstall(template_name(output), body, legacy="template" not in body)
 
 
-async def install_template(client: AsyncElasticsearch, output: ElasticsearchOutput) -> str:
+async def install_template(engine: SearchEngine, output: ElasticsearchOutput) -> str:
     wanted = template_to_install(output)
-    indices = client.indices
-    if not output.template_overwrite:
-        exists = indices.exists_template if wanted.legacy else indices.exists_index_template
-        if await exists(name=wanted.name):
-            return wanted.name
-    if wanted.legacy:
-        await indices.put_template(name=wanted.name, **wanted.body)
-    else:
-        await indices.put_index_template(name=wanted.name, **wanted.body)
+    if not output.template_overwrite and await engine.template_exists(wanted.name, legacy=wanted.legacy):
+        return wanted.name
+    await engine.put_index_template(wanted.name, wanted.body, legacy=wanted.legacy)
     return wanted.name

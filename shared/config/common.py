@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from streamstash import names
 from streamstash.config.base import StrictModel
@@ -90,17 +90,27 @@ class KafkaSettings(StrictModel):
 
 
 class ElasticsearchSettings(StrictModel):
-    """How to reach Elasticsearch; credentials are never logged."""
+    """How to reach Elasticsearch (or OpenSearch); credentials are never logged."""
 
+    distribution: Literal["elasticsearch", "opensearch"] = Field(
+        "elasticsearch",
+        description="What the hosts run: `elasticsearch` (the official client, which refuses anything else) or "
+        "`opensearch` (opensearch-py's client). `streamstash run` sets it from the local stack's search engine; "
+        "also `--elasticsearch-distribution` or STREAMSTASH_ELASTICSEARCH_DISTRIBUTION.",
+        examples=["opensearch"],
+    )
     hosts: list[str] | None = Field(
         None,
-        description="Node URLs. Unset: `streamstash run` starts the local stack and uses it.",
-        examples=[["https://es01:9200"]],
+        description="Node URLs; list every node (or a comma-separated string) so that losing one does not stop "
+        "indexing. Unset: `streamstash run` starts the local stack and uses it.",
+        examples=[["https://es01:9200", "https://es02:9200"]],
     )
     username: str | None = Field(None, description="Basic-auth user.", examples=["elastic"])
     password: SecretStr | None = Field(None, description="Basic-auth password.", examples=["${ES_PASSWORD}"])
     api_key: SecretStr | None = Field(
-        None, description="API key (base64 id:key), instead of basic auth.", examples=["${ES_API_KEY}"]
+        None,
+        description="Elasticsearch API key (base64 id:key), instead of basic auth; OpenSearch has none.",
+        examples=["${ES_API_KEY}"],
     )
     ca_file: Path | None = Field(
         None, description="CA bundle to verify the server's certificate.", examples=["/etc/ssl/es-ca.pem"]
@@ -111,12 +121,27 @@ class ElasticsearchSettings(StrictModel):
     @field_validator("hosts", mode="before")
     @classmethod
     def _drop_empty(cls, hosts: object) -> object:
-        """`["${ES:-}"]` with ES unset means "no hosts configured", not a host named ""."""
+        """`["${ES:-}"]` with ES unset means "no hosts configured", not a host named ""; a comma-separated
+        string, alone or in the list (`["${STREAMSTASH_ELASTICSEARCH}"]` holding several nodes), is split."""
         if isinstance(hosts, str):
-            hosts = [host.strip() for host in hosts.split(",")]
+            hosts = [hosts]
         if isinstance(hosts, list):
-            hosts = [host for host in hosts if host] or None
+            split = [part.strip() if isinstance(part, str) else part for host in hosts for part in _parts(host)]
+            hosts = [host for host in split if host] or None
         return hosts
+
+    @model_validator(mode="after")
+    def _opensearch_has_no_api_keys(self) -> ElasticsearchSettings:
+        if self.distribution == "opensearch" and self.api_key is not None:
+            raise ValueError(
+                "elasticsearch.api_key is an Elasticsearch API key; OpenSearch has none: use username/password "
+                "(the security plugin's basic auth)"
+            )
+        return self
+
+
+def _parts(host: object) -> list[object]:
+    return host.split(",") if isinstance(host, str) else [host]  # a non-string stays, for pydantic to refuse
 
 
 class HttpSettings(StrictModel):
@@ -136,13 +161,20 @@ class StackSettings(StrictModel):
         "auto",
         description="Kafka engine: `apache` runs Apache Kafka (a KRaft broker, Java 17+, jars fetched from "
         "Maven Central once), `standin` the noida-db emulator, `auto` Apache Kafka where Java and the jars (or "
-        "Maven) are at hand, else the stand-in. `--kafka-engine` and STREAMSTASH_STACK override it. "
-        "Elasticsearch is always the stand-in.",
+        "Maven) are at hand, else the stand-in. `--kafka-engine` and STREAMSTASH_STACK override it.",
         examples=["apache"],
     )
     kafka_heap_mb: int = Field(
         512, ge=128, le=512, description="Heap of the Apache Kafka broker, in MiB.", examples=[256]
     )
+    search: Literal["standin", "opensearch"] = Field(
+        "standin",
+        description="Search engine: `standin` is the noida-db emulator's Elasticsearch API, `opensearch` a "
+        "single OpenSearch 2.19 node (Java 17+, jars fetched from Maven Central once); the services are then "
+        "told `elasticsearch.distribution: opensearch`. `--search` and STREAMSTASH_STACK_SEARCH override it.",
+        examples=["opensearch"],
+    )
+    search_heap_mb: int = Field(512, ge=256, le=512, description="Heap of the OpenSearch node, in MiB.", examples=[384])
     data_dir: Path = Field(
         Path(names.DEFAULT_STATE_DIR), description="Where the local stack keeps its data.", examples=[".streamstash"]
     )

@@ -231,18 +231,18 @@ def parser_events(state_dir: Path) -> float | None:
 
 
 async def switch_alias(config: PipelineConfig, alias: str, index: str) -> None:
-    from streamstash.search.client import make_client
+    """Point ``alias`` at ``index`` alone, in one atomic `_aliases` request (Elasticsearch or OpenSearch)."""
+    from streamstash.search.client import make_engine
 
-    client = make_client(config.elasticsearch)
+    engine = make_engine(config.elasticsearch)
     try:
-        actions: list[dict] = []
-        if await client.indices.exists_alias(name=alias):
-            current = await client.indices.get_alias(name=alias)
-            actions.extend({"remove": {"index": name, "alias": alias}} for name in current)
+        actions: list[dict] = [
+            {"remove": {"index": name, "alias": alias}} for name in await engine.alias_indices(alias)
+        ]
         actions.append({"add": {"index": index, "alias": alias}})
-        await client.indices.update_aliases(actions=actions)
+        await engine.update_aliases(actions)
     finally:
-        await client.close()
+        await engine.close()
 
 
 def default_group() -> str:

@@ -49,7 +49,7 @@ class JsonFormatter(logging.Formatter):
             return json.dumps(entry, default=str, ensure_ascii=False)
 
 
-THIRD_PARTY_LOGGERS = ("aiokafka", "kafka", "elastic_transport", "faust", "mode", "urllib3")
+THIRD_PARTY_LOGGERS = ("aiokafka", "kafka", "elastic_transport", "opensearch", "faust", "mode", "urllib3")
 REPEAT_WINDOW_S = 10.0
 
 

@@ -53,7 +53,13 @@ def _die_with_parent() -> None:
 
 
 def service_argv(
-    service: str, config_path: Path, kafka: str, elasticsearch: str, http_port: int, kafka_standin: bool = False
+    service: str,
+    config_path: Path,
+    kafka: str,
+    elasticsearch: str,
+    http_port: int,
+    kafka_standin: bool = False,
+    distribution: str | None = None,
 ) -> list[str]:
     argv = [
         sys.executable,
@@ -69,6 +75,8 @@ def service_argv(
         "--http-port",
         str(http_port),
     ]
+    if distribution:
+        argv += ["--elasticsearch-distribution", distribution]
     return [*argv, "--kafka-standin"] if kafka_standin else argv
 
 
@@ -82,11 +90,12 @@ class Supervisor:
         http_host: str = "127.0.0.1",
         services: tuple[str, ...] = names.SERVICES,
         kafka_standin: bool = False,
+        distribution: str | None = None,
     ) -> None:
         self.children = []
         for service in services:
             port = free_port(http_host)
-            argv = service_argv(service, config_path, kafka, elasticsearch, port, kafka_standin)
+            argv = service_argv(service, config_path, kafka, elasticsearch, port, kafka_standin, distribution)
             self.children.append(Child(service, argv, port))
         self.state_file = state_dir / "run.json"
         self._stopping = False

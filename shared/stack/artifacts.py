@@ -32,6 +32,7 @@ class MavenEngine:
 
     name: str  # "kafka"
     title: str  # "Apache Kafka"
+    standin_option: str = "--kafka-engine standin"  # how to run the stand-in instead, for error messages
 
     @property
     def pom(self) -> Path:
@@ -84,7 +85,7 @@ class MavenEngine:
         if mvn is None:
             raise StackError(
                 f"{self.title} {self.version} is not fetched and Maven (mvn) is not installed: "
-                "install Maven, or use the stand-in (--kafka-engine standin)"
+                f"install Maven, or use the stand-in ({self.standin_option})"
             )
         target = self.directory
         partial = target.with_name(target.name + ".partial")
@@ -119,7 +120,8 @@ class MavenEngine:
 
 
 KAFKA = MavenEngine("kafka", "Apache Kafka")
-ENGINES = {KAFKA.name: KAFKA}
+OPENSEARCH = MavenEngine("opensearch", "OpenSearch", standin_option="--search standin")
+ENGINES = {KAFKA.name: KAFKA, OPENSEARCH.name: OPENSEARCH}
 
 
 def engines_dir() -> Path:

@@ -2,8 +2,9 @@
 
 Kafka is Apache Kafka (``kafka_engine="apache"``: a KRaft broker JVM, see ``kafka_broker.py``) or the
 noida-db stand-in (``"standin"``); ``"auto"`` takes Apache Kafka where Java and its jars (or Maven to
-fetch them) are at hand, the stand-in elsewhere. Elasticsearch is always the stand-in. With the stand-in
-for Kafka too, one noida-db process serves both.
+fetch them) are at hand, the stand-in elsewhere. The search engine (``search``) is the stand-in's
+Elasticsearch API (``"standin"``, the default) or an OpenSearch node (``"opensearch"``: a JVM, see
+``opensearch_node.py``). With the stand-in for Kafka and for search, one noida-db process serves both.
 
 :class:`LocalStack` starts each server in its own session (it outlives the `streamstash stack up` call),
 remembers them in ``<data_dir>/stack.json`` so that ``status``, ``down`` and ``restart`` work from another
@@ -13,6 +14,7 @@ process, and waits until every protocol answers. Layout under ``data_dir``::
     stack.lock    serialises up/down/restart between processes
     noida.log     the stand-in's stdout + stderr (appended);  noida/  its data
     kafka.log     Apache Kafka's log (appended);              kafka/  its config and data
+    opensearch.log  the OpenSearch node's log (appended);     opensearch/  its config and data
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import contextlib
 import fcntl
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,14 +32,24 @@ from typing import Any, Literal
 from streamstash.stack import artifacts, processes
 from streamstash.stack.errors import PortRace, StackError
 from streamstash.stack.kafka_broker import BrokerSecurity, KafkaServer
+from streamstash.stack.opensearch_node import OpenSearchServer
 from streamstash.stack.ports import free_ports, host_port, port_available
 from streamstash.stack.servers import ELASTICSEARCH, KAFKA, KAFKA_INTERNAL, KAFKA_MTLS, Layout, Server, log_tail
 from streamstash.stack.standin import GLIBC_WARNING, StandinServer
 
-__all__ = ["KAFKA_ENGINES", "BrokerSecurity", "LocalStack", "StackAddresses", "StackError", "resolve_kafka_engine"]
+__all__ = [
+    "KAFKA_ENGINES",
+    "SEARCH_ENGINES",
+    "BrokerSecurity",
+    "LocalStack",
+    "StackAddresses",
+    "StackError",
+    "resolve_kafka_engine",
+]
 
 KafkaEngine = Literal["auto", "apache", "standin"]
 KAFKA_ENGINES: tuple[str, ...] = ("auto", "apache", "standin")
+SEARCH_ENGINES: tuple[str, ...] = ("standin", "opensearch")
 STATE_FILE = "stack.json"
 LOCK_FILE = "stack.lock"
 STATE_VERSION = 2
@@ -56,10 +68,16 @@ class StackAddresses:
     # A secured Apache Kafka: "SASL_SSL" (= kafka), "SSL" (client certificates required) and "PLAINTEXT"
     # (its internal listener, for benchmarks comparing the protocols) -> host:port.
     kafka_listeners: Mapping[str, str] = field(default_factory=dict)
+    search_engine: str = "standin"  # "standin" or "opensearch"
 
     @property
     def kafka_standin(self) -> bool:
         return self.kafka_engine == "standin"
+
+    @property
+    def search_distribution(self) -> str:
+        """What `elasticsearch.distribution` the services need to talk to this stack's search engine."""
+        return "opensearch" if self.search_engine == "opensearch" else "elasticsearch"
 
 
 def resolve_kafka_engine(requested: str) -> str:
@@ -71,16 +89,32 @@ def resolve_kafka_engine(requested: str) -> str:
     return "apache" if artifacts.runnable(artifacts.KAFKA) is None else "standin"
 
 
+def check_search_engine(search: str) -> None:
+    if search not in SEARCH_ENGINES:
+        raise StackError(f"unknown search engine {search!r}: expected one of {', '.join(SEARCH_ENGINES)}")
+
+
 def servers_for(
-    kafka_engine: str, kafka_heap_mb: int = 512, kafka_security: BrokerSecurity | None = None
+    kafka_engine: str,
+    kafka_heap_mb: int = 512,
+    kafka_security: BrokerSecurity | None = None,
+    search: str = "standin",
+    search_heap_mb: int = 512,
+    search_settings: Sequence[tuple[str, str]] = (),
 ) -> list[Server]:
+    """The servers of a stack, in start order (they stop in reverse: Kafka before the search engine)."""
+    check_search_engine(search)
+    opensearch: list[Server] = []
+    if search == "opensearch":
+        opensearch = [OpenSearchServer(heap_mb=search_heap_mb, settings=tuple(search_settings))]
     if kafka_engine == "standin":
         if kafka_security is not None:
             raise StackError(
                 "the noida-db stand-in speaks neither TLS nor SASL: a secured Kafka needs kafka engine apache"
             )
-        return [StandinServer((KAFKA, ELASTICSEARCH))]
-    return [StandinServer((ELASTICSEARCH,)), KafkaServer(heap_mb=kafka_heap_mb, security=kafka_security)]
+        return [*opensearch, StandinServer((KAFKA,))] if opensearch else [StandinServer((KAFKA, ELASTICSEARCH))]
+    search_servers = opensearch or [StandinServer((ELASTICSEARCH,))]
+    return [*search_servers, KafkaServer(heap_mb=kafka_heap_mb, security=kafka_security)]
 
 
 class LocalStack:
@@ -96,6 +130,9 @@ class LocalStack:
         kafka_heap_mb: int = 512,
         say: Any = None,
         kafka_security: BrokerSecurity | None = None,
+        search: str | None = None,
+        search_heap_mb: int = 512,
+        search_settings: Mapping[str, str] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).expanduser().absolute()
         self.kafka_port = kafka_port
@@ -105,8 +142,14 @@ class LocalStack:
         self.kafka_heap_mb = kafka_heap_mb
         self.say = say  # called with a line of progress (fetching jars), if given
         self.kafka_security = kafka_security  # a new stack's Kafka is secured (see kafka_broker.BrokerSecurity)
+        # None: whichever search engine the running stack has, else the stand-in.
+        self.requested_search = search
+        self.search_heap_mb = search_heap_mb
+        self.search_settings = dict(search_settings or {})
         if kafka_engine not in KAFKA_ENGINES:
             raise StackError(f"unknown kafka engine {kafka_engine!r}: expected one of {', '.join(KAFKA_ENGINES)}")
+        if search is not None:
+            check_search_engine(search)
 
     @property
     def state_file(self) -> Path:
@@ -122,9 +165,10 @@ class LocalStack:
             if state is not None and not self._compatible(state):
                 if self._any_alive(state):
                     raise StackError(
-                        f"a local stack with kafka engine {state['kafka_engine']} runs in {self.data_dir}; "
-                        f"stop it first (`streamstash stack down --data-dir {self.data_dir}`) to run "
-                        f"{self.requested_engine}"
+                        f"a local stack with kafka engine {state['kafka_engine']} runs in {self.data_dir} "
+                        f"(search engine {_search_of(state)}); stop it first (`streamstash stack down --data-dir "
+                        f"{self.data_dir}`) to run kafka {self.requested_engine}, search "
+                        f"{self.requested_search or 'standin'}"
                     )
                 state = None
             if state is None:
@@ -189,10 +233,30 @@ class LocalStack:
             state = self._require_state()
             if state["kafka_engine"] == "standin":
                 layout = self._layout(state)
-                server = StandinServer((KAFKA, ELASTICSEARCH))
+                server = self._server(state, "standin")
+                assert isinstance(server, StandinServer)
                 server.control(layout, "start", KAFKA)
                 self._wait(lambda: server.answers(layout, 1.0), timeout, "the stand-in's kafka did not come back")
                 return self._addresses(state)
+        return self.up(timeout)
+
+    def stop_search(self, hard: bool = False, timeout: float = 30.0) -> None:
+        """Take the OpenSearch node away and leave Kafka up: SIGTERM (``hard``: SIGKILL). ``start_search`` or
+        ``up`` brings it back on the same port with the same data. Only for ``search="opensearch"``."""
+        with self._locked():
+            state = self._require_state()
+            if _search_of(state) != "opensearch":
+                raise StackError("stop_search needs the OpenSearch node (search engine opensearch)")
+            server = self._server(state, "opensearch")
+            if self._runs(state, server):
+                processes.stop(state["servers"][server.name]["pid"], timeout, hard=hard)
+            state["servers"].pop(server.name, None)
+            self._write_state(state)
+            port = self._layout(state).ports[ELASTICSEARCH]
+            self._wait(lambda: port_available(port, self.host), timeout, "OpenSearch did not stop")
+
+    def start_search(self, timeout: float = START_TIMEOUT_S) -> StackAddresses:
+        """Bring the OpenSearch node back after ``stop_search``, on the same port with the same data."""
         return self.up(timeout)
 
     def log_files(self) -> list[Path]:
@@ -209,6 +273,9 @@ class LocalStack:
             "kafka_engine": resolve_kafka_engine(self.requested_engine),
             "kafka_heap_mb": self.kafka_heap_mb,
             "kafka_security": self.kafka_security.to_state() if self.kafka_security else None,
+            "search": self.requested_search or "standin",
+            "search_heap_mb": self.search_heap_mb,
+            "search_settings": self.search_settings,
             "ports": {},
             "servers": {},
         }
@@ -216,7 +283,8 @@ class LocalStack:
     def _compatible(self, state: dict[str, Any]) -> bool:
         engine = self.requested_engine == "auto" or self.requested_engine == state["kafka_engine"]
         security = self.kafka_security is None or state.get("kafka_security") == self.kafka_security.to_state()
-        return engine and security
+        search = self.requested_search is None or self.requested_search == _search_of(state)
+        return engine and security and search
 
     def _servers(self, state: dict[str, Any]) -> list[Server]:
         security = state.get("kafka_security")
@@ -224,6 +292,9 @@ class LocalStack:
             state["kafka_engine"],
             int(state.get("kafka_heap_mb", self.kafka_heap_mb)),
             BrokerSecurity.from_state(security) if security else None,
+            _search_of(state),
+            int(state.get("search_heap_mb", self.search_heap_mb)),
+            sorted(dict(state.get("search_settings") or {}).items()),
         )
 
     def _server(self, state: dict[str, Any], name: str) -> Server:
@@ -267,6 +338,7 @@ class LocalStack:
             pids={name: int(entry["pid"]) for name, entry in state["servers"].items()},
             titles=titles,
             kafka_listeners=listeners,
+            search_engine=_search_of(state),
         )
 
     @contextlib.contextmanager
@@ -316,6 +388,8 @@ class LocalStack:
             server.check()
         if state["kafka_engine"] == "apache":
             artifacts.KAFKA.fetch(self.say)  # once; a no-op when the jars are there
+        if _search_of(state) == "opensearch":
+            artifacts.OPENSEARCH.fetch(self.say)
         self._choose_ports(state, servers)
         deadline = time.monotonic() + timeout
         for server in servers:
@@ -443,6 +517,10 @@ class LocalStack:
             if time.monotonic() >= deadline:
                 raise StackError(f"{message} within {timeout:g}s")
             time.sleep(POLL_SECONDS)
+
+
+def _search_of(state: dict[str, Any]) -> str:
+    return str(state.get("search") or "standin")
 
 
 def _now() -> str:

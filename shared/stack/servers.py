@@ -13,6 +13,7 @@ from typing import Protocol
 KAFKA = "kafka"
 ELASTICSEARCH = "elasticsearch"
 KAFKA_CONTROLLER = "kafka_controller"  # the KRaft controller listener of Apache Kafka
+SEARCH_TRANSPORT = "search_transport"  # the node-to-node transport port of OpenSearch
 KAFKA_INTERNAL = "kafka_internal"  # a secured Apache Kafka's plaintext inter-broker listener (never advertised)
 KAFKA_MTLS = "kafka_mtls"  # a secured Apache Kafka's SSL listener requiring client certificates
 
@@ -42,7 +43,7 @@ class Server(Protocol):
     """One process of the local stack."""
 
     name: str  # key in the state file, e.g. "standin", "kafka"
-    serves: tuple[str, ...]  # the addresses it provides: KAFKA, ELASTICSEARCH
+    serves: tuple[str, ...]  # the addresses it provides: KAFKA, ELASTICSEARCH (the stand-in or OpenSearch)
     marker: bytes  # a part of its command line, to tell it from a process that reused its pid
     title: str  # what `stack up` prints, e.g. "Apache Kafka 4.1.1"
 

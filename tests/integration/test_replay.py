@@ -11,9 +11,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from elasticsearch import Elasticsearch
 
-from tests.helpers.elastic import all_documents, count, wait_for_count
+from tests.helpers.elastic import SearchClient, all_documents, count, wait_for_count
+from tests.helpers.engines import es_of_each_engine, servers_of_each_engine  # noqa: F401 - runs on each engine
 from tests.helpers.kafka import read_events
 from tests.helpers.pipelines import write_pipeline
 from tests.helpers.processes import start_services, stop_all
@@ -48,7 +48,7 @@ def replay(pipeline_path: Path, servers, *args: str) -> subprocess.CompletedProc
     )
 
 
-def test_replay_into_new_index_then_same_index(servers, es: Elasticsearch, tmp_path: Path, log_dir: Path) -> None:
+def test_replay_into_new_index_then_same_index(servers, es: SearchClient, tmp_path: Path, log_dir: Path) -> None:
     log_file = tmp_path / "access.log"
     shutil.copy(TUTORIAL_LOG, log_file)
     pipeline = write_pipeline(
@@ -98,8 +98,9 @@ def test_replay_into_new_index_then_same_index(servers, es: Elasticsearch, tmp_p
     assert count(es, pipeline.index) == 100, "a replay into the live index must not duplicate"
 
 
+@pytest.mark.parametrize("servers", ["standin"], indirect=True)  # Kafka ranges: one engine is enough
 def test_replay_of_ranges_given_by_offsets_and_by_time(
-    servers, es: Elasticsearch, tmp_path: Path, log_dir: Path
+    servers, es: SearchClient, tmp_path: Path, log_dir: Path
 ) -> None:
     """Two halves of 50 lines, collected a moment apart, in records of 10 (offsets 0..4 and 5..9): a range
     from an offset to the moment between them, and one from that moment to the end."""

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from elasticsearch import Elasticsearch
+from opensearchpy import OpenSearch
 
 from streamstash.stack.manager import LocalStack
 from tests.conftest import session_engine
@@ -71,9 +72,13 @@ def test_run_with_configured_servers_indexes_and_stops_cleanly(servers, es: Elas
     assert count(es, pipeline.index) == 100
 
 
-# The stand-in is always part of the default run: `make run` on a machine without Java runs on it.
-@pytest.mark.parametrize("engine", sorted({"standin", session_engine()}))
-def test_run_without_servers_starts_the_local_stack(engine: str, tmp_path: Path) -> None:
+# The stand-in is always part of the default run: `make run` on a machine without Java runs on it. With
+# `stack.search: opensearch` the services started by `run` must be told to talk to OpenSearch.
+@pytest.mark.parametrize(
+    ("engine", "search"),
+    [*((engine, "standin") for engine in sorted({"standin", session_engine()})), (session_engine(), "opensearch")],
+)
+def test_run_without_servers_starts_the_local_stack(engine: str, search: str, tmp_path: Path) -> None:
     log_file = tmp_path / "access.log"
     log_file.write_bytes(b"".join(TUTORIAL_LOG.read_bytes().splitlines(keepends=True)[1:11]))
     stack_dir = tmp_path / "stack"
@@ -88,11 +93,14 @@ def test_run_without_servers_starts_the_local_stack(engine: str, tmp_path: Path)
     unset = ("STREAMSTASH_KAFKA", "STREAMSTASH_ELASTICSEARCH", "STREAMSTASH_KAFKA_STANDIN")
     env = {key: value for key, value in os.environ.items() if key not in unset}
     env["STREAMSTASH_STACK"] = engine
+    env["STREAMSTASH_STACK_SEARCH"] = search
     run = start_run(pipeline.path, tmp_path / "run.log", env)
     stack = LocalStack(stack_dir)
     try:
         addresses = wait_until(stack.status, timeout=60, message="run did not start the local stack")
-        client = Elasticsearch(addresses.elasticsearch)
+        client = (
+            OpenSearch(addresses.elasticsearch) if search == "opensearch" else Elasticsearch(addresses.elasticsearch)
+        )
         wait_for_count(client, pipeline.index, 10, timeout=150)
         client.close()
     finally:
@@ -102,4 +110,7 @@ def test_run_without_servers_starts_the_local_stack(engine: str, tmp_path: Path)
         stack.down()
     assert code == 0, output[-3000:]
     assert "local stack: kafka" in output and "stack down" in output
-    assert ("Apache Kafka 4." if engine == "apache" else "noida-db") in output.split("local stack: kafka", 1)[1]
+    stack_line = output.split("local stack: kafka", 1)[1].splitlines()[0]
+    kafka_part, _, search_part = stack_line.partition(" elasticsearch ")
+    assert ("Apache Kafka 4." if engine == "apache" else "noida-db") in kafka_part
+    assert ("(OpenSearch 2.19" if search == "opensearch" else "noida-db") in search_part

@@ -258,7 +258,7 @@ def test_pipeline_services_are_scalable_and_wired(services: dict[str, Any]) -> N
         assert service["restart"] == "unless-stopped"
         env = environment(service)
         assert env["STREAMSTASH_KAFKA"] == "kafka:9092"
-        assert env["STREAMSTASH_ELASTICSEARCH"] == "http://es01:9200"
+        assert env["STREAMSTASH_ELASTICSEARCH"].split(",") == [f"http://{node}:9200" for node in ES_NODES]
         assert env[names.ENV_HTTP_HOST] == "0.0.0.0"
         assert (f"./{PIPELINE_FILE.relative_to(ROOT)}", PIPELINE_IN_CONTAINER, "ro") in volume_specs(service)
         depends = service["depends_on"]
@@ -329,7 +329,9 @@ def test_pipeline_file_validates_with_each_services_environment(services: dict[s
         config = load_pipeline(PIPELINE_FILE, env=env)
         assert config.kafka.bootstrap_servers == "kafka:9092"
         assert config.kafka.partitions == 6
-        assert config.elasticsearch.hosts == ["http://es01:9200"]
+        assert config.elasticsearch.hosts == [
+            f"http://{node}:9200" for node in ES_NODES
+        ]  # the pipeline's one-element list is split on commas
         assert str(config.state_dir) == STATE_IN_CONTAINER
         assert config.outputs.elasticsearch.index == "logs-%{+YYYY.MM.dd}"
         assert len(config.filters) == 2

@@ -11,12 +11,12 @@ from typing import Any
 
 import yaml
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from elasticsearch import Elasticsearch
 
 from streamstash import names
 from streamstash.config import load_pipeline
 from streamstash.events.envelope import Batch, Event, Source, event_id
 from streamstash.kafka.topics import ensure_topics
+from tests.helpers.elastic import document_versions  # noqa: F401 - where the tests import it from
 from tests.helpers.kafka import produce_batches
 from tests.helpers.metrics import scrape, total
 from tests.helpers.pipelines import TestPipeline, write_pipeline
@@ -83,22 +83,6 @@ def indexer_pipeline(
 def create_topics(pipeline: TestPipeline, kafka: str) -> None:
     settings = pipeline.config.kafka.model_copy(update={"bootstrap_servers": kafka})
     asyncio.run(ensure_topics(settings))
-
-
-def document_versions(es: Elasticsearch, index: str) -> dict[str, int]:
-    """Every document id in ``index`` with its version (scroll: more than 10,000 documents)."""
-    es.indices.refresh(index=index)
-    versions: dict[str, int] = {}
-    response = es.search(index=index, scroll="1m", size=5000, version=True, source=False, query={"match_all": {}})
-    while True:
-        hits = response["hits"]["hits"]
-        if not hits:
-            break
-        for hit in hits:
-            assert hit["_id"] not in versions, f"id {hit['_id']} returned twice"
-            versions[hit["_id"]] = hit["_version"]
-        response = es.scroll(scroll_id=response["_scroll_id"], scroll="1m")
-    return versions
 
 
 def indexer_sample(port: int, name: str, **labels: str) -> float:

@@ -1,4 +1,5 @@
-"""ECS v8 field names in Elasticsearch, and `create` (data streams' op type) replayed: 409 counts as indexed."""
+"""ECS v8 field names in the search engine, and a data stream written with `create` and replayed: 409 counts as
+indexed. On OpenSearch the data stream is a real one (the template declares it; the node makes the backing index)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from elasticsearch import Elasticsearch
 
 from streamstash import names
 from streamstash.config import load_pipeline
-from tests.helpers.elastic import all_documents, count, wait_for_count
+from tests.helpers.elastic import SearchClient, all_documents, body, count, wait_for_count
+from tests.helpers.engines import es_of_each_engine, servers_of_each_engine  # noqa: F401 - runs on each engine
 from tests.helpers.kafka import read_dead_letters
 from tests.helpers.processes import ServiceProcess
 from tests.helpers.waiting import wait_until
@@ -30,7 +31,7 @@ PER_RECORD = 100
 
 
 def test_ecs_names_and_create_replay_counts_409_as_already_indexed(
-    servers, es: Elasticsearch, tmp_path: Path, log_dir: Path
+    servers, es: SearchClient, tmp_path: Path, log_dir: Path
 ) -> None:
     pipeline = indexer_pipeline(tmp_path, {"ecs_compatibility": "v8", "data_stream": True, "bulk": {"flush_ms": 100}})
     assert pipeline.config.outputs.elasticsearch.op_type == "create"
@@ -62,8 +63,12 @@ def test_ecs_names_and_create_replay_counts_409_as_already_indexed(
     assert document["input"] == {"type": "file"}
     for classic in ("response", "bytes", "verb", "request", "clientip"):
         assert classic not in document
-    mapping = es.indices.get_mapping(index=pipeline.index)
-    properties = next(iter(mapping.body.values()))["mappings"]["properties"]
+    if servers.search == "opensearch":  # the stand-in has no data streams; the node made a real one
+        streams = body(es.indices.get_data_stream(name=pipeline.index))["data_streams"]
+        assert [stream["name"] for stream in streams] == [pipeline.index]
+        assert streams[0]["indices"][0]["index_name"].startswith(f".ds-{pipeline.index}-")
+    mapping = body(es.indices.get_mapping(index=pipeline.index))
+    properties = next(iter(mapping.values()))["mappings"]["properties"]
     assert properties["http"]["properties"]["response"]["properties"]["status_code"]["type"] == "long"
 
     # A second consumer group reads everything again: every `create` answers 409, which is success.

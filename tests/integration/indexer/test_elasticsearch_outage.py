@@ -1,26 +1,30 @@
-"""Elasticsearch away for 20 s mid-stream: the indexer pauses, stays in its group, is not ready,
-then catches up when Elasticsearch is back, losing and duplicating nothing.
+"""The search engine away for 20 s mid-stream: the indexer pauses, stays in its group, is not ready,
+then catches up when the engine is back, losing and duplicating nothing.
 
-How the outage is made: the local stand-in (noida-db) serves Kafka and Elasticsearch from one
-process, so its Elasticsearch cannot be stopped alone. The indexer instead reaches Elasticsearch
-through a TCP proxy (:class:`CuttableProxy`) that the test cuts (listening socket closed, open
-connections reset: exactly what a stopped Elasticsearch looks like from the indexer) and restores
-20 s later. Kafka stays up; the test reads Elasticsearch directly, around the proxy.
+How the outage is made. OpenSearch: the node itself is stopped (SIGTERM) and started again 20 s later on
+the same port with the same data; it recovers its indices from disk before it answers. The stand-in
+(noida-db) serves Kafka and Elasticsearch from one process, so its Elasticsearch cannot be stopped alone:
+the indexer reaches it through a TCP proxy (:class:`CuttableProxy`) that the test cuts (listening socket
+closed, open connections reset: what a stopped Elasticsearch looks like from the indexer) and restores 20 s
+later; the test reads the stand-in directly, around the proxy. Kafka stays up in both.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from elasticsearch import Elasticsearch
 
 from streamstash import names
-from tests.helpers.elastic import count, wait_for_count
+from tests.conftest import Servers
+from tests.helpers.elastic import SearchClient, count, wait_for_count
+from tests.helpers.engines import es_of_each_engine, servers_of_each_engine  # noqa: F401 - runs on each engine
 from tests.helpers.kafka import read_dead_letters
 from tests.helpers.processes import ServiceProcess
 from tests.helpers.waiting import wait_until
@@ -52,22 +56,63 @@ def ready(port: int) -> bool:
         raise
 
 
+class Outage:
+    """Takes the search engine away from the indexer and brings it back; ``url`` is where the indexer
+    reaches it; ``readable`` says whether the test can read the engine meanwhile."""
+
+    def __init__(self, servers: Servers, proxy: CuttableProxy | None) -> None:
+        self.servers = servers
+        self.proxy = proxy
+        self.readable = proxy is not None
+
+    @property
+    def url(self) -> str:
+        return self.proxy.url if self.proxy is not None else self.servers.elasticsearch
+
+    def begin(self) -> None:
+        if self.proxy is not None:
+            self.proxy.cut()
+        else:
+            assert self.servers.stack is not None
+            self.servers.stack.stop_search()
+
+    def end(self) -> None:
+        if self.proxy is not None:
+            self.proxy.restore()
+        else:
+            assert self.servers.stack is not None
+            self.servers.stack.start_search()
+
+
+@contextlib.contextmanager
+def outage_of(servers: Servers) -> Iterator[Outage]:
+    if servers.search == "opensearch":
+        outage = Outage(servers, None)
+        try:
+            yield outage
+        finally:
+            outage.end()  # whatever happened, the session's node runs again for the tests after this one
+        return
+    with CuttableProxy(*host_port(servers.elasticsearch)) as proxy:
+        yield Outage(servers, proxy)
+
+
 def test_elasticsearch_down_for_20s_pauses_then_catches_up_with_nothing_lost(
-    servers, es: Elasticsearch, tmp_path: Path, log_dir: Path
+    servers, es: SearchClient, tmp_path: Path, log_dir: Path
 ) -> None:
     pipeline = indexer_pipeline(
         tmp_path, {"bulk": {"max_docs": 500, "flush_ms": 100, "max_in_flight": 4, "retry_max_ms": 2000}}
     )
     create_topics(pipeline, servers.kafka)
-    with CuttableProxy(*host_port(servers.elasticsearch)) as proxy:
-        indexer = ServiceProcess(names.SERVICE_INDEXER, pipeline.path, servers.kafka, proxy.url, log_dir)
+    with outage_of(servers) as outage:
+        indexer = ServiceProcess(names.SERVICE_INDEXER, pipeline.path, servers.kafka, outage.url, log_dir)
         try:
             port = indexer.http_port
             ids = feed_documents(servers.kafka, pipeline.topics.parsed, BEFORE, PER_RECORD)
             wait_for_count(es, pipeline.index, BEFORE, timeout=90)
             wait_until(lambda: ready(port), timeout=30, message="indexer not ready before the outage")
 
-            proxy.cut()
+            outage.begin()
             outage_started = time.monotonic()
             ids += feed_documents(
                 servers.kafka, pipeline.topics.parsed, DURING, PER_RECORD, first_record=BEFORE // PER_RECORD
@@ -86,12 +131,14 @@ def test_elasticsearch_down_for_20s_pauses_then_catches_up_with_nothing_lost(
             remaining = OUTAGE_S - (time.monotonic() - outage_started)
             if remaining > 0:
                 time.sleep(remaining)  # the outage itself: how long Elasticsearch stays away
-            assert count(es, pipeline.index) == BEFORE, "documents arrived although the path was cut"
+            if outage.readable:
+                assert count(es, pipeline.index) == BEFORE, "documents arrived although the path was cut"
+            assert indexer_sample(port, "streamstash_events_sent_total") == BEFORE, "acknowledged while away"
             assert indexer.alive()
             errors = indexer_sample(port, "streamstash_bulk_errors_total", kind="connection")
             assert errors >= 2, "bulk requests were not retried during the outage"
 
-            proxy.restore()
+            outage.end()
             wait_for_count(es, pipeline.index, BEFORE + DURING, timeout=120)
             wait_until(lambda: ready(port), timeout=30, message="not ready again after Elasticsearch returned")
             wait_until(

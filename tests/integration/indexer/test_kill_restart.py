@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
-from elasticsearch import Elasticsearch
 
 from streamstash import names
-from tests.helpers.elastic import count, wait_for_count
+from tests.helpers.elastic import SearchClient, count, wait_for_count
+from tests.helpers.engines import es_of_each_engine, servers_of_each_engine  # noqa: F401 - runs on each engine
 from tests.helpers.processes import ServiceProcess
 from tests.helpers.waiting import wait_until
 from tests.integration.indexer.support import (
@@ -33,7 +33,7 @@ PER_RECORD = 100
 KILL_AFTER = 3_000  # documents acknowledged before the kill
 
 
-def stable_count(es: Elasticsearch, index: str) -> int:
+def stable_count(es: SearchClient, index: str) -> int:
     """The count once requests the killed process had sent are all applied (two equal reads 1 s apart)."""
     previous = [-1]
 
@@ -49,7 +49,7 @@ def stable_count(es: Elasticsearch, index: str) -> int:
 
 
 def test_kill9_and_restart_index_every_document_exactly_once(
-    servers, es: Elasticsearch, tmp_path: Path, log_dir: Path
+    servers, es: SearchClient, tmp_path: Path, log_dir: Path
 ) -> None:
     # Static membership: the restarted indexer takes the killed one's place in the group at once. (Without
     # it a real broker reassigns after the session timeout; the local stand-in never expires the dead member.)

@@ -1,14 +1,16 @@
-"""Documents Elasticsearch refuses for good go to the DLQ with its reason; the rest is indexed and committed."""
+"""Documents the search engine refuses for good go to the DLQ with its reason; the rest is indexed and committed.
+
+On OpenSearch the conflict is a real one: the template maps `response` as an integer and the node refuses "abc"."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from elasticsearch import Elasticsearch
 
 from streamstash import names
-from tests.helpers.elastic import all_documents, count, wait_for_count
+from tests.helpers.elastic import SearchClient, all_documents, count, wait_for_count
+from tests.helpers.engines import MAPPING_ERROR, es_of_each_engine, servers_of_each_engine  # noqa: F401 - runs on each engine
 from tests.helpers.kafka import read_dead_letters
 from tests.helpers.metrics import assert_service_metrics
 from tests.helpers.processes import ServiceProcess
@@ -29,7 +31,7 @@ PARTITIONS = 3
 
 
 def test_mapping_conflicts_go_to_the_dlq_with_the_reason_and_the_batch_commits(
-    servers, es: Elasticsearch, tmp_path: Path, log_dir: Path
+    servers, es: SearchClient, tmp_path: Path, log_dir: Path
 ) -> None:
     pipeline = indexer_pipeline(tmp_path, {"bulk": {"max_docs": 50, "flush_ms": 100}}, partitions=PARTITIONS)
     create_topics(pipeline, servers.kafka)
@@ -66,7 +68,7 @@ def test_mapping_conflicts_go_to_the_dlq_with_the_reason_and_the_batch_commits(
     for letter in letters:
         assert letter.stage == names.SERVICE_INDEXER
         assert "failed to parse field [response]" in letter.reason, letter.reason
-        assert letter.reason.startswith("elasticsearch rejected: document_parsing_exception")
+        assert letter.reason.startswith(f"elasticsearch rejected: {MAPPING_ERROR[servers.search]}"), letter.reason
         assert names.TAG_INDEX_REJECTED in letter.event.tags
         assert letter.event.fields["response"] == "abc"
     assert count(es, pipeline.index) == good

@@ -87,30 +87,21 @@ def test_ilm_policy_goes_into_the_template() -> None:
     assert "lifecycle" not in body["template"]["settings"]["index"]
 
 
-class FakeIndices:
-    def __init__(self, existing: set[str]) -> None:
-        self.existing = existing
+class FakeEngine:
+    """The template half of streamstash.search.engine.SearchEngine, recording what would be installed."""
+
+    def __init__(self, existing: set[str] | None = None) -> None:
+        self.existing = existing or set()
         self.calls: list[tuple[str, str, dict[str, Any]]] = []
 
-    async def exists_template(self, name: str) -> bool:
+    async def template_exists(self, name: str, legacy: bool = False) -> bool:
         return name in self.existing
 
-    async def exists_index_template(self, name: str) -> bool:
-        return name in self.existing
-
-    async def put_template(self, name: str, **body: Any) -> None:
-        self.calls.append(("legacy", name, body))
-
-    async def put_index_template(self, name: str, **body: Any) -> None:
-        self.calls.append(("composable", name, body))
+    async def put_index_template(self, name: str, body: dict[str, Any], legacy: bool = False) -> None:
+        self.calls.append(("legacy" if legacy else "composable", name, body))
 
 
-class FakeClient:
-    def __init__(self, existing: set[str] | None = None) -> None:
-        self.indices = FakeIndices(existing or set())
-
-
-def install(output: ElasticsearchOutput, client: FakeClient) -> str:
+def install(output: ElasticsearchOutput, client: FakeEngine) -> str:
     return asyncio.run(install_template(client, output))  # type: ignore[arg-type]
 
 
@@ -120,21 +111,21 @@ def test_template_files_composable_and_legacy(tmp_path: Path) -> None:
     for body, api in ((composable, "composable"), (legacy, "legacy")):
         path = tmp_path / f"{api}.json"
         path.write_text(json.dumps(body))
-        client = FakeClient()
+        client = FakeEngine()
         assert install(ElasticsearchOutput(template_file=str(path), template_name="web"), client) == "web"
-        assert client.indices.calls == [(api, "web", body)]
+        assert client.calls == [(api, "web", body)]
 
 
 def test_template_overwrite_false_keeps_an_existing_template(tmp_path: Path) -> None:
     output = ElasticsearchOutput(template_name="web", template_overwrite=False)
-    kept = FakeClient(existing={"web"})
+    kept = FakeEngine(existing={"web"})
     install(output, kept)
-    assert kept.indices.calls == []
-    fresh = FakeClient()
+    assert kept.calls == []
+    fresh = FakeEngine()
     install(output, fresh)
-    assert [call[:2] for call in fresh.indices.calls] == [("composable", "web")]
+    assert [call[:2] for call in fresh.calls] == [("composable", "web")]
     install(ElasticsearchOutput(template_name="web"), kept)  # overwrite is the default
-    assert [call[:2] for call in kept.indices.calls] == [("composable", "web")]
+    assert [call[:2] for call in kept.calls] == [("composable", "web")]
 
 
 def test_a_template_file_that_cannot_be_used_is_a_clear_error(tmp_path: Path) -> None:
