@@ -11,6 +11,14 @@ from streamstash.config.common import KafkaSettings
 from streamstash.kafka.security import client_security
 
 
+# How often a consumer asks for metadata without a reason. aiokafka (and Faust) default to 5 minutes and
+# do not ask again for a subscribed topic the broker left out: after a broker restart it can answer before
+# it serves every topic, a group's assignment then leaves that topic out, and its consumers sat idle for
+# the 5 minutes (Apache Kafka 4.1, kill -9 of the broker mid-stream). With a fresh look every 10 s the
+# topic's return changes the group's metadata snapshot and the group rebalances with it.
+METADATA_MAX_AGE_MS = 10_000
+
+
 def bootstrap(settings: KafkaSettings) -> str:
     if not settings.bootstrap_servers:
         raise ValueError("kafka.bootstrap_servers is not set and no local stack was started")
@@ -52,6 +60,7 @@ def make_consumer(
         "max_partition_fetch_bytes": settings.max_message_bytes,
         "fetch_max_bytes": max(settings.max_message_bytes, 52_428_800),
         "isolation_level": "read_committed",
+        "metadata_max_age_ms": METADATA_MAX_AGE_MS,
         **client_security(settings),
     }
     options.update(overrides)

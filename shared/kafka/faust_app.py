@@ -16,7 +16,7 @@ from faust.types import TP
 
 from streamstash.config import PipelineConfig
 from streamstash.kafka import compat
-from streamstash.kafka.clients import bootstrap, consumer_group
+from streamstash.kafka.clients import METADATA_MAX_AGE_MS, bootstrap, consumer_group
 from streamstash.kafka.compat.faust_consumer import agent_topics
 from streamstash.kafka.compat.internals import (
     coordination_error,
@@ -71,6 +71,7 @@ def make_app(config: PipelineConfig, service: str, **overrides: Any) -> faust.Ap
         # past the record it failed on, or forever on one that always fails (a changelog seen with 0
         # partitions did that: the aggregator sat there dead for minutes, its log full of PartitionsMismatch).
         "agent_supervisor": "mode.CrashingSupervisor",
+        "consumer_metadata_max_age_ms": METADATA_MAX_AGE_MS,
         "key_serializer": "raw",
         "value_serializer": "raw",
         # Faust hands them to each aiokafka client it makes (consumer, producer, the topic creator).

@@ -1,5 +1,5 @@
-"""How the Faust services' app is built: the adapter must be installed first, and a crashed agent ends the
-worker instead of being restarted in place."""
+"""How the Faust services' app is built: the adapter must be installed first, a crashed agent ends the
+worker instead of being restarted in place, and metadata is looked at again within seconds."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 from streamstash.config import PipelineConfig
 from streamstash.kafka import compat
+from streamstash.kafka.clients import METADATA_MAX_AGE_MS
 from streamstash.kafka.compat.faust_consumer import AtLeastOnceApp
 from streamstash.kafka.faust_app import make_app
 
@@ -30,6 +31,8 @@ def test_an_agent_that_crashed_ends_the_worker(tmp_path: Path) -> None:
     app = make_app(settings, "parser")
     assert isinstance(app, AtLeastOnceApp)
     assert app.conf.agent_supervisor is mode.CrashingSupervisor
+    # A topic a restarted broker left out of its first answers is seen again within seconds, not 5 minutes.
+    assert app.conf.consumer_metadata_max_age_ms == METADATA_MAX_AGE_MS <= 10_000
 
 
 def test_no_app_without_the_adapter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
