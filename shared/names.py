@@ -74,6 +74,7 @@ SOURCE_UDP: Final = "udp"
 SOURCE_TCP: Final = "tcp"
 SOURCE_STDIN: Final = "stdin"
 SOURCE_AGGREGATE: Final = "aggregate"
+SOURCE_UNKNOWN: Final = "unknown"  # a dead letter of a record that could not be decoded
 
 # Service names (CLI subcommands, metric labels, consumer-group suffixes).
 SERVICE_COLLECTOR: Final = "collector"

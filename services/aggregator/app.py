@@ -21,16 +21,8 @@ from prometheus_client import Counter, Gauge
 
 from streamstash import names
 from streamstash.config import PipelineConfig
-from streamstash.events.envelope import (
-    Batch,
-    DeadLetter,
-    DeadLetterBatch,
-    Event,
-    RecordDecodeError,
-    Source,
-    decode_batch,
-    encode,
-)
+from streamstash.events.deadletters import undecodable_letter
+from streamstash.events.envelope import Batch, DeadLetterBatch, Event, RecordDecodeError, decode_batch, encode
 from streamstash.kafka.faust_app import attach_health, make_app, raw_topic
 from streamstash.kafka.topics import ensure_topics
 from streamstash.runtime.metrics import ServiceMetrics
@@ -211,15 +203,9 @@ def build_app(config: PipelineConfig) -> faust.App:
             late_events.labels(message.topic).inc(outcome.late)
 
     async def send_undecodable(message: Any, reason: str) -> None:
-        origin = f"{message.topic}:{message.partition}:{message.offset}"
-        value = message.value or b""
-        event = Event(
-            message=value[:4096].decode("utf-8", errors="replace"),
-            source=Source(kind="unknown"),
-            tags=[names.TAG_DECODE_FAILURE],
-            id=origin,
+        letter = undecodable_letter(
+            names.SERVICE_AGGREGATOR, message.topic, message.partition, message.offset, message.value, reason
         )
-        letter = DeadLetter(stage=names.SERVICE_AGGREGATOR, reason=reason, event=event, origin=origin)
         await dlq_topic.send(value=encode(DeadLetterBatch(letters=[letter])), partition=message.partition)
         metrics.failed(message.topic, "dead_letter")
 

@@ -31,7 +31,7 @@ import orjson
 from streamstash import names
 from streamstash.aggregation.routing import WILDCARD, TaskRouter, event_time_ms, split_key
 from streamstash.config.aggregator import AggregationSpec
-from streamstash.events.envelope import Event, Source, format_timestamp, to_working_dict
+from streamstash.events.envelope import Event, Source, format_timestamp, parse_event_id, to_working_dict
 from streamstash.events.fieldpath import remove_field, set_field
 from streamstash.services.aggregator.accumulators import Accumulator
 from streamstash.services.aggregator.records import TaskGroup
@@ -65,13 +65,11 @@ def new_state() -> TaskState:
 
 
 def raw_position(event: Event) -> tuple[str, tuple[int, int]] | None:
-    if not event.id:
+    """The `logs.raw` partition an event entered on and its place there, from its id (for duplicates)."""
+    position = parse_event_id(event.id)
+    if position is None:
         return None
-    try:
-        topic, partition, offset, position = event.id.rsplit(":", 3)
-        return f"{topic}:{partition}", (int(offset), int(position))
-    except ValueError:
-        return None
+    return f"{position.topic}:{position.partition}", (position.offset, position.position)
 
 
 def window_starts(time: int, size: int, step: int) -> list[int]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -105,9 +105,37 @@ def encoded_size(event: Event) -> int:
     return len(event.message or "") * 2 + 256
 
 
+def record_origin(topic: str, partition: int, offset: int) -> str:
+    """Where a Kafka record is: ``topic:partition:offset``, the prefix of its events' ids."""
+    return f"{topic}:{partition}:{offset}"
+
+
 def event_id(topic: str, partition: int, offset: int, position: int) -> str:
     """The document id of the line at ``position`` in record ``offset`` of ``topic``/``partition``."""
-    return f"{topic}:{partition}:{offset}:{position}"
+    return f"{record_origin(topic, partition, offset)}:{position}"
+
+
+class EventPosition(NamedTuple):
+    """What :func:`event_id` was made of."""
+
+    topic: str
+    partition: int
+    offset: int
+    position: int
+
+
+def parse_event_id(value: str | None) -> EventPosition | None:
+    """The parts of an id :func:`event_id` made; None for any other id (aggregates, record origins)."""
+    if not value:
+        return None
+    parts = value.rsplit(":", 3)
+    if len(parts) != 4:
+        return None
+    topic, partition, offset, position = parts
+    try:
+        return EventPosition(topic, int(partition), int(offset), int(position))
+    except ValueError:
+        return None
 
 
 def format_timestamp(epoch_seconds: float) -> str:
