@@ -41,12 +41,14 @@ from aiokafka import AIOKafkaConsumer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from streamstash.aggregation.folding import TaskAggregator  # noqa: E402
+from streamstash.aggregation.processor import RecordProcessor  # noqa: E402
+from streamstash.aggregation.records import encode_task_record, task_records  # noqa: E402
+from streamstash.aggregation.routing import TaskRouter  # noqa: E402
 from streamstash.config import PipelineConfig, load_pipeline  # noqa: E402
 from streamstash.events.envelope import Batch, Event, Source, decode_batch, encode, event_id, format_timestamp  # noqa: E402
 from streamstash.kafka.clients import make_producer  # noqa: E402
 from streamstash.kafka.topics import ensure_topics  # noqa: E402
-from streamstash.services.aggregator.logic import RecordProcessor, TaskAggregator, TaskRouter  # noqa: E402
-from streamstash.services.aggregator.records import encode_task_record, task_records  # noqa: E402
 
 RECORD_EVENTS = 500
 START_MS = 1_795_255_200_000

@@ -20,20 +20,22 @@ import faust
 from prometheus_client import Counter, Gauge
 
 from streamstash import names
-from streamstash.config import PipelineConfig
-from streamstash.events.deadletters import undecodable_letter
-from streamstash.events.envelope import Batch, DeadLetterBatch, Event, RecordDecodeError, decode_batch, encode
-from streamstash.kafka.faust_app import attach_health, make_app, raw_topic
-from streamstash.kafka.topics import ensure_topics
-from streamstash.runtime.metrics import ServiceMetrics
-from streamstash.services.aggregator.logic import RecordOutcome, RecordProcessor, TaskAggregator, TaskRouter
-from streamstash.services.aggregator.records import (
+from streamstash.aggregation.folding import TaskAggregator
+from streamstash.aggregation.processor import RecordOutcome, RecordProcessor
+from streamstash.aggregation.records import (
     TaskRecord,
     decode_task_record,
     encode_task_record,
     partition_for,
     task_records,
 )
+from streamstash.aggregation.routing import TaskRouter
+from streamstash.config import PipelineConfig
+from streamstash.events.deadletters import undecodable_letter
+from streamstash.events.envelope import Batch, DeadLetterBatch, Event, RecordDecodeError, decode_batch, encode
+from streamstash.kafka.faust_app import attach_health, make_app, raw_topic
+from streamstash.kafka.topics import ensure_topics
+from streamstash.runtime.metrics import ServiceMetrics
 
 log = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ import random
 import orjson
 import pytest
 
+from streamstash.aggregation import sketches
+from streamstash.aggregation.records import TaskGroup, TaskRecord, decode_task_record, encode_task_record
 from streamstash.config import ConfigError, parse_pipeline
 from streamstash.events.envelope import RecordDecodeError
-from streamstash.services.aggregator import sketches
-from streamstash.services.aggregator.records import TaskGroup, TaskRecord, decode_task_record, encode_task_record
 
 
 def aggregation(flush: str) -> str:
@@ -98,8 +98,8 @@ def test_task_records_round_trip_with_their_order() -> None:
 
 
 def test_task_records_are_cut_by_events_and_by_estimated_bytes_keeping_every_event_in_order() -> None:
+    from streamstash.aggregation.records import task_records
     from streamstash.events.envelope import Event, Source, encoded_size
-    from streamstash.services.aggregator.records import task_records
 
     events = [
         Event(

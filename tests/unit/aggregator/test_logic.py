@@ -9,14 +9,12 @@ import orjson
 import pytest
 
 from streamstash import names
+from streamstash.aggregation.flush import window_starts
+from streamstash.aggregation.folding import TaskAggregator
+from streamstash.aggregation.processor import RecordProcessor
+from streamstash.aggregation.records import partition_for
+from streamstash.aggregation.state import max_time_key
 from streamstash.events.envelope import Event, Source
-from streamstash.services.aggregator.logic import (
-    RecordProcessor,
-    TaskAggregator,
-    max_time_key,
-    window_starts,
-)
-from streamstash.services.aggregator.records import partition_for
 from tests.unit.aggregator.helpers import BASE_MS, MemoryTable, groups_of, make_processor, run, task_event
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from streamstash import names
+from streamstash.aggregation import sketches
 from streamstash.aggregation.routing import WILDCARD
 from streamstash.config.aggregator import AggregationSpec, MetricSpec
 from streamstash.events.fieldpath import get_field
-from streamstash.services.aggregator import sketches
 
 TIMESTAMP = names.FIELD_TIMESTAMP
 
