@@ -200,7 +200,7 @@ def build_app(config: PipelineConfig) -> faust.App:
         if received:
             metrics.received(message.topic, message.partition, received)
         if outcome.duplicates:
-            metrics.dropped(message.topic, "duplicate_delivery", outcome.duplicates)
+            metrics.dropped(message.topic, names.REASON_DUPLICATE_DELIVERY, outcome.duplicates)
         if outcome.late:
             late_events.labels(message.topic).inc(outcome.late)
 
@@ -209,7 +209,7 @@ def build_app(config: PipelineConfig) -> faust.App:
             names.SERVICE_AGGREGATOR, message.topic, message.partition, message.offset, message.value, reason
         )
         await dlq_topic.send(value=encode(DeadLetterBatch(letters=[letter])), partition=message.partition)
-        metrics.failed(message.topic, "dead_letter")
+        metrics.failed(message.topic, names.REASON_DEAD_LETTER)
 
     if idle_specs:
         shortest_idle = min(spec.flush.idle_flush or 0 for spec in idle_specs) / 1000

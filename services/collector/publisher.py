@@ -26,7 +26,7 @@ import json
 import logging
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaProducer
@@ -118,6 +118,10 @@ class Publisher:
         self._room = asyncio.Event()
         self._recovered = asyncio.Event()
         self._partitions: list[int] = []
+        # The received label is the partition a source's batches go to; batches sealed before the first
+        # partition list came from Kafka are counted once it has (see _count_received).
+        self._known_partitions: list[int] = []
+        self._uncounted: Counter[str] = Counter()
         self._acked_next: dict[int, int] = {}  # partition -> offset after our highest acknowledged record
         self._inflight: dict[int, list[int]] = {}  # partition -> lower bounds of records sent, not yet acked
         self._sent: set[SealedBatch] = set()  # sent at least once, not acknowledged yet
@@ -126,8 +130,9 @@ class Publisher:
         self._last_report = 0.0
         self._last_save = 0.0
         # Series exist from the start, so a dashboard (and a test) sees 0 rather than nothing.
-        metrics.failed(topic, "kafka_send_retry", 0)
-        metrics.dropped(topic, names.REASON_BUFFER_FULL, 0)
+        metrics.failed(topic, names.REASON_KAFKA_SEND_RETRY, 0)
+        for reason in (names.REASON_BUFFER_FULL, names.REASON_KAFKA_REJECTED, names.REASON_STOPPED_UNSENT):
+            metrics.lost(topic, reason, 0)
         gauge = metrics.buffer_fill
         self._memory_gauge = gauge.labels(metrics.service, "memory")
         self._spill_gauge = gauge.labels(metrics.service, "spill")
@@ -158,6 +163,7 @@ class Publisher:
         for partition, offset in end_offsets.items():
             self._acked_next[partition] = max(self._acked_next.get(partition, 0), offset)
         self._partitions = sorted(end_offsets)
+        self._learn_partitions(self._partitions)
         replays: list[asyncio.Task[None]] = []
         for meta, ref in self._left_behind:
             if meta.batch_id in already_in_kafka:
@@ -260,7 +266,7 @@ class Publisher:
             key, count, self._sequence, uuid.uuid4().hex, acks, positions, encode(Batch(events=pending.events))
         )
         self._sequence += 1
-        self.metrics.received(key.split(":", 1)[0], "", count)
+        self._count_received(key, count)
         if self.spill is not None and self.memory_events > self.memory_limit and not positions:
             self._spill(sealed)
         self._chain(sealed)
@@ -351,7 +357,7 @@ class Publisher:
                         "error": repr(exc),
                     },
                 )
-                self.metrics.failed(self.topic, "kafka_rejected", batch.count)
+                self.metrics.lost(self.topic, names.REASON_KAFKA_REJECTED, batch.count)
                 metadata = None
                 break
             except Exception as exc:  # noqa: BLE001 - anything else would lose the batch: retry, loudly
@@ -365,7 +371,7 @@ class Publisher:
                         extra={"topic": self.topic, "source": batch.key, "events": batch.count},
                     )
                 self._kafka_trouble(exc, batch, attempt, delay)
-                self.metrics.failed(self.topic, "kafka_send_retry", batch.count)
+                self.metrics.failed(self.topic, names.REASON_KAFKA_SEND_RETRY, batch.count)
                 if attempt > 1:
                     self._partitions = []  # partitions may have changed: ask again
                 await asyncio.sleep(delay)
@@ -379,7 +385,22 @@ class Publisher:
             if not found:
                 raise KafkaError(f"no partitions known for {self.topic}")
             self._partitions = sorted(found)
+            self._learn_partitions(self._partitions)
         return self._partitions
+
+    def _count_received(self, key: str, count: int) -> None:
+        if self._known_partitions:
+            self.metrics.received(self.topic, partition_for(key.encode(), self._known_partitions), count)
+        else:
+            self._uncounted[key] += count
+
+    def _learn_partitions(self, partitions: list[int]) -> None:
+        if not partitions:
+            return
+        self._known_partitions = partitions
+        uncounted, self._uncounted = self._uncounted, Counter()
+        for key, count in uncounted.items():
+            self._count_received(key, count)
 
     def _register(self, batch: SealedBatch, partition: int) -> None:
         self._sent.add(batch)
@@ -526,7 +547,7 @@ class Publisher:
                 "stopping with batches Kafka did not take and no spill: their lines are lost unless re-read from files",
                 extra={"topic": self.topic, "batches": len(left), "events": events},
             )
-            self.metrics.dropped(self.topic, "stopped_unsent", events)
+            self.metrics.lost(self.topic, names.REASON_STOPPED_UNSENT, events)
             return
         for batch in sorted(left, key=lambda b: b.sequence):
             self._spill(batch)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import faust
+from faust.types import FutureMessage
 
 from streamstash import names
 from streamstash.config import PipelineConfig
@@ -35,12 +38,22 @@ def build_app(config: PipelineConfig) -> faust.App:
                 result = parser.parse_record(record.value, message.topic, message.partition, message.offset)
             metrics.received(message.topic, message.partition, result.received)
             if result.parsed:
-                await parsed_topic.send(key=record.key, value=encode(Batch(events=result.parsed)))
-                metrics.sent(topics.parsed, message.partition, len(result.parsed))
+                await parsed_topic.send(
+                    key=record.key, value=encode(Batch(events=result.parsed)), callback=count_sent(len(result.parsed))
+                )
             if result.dead_letters:
                 await dlq_topic.send(key=record.key, value=encode(DeadLetterBatch(letters=result.dead_letters)))
-                metrics.failed(message.topic, "dead_letter", len(result.dead_letters))
+                metrics.failed(message.topic, names.REASON_DEAD_LETTER, len(result.dead_letters))
             if result.dropped:
-                metrics.dropped(message.topic, "drop_filter", result.dropped)
+                metrics.dropped(message.topic, names.REASON_DROP_FILTER, result.dropped)
+
+    def count_sent(events: int) -> Callable[[FutureMessage], None]:
+        """Counted once Kafka acknowledged the record, under the partition it landed on."""
+
+        def sent(delivered: FutureMessage) -> None:
+            metadata = delivered.result()
+            metrics.sent(metadata.topic, metadata.partition, events)
+
+        return sent
 
     return app

@@ -102,7 +102,7 @@ class UdpInput(InputCommon):
         10_000,
         ge=1,
         description="Datagrams held while the collector's buffers are full; UDP cannot push back, so "
-        'beyond this they are dropped and counted (`streamstash_events_dropped{reason="buffer_full"}`).',
+        'beyond this they are lost and counted (`streamstash_events_lost{reason="buffer_full"}`).',
         examples=[50000],
     )
 

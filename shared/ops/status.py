@@ -45,6 +45,7 @@ class ServiceStatus:
     events_out: float | None = None
     events_failed: float | None = None
     events_dropped: float | None = None
+    events_lost: float | None = None
     endpoints: list[str] = field(default_factory=list)
 
 
@@ -113,6 +114,7 @@ async def collect_status(config: PipelineConfig, endpoints: dict[str, list[str]]
             status.events_out = sum(t.get("sent", 0.0) for t in scraped)
             status.events_failed = sum(t.get("failed", 0.0) for t in scraped)
             status.events_dropped = sum(t.get("dropped", 0.0) for t in scraped)
+            status.events_lost = sum(t.get("lost", 0.0) for t in scraped)
     return PipelineStatus(
         taken_at=time.time(),
         services=services,

@@ -1,4 +1,18 @@
-"""The metrics every service exposes (Vector's component spec: received, sent, errors, dropped)."""
+"""The metrics every service exposes (Vector's component spec: received, sent, errors, dropped), and losses.
+
+The labels mean the same in every service. ``topic`` is always a Kafka topic and ``partition`` one of
+its partitions:
+
+* ``received``: where the events were read from. The collector reads no topic: there it is the topic and
+  partition the events are bound for (``logs.raw``, the partition of their source).
+* ``sent``: where they were written and acknowledged. The indexer writes to Elasticsearch: there it is
+  the topic and partition they were read from.
+* ``failed``, ``dropped``, ``lost``: the topic they were read from (the collector: bound for), and a
+  ``reason`` from ``names.REASON_*``.
+
+``dropped`` counts what the pipeline leaves out on purpose (a `drop` filter, a duplicate delivery, an
+event an aggregation consumed); ``lost`` counts what was meant to go on and never will, and should stay 0.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +47,13 @@ class ServiceMetrics:
         )
         self.events_dropped = Counter(
             "streamstash_events_dropped",
-            "Events dropped on purpose (a `drop` filter).",
+            "Events left out on purpose (a `drop` filter, a duplicate delivery, consumed by an aggregation).",
+            ["service", "topic", "reason"],
+            registry=self.registry,
+        )
+        self.events_lost = Counter(
+            "streamstash_events_lost",
+            "Events lost: meant to go on, and never will (UDP with full buffers, refused by Kafka); should be 0.",
             ["service", "topic", "reason"],
             registry=self.registry,
         )
@@ -77,6 +97,9 @@ class ServiceMetrics:
 
     def dropped(self, topic: str, reason: str, count: int = 1) -> None:
         self.events_dropped.labels(self.service, topic, reason).inc(count)
+
+    def lost(self, topic: str, reason: str, count: int = 1) -> None:
+        self.events_lost.labels(self.service, topic, reason).inc(count)
 
     def reread(self, topic: str, reason: str, count: int = 1) -> None:
         self.consumer_rereads.labels(self.service, topic, reason).inc(count)

@@ -15,6 +15,7 @@ from tests.fault.support import (
     append,
     assert_aggregates_exact,
     assert_exactly_once,
+    assert_nothing_lost,
     lines_for,
     task_pipeline_body,
 )
@@ -52,6 +53,7 @@ def test_stack_restart_mid_stream_loses_and_duplicates_nothing(own_stack, tmp_pa
         wait_for_count(es, pipeline.index, len(lines), timeout=180)
         wait_for_count(es, pipeline.aggregate_index, len(expected_every(lines, EVERY)), timeout=120)
         assert all(process.alive() for process in services)
+        assert_nothing_lost(services)
     finally:
         stop_all(services)
     assert_exactly_once(es, pipeline.index, lines)

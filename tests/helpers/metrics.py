@@ -16,6 +16,7 @@ REQUIRED_FAMILIES = (
     "streamstash_events_sent",
     "streamstash_events_failed",
     "streamstash_events_dropped",
+    "streamstash_events_lost",
     "streamstash_batch_seconds",
 )
 # Services that consume Kafka topics, so report their lag per assigned partition.

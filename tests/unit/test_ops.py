@@ -175,7 +175,13 @@ def snapshot(taken_at: float, parser_in: float | None, parser_out: float | None,
         raw_records=1_000,
         services=[
             ServiceStatus(
-                service="collector", instances=1, events_in=0, events_out=1_000, events_failed=0, events_dropped=0
+                service="collector",
+                instances=1,
+                events_in=0,
+                events_out=1_000,
+                events_failed=0,
+                events_dropped=0,
+                events_lost=0,
             ),
             ServiceStatus(
                 service="parser",
@@ -185,6 +191,7 @@ def snapshot(taken_at: float, parser_in: float | None, parser_out: float | None,
                 events_out=parser_out,
                 events_failed=3,
                 events_dropped=1,
+                events_lost=2,
             ),
             ServiceStatus(service="aggregator", instances=None),
         ],
@@ -207,11 +214,11 @@ def table_rows(previous: PipelineStatus | None, current: PipelineStatus) -> tupl
 def test_top_shows_instances_rates_lag_failures_and_the_dlq() -> None:
     screen, rows = table_rows(None, snapshot(100.0, 400, 390, lag=12))
     assert "DLQ records 7" in screen and "raw records 1000" in screen
-    assert rows["service"] == ["instances", "in/s", "out/s", "lag", "failed", "dropped"]
-    assert rows["parser"] == ["2", "-", "-", "12", "3", "1"], "no rate before a second snapshot"
-    assert rows["aggregator"] == ["-", "-", "-", "-", "-", "-"], "nothing known: dashes, not zeros"
+    assert rows["service"] == ["instances", "in/s", "out/s", "lag", "failed", "dropped", "lost"]
+    assert rows["parser"] == ["2", "-", "-", "12", "3", "1", "2"], "no rate before a second snapshot"
+    assert rows["aggregator"] == ["-", "-", "-", "-", "-", "-", "-"], "nothing known: dashes, not zeros"
     _, rows = table_rows(snapshot(100.0, 400, 390, lag=12), snapshot(102.0, 1_400, 1_190, lag=0))
-    assert rows["parser"] == ["2", "500.0", "400.0", "0", "3", "1"]
+    assert rows["parser"] == ["2", "500.0", "400.0", "0", "3", "1", "2"]
 
 
 def test_status_json_is_machine_readable() -> None:
@@ -308,6 +315,7 @@ def test_every_service_has_the_standard_families() -> None:
     metrics.sent("logs.aggregated", 1, 2)
     metrics.failed("logs.parsed", "decode")
     metrics.dropped("logs.parsed", "drop_filter", 3)
+    metrics.lost("logs.parsed", "buffer_full", 0)
     metrics.observe_batch("aggregate", 0.02)
     metrics.lag("logs.parsed", 1, 40)
     metrics.lag("logs.parsed", 2, 0)
@@ -318,6 +326,7 @@ def test_every_service_has_the_standard_families() -> None:
         "streamstash_events_sent",
         "streamstash_events_failed",
         "streamstash_events_dropped",
+        "streamstash_events_lost",
         "streamstash_batch_seconds",
         "streamstash_consumer_lag",
         "streamstash_buffer_fill",
