@@ -9,6 +9,7 @@ import urllib.request
 from prometheus_client.parser import text_string_to_metric_families
 
 from streamstash import names
+from streamstash.runtime.metrics import ServiceMetrics
 from tests.helpers.waiting import wait_until
 
 REQUIRED_FAMILIES = (
@@ -26,13 +27,21 @@ LAG = "streamstash_consumer_lag"
 
 def scrape(port: int, host: str = "127.0.0.1") -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
     with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5) as response:  # noqa: S310
-        text = response.read().decode()
+        return parse_samples(response.read().decode())
+
+
+def parse_samples(text: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
     samples: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
     for family in text_string_to_metric_families(text):
         samples.setdefault(f"family:{family.name}", {})  # declared even before its first sample
         for sample in family.samples:
             samples.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
     return samples
+
+
+def counted(metrics: ServiceMetrics, kind: str, **labels: str) -> float:
+    """The total of ``streamstash_events_<kind>`` in an in-process registry, over matching labels."""
+    return total(parse_samples(metrics.render().decode()), f"streamstash_events_{kind}_total", **labels)
 
 
 def total(samples: dict, name: str, **labels: str) -> float:

@@ -27,8 +27,7 @@ from streamstash.events.envelope import (
 from streamstash.runtime.metrics import ServiceMetrics
 from streamstash.services.aggregator.app import Aggregator, Endpoints, wire
 from tests.helpers.faust_memory import UNUSED_BROKER, Outbox, memory_app
-from tests.helpers.metrics import total
-from tests.unit.test_ops import families
+from tests.helpers.metrics import counted
 
 PARTITIONS = 4
 PIPELINE = """
@@ -51,12 +50,8 @@ class Wired:
         self.durable_calls: list[dict[bytes, bytes]] = []  # the table as it was at each durability barrier
         self.now = 1000.0
 
-    def counter(self, name: str, **labels: str) -> float:
-        samples: dict = {}
-        for family, found in families(self.aggregator.metrics).items():
-            for sample in found:
-                samples.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
-        return total(samples, f"streamstash_events_{name}_total", **labels)
+    def counter(self, kind: str, **labels: str) -> float:
+        return counted(self.aggregator.metrics, kind, **labels)
 
 
 @pytest.fixture
