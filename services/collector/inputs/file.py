@@ -55,8 +55,6 @@ def file_identity(stat: os.stat_result) -> str:
 
 class FileInput:
     name = names.SOURCE_FILE
-    # Started only after crash recovery and the previous run's spill are done (see recovery.py).
-    waits_for_recovery = True
 
     def __init__(self, settings: FileSettings, checkpoints: CheckpointStore) -> None:
         self.settings = settings
