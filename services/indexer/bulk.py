@@ -46,10 +46,6 @@ class ItemResult(enum.Enum):
     RETRY = "retry"
     REJECTED = "rejected"
 
-    @property
-    def settled_in_elasticsearch(self) -> bool:
-        return self in (ItemResult.CREATED, ItemResult.UPDATED, ItemResult.ALREADY_INDEXED)
-
 
 def is_retryable_status(status: int) -> bool:
     return status == THROTTLED or status >= 500

@@ -29,8 +29,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 Parser = Callable[[str], datetime | None]
 
 NAMED_FORMATS = {"HTTPDATE": "dd/MMM/yyyy:HH:mm:ss Z"}
-EPOCH_FORMATS = ("UNIX", "UNIX_MS")
-KNOWN_NAMED = ("ISO8601", "UNIX", "UNIX_MS", "TAI64N", *NAMED_FORMATS)
 
 
 def utc_now() -> datetime:
@@ -290,7 +288,6 @@ class JodaPattern:
     regex: re.Pattern[str]
     fields: tuple[_Field, ...]
     has_year: bool
-    has_zone: bool
 
 
 @functools.lru_cache(maxsize=256)
@@ -314,7 +311,6 @@ def compile_joda(pattern: str) -> JodaPattern:
         regex=re.compile("".join(parts)),
         fields=tuple(fields),
         has_year=bool(kinds & {"year", "year2"}),
-        has_zone=bool(kinds & {"offset", "zoneid"}),
     )
 
 

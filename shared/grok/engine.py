@@ -165,7 +165,7 @@ class CompiledExpression:
         regex_text = self.expansion.regex
         self.analysis = analyze(regex_text)
         fast, fast_error = _compile(compile_fast, regex_text)
-        guarded, guarded_error = _compile(lambda pattern: regex.compile(pattern, regex.VERSION0), regex_text)
+        guarded, _ = _compile(lambda pattern: regex.compile(pattern, regex.VERSION0), regex_text)
         if fast is None and guarded is None:
             raise GrokError(f"pattern {text!r} does not compile as a regular expression: {fast_error}")
         if fast is not None and guarded is not None and fast.groupindex != guarded.groupindex:

@@ -107,7 +107,6 @@ class Aggregation:
     spec: dict[str, Any] | None = None  # the AggregationSpec, or None when it could not be translated
     flags: dict[str, Any] = field(default_factory=dict)  # constant fields set on the emitted event
     metric_names: list[str] = field(default_factory=list)
-    consumes_events: bool = False  # Logstash drops the aggregated raw events (event.cancel / else drop)
     findings: list[Finding] = field(default_factory=list)  # what the report says about it
 
     @property
@@ -300,7 +299,6 @@ class Recogniser:
         consumes = any(code.cancels_all for code in codes) or any(code.cancels_others for code in codes)
         aggregation.flags = flags
         aggregation.metric_names = list(metrics)
-        aggregation.consumes_events = consumes
         for flag, value in flags.items():
             if flag != names.FIELD_AGGREGATED or value is not True:
                 self.report.note(

@@ -398,7 +398,6 @@ class Translator:
                 and all(attribute.name in ("id",) for attribute in otherwise[0].attributes)
             ):
                 spec["index_events"] = False
-                aggregation.consumes_events = True
                 routed = aggregation.routed_condition()
                 drop_line = otherwise[0].location.line
                 # Events the aggregation does not take were dropped by the same `else` in Logstash.
