@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamstash import names
+from streamstash.events.dissect import compile_dissect
 from streamstash.events.fieldpath import parse_path
-from streamstash.filters.dissect import compile_dissect
 from streamstash.grok import Grok
 from streamstash.logstash import ast
 from streamstash.logstash.aggregate import Aggregation, Recogniser, Site, Verbatim, aggregation_name, task_id_of
