@@ -15,6 +15,7 @@ import time
 import uuid
 
 from aiokafka import AIOKafkaProducer
+from prometheus_client import Counter
 
 from streamstash import names
 from streamstash.config.common import BatchSettings
@@ -63,6 +64,14 @@ class Publisher:
         self.sender.producer = producer
         self._left_behind: list[tuple[SpillMeta, SpillRef]] = []
         self._monitor_task: asyncio.Task[None] | None = None
+        # The standard counters are labelled by topic and partition; which input the events came from
+        # is this one's label.
+        self.input_events = Counter(
+            "streamstash_collector_input_events",
+            "Events each kind of input handed over (file, docker, tcp, udp, stdin), counted as batches are sealed.",
+            ["input"],
+            registry=metrics.registry,
+        )
         # Series exist from the start, so a dashboard (and a test) sees 0 rather than nothing.
         metrics.failed(topic, names.REASON_KAFKA_SEND_RETRY, 0)
         for reason in (names.REASON_BUFFER_FULL, names.REASON_KAFKA_REJECTED, names.REASON_STOPPED_UNSENT):
@@ -145,6 +154,7 @@ class Publisher:
         if sealed is None:
             return
         self.sender.partitions.count_received(key, sealed.count)
+        self.input_events.labels(key.split(":", 1)[0]).inc(sealed.count)  # source keys start with the kind
         if self.buffers.should_spill(sealed):
             self.buffers.spill_batch(sealed)
         self.sender.chain(sealed)

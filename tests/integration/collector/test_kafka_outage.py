@@ -281,7 +281,7 @@ def test_stopped_while_kafka_is_down_the_next_run_sends_the_spill_once(
     spill_dir = state / "collector" / "spill"
 
     def tcp_received(port: int) -> float:
-        return total(scrape(port), "streamstash_events_received_total", topic=names.SOURCE_TCP)
+        return total(scrape(port), "streamstash_collector_input_events_total", input=names.SOURCE_TCP)
 
     first = ServiceProcess(
         "collector", pipeline.path, stand_in.kafka, stand_in.elasticsearch, log_dir, name="collector-1"
