@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import random
 import subprocess
@@ -33,13 +32,14 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
 from aiokafka import AIOKafkaConsumer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from servers import kafka_or_local  # noqa: E402 - bench/, beside this script
 
 from streamstash.aggregation.folding import TaskAggregator  # noqa: E402
 from streamstash.aggregation.processor import RecordProcessor  # noqa: E402
@@ -52,18 +52,6 @@ from streamstash.kafka.topics import ensure_topics  # noqa: E402
 
 RECORD_EVENTS = 500
 START_MS = 1_795_255_200_000
-
-
-@contextlib.contextmanager
-def local_stack(directory: Path) -> Iterator[str]:
-    from streamstash.stack.manager import LocalStack
-
-    stack = LocalStack(directory)
-    addresses = stack.up()
-    try:
-        yield addresses.kafka
-    finally:
-        stack.down()
 
 
 def write_config(directory: Path, kafka: str, every: int, partitions: int) -> tuple[Path, PipelineConfig]:
@@ -269,8 +257,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-aggregate-") as temporary:
         directory = Path(temporary)
-        with contextlib.ExitStack() as stack:
-            kafka = args.kafka or stack.enter_context(local_stack(directory / "stack"))
+        with kafka_or_local(args.kafka, directory / "stack") as kafka:
             path, config = write_config(directory, kafka, args.every, args.partitions)
             records = parsed_records(args.events, args.tasks)
             asyncio.run(load_parsed(config, records))

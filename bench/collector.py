@@ -30,12 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
+from servers import kafka_or_local  # bench/, beside this script
 
 from streamstash.config import PipelineConfig
 from streamstash.events.envelope import decode_batch
 from streamstash.kafka.clients import make_producer
 from streamstash.kafka.topics import ensure_topics
-from streamstash.stack.manager import LocalStack
 
 AGENTS = [
     "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
@@ -56,16 +56,6 @@ def write_access_log(path: Path, count: int) -> int:
                 )
             )
     return path.stat().st_size
-
-
-@contextlib.contextmanager
-def local_kafka(directory: Path) -> Iterator[str]:
-    stack = LocalStack(directory)
-    addresses = stack.up()
-    try:
-        yield addresses.kafka
-    finally:
-        stack.down()
 
 
 def pipeline(kafka: str, state: Path, log_file: Path, prefix: str) -> PipelineConfig:
@@ -171,8 +161,7 @@ def main() -> None:
         log_file = work / "access.log"
         size = write_access_log(log_file, args.lines)
         print(f"{args.lines:,} lines, {size / 1e6:.1f} MB in {log_file}")
-        with contextlib.ExitStack() as stack:
-            kafka = args.kafka or stack.enter_context(local_kafka(work / "stack"))
+        with kafka_or_local(args.kafka, work / "stack") as kafka:
             prefix = f"bench{int(time.time())}"
             config = pipeline(kafka, work / "state", log_file, prefix)
 

@@ -35,8 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from index import run_ceiling  # noqa: E402
-from parse import generate_lines  # noqa: E402
 from servers import add_server_options, run_on_servers  # noqa: E402
+from workload import generate_lines  # noqa: E402
 
 from streamstash.stack.manager import StackAddresses  # noqa: E402
 from tests.helpers.processes import ServiceProcess  # noqa: E402

@@ -25,14 +25,14 @@ import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from parse import GROK_PATTERN, generate_lines  # noqa: E402
+from servers import local_stack  # noqa: E402
+from workload import GROK_PATTERN, generate_lines  # noqa: E402
 
 from streamstash.config import load_pipeline  # noqa: E402
 from streamstash.events.envelope import Batch, Event, Source, encode  # noqa: E402
 from streamstash.filters import FilterChain  # noqa: E402
 from streamstash.kafka.topics import ensure_topics  # noqa: E402
 from streamstash.services.parser.logic import RecordParser  # noqa: E402
-from streamstash.stack.manager import LocalStack  # noqa: E402
 
 RECORD_EVENTS = 500
 
@@ -184,9 +184,7 @@ def measure(count: int) -> str:
     lines = generate_lines(count)
     with tempfile.TemporaryDirectory(prefix="streamstash-bench-") as scratch:
         directory = Path(scratch)
-        stack = LocalStack(directory / "stack")
-        addresses = stack.up()
-        try:
+        with local_stack(directory / "stack") as addresses:
             prefix = f"bench{uuid.uuid4().hex[:8]}"
             config_path = write_config(directory, addresses.kafka, addresses.elasticsearch, prefix)
             config = load_pipeline(config_path, env={})
@@ -196,8 +194,6 @@ def measure(count: int) -> str:
             service = parser_service(
                 config_path, addresses.kafka, addresses.elasticsearch, count, directory / "parser.log"
             )
-        finally:
-            stack.down()
     return (
         f"parser service (Faust, 1 process, Kafka in/out): {service:>10,.0f} lines/s\n"
         f"plain aiokafka loop, same work:                   {baseline:>10,.0f} lines/s\n"

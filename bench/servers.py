@@ -1,11 +1,12 @@
-"""Where a benchmark runs: real servers when given, else a local stand-in started for the run."""
+"""Where a benchmark runs: real servers when given, else a local stack started for the run (every bench's)."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from streamstash import names
@@ -33,9 +34,26 @@ def run_on_servers(
     if args.kafka and args.elasticsearch:
         run(args, work, StackAddresses(args.kafka, args.elasticsearch, work, 0))
         return
-    stack = LocalStack(work / "stack")
+    with local_stack(work / "stack") as addresses:
+        run(args, work, addresses)
+
+
+@contextlib.contextmanager
+def local_stack(directory: Path) -> Iterator[StackAddresses]:
+    """A local stack (Kafka and the Elasticsearch stand-in) in ``directory``, stopped when the block ends."""
+    stack = LocalStack(directory)
     addresses = stack.up()
     try:
-        run(args, work, addresses)
+        yield addresses
     finally:
         stack.down()
+
+
+@contextlib.contextmanager
+def kafka_or_local(kafka: str | None, directory: Path) -> Iterator[str]:
+    """``kafka`` when given (--kafka), else the Kafka of a local stack started in ``directory``."""
+    if kafka:
+        yield kafka
+        return
+    with local_stack(directory) as addresses:
+        yield addresses.kafka

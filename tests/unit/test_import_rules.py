@@ -3,7 +3,7 @@
 * The library (`shared/`, the package `streamstash`) never imports a service (`streamstash.services`):
   services build on the library, and the CLI's service commands live above both (`services/cli.py`).
 * No two modules import each other, directly or round a circle, so each can be read and tested without
-  the others being half-initialised.
+  the others being half-initialised. The bench scripts (`bench/`, importing each other by bare name) too.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # The pyproject `package-dir` mapping: package prefix -> directory.
 PACKAGES = {"streamstash": ROOT / "shared", "streamstash.services": ROOT / "services"}
 SERVICES = "streamstash.services"
+BENCH = ROOT / "bench"
 
 
 def modules() -> dict[str, Path]:
@@ -26,6 +27,10 @@ def modules() -> dict[str, Path]:
                 parts = parts[:-1]
             found[".".join([prefix, *parts])] = path
     return found
+
+
+def bench_scripts() -> dict[str, Path]:
+    return {path.stem: path for path in BENCH.glob("*.py")}
 
 
 def imported_names(name: str, path: Path) -> set[str]:
@@ -45,7 +50,7 @@ def imported_names(name: str, path: Path) -> set[str]:
 
 
 def import_graph() -> dict[str, set[str]]:
-    known = modules()
+    known = {**modules(), **bench_scripts()}
     return {name: (imported_names(name, path) & set(known)) - {name} for name, path in known.items()}
 
 
