@@ -18,6 +18,7 @@ from streamstash import names
 from streamstash.aggregation.routing import TaskRouter
 from streamstash.config import PipelineConfig
 from streamstash.config.indexer import ElasticsearchOutput
+from streamstash.events.envelope import Event
 from streamstash.kafka.clients import consumer_group, make_consumer, make_producer
 from streamstash.kafka.compat.internals import coordinator_known, member_id
 from streamstash.kafka.membership import leave_for_predecessor, remember_member
@@ -89,6 +90,17 @@ def document_builders(config: PipelineConfig) -> dict[str, DocumentBuilder]:
     }
 
 
+def consumed_by_aggregations(config: PipelineConfig) -> Callable[[Event], bool] | None:
+    """What the indexer leaves out: events an aggregation with `index_events: false` takes (None: nothing).
+
+    Routed here rather than marked upstream: bench/routing.py measured the same routing cost wherever it
+    runs, and a mark would tie the indexer's choice to the parser's configuration and to when an event
+    was parsed, not to the pipeline the indexer runs.
+    """
+    router = TaskRouter(config.aggregations)
+    return router.is_consumed if router.consumes else None
+
+
 async def run_indexer(config: PipelineConfig, stop: asyncio.Event) -> None:
     topics = config.kafka.topics
     output = config.outputs.elasticsearch
@@ -116,7 +128,7 @@ async def run_indexer(config: PipelineConfig, stop: asyncio.Event) -> None:
         client=client,
         dead_letters=DeadLetterSink(producer, topics.dlq),
         builders=document_builders(config),
-        skip=TaskRouter(config.aggregations).is_consumed,
+        skip=consumed_by_aggregations(config),
         bulk=bulk,
         metrics=metrics,
         writer_factory=lambda observer: BulkWriter(client, retry, observer),

@@ -373,6 +373,8 @@ def test_router_leaves_untimed_events_to_the_indexer_for_event_time_rules() -> N
     both = make_processor(ISSUE_CASE + WINDOWED + "    index_events: true\n").aggregator.router
     assert not both.is_consumed(timed)
     assert both.is_consumed(untimed)  # only the every-N aggregation takes it, and it keeps no raw events
+    # The indexer routes nothing at all unless an aggregation consumes its events.
+    assert both.consumes and router.consumes and not indexed.consumes
 
 
 def test_partition_for_matches_kafkas_default_partitioner() -> None:
