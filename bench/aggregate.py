@@ -39,16 +39,16 @@ from aiokafka import AIOKafkaConsumer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from servers import kafka_or_local  # noqa: E402 - bench/, beside this script
+from servers import kafka_or_local
 
-from streamstash.aggregation.folding import TaskAggregator  # noqa: E402
-from streamstash.aggregation.processor import RecordProcessor  # noqa: E402
-from streamstash.aggregation.records import encode_task_record, task_records  # noqa: E402
-from streamstash.aggregation.routing import TaskRouter  # noqa: E402
-from streamstash.config import PipelineConfig, load_pipeline  # noqa: E402
-from streamstash.events.envelope import Batch, Event, Source, decode_batch, encode, event_id, format_timestamp  # noqa: E402
-from streamstash.kafka.clients import make_producer  # noqa: E402
-from streamstash.kafka.topics import ensure_topics  # noqa: E402
+from streamstash.aggregation.folding import TaskAggregator
+from streamstash.aggregation.processor import RecordProcessor
+from streamstash.aggregation.records import encode_task_record, task_records
+from streamstash.aggregation.routing import TaskRouter
+from streamstash.config import PipelineConfig, load_pipeline
+from streamstash.events.envelope import Batch, Event, Source, decode_batch, encode, event_id, format_timestamp
+from streamstash.kafka.clients import make_producer
+from streamstash.kafka.topics import ensure_topics
 
 RECORD_EVENTS = 500
 START_MS = 1_795_255_200_000
@@ -121,7 +121,7 @@ async def load_parsed(config: PipelineConfig, records: list[Batch]) -> None:
 
 def folded(port: int, topic: str) -> float:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
             text = response.read().decode()
     except OSError:
         return 0.0
@@ -156,7 +156,7 @@ def run_aggregator(
         str(port),
     ]
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
         try:
             topic = config.kafka.topics.tasks
             deadline = time.monotonic() + 900

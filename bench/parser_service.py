@@ -25,14 +25,14 @@ import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from servers import local_stack  # noqa: E402
-from workload import GROK_PATTERN, generate_lines  # noqa: E402
+from servers import local_stack
+from workload import GROK_PATTERN, generate_lines
 
-from streamstash.config import load_pipeline  # noqa: E402
-from streamstash.events.envelope import Batch, Event, Source, encode  # noqa: E402
-from streamstash.filters import FilterChain  # noqa: E402
-from streamstash.kafka.topics import ensure_topics  # noqa: E402
-from streamstash.services.parser.logic import RecordParser  # noqa: E402
+from streamstash.config import load_pipeline
+from streamstash.events.envelope import Batch, Event, Source, encode
+from streamstash.filters import FilterChain
+from streamstash.kafka.topics import ensure_topics
+from streamstash.services.parser.logic import RecordParser
 
 RECORD_EVENTS = 500
 
@@ -118,10 +118,12 @@ async def aiokafka_loop(kafka: str, config_path: Path, total: int) -> float:
 
 def received(port: int) -> float:
     try:
-        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()  # noqa: S310
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
     except OSError:
         return 0.0
-    return sum(float(value) for value in re.findall(r"^streamstash_events_received_total\{[^}]*\} (\S+)$", text, re.M))
+    return sum(
+        float(value) for value in re.findall(r"^streamstash_events_received_total\{[^}]*\} (\S+)$", text, re.MULTILINE)
+    )
 
 
 def parser_service(config_path: Path, kafka: str, elasticsearch: str, total: int, log_path: Path) -> float:
@@ -135,7 +137,7 @@ def parser_service(config_path: Path, kafka: str, elasticsearch: str, total: int
                 "streamstash.services.cli",
                 "parser",
                 "--config",
-                str(config_path),  # noqa: S603
+                str(config_path),
                 "--kafka",
                 kafka,
                 "--elasticsearch",

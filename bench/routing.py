@@ -162,7 +162,7 @@ def _chunks(lines: list[str], size: int) -> list[list[str]]:
     return [lines[start : start + size] for start in range(0, len(lines), size)]
 
 
-def _builder(config: PipelineConfig):  # noqa: ANN202 - the indexer's DocumentBuilder
+def _builder(config: PipelineConfig):
     return document_builders(config)[config.kafka.topics.parsed]
 
 

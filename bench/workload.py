@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 # COMBINEDAPACHELOG with the two numeric fields typed (bytes stays `(?:NUMBER|-)`, as in Logstash).
 GROK_PATTERN = (
@@ -38,12 +38,16 @@ SEGMENTS = [
 ]
 EXTENSIONS = ["", "", ".html", ".png", ".jpg", ".js", ".css", ".json", ".xml"]
 AGENTS = [
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_1) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/32.0.1700.77 Safari/537.36",
+    (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_1) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/32.0.1700.77 Safari/537.36"
+    ),
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
     "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-    "Version/17.1 Mobile/15E148 Safari/604.1",
+    (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/17.1 Mobile/15E148 Safari/604.1"
+    ),
     "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
     "curl/8.4.0",
     "python-requests/2.31.0",
@@ -64,7 +68,7 @@ USERS = ["-"] * 30 + ["alice", "bob", "svc-backup"]
 def generate_lines(count: int, seed: int = 42) -> list[str]:
     """`count` realistic combined-format lines; about 6% have `-` bytes, some hostnames and IPv6 clients."""
     rng = random.Random(seed)
-    start = datetime(2015, 1, 4, 5, 13, 42, tzinfo=timezone.utc)
+    start = datetime(2015, 1, 4, 5, 13, 42, tzinfo=UTC)
     lines = []
     for index in range(count):
         roll = rng.random()

@@ -72,7 +72,7 @@ class FrameSplitter:
             self.mode = "octet-counting"
             return True
         digits = len(head) - len(head.lstrip(b"0123456789"))
-        if digits == len(head) and digits <= MAX_LENGTH_DIGITS or head[digits:] == b" ":
+        if (digits == len(head) and digits <= MAX_LENGTH_DIGITS) or head[digits:] == b" ":
             return False  # "123" or "123 ": not enough yet to tell
         self.mode = "newline"
         return True

@@ -148,7 +148,7 @@ class LineSink:
 
     emit: Emit
 
-    async def flush(self, key: str) -> None:  # noqa: B027 - nothing to flush without multiline
+    async def flush(self, key: str) -> None:
         return None
 
     async def __aenter__(self) -> LineSink:

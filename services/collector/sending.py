@@ -177,7 +177,7 @@ class OrderedSender:
                 self.metrics.lost(self.topic, names.REASON_KAFKA_REJECTED, batch.count)
                 metadata = None
                 break
-            except Exception as exc:  # noqa: BLE001 - anything else would lose the batch: retry, loudly
+            except Exception as exc:
                 batch.handed_over.set()
                 attempt += 1
                 delay = retry_delay(attempt)

@@ -17,6 +17,7 @@ and its lines are read again from their files (their checkpoints never moved pas
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import struct
@@ -125,10 +126,8 @@ class Spill:
                 self._writing = self._handle = None
             self.segments.pop(segment.number, None)
             self.bytes_used -= segment.size
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 segment.path.unlink()
-            except FileNotFoundError:
-                pass
 
     def close(self) -> None:
         if self._handle is not None:

@@ -6,6 +6,7 @@ Only building here; the loop is :mod:`streamstash.services.indexer.consumer`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import Callable
@@ -56,10 +57,8 @@ async def install_template_when_reachable(
         except Exception as exc:  # noqa: BLE001 - any failure here means "not yet"; keep trying
             attempt += 1
             log.warning("cannot install index template yet", extra={"attempt": attempt, "error": repr(exc)[:300]})
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), retry.delay(attempt))
-            except TimeoutError:
-                pass
 
 
 async def take_over_slot(config: PipelineConfig, group: str) -> StateSlot:

@@ -86,7 +86,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int) -> float:
         """Exponential backoff with full jitter (AWS' analysis: spreads retrying clients best)."""
-        return random.uniform(0, min(self.max_s, self.initial_s * 2 ** max(0, attempt - 1)))
+        return random.uniform(0, min(self.max_s, self.initial_s * 2 ** max(0, attempt - 1)))  # noqa: S311 - jitter
 
 
 class BulkObserver(Protocol):

@@ -77,7 +77,7 @@ class TaskAggregator:
         live: dict[str, Accumulator] = {}
         lateness = spec.flush.allowed_lateness
         window = spec.flush.window
-        for event, newest, time in zip(events, newest_before, times):
+        for event, newest, time in zip(events, newest_before, times, strict=True):
             position = raw_position(event)
             if position is not None:
                 partition_key, at = position

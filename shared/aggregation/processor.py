@@ -109,7 +109,7 @@ class RecordProcessor:
         states: dict[str, TaskState] = {}
         times = [[event_time_ms(event) for event in group.events] for group in groups]
         newest_before, newest = _newest_before(groups, times, runtime.max_time)
-        for group, group_times, group_before in zip(groups, times, newest_before):
+        for group, group_times, group_before in zip(groups, times, newest_before, strict=True):
             key = group.key
             if split_key(key)[0] not in self.aggregator.router.by_name:
                 continue  # an aggregation removed from the pipeline since these events were re-keyed
@@ -179,11 +179,11 @@ def _newest_before(
     by_place: list[int | None] = [None] * size
     places = []
     next_place = 0
-    for group, group_times in zip(groups, times):
+    for group, group_times in zip(groups, times, strict=True):
         order = group.order or list(range(next_place, next_place + len(group_times)))
         next_place += len(group_times)
         places.append(order)
-        for place, time in zip(order, group_times):
+        for place, time in zip(order, group_times, strict=True):
             by_place[place] = time
     before: list[int | None] = [None] * size
     for place, time in enumerate(by_place):

@@ -95,7 +95,7 @@ class UdpInput(InputCommon):
     type: Literal["udp"] = Field(
         "udp", description="Listen for UDP datagrams (syslog, log4net's UdpAppender).", examples=["udp"]
     )
-    host: str = Field("127.0.0.1", description="Bind address.", examples=["0.0.0.0"])
+    host: str = Field("127.0.0.1", description="Bind address.", examples=["0.0.0.0"])  # noqa: S104 - an example
     port: int = Field(ge=0, le=65535, description="Port to listen on.", examples=[5514])
     syslog: bool = Field(True, description="Recognise RFC 3164/5424 syslog and keep its fields.", examples=[False])
     queue_datagrams: int = Field(
@@ -111,7 +111,7 @@ class TcpInput(InputCommon):
     type: Literal["tcp"] = Field(
         "tcp", description="Listen for TCP connections (syslog over TCP, nc).", examples=["tcp"]
     )
-    host: str = Field("127.0.0.1", description="Bind address.", examples=["0.0.0.0"])
+    host: str = Field("127.0.0.1", description="Bind address.", examples=["0.0.0.0"])  # noqa: S104 - an example
     port: int = Field(ge=0, le=65535, description="Port to listen on.", examples=[5514])
     syslog: bool = Field(True, description="Recognise RFC 3164/5424 syslog and keep its fields.", examples=[False])
     framing: Literal["auto", "newline", "octet-counting"] = Field(

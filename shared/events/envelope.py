@@ -13,7 +13,7 @@ re-delivery produces the same Elasticsearch document id, and the DLQ can point a
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import msgspec
@@ -140,7 +140,7 @@ def parse_event_id(value: str | None) -> EventPosition | None:
 
 def format_timestamp(epoch_seconds: float) -> str:
     """ISO 8601 in UTC with milliseconds, the form ``@timestamp`` always takes."""
-    dt = datetime.fromtimestamp(epoch_seconds, tz=timezone.utc)
+    dt = datetime.fromtimestamp(epoch_seconds, tz=UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 

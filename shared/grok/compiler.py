@@ -154,7 +154,7 @@ class _Expander:
         return f"(?:{self.expand(definition, (*stack, name))})"
 
     def _group(self, text: str, i: int, out: list[str]) -> int:
-        if text.startswith("(?P<", i) or text.startswith("(?<", i) and text[i + 3 : i + 4] not in ("=", "!"):
+        if text.startswith("(?P<", i) or (text.startswith("(?<", i) and text[i + 3 : i + 4] not in ("=", "!")):
             start = i + (4 if text[i + 2] == "P" else 3)
             return self._named_group(text, start, ">", out)
         if text.startswith("(?'", i):

@@ -127,7 +127,7 @@ def build_extractor(
             return [f"{indent}{target} = to_float({target})"]
         return []
 
-    for index, (capture, number) in enumerate(zip(captures, group_numbers)):
+    for index, (capture, number) in enumerate(zip(captures, group_numbers, strict=True)):
         simple = len(capture.path) == 1 and counts[capture.path] == 1
         if simple and number in mandatory:  # always there: no test
             if not rest:  # still in the leading run: part of the dict display (keys stay in pattern order)

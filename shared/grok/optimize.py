@@ -47,7 +47,8 @@ def _optional(state: Any, body: Any, count: int, greedy: bool) -> tuple[Any, Any
 def _rewrite(pattern: Any) -> Any:
     state = pattern.state
     data: list[tuple[Any, Any]] = []
-    for op, av in pattern.data:
+    for op, argument in pattern.data:
+        av = argument
         if op is C.SUBPATTERN:
             av = (av[0], av[1], av[2], _rewrite(av[3]))
         elif op is C.BRANCH:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from aiokafka.admin import NewTopic
@@ -42,10 +43,8 @@ async def ensure_topics(settings: KafkaSettings) -> list[str]:
         ]
         if not wanted:
             return []
-        try:
+        with contextlib.suppress(TopicAlreadyExistsError):  # another instance created them since we looked
             await admin.create_topics(wanted)
-        except TopicAlreadyExistsError:
-            pass  # another instance created them between our look and our create
         created = [topic.name for topic in wanted]
         log.info("created topics %s", created, extra={"topics": created})
         return created

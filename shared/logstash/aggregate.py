@@ -522,9 +522,7 @@ class Recogniser:
         number = _number(value)
         source = _event_get(value)
         site_map_action = code.site.plugin.get("map_action") or "create_or_update"
-        if operator == "||=" and number == 0:
-            code.inits[key] = 0
-        elif operator == "=" and number == 0 and site_map_action == "create":
+        if (operator == "||=" and number == 0) or (operator == "=" and number == 0 and site_map_action == "create"):
             code.inits[key] = 0
         elif operator == "+=" and number == 1:
             code.updates[key] = _Update("count", None, code.site, statement)

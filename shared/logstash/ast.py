@@ -9,7 +9,7 @@ translator rewrites them into the pipeline file's own `${VAR:-default}` syntax.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 
 class Bareword(str):
@@ -102,7 +102,7 @@ class MethodCall:
     arguments: list[Any]
 
 
-RValue = Union[Selector, Constant, ListLiteral, Regex, MethodCall]
+RValue = Selector | Constant | ListLiteral | Regex | MethodCall
 
 
 @dataclass(slots=True)
@@ -143,7 +143,7 @@ class Truthy:
     value: RValue
 
 
-Condition = Union[BooleanOperation, Negation, Comparison, Membership, RegexMatch, Truthy]
+Condition = BooleanOperation | Negation | Comparison | Membership | RegexMatch | Truthy
 
 
 # ---- branches and sections ------------------------------------------------------------------------------
@@ -164,7 +164,7 @@ class Branch:
     location: Location
 
 
-Node = Union[Plugin, Branch]
+Node = Plugin | Branch
 
 
 @dataclass(slots=True)

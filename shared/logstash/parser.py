@@ -19,7 +19,7 @@ from streamstash.logstash import ast
 
 GRAMMAR = Path(__file__).with_name("logstash.lark")
 _ESCAPES = {"\\": "\\", '"': '"', "'": "'", "n": "\n", "r": "\r", "t": "\t"}
-_ESCAPE = re.compile(r"\\(.)", re.S)
+_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 
 # What a person would call the grammar's terminals, for error messages.
 _TERMINAL_NAMES = {

@@ -39,6 +39,8 @@ COMMON_FILTER_OPTIONS: dict[str, Converter] = {
     "remove_tag": as_text_list,
 }
 LOGSTASH_ES_PORT = 9200
+# Logstash's network inputs listen on every interface unless told otherwise; the import keeps that.
+LOGSTASH_LISTEN_HOST = "0.0.0.0"  # noqa: S104
 
 
 class _Ignored:
@@ -174,7 +176,7 @@ class PluginTranslator:
                     attribute.location.line, f"filter {kind} option {name}", exc.message, attribute.location.text
                 )
         if kind == "grok":
-            settings["match"] = {field: patterns for field, patterns in settings.get("match", {}).items()}
+            settings["match"] = dict(settings.get("match", {}).items())
         if kind in PASS_FAILURES_ON:
             settings["dead_letter_on_failure"] = False
         return kind, self._validated_filter(plugin, kind, settings, sources)
@@ -362,7 +364,7 @@ class PluginTranslator:
         settings: dict[str, Any] = {
             "type": plugin.name,
             "port": int(as_number(plugin.get("port"), "port")),
-            "host": as_text(plugin.get("host"), "host") if plugin.get("host") is not None else "0.0.0.0",
+            "host": as_text(plugin.get("host"), "host") if plugin.get("host") is not None else LOGSTASH_LISTEN_HOST,
             # Logstash's udp/tcp inputs keep the line as it came; the syslog input parses.
             "syslog": False,
         }
@@ -385,7 +387,7 @@ class PluginTranslator:
             }
         )
         port = int(as_number(plugin.get("port"), "port")) if plugin.get("port") is not None else 514
-        host = as_text(plugin.get("host"), "host") if plugin.get("host") is not None else "0.0.0.0"
+        host = as_text(plugin.get("host"), "host") if plugin.get("host") is not None else LOGSTASH_LISTEN_HOST
         if plugin.get("grok_pattern") is not None:
             attribute = plugin.attribute("grok_pattern")
             assert attribute is not None

@@ -311,7 +311,7 @@ class Translator:
             return self._marked_branch(branch, rendered, bodies)
         steps: list[Step] = []
         previous: list[str] = []
-        for clause, text, body in zip(branch.clauses, rendered, bodies):
+        for clause, text, body in zip(branch.clauses, rendered, bodies, strict=True):
             arm = [*(negation(item) for item in previous), *([text] if text else [])]
             for step in body:
                 if not step.unguarded:
@@ -335,8 +335,10 @@ class Translator:
             guard = [text] if index == 0 and text else [f"!{reference}", *([text] if text else [])]
             comments = (
                 [
-                    f"{self.path}:{line} branch taken once (its arms change fields its conditions read): "
-                    f"{reference} marks the arm"
+                    (
+                        f"{self.path}:{line} branch taken once (its arms change fields its conditions read): "
+                        f"{reference} marks the arm"
+                    )
                 ]
                 if index == 0
                 else []
@@ -344,7 +346,7 @@ class Translator:
             steps.append(
                 Step({"mutate": {"add_field": {name: str(index)}}}, line, comments, guard, writes=frozenset({path}))
             )
-        for index, (clause, body) in enumerate(zip(branch.clauses, bodies)):
+        for index, (clause, body) in enumerate(zip(branch.clauses, bodies, strict=True)):
             for step in body:
                 if not step.unguarded:
                     step.conditions = [f'{reference} == "{index}"', *step.conditions]
@@ -395,7 +397,7 @@ class Translator:
                 len(otherwise) == 1
                 and isinstance(otherwise[0], ast.Plugin)
                 and otherwise[0].name == "drop"
-                and all(attribute.name in ("id",) for attribute in otherwise[0].attributes)
+                and all(attribute.name == "id" for attribute in otherwise[0].attributes)
             ):
                 spec["index_events"] = False
                 routed = aggregation.routed_condition()

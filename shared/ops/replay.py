@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -235,4 +235,4 @@ async def switch_alias(config: PipelineConfig, alias: str, index: str) -> None:
 
 
 def default_group() -> str:
-    return "replay-" + datetime.now(timezone.utc).strftime("%Y%m%dt%H%M%S")
+    return "replay-" + datetime.now(UTC).strftime("%Y%m%dt%H%M%S")

@@ -16,6 +16,8 @@ event an aggregation consumed); ``lost`` counts what was meant to go on and neve
 
 from __future__ import annotations
 
+import contextlib
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -109,10 +111,8 @@ class ServiceMetrics:
 
     def forget_lag(self, topic: str, partition: int | str) -> None:
         """A partition no longer ours: its lag is another instance's to report."""
-        try:
+        with contextlib.suppress(KeyError):
             self.consumer_lag.remove(self.service, topic, str(partition))
-        except KeyError:
-            pass
 
     def time_batch(self, stage: str):  # noqa: ANN201 - prometheus' own context manager type
         return self.batch_seconds.labels(self.service, stage).time()

@@ -30,7 +30,7 @@ from tests.integration.aggregator.tasklog import expected_every
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
 
 
-def test_stack_restart_mid_stream_loses_and_duplicates_nothing(own_stack, tmp_path: Path, log_dir: Path) -> None:  # noqa: ANN001
+def test_stack_restart_mid_stream_loses_and_duplicates_nothing(own_stack, tmp_path: Path, log_dir: Path) -> None:
     stack, addresses = own_stack()
     log_file = tmp_path / "tasks.log"
     lines = lines_for(3000, seed=11)

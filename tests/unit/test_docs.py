@@ -29,6 +29,6 @@ def test_every_settings_field_has_description_and_example() -> None:
             if not info.description:
                 missing.append(f"{path}.{name}: description")
             nested = _nested_models(model)
-            if not info.examples and name not in {key for key, _ in nested} and name not in {"type"}:
+            if not info.examples and name not in {key for key, _ in nested} and name != "type":
                 missing.append(f"{path}.{name}: example")
     assert not missing, missing

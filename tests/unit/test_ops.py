@@ -9,7 +9,7 @@ import json
 import logging
 import urllib.error
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -37,10 +37,8 @@ def test_replay_positions_earliest_iso_time_and_offsets() -> None:
     assert parse_position("earliest") == "earliest"
     assert parse_position("0:1500,1:1720") == {0: 1500, 1: 1720}
     assert parse_position("3:0") == {3: 0}
-    assert parse_position("2026-11-21T10:00:00Z") == datetime(2026, 11, 21, 10, tzinfo=timezone.utc)
-    assert parse_position("2026-11-21T10:00:00.250+01:00") == datetime(
-        2026, 11, 21, 9, 0, 0, 250_000, tzinfo=timezone.utc
-    )
+    assert parse_position("2026-11-21T10:00:00Z") == datetime(2026, 11, 21, 10, tzinfo=UTC)
+    assert parse_position("2026-11-21T10:00:00.250+01:00") == datetime(2026, 11, 21, 9, 0, 0, 250_000, tzinfo=UTC)
     for wrong in ("latest", "0:", "yesterday", "0:1,x:2"):
         with pytest.raises(ReplayError):
             parse_position(wrong)
@@ -251,7 +249,7 @@ def test_the_endpoint_address_is_configurable_on_the_command_line() -> None:
 
 def get(port: int, path: str) -> tuple[int, bytes]:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
@@ -267,12 +265,8 @@ def test_health_server_answers_metrics_health_and_readiness() -> None:
         await server.start()
         try:
             assert server.port
-            assert server._runner is not None  # noqa: SLF001
-            hosts = {
-                socket.getsockname()[0]
-                for site in server._runner.sites  # noqa: SLF001
-                for socket in site._server.sockets
-            }  # noqa: SLF001
+            assert server._runner is not None
+            hosts = {socket.getsockname()[0] for site in server._runner.sites for socket in site._server.sockets}
             assert hosts == {"127.0.0.1"}
             health = await asyncio.to_thread(get, server.port, "/healthz")
             assert (health[0], json.loads(health[1])) == (200, {"status": "ok", "service": "parser"})

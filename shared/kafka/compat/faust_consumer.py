@@ -1,17 +1,17 @@
 """Faust's aiokafka consumer, corrected where a rebalance could make it skip records for good.
 
-These correct Faust itself (faust-streaming 0.15.3, pinned), so they are on with every broker. Faust reads with one loop, ``Consumer._drain_messages``, and keeps per
-partition a read offset (records below it are dropped as already read), the offsets its agents
-acknowledged, and the offset it committed. Four of its rules lose records around a rebalance;
-``AtLeastOnceConsumer`` corrects each, so that a record is either processed or read again. Reading
-again is ordinary at-least-once: event ids and the aggregator's de-duplication by raw position keep
-the results exact.
+These correct Faust itself (faust-streaming 0.15.3, pinned), so they are on with every broker. Faust
+reads with one loop, ``Consumer._drain_messages``, and keeps per partition a read offset (records below
+it are dropped as already read), the offsets its agents acknowledged, and the offset it committed. Four
+of its rules lose records around a rebalance; ``AtLeastOnceConsumer`` corrects each, so that a record is
+either processed or read again. Reading again is ordinary at-least-once: event ids and the aggregator's
+de-duplication by raw position keep the results exact.
 
 1. (no upstream issue found; related: robinhood/faust#115, "the first message read after a rebalance
    is potentially dropped") A partition never committed is not moved back by ``seek_to_committed``
    (aiokafka moves only partitions with a committed offset above 0), so records Faust dropped when a
-   rebalance caught them in flight were skipped. Such partitions now restart at their beginning, where a new member starts
-   them (``consumer_auto_offset_reset`` is earliest).
+   rebalance caught them in flight were skipped. Such partitions now restart at their beginning, where a new
+   member starts them (``consumer_auto_offset_reset`` is earliest).
 2. (related: robinhood/faust#559, a read offset reset to a stale value across a rebalance) The read
    loop awaits a commit between taking a record of the old generation and storing its
    offset as read. When a whole rebalance happens during that commit, the stored offset overwrites

@@ -56,7 +56,7 @@ async def _read_to_end(kafka: str, topic: str) -> list[ConsumerRecord]:
     try:
         partitions = consumer.partitions_for_topic(topic)
         if partitions is None:
-            await consumer._client.force_metadata_update()  # noqa: SLF001 - aiokafka has no public refresh
+            await consumer._client.force_metadata_update()
             partitions = consumer.partitions_for_topic(topic) or set()
         assignment = [TopicPartition(topic, partition) for partition in sorted(partitions)]
         if not assignment:

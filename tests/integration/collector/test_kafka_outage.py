@@ -104,7 +104,7 @@ def tcp_port(process: ServiceProcess) -> int:
 
 def ready(port: int) -> bool:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
             return response.status == 200
     except urllib.error.HTTPError as error:
         return error.code == 200

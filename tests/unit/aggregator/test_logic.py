@@ -397,7 +397,7 @@ def test_lateness_is_judged_event_by_event_however_records_are_cut() -> None:
     def outcome(cuts: list[int]) -> dict[str, tuple]:
         processor, table = make_processor(WINDOWED), MemoryTable()
         emitted = []
-        for start, end in zip([0, *cuts], [*cuts, len(stream)]):
+        for start, end in zip([0, *cuts], [*cuts, len(stream)], strict=True):
             emitted += run(processor, table, stream[start:end])
         return {agg.id: (agg.fields["n"], agg.fields["total"], tuple(agg.tags)) for agg in emitted}
 
@@ -418,7 +418,7 @@ def test_a_session_the_watermark_passed_is_closed_before_a_later_arriving_event(
     def outcome(cuts: list[int]) -> list[tuple]:
         processor, table = make_processor(SESSIONS), MemoryTable()
         emitted = []
-        for start, end in zip([0, *cuts], [*cuts, len(stream)]):
+        for start, end in zip([0, *cuts], [*cuts, len(stream)], strict=True):
             emitted += run(processor, table, stream[start:end])
         return sorted((agg.id, agg.fields["n"], agg.fields[names.FIELD_FLUSH_REASON]) for agg in emitted)
 

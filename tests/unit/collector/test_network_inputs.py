@@ -21,12 +21,12 @@ class Collected:
         self.gate = asyncio.Event()
         self.gate.set()
 
-    async def emit(self, key: str, event: Event, ack) -> None:  # noqa: ANN001
+    async def emit(self, key: str, event: Event, ack) -> None:
         await self.gate.wait()
         self.items.append((key, event))
 
 
-async def wait_for(condition, timeout: float = 10.0) -> None:  # noqa: ANN001
+async def wait_for(condition, timeout: float = 10.0) -> None:
     for _ in range(int(timeout / 0.02)):
         if condition():
             return
