@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -153,7 +153,7 @@ def with_log_level(config: PipelineConfig, service: str, level: str) -> Pipeline
 
 def use_stack(config: PipelineConfig, stack: StackAddresses) -> PipelineConfig:
     """Fill in what the pipeline leaves unset from a local stack; Kafka from the stand-in gets its repairs."""
-    updates = {}
+    updates: dict[str, Any] = {}
     if config.kafka.bootstrap_servers is None:
         updates["kafka"] = config.kafka.model_copy(
             update={"bootstrap_servers": stack.kafka, "standin": config.kafka.standin or stack.kafka_standin}

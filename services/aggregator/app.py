@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
-from faust.types import AgentT, ChannelT
+from faust.types import TP, AgentT, ChannelT
 
 from streamstash import names
 from streamstash.aggregation.folding import TaskAggregator
@@ -26,7 +26,7 @@ from streamstash.aggregation.routing import TaskRouter
 from streamstash.config import PipelineConfig
 from streamstash.events.deadletters import undecodable_letter
 from streamstash.events.envelope import Batch, DeadLetterBatch, Event, RecordDecodeError, decode_batch, encode
-from streamstash.kafka.faust_app import attach_health, make_app, raw_topic
+from streamstash.kafka.faust_app import attach_health, make_app, on_assigned, on_revoked, raw_topic
 from streamstash.runtime.metrics import ServiceMetrics
 from streamstash.services.aggregator import tuning
 from streamstash.services.aggregator.metrics import AggregatorMetrics
@@ -103,19 +103,21 @@ def wire(app: faust.App, config: PipelineConfig, endpoints: Endpoints, metrics: 
     table = app.Table(TABLE_NAME, default=None, partitions=partitions, key_type=bytes, value_type=bytes)
     record_bytes = tuning.task_record_bytes(config.kafka.max_message_bytes)
 
-    @app.on_partitions_revoked.connect
-    async def forget_on_revoke(_app: Any, revoked: Any, **kwargs: Any) -> None:
+    async def forget_on_revoke(revoked: set[TP]) -> None:
         runtime.revoked()
 
-    @app.on_partitions_assigned.connect
-    async def forget_on_assign(_app: Any, assigned: Any, **kwargs: Any) -> None:
+    async def forget_on_assign(assigned: set[TP]) -> None:
         runtime.assigned(tp.partition for tp in assigned if tp.topic == tasks_topic_name)
         aggregator_metrics.owned_partitions.set(len(runtime.owned))
+
+    on_revoked(app, forget_on_revoke)
+    on_assigned(app, forget_on_assign)
 
     @app.agent(endpoints.parsed, concurrency=1)
     async def rekey(stream: faust.StreamT) -> None:
         # Several parsed records per round: with many distinct tasks a single record holds only a few
         # events per task, and the aggregate agent pays one Kafka round trip per record it handles.
+        assert isinstance(stream, faust.Stream)  # take_events is the stream's, not in StreamT
         async for records in stream.take_events(tuning.REKEY_MAX_RECORDS, within=tuning.REKEY_LINGER_SECONDS):
             events: list[Event] = []
             for record in records:

@@ -96,7 +96,7 @@ class FrameSplitter:
         return self._bounded(line, [])
 
     def _next_octet_frame(self) -> Frame | None:
-        while self.buffer[:1] in (b"\n", b"\r"):  # some senders end each counted frame with a newline anyway
+        while self.buffer and self.buffer[0] in b"\n\r":  # some senders end each counted frame with a newline anyway
             del self.buffer[:1]
         if not self.buffer:
             return None

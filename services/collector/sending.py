@@ -13,6 +13,7 @@ lines cover; recovery uses them to neither repeat nor skip lines after ``kill -9
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -118,7 +119,7 @@ class OrderedSender:
         task = asyncio.create_task(self._send_after(previous, window, batch), name=f"send:{key}")
         recent.append((task, batch))
         self.sending[key] = task
-        task.add_done_callback(lambda done, key=key: self._forget(key, done))
+        task.add_done_callback(functools.partial(self._forget, key))
         return task
 
     def _forget(self, key: str, task: asyncio.Task[None]) -> None:

@@ -22,6 +22,7 @@ import json
 import logging
 import struct
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -175,7 +176,7 @@ class Spill:
         return found
 
 
-def _records(number: int, data: bytes, path: Path):  # noqa: ANN202 - generator of (SpillMeta, SpillRef)
+def _records(number: int, data: bytes, path: Path) -> Iterator[tuple[SpillMeta, SpillRef]]:
     offset = 0
     while offset + _HEADER.size <= len(data):
         meta_length, value_length, crc = _HEADER.unpack_from(data, offset)

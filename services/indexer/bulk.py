@@ -148,7 +148,11 @@ class BulkWriter:
             sent = len(todo)
             started = time.monotonic()
             try:
-                response = await self.client.bulk(operations=bulk_body(todo), filter_path=RESPONSE_FILTER)
+                # Pre-encoded NDJSON (each action's body is encoded once): the client sends bytes as they are.
+                response = await self.client.bulk(
+                    operations=bulk_body(todo),  # type: ignore[arg-type]
+                    filter_path=RESPONSE_FILTER,
+                )
             except ApiError as exc:
                 status = exc.meta.status
                 if status == PAYLOAD_TOO_LARGE and len(todo) > 1:

@@ -179,7 +179,9 @@ class _Expander:
         return i + 1
 
     def _named_group(self, text: str, start: int, close: str, out: list[str]) -> int:
-        name = _GROUP_NAME.match(text, start).group()
+        found = _GROUP_NAME.match(text, start)
+        assert found is not None  # the pattern matches the empty string too
+        name = found.group()
         if start + len(name) >= len(text) or text[start + len(name)] != close or not name:
             raise GrokError(
                 f"malformed named group at {text[start - 3 : start + len(name) + 1]!r} "

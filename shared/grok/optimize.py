@@ -15,7 +15,7 @@ if anything about them fails the caller falls back to a plain `re.compile`.
 from __future__ import annotations
 
 import re
-from re import _compiler as sre_compile
+from re import _compiler as sre_compile  # type: ignore[attr-defined]  # typeshed has no stub for it
 from re import _constants as C  # noqa: N812
 from re import _parser as sre_parse
 from typing import Any

@@ -710,7 +710,7 @@ def _number(expression: ruby.Expr | None) -> int | float | None:
     if expression is None:
         return None
     if expression[0] == "num":
-        return expression[1]  # type: ignore[no-any-return]
+        return expression[1]
     if expression[0] == "call" and expression[2] in ("to_i", "to_f") and expression[1] is not None:
         return _number(expression[1])
     return None

@@ -18,7 +18,7 @@ class Bareword(str):
     __slots__ = ()
 
 
-class HashValue(dict):  # type: ignore[type-arg]
+class HashValue(dict[Any, Any]):
     """A `{ key => value }` hash; insertion ordered, keys as written (numbers become text)."""
 
 

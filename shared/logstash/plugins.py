@@ -407,9 +407,8 @@ class PluginTranslator:
         return [{"type": kind, "port": port, "host": host, "syslog": True, **common} for kind in ("udp", "tcp")]
 
     def _validate_input(self, plugin: ast.Plugin, settings: dict[str, Any]) -> None:
-        model: type[BaseModel] = {"file": FileInput, "stdin": StdinInput, "udp": UdpInput, "tcp": TcpInput}[
-            settings["type"]
-        ]
+        models: dict[str, type[BaseModel]] = {"file": FileInput, "stdin": StdinInput, "udp": UdpInput, "tcp": TcpInput}
+        model = models[settings["type"]]
         try:
             model.model_validate(settings)
         except ValidationError as exc:

@@ -149,7 +149,7 @@ class _Parser:
     # -- statements ---------------------------------------------------------------------------------
 
     def statements(self, stop: set[str]) -> list[Statement]:
-        result = []
+        result: list[Statement] = []
         while True:
             self.skip_newlines()
             token = self.peek()

@@ -64,12 +64,12 @@ async def resolve_range(config: PipelineConfig, topic: str, start: str, end: str
             raise ReplayError(f"topic {topic!r} does not exist or has no partitions")
         begin = await reader.beginning_offsets(topic)
         wanted = parse_position(start)
-        if wanted == "earliest":
-            starts = begin
+        if isinstance(wanted, dict):
+            starts = {p: wanted.get(p, ends[p]) for p in ends}
         elif isinstance(wanted, datetime):
             starts = await reader.offsets_at(topic, wanted)
-        else:
-            starts = {p: wanted.get(p, ends[p]) for p in ends}
+        else:  # earliest
+            starts = begin
         if end is None:
             stops = ends
         else:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.context_managers import Timer
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
@@ -114,7 +115,7 @@ class ServiceMetrics:
         with contextlib.suppress(KeyError):
             self.consumer_lag.remove(self.service, topic, str(partition))
 
-    def time_batch(self, stage: str):  # noqa: ANN201 - prometheus' own context manager type
+    def time_batch(self, stage: str) -> Timer:
         return self.batch_seconds.labels(self.service, stage).time()
 
     def observe_batch(self, stage: str, seconds: float) -> None:

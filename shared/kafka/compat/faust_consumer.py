@@ -41,7 +41,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, MutableMapping
 from typing import Any
 
 import faust
@@ -51,6 +51,7 @@ from faust.types import TP, TransportT
 from faust.types.tuples import Message
 
 from streamstash import names
+from streamstash.runtime.slots import StateSlot
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ class AtLeastOnceConsumer(faust_aiokafka.Consumer):
 
 
 def restore_read_offset(
-    read_offset: dict[TP, int | None], sought: Mapping[TP, int | None], tp: TP, stale_offset: int
+    read_offset: MutableMapping[TP, int | None], sought: Mapping[TP, int | None], tp: TP, stale_offset: int
 ) -> None:
     """Put back the read offset ``perform_seek`` set for ``tp``, which a stale record overwrote."""
     if tp in sought:
@@ -223,8 +224,10 @@ async def rewind_never_committed(
 class AtLeastOnceApp(faust.App):
     """A Faust app whose Kafka transport makes ``AtLeastOnceConsumer`` consumers (for this app only)."""
 
+    state_slot: StateSlot | None = None  # the instance's state slot (make_app), locked for the process's life
+
     def _new_transport(self) -> TransportT:
         transport = super()._new_transport()
         if isinstance(transport, faust_aiokafka.Transport):
-            transport.Consumer = AtLeastOnceConsumer  # type: ignore[misc] - per instance, not Faust's class
+            transport.Consumer = AtLeastOnceConsumer  # type: ignore[misc]  # per instance, not Faust's class
         return transport

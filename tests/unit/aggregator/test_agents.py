@@ -10,6 +10,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from faust.types import TP
 
 from streamstash import names
 from streamstash.aggregation.records import decode_task_record, partition_for
@@ -177,7 +178,11 @@ async def test_after_a_rebalance_the_open_task_index_is_rebuilt_from_the_table(w
     partition = record.message.partition
     async with agg.aggregate.test_context() as aggregate:
         await aggregate.put(record.value, partition=partition)
-        agg.partitions.assigned(range(PARTITIONS))  # a rebalance: the in-memory index is forgotten
+        # A rebalance, as Faust signals it: the in-memory index is forgotten, the tasks partitions owned kept.
+        assigned = {TP("logs.tasks", number) for number in range(PARTITIONS)} | {TP("logs.parsed", 0)}
+        await agg.app.on_partitions_revoked.send(assigned)
+        await agg.app.on_partitions_assigned.send(assigned)
+        assert agg.partitions.owned == set(range(PARTITIONS))
         assert not agg.partitions.processor.has(partition)
         wired.now += 61
         await agg.tick_idle_partitions()
