@@ -70,8 +70,10 @@ def run_parser(settings: PipelineConfig) -> None:
 
 def run_aggregator(settings: PipelineConfig) -> None:
     from streamstash.kafka.faust_app import run_worker
-    from streamstash.services.aggregator.app import build_app
+    from streamstash.kafka.topics import wait_for_topics
+    from streamstash.services.aggregator.app import build_app, service_topics
 
+    asyncio.run(wait_for_topics(settings.kafka, extra=service_topics(settings)))
     run_worker(build_app(settings), settings, names.SERVICE_AGGREGATOR)
 
 

@@ -26,13 +26,24 @@ from streamstash.aggregation.routing import TaskRouter
 from streamstash.config import PipelineConfig
 from streamstash.events.deadletters import undecodable_letter
 from streamstash.events.envelope import Batch, DeadLetterBatch, Event, RecordDecodeError, decode_batch, encode
-from streamstash.kafka.faust_app import attach_health, make_app, on_assigned, on_revoked, raw_topic
+from streamstash.kafka.faust_app import attach_health, changelog_topic, make_app, on_assigned, on_revoked, raw_topic
+from streamstash.kafka.topics import TopicConfigs, changelog_configs
 from streamstash.runtime.metrics import ServiceMetrics
 from streamstash.services.aggregator import tuning
 from streamstash.services.aggregator.metrics import AggregatorMetrics
 from streamstash.services.aggregator.partitions import TaskPartitions
 
 TABLE_NAME = "task-state"
+
+
+def service_topics(config: PipelineConfig) -> TopicConfigs:
+    """The topics the aggregator needs besides the pipeline's: its table's changelog.
+
+    Created before the worker starts: Faust declares the changelog itself, but a consumer that subscribed
+    before the topic existed (Apache Kafka creates topics asynchronously) counts it with 0 partitions until
+    its next metadata refresh, and the table's first write fails with PartitionsMismatch meanwhile.
+    """
+    return changelog_configs(config.kafka, changelog_topic(config.kafka, names.SERVICE_AGGREGATOR, TABLE_NAME))
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from faust.exceptions import ConsumerNotStarted
 from faust.types import TP
 
 from streamstash.config import PipelineConfig
+from streamstash.config.common import KafkaSettings
 from streamstash.kafka import compat
 from streamstash.kafka.clients import bootstrap, consumer_group
 from streamstash.kafka.compat.faust_consumer import agent_topics
@@ -126,6 +127,11 @@ def on_revoked(app: faust.App, callback: PartitionsCallback) -> None:
         await callback(args[0])
 
     app.on_partitions_revoked.connect(receiver)
+
+
+def changelog_topic(kafka: KafkaSettings, service: str, table: str) -> str:
+    """The changelog topic Faust gives a table of the service's app (its id is the consumer group)."""
+    return f"{consumer_group(kafka, service)}-{table}-changelog"
 
 
 def raw_topic(app: faust.App, name: str, partitions: int) -> faust.TopicT:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 
 from aiokafka.admin import NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
@@ -30,15 +31,23 @@ def topic_configs(settings: KafkaSettings) -> dict[str, dict[str, str]]:
     }
 
 
-async def ensure_topics(settings: KafkaSettings) -> list[str]:
-    """Create the pipeline's topics that do not exist yet; returns those created."""
+TopicConfigs = Mapping[str, Mapping[str, str]]
+
+
+def changelog_configs(settings: KafkaSettings, changelog: str) -> dict[str, dict[str, str]]:
+    """A Faust table's changelog topic as Faust itself would create it (compacted, the pipeline's partitions)."""
+    return {changelog: {"max.message.bytes": str(settings.max_message_bytes), "cleanup.policy": "compact"}}
+
+
+async def ensure_topics(settings: KafkaSettings, extra: TopicConfigs | None = None) -> list[str]:
+    """Create the pipeline's topics (and ``extra`` ones) that do not exist yet; returns those created."""
     admin = make_admin(settings)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         wanted = [
-            NewTopic(name, settings.partitions, settings.replication_factor, topic_configs=configs)
-            for name, configs in topic_configs(settings).items()
+            NewTopic(name, settings.partitions, settings.replication_factor, topic_configs=dict(configs))
+            for name, configs in {**topic_configs(settings), **(extra or {})}.items()
             if name not in existing
         ]
         if not wanted:
@@ -52,12 +61,14 @@ async def ensure_topics(settings: KafkaSettings) -> list[str]:
         await admin.close()
 
 
-async def wait_for_topics(settings: KafkaSettings, max_delay_s: float = 10.0) -> None:
+async def wait_for_topics(
+    settings: KafkaSettings, max_delay_s: float = 10.0, extra: TopicConfigs | None = None
+) -> None:
     """Create the pipeline's topics, waiting (with a warning per attempt) while Kafka is unreachable."""
     attempt = 0
     while True:
         try:
-            await ensure_topics(settings)
+            await ensure_topics(settings, extra)
             return
         except KafkaError as exc:
             attempt += 1

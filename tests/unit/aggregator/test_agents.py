@@ -26,7 +26,7 @@ from streamstash.events.envelope import (
     format_timestamp,
 )
 from streamstash.runtime.metrics import ServiceMetrics
-from streamstash.services.aggregator.app import Aggregator, Endpoints, wire
+from streamstash.services.aggregator.app import Aggregator, Endpoints, service_topics, wire
 from tests.helpers.faust_memory import UNUSED_BROKER, Outbox, memory_app
 from tests.helpers.metrics import counted
 
@@ -191,3 +191,13 @@ async def test_after_a_rebalance_the_open_task_index_is_rebuilt_from_the_table(w
         assert agg.partitions.processor.partitions[partition].open_keys == {"users|d"}
         assert wired.aggregated.empty(), "the redelivered event was folded once"
     assert wired.counter("dropped", reason=names.REASON_DUPLICATE_DELIVERY) == 1
+
+
+def test_the_changelog_created_before_the_worker_is_the_one_faust_writes(wired: Wired) -> None:
+    agg = wired.aggregator
+    config = parse_pipeline(
+        PIPELINE.format(state="/unused", broker=UNUSED_BROKER, partitions=PARTITIONS, every=2), env={}
+    )
+    topics = service_topics(config)
+    assert list(topics) == [agg.table.changelog_topic.get_topic_name()]
+    assert topics[agg.table.changelog_topic.get_topic_name()]["cleanup.policy"] == "compact"
