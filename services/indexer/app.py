@@ -6,19 +6,15 @@ Only building here; the loop is :mod:`streamstash.services.indexer.consumer`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from elasticsearch import AsyncElasticsearch
-
 from streamstash import names
 from streamstash.aggregation.routing import TaskRouter
 from streamstash.config import PipelineConfig
-from streamstash.config.indexer import ElasticsearchOutput
 from streamstash.events.envelope import Event
 from streamstash.kafka.clients import consumer_group, make_consumer, make_producer
 from streamstash.kafka.compat.internals import coordinator_known, member_id
@@ -30,7 +26,7 @@ from streamstash.search.client import log_connection, make_client
 from streamstash.services.indexer.bulk import BulkWriter, RetryPolicy
 from streamstash.services.indexer.consumer import DeadLetterSink, IndexerLoop
 from streamstash.services.indexer.documents import DocumentBuilder, IndexNamer
-from streamstash.services.indexer.template import install_template
+from streamstash.services.indexer.template import install_template_when_reachable
 
 log = logging.getLogger(__name__)
 
@@ -40,25 +36,6 @@ MAX_POLL_INTERVAL_MS = 300_000
 # Kafka 3's defaults (aiokafka still has 10 s): a CPU-starved host must not cost the group membership.
 SESSION_TIMEOUT_MS = 45_000
 HEARTBEAT_INTERVAL_MS = 3_000
-
-
-async def install_template_when_reachable(
-    client: AsyncElasticsearch, output: ElasticsearchOutput, retry: RetryPolicy, stop: asyncio.Event
-) -> None:
-    """The template must exist before the first document creates an index, so wait for it."""
-    if not output.install_template:
-        return
-    attempt = 0
-    while not stop.is_set():
-        try:
-            name = await install_template(client, output)
-            log.info("index template installed", extra={"template": name, "ecs": output.ecs_compatibility})
-            return
-        except Exception as exc:  # noqa: BLE001 - any failure here means "not yet"; keep trying
-            attempt += 1
-            log.warning("cannot install index template yet", extra={"attempt": attempt, "error": repr(exc)[:300]})
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), retry.delay(attempt))
 
 
 async def take_over_slot(config: PipelineConfig, group: str) -> StateSlot:

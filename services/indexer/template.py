@@ -8,6 +8,9 @@ classic patterns produce as numbers are mapped as numbers so a string there is a
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import re
 from typing import Any
 
@@ -15,7 +18,10 @@ from elasticsearch import AsyncElasticsearch
 
 from streamstash import names
 from streamstash.config.indexer import ElasticsearchOutput
+from streamstash.services.indexer.bulk import RetryPolicy
 from streamstash.services.indexer.ecs import ecs_mappings
+
+log = logging.getLogger(__name__)
 
 TEMPLATE_PRIORITY = 200
 KEYWORD = {"type": "keyword", "ignore_above": 1024}
@@ -106,3 +112,22 @@ async def install_template(client: AsyncElasticsearch, output: ElasticsearchOutp
     name, body = template_for(output)
     await client.indices.put_index_template(name=name, **body)
     return name
+
+
+async def install_template_when_reachable(
+    client: AsyncElasticsearch, output: ElasticsearchOutput, retry: RetryPolicy, stop: asyncio.Event
+) -> None:
+    """The template must exist before the first document creates an index, so wait for it."""
+    if not output.install_template:
+        return
+    attempt = 0
+    while not stop.is_set():
+        try:
+            name = await install_template(client, output)
+            log.info("index template installed", extra={"template": name, "ecs": output.ecs_compatibility})
+            return
+        except Exception as exc:  # noqa: BLE001 - any failure here means "not yet"; keep trying
+            attempt += 1
+            log.warning("cannot install index template yet", extra={"attempt": attempt, "error": repr(exc)[:300]})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), retry.delay(attempt))
