@@ -88,8 +88,10 @@ def test_status_and_top_show_a_running_pipeline(servers, es: Elasticsearch, tmp_
                 "events_out",
                 "events_failed",
                 "events_dropped",
+                "events_lost",
                 "endpoints",
             }, entry
+            assert entry["events_lost"] == 0, entry
             assert entry["instances"] == 1, entry
             assert len(entry["endpoints"]) == 1, entry
         topics = pipeline.topics
@@ -128,8 +130,8 @@ def test_status_and_top_show_a_running_pipeline(servers, es: Elasticsearch, tmp_
             if line.count("│") >= 8
         }
         for service in names.SERVICES:
-            instances, _in_rate, _out_rate, lag, _failed, _dropped = rows[service]
-            assert instances == "1" and lag == "0", (service, rows[service])
+            instances, _in_rate, _out_rate, lag, _failed, _dropped, lost = rows[service]
+            assert instances == "1" and lag == "0" and lost == "0", (service, rows[service])
         assert rows["parser"][4] == str(BAD)
     finally:
         run.send_signal(signal.SIGTERM)
