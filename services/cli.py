@@ -45,10 +45,13 @@ def service_settings(
     broker's default partition count first.
     """
     from streamstash.kafka.topics import wait_for_topics
+    from streamstash.runtime.logs import configure_logging
 
     settings = with_overrides(load_config(path), kafka, elasticsearch, http_port, http_host, kafka_standin)
     if log_level:
         settings = with_log_level(settings, service, log_level)
+    # Before the first Kafka client: what the adapter installs, and waiting for Kafka, are logged as JSON too.
+    configure_logging(service, settings.logging.level_for(service), settings.logging.json_format)
     install_kafka_compat(settings)
     asyncio.run(wait_for_topics(settings.kafka))
     return settings
@@ -70,10 +73,10 @@ def run_parser(settings: PipelineConfig) -> None:
 
 def run_aggregator(settings: PipelineConfig) -> None:
     from streamstash.kafka.faust_app import run_worker
-    from streamstash.kafka.topics import wait_for_topics
-    from streamstash.services.aggregator.app import build_app, service_topics
+    from streamstash.services.aggregator.app import build_app
+    from streamstash.services.aggregator.topics import ensure_pipeline_topics
 
-    asyncio.run(wait_for_topics(settings.kafka, extra=service_topics(settings)))
+    ensure_pipeline_topics(settings)
     run_worker(build_app(settings), settings, names.SERVICE_AGGREGATOR)
 
 

@@ -21,6 +21,8 @@ FIELD_EVENT_ID: Final = "event_id"
 FIELD_AGGREGATED: Final = "aggregated"
 FIELD_COUNT: Final = "count"
 FIELD_RAW_B64: Final = "raw_b64"  # the original bytes of a line that was not valid UTF-8
+# Logstash's metadata: fields filters, conditions and index names use, never written to Elasticsearch.
+FIELD_METADATA: Final = "@metadata"
 # Fields of emitted aggregates.
 FIELD_TASK_ID: Final = "task_id"
 FIELD_AGGREGATION: Final = "aggregation"
@@ -55,6 +57,13 @@ TAG_MULTILINE_MAX_LINES: Final = "multiline_codec_max_lines_reached"
 TAG_SYSLOG_INVALID_PRIORITY: Final = "_syslog_invalid_priority"
 TAG_SYSLOG_PARSE_FAILURE: Final = "_syslogparsefailure"
 TAG_FRAMING_ERROR: Final = "_framing_error"
+# Failures of the enrichment filters (geoip, csv, urldecode, syslog_pri as Logstash tags them; fingerprint ours).
+TAG_GEOIP_FAILURE: Final = "_geoip_lookup_failure"
+TAG_CSV_FAILURE: Final = "_csvparsefailure"
+TAG_CSV_EMPTY_ROW: Final = "_csvskippedemptyfield"
+TAG_URLDECODE_FAILURE: Final = "_urldecodefailure"
+TAG_SYSLOG_PRI_FAILURE: Final = "_syslogpriparsefailure"
+TAG_FINGERPRINT_FAILURE: Final = "_fingerprintfailure"
 
 # Collector: event fields set by inputs, Kafka record headers on logs.raw.
 FIELD_SYSLOG: Final = "syslog"
@@ -90,6 +99,7 @@ SOURCE_TCP: Final = "tcp"
 SOURCE_STDIN: Final = "stdin"
 SOURCE_AGGREGATE: Final = "aggregate"
 SOURCE_UNKNOWN: Final = "unknown"  # a dead letter of a record that could not be decoded
+SOURCE_BEATS: Final = "beats"
 
 # Service names (CLI subcommands, metric labels, consumer-group suffixes).
 SERVICE_COLLECTOR: Final = "collector"

@@ -26,24 +26,13 @@ from streamstash.aggregation.routing import TaskRouter
 from streamstash.config import PipelineConfig
 from streamstash.events.deadletters import undecodable_letter
 from streamstash.events.envelope import Batch, DeadLetterBatch, Event, RecordDecodeError, decode_batch, encode
-from streamstash.kafka.faust_app import attach_health, changelog_topic, make_app, on_assigned, on_revoked, raw_topic
-from streamstash.kafka.topics import TopicConfigs, changelog_configs
+from streamstash.events.inputfields import input_fields_for
+from streamstash.kafka.faust_app import attach_health, make_app, on_assigned, on_revoked, raw_topic
 from streamstash.runtime.metrics import ServiceMetrics
 from streamstash.services.aggregator import tuning
 from streamstash.services.aggregator.metrics import AggregatorMetrics
 from streamstash.services.aggregator.partitions import TaskPartitions
-
-TABLE_NAME = "task-state"
-
-
-def service_topics(config: PipelineConfig) -> TopicConfigs:
-    """The topics the aggregator needs besides the pipeline's: its table's changelog.
-
-    Created before the worker starts: Faust declares the changelog itself, but a consumer that subscribed
-    before the topic existed (Apache Kafka creates topics asynchronously) counts it with 0 partitions until
-    its next metadata refresh, and the table's first write fails with PartitionsMismatch meanwhile.
-    """
-    return changelog_configs(config.kafka, changelog_topic(config.kafka, names.SERVICE_AGGREGATOR, TABLE_NAME))
+from streamstash.services.aggregator.topics import TABLE_NAME
 
 
 @dataclass(frozen=True)
@@ -108,7 +97,7 @@ def wire(app: faust.App, config: PipelineConfig, endpoints: Endpoints, metrics: 
     tasks_topic_name = config.kafka.topics.tasks
     partitions = config.kafka.partitions
     aggregator_metrics = AggregatorMetrics(metrics)
-    router = TaskRouter(config.aggregations)
+    router = TaskRouter(config.aggregations, input_fields_for(config))
     runtime = TaskPartitions(RecordProcessor(TaskAggregator(router)), partitions, config.aggregations)
     # Keys and values are bytes (the app's raw serializers); values are orjson-encoded task states.
     table = app.Table(TABLE_NAME, default=None, partitions=partitions, key_type=bytes, value_type=bytes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
@@ -26,9 +27,18 @@ PRODUCER_STOP_TIMEOUT_S = 10.0
 
 
 def build_inputs(
-    config: PipelineConfig, checkpoints: CheckpointStore, metrics: ServiceMetrics | None = None
+    config: PipelineConfig,
+    checkpoints: CheckpointStore,
+    metrics: ServiceMetrics | None = None,
+    flush: Callable[[str], None] | None = None,
 ) -> list[BuiltInput]:
-    context = InputContext(checkpoints, metrics or ServiceMetrics(names.SERVICE_COLLECTOR), config.kafka.topics.raw)
+    context = InputContext(
+        checkpoints,
+        metrics or ServiceMetrics(names.SERVICE_COLLECTOR),
+        config.kafka.topics.raw,
+        config.collector.drain_timeout_s,
+        flush,
+    )
     return [build_input(settings, context) for settings in config.inputs]
 
 
@@ -55,7 +65,6 @@ async def run_collector(config: PipelineConfig, stop: asyncio.Event) -> None:
     state = config.state_dir / names.SERVICE_COLLECTOR
     checkpoints = CheckpointStore(state / "checkpoints.json")
     checkpoints.save()
-    inputs = build_inputs(config, checkpoints, metrics)
     settings = config.collector
     topic = config.kafka.topics.raw
 
@@ -79,6 +88,7 @@ async def run_collector(config: PipelineConfig, stop: asyncio.Event) -> None:
         else None
     )
     publisher = build_publisher(config, metrics, checkpoints, spill)
+    inputs = build_inputs(config, checkpoints, metrics, publisher.flush)
     server = HealthServer(config.http, metrics, ready=lambda: publisher.ready)
     await server.start()
     await publisher.start()

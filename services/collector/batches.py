@@ -15,7 +15,7 @@ from typing import Any
 
 from streamstash.config.common import BatchSettings
 from streamstash.events.envelope import Batch, Event, encode
-from streamstash.services.collector.inputs.base import Acknowledge, Advance
+from streamstash.services.collector.inputs.base import Acknowledge, Advance, SenderKeeps
 from streamstash.services.collector.spill import SpillRef
 
 Positions = dict[str, list[Any]]  # checkpoint key -> [start, end, path]
@@ -28,6 +28,7 @@ class PendingBatch:
     advances: dict[str, list[Advance]] = field(default_factory=dict)  # checkpoint key -> [first, last]
     size: int = 0
     started: float = field(default_factory=time.monotonic)
+    kept_by_sender: bool = False  # its lines' sender sends them again unless acknowledged (SenderKeeps)
 
 
 @dataclass(eq=False, slots=True)
@@ -43,6 +44,7 @@ class SealedBatch:
     sent_at: float | None = None
     registrations: list[tuple[int, int]] = field(default_factory=list)  # (partition, lower bound of its offset)
     handed_over: asyncio.Event = field(default_factory=asyncio.Event)  # producer.send was called (or gave up)
+    kept_by_sender: bool = False
 
 
 class Batcher:
@@ -60,7 +62,7 @@ class Batcher:
             batch = self.pending[key] = PendingBatch()
         batch.events.append(event)
         if ack is not None:
-            if isinstance(ack, Advance):
+            if isinstance(ack, Advance) and not isinstance(ack, SenderKeeps):
                 ends = batch.advances.get(ack.key)
                 if ends is None:
                     batch.advances[ack.key] = [ack, ack]
@@ -68,6 +70,7 @@ class Batcher:
                     ends[1] = ack
             else:
                 batch.acks.append(ack)
+                batch.kept_by_sender = batch.kept_by_sender or isinstance(ack, SenderKeeps)
         batch.size += len(event.message or "") * 2 + 256  # envelope.encoded_size, inlined: once per line
         return len(batch.events) >= self.settings.max_events or batch.size >= self.settings.max_bytes
 
@@ -89,6 +92,7 @@ class Batcher:
             positions,
             encode(Batch(events=pending.events)),
         )
+        sealed.kept_by_sender = pending.kept_by_sender
         self.sequence += 1
         return sealed
 

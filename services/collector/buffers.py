@@ -73,8 +73,14 @@ class Buffers:
         self.memory_events += 1
 
     def should_spill(self, batch: SealedBatch) -> bool:
-        """A batch sealed beyond the memory limit goes to disk, unless its lines can be read again."""
-        return self.spill is not None and self.memory_events > self.memory_limit and not batch.positions
+        """A batch sealed beyond the memory limit goes to disk, unless its lines can be had again (a file's,
+        a sender's that keeps them)."""
+        return (
+            self.spill is not None
+            and self.memory_events > self.memory_limit
+            and not batch.positions
+            and not batch.kept_by_sender
+        )
 
     def spill_batch(self, batch: SealedBatch) -> None:
         assert self.spill is not None and batch.value is not None

@@ -25,7 +25,7 @@ from streamstash.services.collector.batches import Batcher, SealedBatch
 from streamstash.services.collector.buffers import Buffers
 from streamstash.services.collector.checkpoints import CheckpointStore
 from streamstash.services.collector.health import KafkaHealth
-from streamstash.services.collector.inputs.base import Acknowledge, Advance
+from streamstash.services.collector.inputs.base import Acknowledge, Advance, SenderKeeps
 from streamstash.services.collector.positions import DEFAULT_CHECKPOINT_INTERVAL_S, AcknowledgedOffsets
 from streamstash.services.collector.sending import OrderedSender, partition_for
 from streamstash.services.collector.spill import Spill, SpillMeta, SpillRef
@@ -143,11 +143,16 @@ class Publisher:
 
     async def emit(self, key: str, event: Event, ack: Acknowledge | None) -> None:
         if self.buffers.full:
-            await self.buffers.wait_for_room(replayable=type(ack) is Advance)
+            # Lines that can be had again (a file's, a Beat's that keeps them) wait for room, never spilled.
+            await self.buffers.wait_for_room(replayable=type(ack) is Advance or isinstance(ack, SenderKeeps))
         full = self.batcher.add(key, event, ack)
         self.buffers.took()
         if full:
             self._seal(key)
+
+    def flush(self, key: str) -> None:
+        """Seal ``key``'s pending batch now rather than after the linger: its sender waits for the acknowledgement."""
+        self._seal(key)
 
     def _seal(self, key: str) -> None:
         sealed = self.batcher.seal(key)
@@ -230,7 +235,13 @@ class Publisher:
             self.offsets.save()
 
     def _spill_unacked(self) -> None:
-        left = [batch for batch in self.sender.unacked.values() if batch.value is not None]
+        resent = [batch for batch in self.sender.unacked.values() if batch.kept_by_sender]
+        if resent:
+            log.warning(
+                "stopping before Kafka took everything: batches left to their senders to send again",
+                extra={"topic": self.topic, "batches": len(resent), "events": sum(batch.count for batch in resent)},
+            )
+        left = [batch for batch in self.sender.unacked.values() if batch.value is not None and not batch.kept_by_sender]
         if not left:
             return
         events = sum(batch.count for batch in left)

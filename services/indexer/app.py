@@ -16,6 +16,7 @@ from streamstash import names
 from streamstash.aggregation.routing import TaskRouter
 from streamstash.config import PipelineConfig
 from streamstash.events.envelope import Event
+from streamstash.events.inputfields import input_fields_for
 from streamstash.kafka.clients import consumer_group, make_consumer, make_producer
 from streamstash.kafka.compat.internals import coordinator_known, member_id
 from streamstash.kafka.membership import leave_for_predecessor, remember_member
@@ -56,12 +57,22 @@ def document_builders(config: PipelineConfig) -> dict[str, DocumentBuilder]:
     topics = config.kafka.topics
     output = config.outputs.elasticsearch
     ecs = output.ecs_compatibility == "v8"
+    fields = input_fields_for(config)
     return {
         topics.parsed: DocumentBuilder(
-            IndexNamer(output.index, fallback=names.DEFAULT_DLQ_INDEX), op_type=output.op_type, ecs=ecs
+            IndexNamer(output.index, fallback=names.DEFAULT_DLQ_INDEX),
+            op_type=output.op_type,
+            ecs=ecs,
+            fields=fields,
+            document_id=output.document_id,
+            pipeline=output.pipeline,
         ),
         topics.aggregated: DocumentBuilder(
-            IndexNamer(output.aggregate_index, fallback=names.DEFAULT_DLQ_INDEX), op_type=output.op_type, ecs=ecs
+            IndexNamer(output.aggregate_index, fallback=names.DEFAULT_DLQ_INDEX),
+            op_type=output.op_type,
+            ecs=ecs,
+            fields=fields,
+            pipeline=output.pipeline,
         ),
     }
 
@@ -73,7 +84,7 @@ def consumed_by_aggregations(config: PipelineConfig) -> Callable[[Event], bool] 
     runs, and a mark would tie the indexer's choice to the parser's configuration and to when an event
     was parsed, not to the pipeline the indexer runs.
     """
-    router = TaskRouter(config.aggregations)
+    router = TaskRouter(config.aggregations, input_fields_for(config))
     return router.is_consumed if router.consumes else None
 
 

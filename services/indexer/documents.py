@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from streamstash import names
 from streamstash.events.envelope import Event, to_document
+from streamstash.events.inputfields import CLASSIC, InputFields
 from streamstash.events.templates import MissingFieldError, Template
 from streamstash.services.indexer.ecs import to_ecs
 
@@ -31,10 +33,14 @@ class Action:
     partition: int = -1
     record: PendingRecord | None = None
     retries: int = 0
+    pipeline: str | None = None
     _body: bytes | None = field(default=None, repr=False)
 
     def bulk_header(self) -> dict[str, Any]:
-        return {self.op_type: {"_index": self.index, "_id": self.id}}
+        header: dict[str, Any] = {"_index": self.index, "_id": self.id}
+        if self.pipeline is not None:
+            header["pipeline"] = self.pipeline
+        return {self.op_type: header}
 
     @property
     def body(self) -> bytes:
@@ -75,20 +81,50 @@ class IndexNamer:
 class DocumentBuilder:
     """Turns the events of one record into actions for one topic's index (or data stream)."""
 
-    def __init__(self, namer: IndexNamer, op_type: str = OP_INDEX, ecs: bool = False) -> None:
+    def __init__(
+        self,
+        namer: IndexNamer,
+        op_type: str = OP_INDEX,
+        ecs: bool = False,
+        fields: InputFields = CLASSIC,
+        document_id: str | None = None,
+        pipeline: str | None = None,
+    ) -> None:
         self.namer = namer
         self.op_type = op_type
         self.ecs = ecs
+        self.fields = fields
+        self.document_id = Template(document_id) if document_id else None
+        self.pipeline = Template(pipeline) if pipeline else None
+        self._sees_fields = not (
+            namer.constant is not None
+            and all(template is None or template.is_constant for template in (self.document_id, self.pipeline))
+        )
 
     def action_for(self, event: Event) -> Action:
         if event.id is None:
             raise ValueError("event without id: only parsed or aggregated events can be indexed")
-        document = to_document(event)
-        if self.ecs:
-            renamed = to_ecs(document)
-            # Templates may name either the event's own fields or their ECS names.
-            index = self.namer.name_for(document, renamed)
-            document = renamed
+        document = to_document(event)  # without @metadata
+        renamed = to_ecs(document) if self.ecs else None
+        document_id, pipeline = event.id, None
+        if not self._sees_fields:
+            index = self.namer.constant or ""
+            pipeline = self.pipeline.text if self.pipeline is not None else None
+            document_id = self.document_id.text if self.document_id is not None else event.id
         else:
-            index = self.namer.name_for(document)
-        return Action(index=index, id=event.id, document=document, event=event, op_type=self.op_type)
+            # Templates see the document and what filters saw too (`%{[@metadata][target]}`, `%{host}`);
+            # index names fall back to the document's ECS names.
+            seen = dict(document)
+            if names.FIELD_METADATA in event.fields:
+                seen[names.FIELD_METADATA] = event.fields[names.FIELD_METADATA]
+            self.fields.show(seen, event)
+            index = self.namer.name_for(seen, *((renamed,) if renamed is not None else ()))
+            if self.pipeline is not None:
+                pipeline = self.pipeline.try_render(seen)
+            if self.document_id is not None:
+                document_id = self.document_id.try_render(seen) or event.id
+        if renamed is not None:
+            document = renamed
+        return Action(
+            index=index, id=document_id, document=document, event=event, op_type=self.op_type, pipeline=pipeline
+        )

@@ -81,8 +81,8 @@ def to_ecs(document: dict[str, Any]) -> dict[str, Any]:
     result = dict(document)
     origin = result.pop(names.FIELD_SOURCE, None)
     for classic, ecs_path in CLASSIC_TO_ECS.items():
-        if classic not in result:
-            continue
+        if classic not in result or isinstance(result[classic], dict):
+            continue  # an object is already ECS's (a Beat's `agent`), not the classic text
         value = result.pop(classic)
         if value == _ABSENT or value is None:
             continue

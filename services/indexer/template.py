@@ -12,8 +12,11 @@ import asyncio
 import contextlib
 import logging
 import re
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import orjson
 from elasticsearch import AsyncElasticsearch
 
 from streamstash import names
@@ -25,13 +28,13 @@ log = logging.getLogger(__name__)
 
 TEMPLATE_PRIORITY = 200
 KEYWORD = {"type": "keyword", "ignore_above": 1024}
+AGENT_TEXT = {"type": "text", "fields": {"keyword": KEYWORD}}
 
 
 def classic_mappings() -> dict[str, Any]:
     return {
         "clientip": KEYWORD,
         "verb": KEYWORD,
-        "agent": {"type": "text", "fields": {"keyword": KEYWORD}},
         "request": {"type": "keyword", "fields": {"text": {"type": "text"}}},
         "response": {"type": "integer"},
         "bytes": {"type": "long"},
@@ -63,6 +66,8 @@ def index_template(patterns: list[str], ecs: bool = False, data_stream: bool = F
             "settings": {"index": {"refresh_interval": "1s"}},
             "mappings": {
                 "dynamic_templates": [
+                    # The apache user agent is prose; only as text, so that a Beat's `agent` object maps too.
+                    {"agent_as_text": {"path_match": "agent", "match_mapping_type": "string", "mapping": AGENT_TEXT}},
                     {"strings_as_keywords": {"match_mapping_type": "string", "mapping": KEYWORD}},
                 ],
                 "properties": properties,
@@ -102,16 +107,56 @@ def template_name(output: ElasticsearchOutput) -> str:
 
 
 def template_for(output: ElasticsearchOutput) -> tuple[str, dict[str, Any]]:
-    patterns = template_patterns(output.index, output.aggregate_index)
-    return template_name(output), index_template(
-        patterns, ecs=output.ecs_compatibility == "v8", data_stream=output.data_stream
-    )
+    patterns = template_patterns(*(output.template_patterns or []), output.aggregate_index)
+    if not output.template_patterns:
+        patterns = template_patterns(output.index, output.aggregate_index)
+    body = index_template(patterns, ecs=output.ecs_compatibility == "v8", data_stream=output.data_stream)
+    if output.ilm_policy:
+        body["template"]["settings"]["index"]["lifecycle"] = {"name": output.ilm_policy}
+    return template_name(output), body
+
+
+class TemplateFileError(ValueError):
+    """A `template_file` that cannot be installed: a configuration error, not a reason to retry."""
+
+
+@dataclass(frozen=True)
+class TemplateToInstall:
+    name: str
+    body: dict[str, Any]
+    legacy: bool  # `PUT _template` (Logstash's legacy template files) rather than `PUT _index_template`
+
+
+def template_to_install(output: ElasticsearchOutput) -> TemplateToInstall:
+    """The user's `template_file` if there is one (composable when it has `template`, else legacy), else
+    streamstash's own template."""
+    if not output.template_file:
+        name, body = template_for(output)
+        return TemplateToInstall(name, body, legacy=False)
+    path = Path(output.template_file)
+    try:
+        body = orjson.loads(path.read_bytes())
+    except OSError as exc:
+        raise TemplateFileError(f"template_file {path}: cannot read it: {exc.strerror or exc}") from exc
+    except orjson.JSONDecodeError as exc:
+        raise TemplateFileError(f"template_file {path}: not JSON: {exc}") from exc
+    if not isinstance(body, dict) or not ("index_patterns" in body or "template" in body):
+        raise TemplateFileError(f"template_file {path}: not an index template (no index_patterns)")
+    return TemplateToInstall(template_name(output), body, legacy="template" not in body)
 
 
 async def install_template(client: AsyncElasticsearch, output: ElasticsearchOutput) -> str:
-    name, body = template_for(output)
-    await client.indices.put_index_template(name=name, **body)
-    return name
+    wanted = template_to_install(output)
+    indices = client.indices
+    if not output.template_overwrite:
+        exists = indices.exists_template if wanted.legacy else indices.exists_index_template
+        if await exists(name=wanted.name):
+            return wanted.name
+    if wanted.legacy:
+        await indices.put_template(name=wanted.name, **wanted.body)
+    else:
+        await indices.put_index_template(name=wanted.name, **wanted.body)
+    return wanted.name
 
 
 async def install_template_when_reachable(
@@ -120,6 +165,7 @@ async def install_template_when_reachable(
     """The template must exist before the first document creates an index, so wait for it."""
     if not output.install_template:
         return
+    template_to_install(output)  # a template_file that cannot be read stops here, with its reason
     attempt = 0
     while not stop.is_set():
         try:

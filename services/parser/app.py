@@ -11,6 +11,7 @@ from faust.types import AgentT, ChannelT, FutureMessage
 from streamstash import names
 from streamstash.config import PipelineConfig
 from streamstash.events.envelope import Batch, DeadLetterBatch, encode
+from streamstash.events.inputfields import input_fields_for
 from streamstash.filters import FilterChain
 from streamstash.kafka.faust_app import attach_health, make_app, raw_topic
 from streamstash.runtime.metrics import ServiceMetrics
@@ -41,7 +42,7 @@ def build_app(config: PipelineConfig) -> faust.App:
 
 
 def wire(app: faust.App, config: PipelineConfig, endpoints: Endpoints, metrics: ServiceMetrics) -> AgentT:
-    parser = RecordParser(FilterChain(config.filters))
+    parser = RecordParser(FilterChain(config.filters), input_fields_for(config))
     stop_offsets = config.parser.stop_offsets or {}
 
     @app.agent(endpoints.raw, concurrency=1)

@@ -15,6 +15,7 @@ from streamstash.events.envelope import (
     from_working_dict,
     to_working_dict,
 )
+from streamstash.events.inputfields import CLASSIC, InputFields
 from streamstash.filters import FilterChain
 
 STAGE = names.SERVICE_PARSER
@@ -32,8 +33,9 @@ class ParseResult:
 
 
 class RecordParser:
-    def __init__(self, chain: FilterChain) -> None:
+    def __init__(self, chain: FilterChain, input_fields: InputFields = CLASSIC) -> None:
         self.chain = chain
+        self.input_fields = input_fields
 
     def parse_record(self, value: bytes, topic: str, partition: int, offset: int) -> ParseResult:
         result = ParseResult()
@@ -43,17 +45,22 @@ class RecordParser:
             result.dead_letters.append(undecodable_letter(STAGE, topic, partition, offset, value, str(exc)))
             return result
         for position, event in enumerate(batch.events):
-            event.id = event_id(topic, partition, offset, position)
+            # An input that knows its events' identity (beats: what a Beat sends again after a crash) set it, so
+            # a re-sent event overwrites its document; every other event is named by its place in logs.raw.
+            if event.id is None:
+                event.id = event_id(topic, partition, offset, position)
             self._parse_event(event, result)
         return result
 
     def _parse_event(self, event: Event, result: ParseResult) -> None:
         doc = to_working_dict(event)
+        shown = self.input_fields.show(doc, event)  # Logstash's `host`, `path`, ... for the filters to see
         try:
             verdict = self.chain.apply(doc)
         except Exception as exc:  # noqa: BLE001 - one bad event must not stop the partition
             result.dead_letters.append(dead_letter(STAGE, f"filter error: {exc!r}", event))
             return
+        self.input_fields.hide(doc, shown)
         if verdict is None:
             result.parsed.append(from_working_dict(event, doc))
         elif verdict.action == "drop":

@@ -56,8 +56,15 @@ class Accumulator:
         self._pending: dict[str, list[Any]] = {}
 
     def add(
-        self, doc: dict[str, Any], time: int | None, timestamp: str | None, event_id: str | None, kept: list[str]
+        self,
+        doc: dict[str, Any],
+        time: int | None,
+        timestamp: str | None,
+        event_id: str | None,
+        kept: list[str],
+        plain: dict[str, Any] | None = None,
     ) -> None:
+        """Fold one event; `plain` (the event's own fields, for `*`) defaults to `doc`."""
         is_last = _later(time, self.last_time)
         if self.n == 0:
             self.first_time, self.last_time, self.first_id = time, time, event_id
@@ -70,7 +77,7 @@ class Accumulator:
         if is_last:
             self.timestamp = timestamp
             if kept and kept[0] == WILDCARD:
-                self.fields = doc  # a fresh dict per event, never changed after: no copy needed
+                self.fields = doc if plain is None else plain  # fresh per event, never changed after
             else:
                 self.fields = {reference: get_field(doc, reference) for reference in kept}
         for name, metric in self.spec.metrics.items():
@@ -80,6 +87,9 @@ class Accumulator:
         kind = metric.type
         if kind == "count":
             self.values[name] = self.values.get(name, 0) + 1
+            return
+        if kind == "list":
+            self._add_item(name, metric, doc)
             return
         raw = get_field(doc, metric.field or "")
         if raw is None:
@@ -111,6 +121,23 @@ class Accumulator:
             self.values[name] = value if name not in self.values else min(self.values[name], value)
         elif kind == "max":
             self.values[name] = value if name not in self.values else max(self.values[name], value)
+
+    def _add_item(self, name: str, metric: MetricSpec, doc: dict[str, Any]) -> None:
+        if metric.fields:
+            item: Any = {
+                key: value
+                for key, reference in metric.fields.items()
+                if (value := get_field(doc, reference)) is not None
+            }
+            if not item:
+                return
+        else:
+            item = get_field(doc, metric.field or "")
+            if item is None:
+                return
+        items = self.values.setdefault(name, [])
+        if len(items) < metric.max_items and not (metric.unique and item in items):
+            items.append(item)
 
     def _apply_pending(self) -> None:
         for name, pending in self._pending.items():

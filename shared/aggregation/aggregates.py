@@ -11,7 +11,7 @@ from typing import Any
 
 from streamstash import names
 from streamstash.aggregation.accumulators import Accumulator
-from streamstash.aggregation.flush import REASON_LATE, REASON_TAGS
+from streamstash.aggregation.flush import REASON_LATE, REASON_TAGS, TIMEOUT_REASONS
 from streamstash.aggregation.routing import WILDCARD, Route
 from streamstash.aggregation.state import SEGMENT, TaskState
 from streamstash.events.envelope import Event, Source, format_timestamp
@@ -67,11 +67,17 @@ def _aggregate(
     fields[names.FIELD_TASK_ID] = task_id
     fields[names.FIELD_AGGREGATION] = spec.name
     fields[names.FIELD_FLUSH_REASON] = reason
+    timed_out = reason in TIMEOUT_REASONS
+    _set_added(fields, route.added)
+    if timed_out:
+        _set_added(fields, route.added_on_timeout)
     message = fields.pop(names.FIELD_MESSAGE, None)
     raw_tags = fields.pop(names.FIELD_TAGS, None)
     tags = list(raw_tags) if isinstance(raw_tags, list) else ([] if raw_tags is None else [str(raw_tags)])
     if reason in REASON_TAGS and REASON_TAGS[reason] not in tags:
         tags.append(REASON_TAGS[reason])
+    if timed_out:
+        tags += [tag for tag in spec.timeout_tags if tag not in tags]
     return Event(
         message=None if message is None else str(message),
         timestamp=timestamp,
@@ -80,3 +86,9 @@ def _aggregate(
         fields=fields,
         id=event_id,
     )
+
+
+def _set_added(fields: dict[str, Any], added: list[tuple[str, Any, Any]]) -> None:
+    """add_fields / timeout_fields, the conditions judged on the aggregate as it stands."""
+    for name, value, condition in added:
+        set_field(fields, name, value if condition is None else condition(fields))

@@ -22,6 +22,8 @@ REASON_INACTIVITY = "inactivity"
 REASON_TIMEOUT = "timeout"
 REASON_IDLE = "idle"
 REASON_LATE = "late"
+# What Logstash's aggregate filter would have pushed on a timeout (timeout_tags, timeout_code apply).
+TIMEOUT_REASONS = frozenset({REASON_INACTIVITY, REASON_TIMEOUT, REASON_IDLE})
 REASON_TAGS = {
     REASON_INACTIVITY: names.TAG_AGGREGATE_INACTIVITY,
     REASON_TIMEOUT: names.TAG_AGGREGATE_TIMEOUT,

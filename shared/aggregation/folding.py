@@ -87,7 +87,10 @@ class TaskAggregator:
                     continue
                 state["seen"][partition_key] = list(at)
             result.folded += 1
-            doc = to_working_dict(event)
+            # Metrics, kept fields and end_when read the input's fields too (`host`, `path`, ...); `*` keeps
+            # the event's own fields only, like its document.
+            plain = to_working_dict(event)
+            doc = self.router.input_fields.view(to_working_dict(event), event)
             watermark = None if newest is None else newest - lateness
             if window is not None:
                 assert time is not None  # the router only routes timed events to windowed aggregations
@@ -97,11 +100,13 @@ class TaskAggregator:
                         # One aggregate per late event and window: how late events happen to be batched
                         # must not change what is emitted, nor the ids.
                         alone = Accumulator(spec)
-                        alone.add(doc, time, event.timestamp, event.id, route.kept)
+                        alone.add(doc, time, event.timestamp, event.id, route.kept, plain)
                         result.emitted.append(window_aggregate(route, task_id, start, alone, REASON_LATE))
                         was_late = True
                     else:
-                        self._live(live, state, str(start), spec).add(doc, time, event.timestamp, event.id, route.kept)
+                        self._live(live, state, str(start), spec).add(
+                            doc, time, event.timestamp, event.id, route.kept, plain
+                        )
                 result.late += was_late
                 continue
             segment = live.get(SEGMENT) or (
@@ -116,7 +121,7 @@ class TaskAggregator:
             if segment is None:
                 segment = Accumulator(spec)
             live[SEGMENT] = segment
-            segment.add(doc, time, event.timestamp, event.id, route.kept)
+            segment.add(doc, time, event.timestamp, event.id, route.kept, plain)
             if route.end_when is not None and route.end_when(doc):
                 result.emitted.append(segment_aggregate(route, task_id, state, segment, REASON_END))
                 del live[SEGMENT]

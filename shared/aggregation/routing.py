@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from streamstash import names
-from streamstash.config.aggregator import AggregationSpec
+from streamstash.config.aggregator import AggregationSpec, FieldCondition
 from streamstash.events.conditions import compile_condition
 from streamstash.events.envelope import Event, to_working_dict
+from streamstash.events.inputfields import CLASSIC, InputFields
 from streamstash.events.templates import Template
 from streamstash.events.timeformats import parse_iso8601
 
@@ -26,21 +27,28 @@ def event_time_ms(event: Event) -> int | None:
     return None if moment is None else int(moment.timestamp() * 1000)
 
 
+Predicate = Callable[[dict[str, Any]], bool]
+
+
 @dataclass(slots=True)
 class Route:
     spec: AggregationSpec
     task_id: Template
-    when: Callable[[dict[str, Any]], bool] | None
-    end_when: Callable[[dict[str, Any]], bool] | None
+    when: Predicate | None
+    end_when: Predicate | None
     kept: list[str]
+    # add_fields / timeout_fields: field -> a value, or a condition whose truth is the value
+    added: list[tuple[str, Any, Predicate | None]] = field(default_factory=list)
+    added_on_timeout: list[tuple[str, Any, Predicate | None]] = field(default_factory=list)
 
 
 class TaskRouter:
     """Which aggregation task, if any, each parsed event belongs to."""
 
-    def __init__(self, specs: list[AggregationSpec]) -> None:
+    def __init__(self, specs: list[AggregationSpec], input_fields: InputFields = CLASSIC) -> None:
         self.routes = [_route(spec) for spec in specs]
         self.by_name = {route.spec.name: route for route in self.routes}
+        self.input_fields = input_fields
         self._consuming = [route for route in self.routes if not route.spec.index_events]
         self._indexing = [route for route in self.routes if route.spec.index_events]
 
@@ -48,6 +56,10 @@ class TaskRouter:
     def consumes(self) -> bool:
         """Whether any aggregation takes its events away from the index (`index_events: false`)."""
         return bool(self._consuming)
+
+    def working(self, event: Event) -> dict[str, Any]:
+        """The event as task ids, conditions and metrics read it: with the input's `host`, `path`, ..."""
+        return self.input_fields.view(to_working_dict(event), event)
 
     def group(self, events: list[Event]) -> dict[str, list[Event]]:
         """Events grouped by table key, keeping their order within each task."""
@@ -60,7 +72,7 @@ class TaskRouter:
     def keys_for(self, event: Event) -> list[str]:
         if not self.routes:
             return []
-        doc = to_working_dict(event)
+        doc = self.working(event)
         return [
             f"{route.spec.name}{KEY_SEPARATOR}{task_id}" for route, task_id in self._matching(event, doc, self.routes)
         ]
@@ -73,7 +85,7 @@ class TaskRouter:
         """
         if not self._consuming:
             return False
-        doc = to_working_dict(event)
+        doc = self.working(event)
         if next(iter(self._matching(event, doc, self._consuming)), None) is None:
             return False
         return next(iter(self._matching(event, doc, self._indexing)), None) is None
@@ -107,7 +119,16 @@ def _route(spec: AggregationSpec) -> Route:
         compile_condition(spec.when) if spec.when else None,
         compile_condition(spec.flush.end_when) if spec.flush.end_when else None,
         kept,
+        _added(spec.add_fields),
+        _added(spec.timeout_fields),
     )
+
+
+def _added(fields: dict[str, Any]) -> list[tuple[str, Any, Predicate | None]]:
+    return [
+        (name, None, compile_condition(value.condition)) if isinstance(value, FieldCondition) else (name, value, None)
+        for name, value in fields.items()
+    ]
 
 
 def split_key(key: str) -> tuple[str, str]:

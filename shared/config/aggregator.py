@@ -13,8 +13,9 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, model_validator
 
 from streamstash.config.base import StrictModel
+from streamstash.events.conditions import ConditionError, compile_condition
 
-MetricKind = Literal["count", "sum", "avg", "min", "max", "first", "last", "distinct", "percentiles"]
+MetricKind = Literal["count", "sum", "avg", "min", "max", "first", "last", "distinct", "percentiles", "list"]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, None: 1000}
@@ -45,8 +46,22 @@ class MetricSpec(StrictModel):
     )
     field: str | None = Field(
         None,
-        description="The field it reads (not for count); numeric except for first/last/distinct.",
+        description="The field it reads (not for count); numeric except for first/last/distinct/list.",
         examples=["elapsed"],
+    )
+    fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="`list`: collect one object per event instead of a value, key -> the field it reads "
+        "(Logstash's `map['towns'] << {'town_name' => event.get('town')}`).",
+        examples=[{"town_name": "town"}],
+    )
+    unique: bool = Field(False, description="`list`: leave out a value already collected.", examples=[True])
+    max_items: int = Field(
+        1000,
+        ge=1,
+        le=100_000,
+        description="`list`: most items kept per aggregate (later ones are left out), which bounds the task state.",
+        examples=[100],
     )
     percents: list[float] = Field(
         default_factory=lambda: [50.0, 90.0, 99.0],
@@ -74,6 +89,12 @@ class MetricSpec(StrictModel):
 
     @model_validator(mode="after")
     def _field_needed(self) -> MetricSpec:
+        if self.type == "list":
+            if bool(self.field) == bool(self.fields):
+                raise ValueError("metric type 'list' needs a `field` or `fields` (not both)")
+            return self
+        if self.fields:
+            raise ValueError("`fields` is for metrics of type 'list'")
         if self.type != "count" and not self.field:
             raise ValueError(f"metric type {self.type!r} needs a `field`")
         if self.type == "percentiles" and (not self.percents or any(not 0 <= p <= 100 for p in self.percents)):
@@ -165,6 +186,24 @@ class FlushRules(StrictModel):
         return self.window is not None or self.inactivity_timeout is not None or self.total_timeout is not None
 
 
+class FieldCondition(StrictModel):
+    """A field set to whether a condition holds on the aggregate (Logstash's
+    `event.set('several', event.get('clicks') > 1)` in a timeout_code)."""
+
+    condition: str = Field(description="Condition on the aggregate's fields.", examples=["[clicks] > 1"])
+
+    @model_validator(mode="after")
+    def _condition_parses(self) -> FieldCondition:
+        try:
+            compile_condition(self.condition)
+        except ConditionError as exc:
+            raise ValueError(str(exc)) from exc
+        return self
+
+
+AddedValue = Annotated[str | bool | int | float | FieldCondition, Field(union_mode="left_to_right")]
+
+
 class AggregationSpec(StrictModel):
     name: str = Field(description="Names the aggregation in ids and metrics.", examples=["task_elapsed"])
     task_id: str = Field(
@@ -192,6 +231,23 @@ class AggregationSpec(StrictModel):
     )
     index_events: bool = Field(
         False, description="Index the aggregated raw events too (default: only the aggregates).", examples=[True]
+    )
+    add_fields: dict[str, AddedValue] = Field(
+        default_factory=dict,
+        description="Fields set on every aggregate: a value, or `{condition: ...}` for whether it holds on the "
+        "aggregate.",
+        examples=[{"Aggregation": True}],
+    )
+    timeout_tags: list[str] = Field(
+        default_factory=list,
+        description="Tags added to aggregates a timeout or `idle_flush` emitted (Logstash's `timeout_tags`).",
+        examples=[["_aggregatetimeout"]],
+    )
+    timeout_fields: dict[str, AddedValue] = Field(
+        default_factory=dict,
+        description="Fields set on aggregates a timeout or `idle_flush` emitted, as `add_fields` (what a "
+        "Logstash `timeout_code` sets).",
+        examples=[{"several_clicks": {"condition": "[clicks] > 1"}}],
     )
 
     @model_validator(mode="after")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from streamstash.config.base import StrictModel
 from streamstash.config.common import BatchSettings
@@ -119,7 +120,125 @@ class TcpInput(InputCommon):
     )
 
 
-InputSettings = Annotated[FileInput | StdinInput | DockerInput | UdpInput | TcpInput, Field(discriminator="type")]
+class BeatsInput(InputCommon):
+    """Receive events from Filebeat, Winlogbeat, Metricbeat, ... (the lumberjack v2 protocol, optionally over TLS).
+
+    Point a Beat's `output.logstash` here. A window of events is acknowledged to the Beat only once Kafka holds
+    them, so a Beat re-sends whatever a crash or restart interrupted; each event's id comes from its content, so
+    a re-sent event overwrites its Elasticsearch document instead of doubling it. The event's `message` and
+    `@timestamp` become the envelope's, every other field of the Beat (`host`, `agent`, `log`, `fields`, ...)
+    stays as the Beat sent it, its `@metadata` goes to `@metadata` (with the sender's address under
+    `[@metadata][ip_address]`, as in Logstash).
+    """
+
+    type: Literal["beats"] = Field(
+        "beats", description="Listen for Beats (Logstash's beats input).", examples=["beats"]
+    )
+    host: str = Field(
+        "127.0.0.1",
+        description="Bind address; 0.0.0.0 to take a fleet.",
+        examples=["0.0.0.0"],  # noqa: S104
+    )
+    port: int = Field(5044, ge=0, le=65535, description="Port to listen on.", examples=[5044])
+    client_inactivity_timeout: float = Field(
+        60,
+        gt=0,
+        description="Seconds a connection may stay silent with nothing to acknowledge before it is closed.",
+        examples=[300],
+    )
+    max_window_size: int = Field(
+        65536, ge=1, description="Largest window (events per acknowledgement) a Beat may open.", examples=[4096]
+    )
+    max_frame_bytes: int = Field(
+        64 * ONE_MIB,
+        ge=1024,
+        description="Largest frame (one event, or a compressed group) accepted; a larger one closes the "
+        "connection. Messages longer than `max_line_bytes` are truncated and tagged `_truncated`.",
+        examples=[16 * ONE_MIB],
+    )
+    keepalive_interval: float = Field(
+        5,
+        gt=0,
+        description="While a window waits for Kafka, the Beat is told every this many seconds that it is alive "
+        "(a repeated acknowledgement), so it does not time out and send the window again.",
+        examples=[10],
+    )
+    content_ids: bool = Field(
+        True,
+        description="Give each event an id made from its bytes (or the Beat's `[@metadata][_id]`), so an event "
+        "re-sent after a crash becomes the same document; off, ids come from the event's place in `logs.raw`.",
+        examples=[False],
+    )
+    ssl_enabled: bool = Field(
+        False, description="Speak TLS (Logstash's `ssl_enabled`, formerly `ssl`).", examples=[True]
+    )
+    ssl_certificate: Path | None = Field(
+        None, description="The server's certificate chain (PEM).", examples=["/etc/streamstash/beats.crt"]
+    )
+    ssl_key: Path | None = Field(
+        None, description="The server's private key (PEM).", examples=["/etc/streamstash/beats.key"]
+    )
+    ssl_key_passphrase: SecretStr | None = Field(
+        None, description="Passphrase of an encrypted `ssl_key`.", examples=["${BEATS_KEY_PASSPHRASE}"]
+    )
+    ssl_certificate_authorities: list[Path] = Field(
+        default_factory=list,
+        description="CAs that sign the Beats' client certificates (PEM files).",
+        examples=[["/etc/streamstash/beats-ca.crt"]],
+    )
+    ssl_client_authentication: Literal["none", "optional", "required"] = Field(
+        "none",
+        description="Ask Beats for a client certificate signed by `ssl_certificate_authorities`: `required` "
+        "refuses those without one (mutual TLS), `optional` checks one when given. Logstash's older "
+        "`ssl_verify_mode` none/peer/force_peer.",
+        examples=["required"],
+    )
+    ssl_supported_protocols: list[Literal["TLSv1.2", "TLSv1.3"]] = Field(
+        ["TLSv1.2", "TLSv1.3"], description="TLS versions accepted.", examples=[["TLSv1.3"]]
+    )
+    ssl_cipher_suites: list[str] = Field(
+        default_factory=list,
+        description="TLS 1.2 cipher suites (OpenSSL names); empty: OpenSSL's defaults.",
+        examples=[["ECDHE-RSA-AES256-GCM-SHA384"]],
+    )
+    ssl_handshake_timeout: float = Field(10, gt=0, description="Seconds a TLS handshake may take.", examples=[30])
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_names(cls, values: object) -> object:
+        if isinstance(values, dict):
+            values = dict(values)
+            if "ssl" in values:
+                values.setdefault("ssl_enabled", values.pop("ssl"))
+            mode = values.pop("ssl_verify_mode", None)
+            if mode is not None:
+                values.setdefault(
+                    "ssl_client_authentication",
+                    {"none": "none", "peer": "optional", "force_peer": "required"}.get(mode, mode),
+                )
+        return values
+
+    @field_validator("multiline")
+    @classmethod
+    def _no_multiline(cls, value: MultilineSettings | None) -> MultilineSettings | None:
+        if value is not None:
+            raise ValueError("the beats input takes whole events: join lines in the Beat (Filebeat's `multiline`)")
+        return value
+
+    @model_validator(mode="after")
+    def _tls_is_complete(self) -> BeatsInput:
+        if self.ssl_enabled and (self.ssl_certificate is None or self.ssl_key is None):
+            raise ValueError("`ssl_enabled` needs `ssl_certificate` and `ssl_key`")
+        if self.ssl_client_authentication != "none" and not self.ssl_certificate_authorities:
+            raise ValueError("`ssl_client_authentication` needs `ssl_certificate_authorities`")
+        if self.ssl_client_authentication != "none" and not self.ssl_enabled:
+            raise ValueError("`ssl_client_authentication` needs `ssl_enabled`")
+        return self
+
+
+InputSettings = Annotated[
+    FileInput | StdinInput | DockerInput | UdpInput | TcpInput | BeatsInput, Field(discriminator="type")
+]
 
 
 class SpillSettings(StrictModel):

@@ -12,7 +12,15 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from streamstash.config.aggregator import AggregationSpec, MetricSpec
-from streamstash.config.collector import DockerInput, FileInput, MultilineSettings, StdinInput, TcpInput, UdpInput
+from streamstash.config.collector import (
+    BeatsInput,
+    DockerInput,
+    FileInput,
+    MultilineSettings,
+    StdinInput,
+    TcpInput,
+    UdpInput,
+)
 from streamstash.config.parser import DateFilter, FilterEntry, GrokFilter
 from streamstash.config.pipeline import PipelineConfig
 
@@ -27,6 +35,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("inputs[] (type: docker)", DockerInput),
     ("inputs[] (type: udp)", UdpInput),
     ("inputs[] (type: tcp)", TcpInput),
+    ("inputs[] (type: beats)", BeatsInput),
     ("inputs[].multiline", MultilineSettings),
     ("filters[]", FilterEntry),
     ("filters[].grok", GrokFilter),

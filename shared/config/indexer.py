@@ -99,6 +99,43 @@ class ElasticsearchOutput(StrictModel):
         "services/indexer/ecs.py) and map them in the template.",
         examples=["v8"],
     )
+    document_id: str | None = Field(
+        None,
+        description="Template of the id of each event's document (Logstash's `document_id`, e.g. "
+        "`%{[@metadata][fingerprint]}`): documents with the same id replace each other. An event missing a field it "
+        "names, and every aggregate, keeps its own id. Unset: where the line entered logs.raw, so a replay "
+        "overwrites instead of duplicating.",
+        examples=["%{[@metadata][fingerprint]}"],
+    )
+    pipeline: str | None = Field(
+        None,
+        description="Elasticsearch ingest pipeline the documents go through (a template: "
+        "`%{[@metadata][pipeline]}`); a document whose template names a missing field is sent without one.",
+        examples=["geoip-enrich"],
+    )
+    template_file: str | None = Field(
+        None,
+        description="A JSON index template installed instead of streamstash's own, under `template_name` "
+        "(Logstash's `template`): a composable template (with `template`) or a legacy one (with `mappings`).",
+        examples=["/etc/streamstash/web-template.json"],
+    )
+    template_patterns: list[str] | None = Field(
+        None,
+        description="Index patterns of the installed template. Unset: from `index` and `aggregate_index` "
+        "(`logs-%{+YYYY.MM.dd}` -> `logs-*`).",
+        examples=[["web-*", "api-*"]],
+    )
+    template_overwrite: bool = Field(
+        True,
+        description="Replace an existing template of the same name at start-up; false keeps it (Logstash's default).",
+        examples=[False],
+    )
+    ilm_policy: str | None = Field(
+        None,
+        description="ILM policy set in the installed template (`index.lifecycle.name`); with `data_stream: true`, "
+        "Elasticsearch also rolls the data streams over by it.",
+        examples=["logs-30d"],
+    )
     group_instance_id: str | None = Field(
         None,
         description="Kafka static group membership (`group.instance.id`) of this indexer instance: a "

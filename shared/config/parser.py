@@ -1,4 +1,5 @@
-"""Settings of the parser: the filter chain (grok, dissect, kv, json, date, mutate, drop)."""
+"""Settings of the parser: the filter chain (grok, dissect, kv, json, date, mutate, drop, and the enrichment
+filters of ``plugin_filters``)."""
 
 from __future__ import annotations
 
@@ -10,28 +11,19 @@ from pydantic import Field, field_validator, model_validator
 from streamstash import names
 from streamstash.config.base import StrictModel
 from streamstash.config.common import BatchSettings
+from streamstash.config.filter_common import CommonFilterOptions
+from streamstash.config.plugin_filters import (
+    CsvFilter,
+    FingerprintFilter,
+    GeoipFilter,
+    SyslogPriFilter,
+    TranslateFilter,
+    UrldecodeFilter,
+    UseragentFilter,
+)
 from streamstash.events.conditions import ConditionError, compile_condition
 from streamstash.events.dissect import DissectPatternError, compile_dissect
 from streamstash.events.timeformats import FormatError, make_parser, zone_named
-
-
-class CommonFilterOptions(StrictModel):
-    """What every filter does after it succeeded (Logstash's `add_field`, `add_tag`, ...); templates allowed."""
-
-    add_field: dict[str, str | list[str]] = Field(
-        default_factory=dict,
-        description="Field -> value template (`%{field}`); a field that already exists "
-        "becomes a list with the new value appended, as in Logstash. Skipped when a template names a missing "
-        "field.",
-        examples=[{"summary": "%{verb} %{request}"}],
-    )
-    add_tag: list[str] = Field(default_factory=list, description="Tags to add (templates allowed).", examples=[["web"]])
-    remove_field: list[str] = Field(
-        default_factory=list, description="Fields to remove (templates allowed).", examples=[["message", "timestamp"]]
-    )
-    remove_tag: list[str] = Field(
-        default_factory=list, description="Tags to remove (templates allowed).", examples=[["_debug"]]
-    )
 
 
 class GrokFilter(CommonFilterOptions):
@@ -44,9 +36,22 @@ class GrokFilter(CommonFilterOptions):
         default_factory=dict, description="Extra named patterns.", examples=[{"TASK": r"\w+:\w+"}]
     )
     patterns_dir: list[str] = Field(
-        default_factory=list, description="Directories of pattern files.", examples=[["/etc/streamstash/patterns"]]
+        default_factory=list,
+        description="Pattern files: a directory (its files that match `patterns_files_glob`), a file or a glob; "
+        "a path that finds nothing is ignored with a warning, as in Logstash.",
+        examples=[["/etc/streamstash/patterns"]],
+    )
+    patterns_files_glob: str = Field(
+        "*", description="Which files of a `patterns_dir` directory are read.", examples=["*.grok"]
     )
     break_on_match: bool = Field(True, description="Stop at the first pattern that matches.", examples=[False])
+    overwrite: list[str] | None = Field(
+        None,
+        description="Unset: captures replace the fields they name. A list (Logstash's `overwrite`, which "
+        "`import-logstash` always sets): only the fields listed are replaced; a capture into a field that already "
+        "holds text makes it an array of both, into an array appends, and into a value of another type is left out.",
+        examples=[["message"]],
+    )
     tag_on_failure: list[str] = Field(
         [names.TAG_GROK_FAILURE], description="Tags added when nothing matches.", examples=[["_grokparsefailure"]]
     )
@@ -374,6 +379,15 @@ class FilterEntry(StrictModel):
     drop: DropFilter | None = Field(
         None, description="Drop: discard the event (use `{}` for every event that reaches it)."
     )
+    geoip: GeoipFilter | None = Field(None, description="Geoip: an IP address -> its location (MaxMind DB).")
+    useragent: UseragentFilter | None = Field(None, description="Useragent: a User-Agent -> browser, OS, device.")
+    translate: TranslateFilter | None = Field(None, description="Translate: a value -> the one a dictionary gives.")
+    csv: CsvFilter | None = Field(None, description="Csv: separated values -> named fields.")
+    fingerprint: FingerprintFilter | None = Field(None, description="Fingerprint: fields -> a hash.")
+    urldecode: UrldecodeFilter | None = Field(None, description="Urldecode: `%XX` escapes -> text.")
+    syslog_pri: SyslogPriFilter | None = Field(
+        None, description="Syslog_pri: a syslog priority -> facility and severity."
+    )
     condition: str | None = Field(
         None,
         alias="if",
@@ -431,6 +445,13 @@ class ParserSettings(StrictModel):
     """Tuning of the parser service."""
 
     batch: BatchSettings = Field(default_factory=BatchSettings, description="Bounds of the records it produces.")
+    input_fields: bool = Field(
+        True,
+        description="Filters, conditions, aggregations and index names see the fields a Logstash input sets "
+        "(`host`, `path`, `port`; `[host][name]`, `[log][file][path]`, ... with `ecs_compatibility: v8`), taken "
+        "from `source`; they are stored only when a filter changes them. False: only `source`.",
+        examples=[False],
+    )
     stop_offsets: dict[int, int] | None = Field(
         None,
         description="Raw-topic partition -> offset where parsing stops (exclusive); set by `streamstash "

@@ -145,8 +145,10 @@ def format_timestamp(epoch_seconds: float) -> str:
 
 
 def to_document(event: Event) -> dict[str, Any]:
-    """The Elasticsearch document of an event: fields at the top level, like Logstash."""
+    """The Elasticsearch document of an event: fields at the top level, like Logstash, without `@metadata`
+    (which Logstash never indexes either)."""
     doc: dict[str, Any] = dict(event.fields)
+    doc.pop(names.FIELD_METADATA, None)
     if event.message is not None:
         doc.setdefault(names.FIELD_MESSAGE, event.message)
     if event.timestamp is not None:

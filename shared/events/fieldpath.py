@@ -1,11 +1,14 @@
-"""Logstash field references: `name`, `[name]`, `[a][b]` on nested dicts."""
+"""Logstash field references: `name`, `[name]`, `[a][b]` on nested dicts, and `[list][0]` / `[list][-1]` on
+lists (a part that spells an integer indexes a list; on an object it is an ordinary key, as in Logstash)."""
 
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any
 
 _MISSING = object()
+_INDEX = re.compile(r"-?\d+")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -16,12 +19,19 @@ def parse_path(reference: str) -> tuple[str, ...]:
     return (reference,)
 
 
+def _child(node: Any, part: str) -> Any:
+    if isinstance(node, dict):
+        return node.get(part, _MISSING)
+    if isinstance(node, list) and _INDEX.fullmatch(part):
+        index = int(part)
+        return node[index] if -len(node) <= index < len(node) else _MISSING
+    return _MISSING
+
+
 def get_field(doc: dict[str, Any], reference: str, default: Any = None) -> Any:
     node: Any = doc
     for part in parse_path(reference):
-        if not isinstance(node, dict):
-            return default
-        node = node.get(part, _MISSING)
+        node = _child(node, part)
         if node is _MISSING:
             return default
     return node
@@ -32,22 +42,46 @@ def has_field(doc: dict[str, Any], reference: str) -> bool:
 
 
 def set_field(doc: dict[str, Any], reference: str, value: Any) -> None:
+    """Set a field, creating the objects on the way; an index into an existing list replaces that item
+    (or appends, one past the end), as Logstash does."""
     parts = parse_path(reference)
-    node = doc
+    node: Any = doc
     for part in parts[:-1]:
-        child = node.get(part)
-        if not isinstance(child, dict):
+        child = _child(node, part)
+        if not isinstance(child, (dict, list)):
             child = {}
-            node[part] = child
+            if not _store(node, part, child):
+                return
         node = child
-    node[parts[-1]] = value
+    _store(node, parts[-1], value)
+
+
+def _store(node: Any, part: str, value: Any) -> bool:
+    if isinstance(node, dict):
+        node[part] = value
+        return True
+    if isinstance(node, list) and _INDEX.fullmatch(part):
+        index = int(part)
+        if -len(node) <= index < len(node):
+            node[index] = value
+            return True
+        if index == len(node):
+            node.append(value)
+            return True
+    return False  # an item past the end of a list, or a key into one: Logstash refuses it too
 
 
 def remove_field(doc: dict[str, Any], reference: str) -> Any:
     parts = parse_path(reference)
     node: Any = doc
     for part in parts[:-1]:
-        node = node.get(part) if isinstance(node, dict) else None
-        if node is None:
+        node = _child(node, part)
+        if node is _MISSING:
             return None
-    return node.pop(parts[-1], None) if isinstance(node, dict) else None
+    last = parts[-1]
+    if isinstance(node, dict):
+        return node.pop(last, None)
+    if isinstance(node, list) and _INDEX.fullmatch(last):
+        index = int(last)
+        return node.pop(index) if -len(node) <= index < len(node) else None
+    return None

@@ -1,10 +1,16 @@
-"""Logstash sprintf templates: `%{field}`, `%{[a][b]}` and `%{+YYYY.MM.dd}` (from @timestamp)."""
+"""Logstash sprintf templates: `%{field}`, `%{[a][b]}`, `%{[list][0]}` and `%{+YYYY.MM.dd}` (from @timestamp).
+
+Values are written the way Logstash's string interpolation writes them: a list as its items joined by commas,
+an object as JSON, true/false in lower case.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
 from typing import Any
+
+import orjson
 
 from streamstash import names
 from streamstash.events.fieldpath import get_field
@@ -58,13 +64,26 @@ def _field_part(reference: str) -> Callable[[dict[str, Any]], str]:
         value = get_field(doc, reference)
         if value is None:
             raise MissingFieldError(reference)
-        return value if isinstance(value, str) else str(value)
+        return value if isinstance(value, str) else render_value(value)
 
     return render
 
 
 def _literal_part(text: str) -> Callable[[dict[str, Any]], str]:
     return lambda _doc: text
+
+
+def render_value(value: Any) -> str:
+    """A field's value as text in a template."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(render_value(item) for item in value)
+    if isinstance(value, dict):
+        return orjson.dumps(value, default=str).decode()
+    return str(value)
 
 
 def _time_part(strftime_format: str) -> Callable[[dict[str, Any]], str]:

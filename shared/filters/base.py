@@ -18,6 +18,14 @@ class Verdict:
     reason: str
 
 
+class FilterResourceError(ValueError):
+    """A file a filter needs (a geoip database, a translate dictionary) is missing or unusable where it runs."""
+
+    def __init__(self, message: str, resource: str) -> None:
+        super().__init__(message)
+        self.resource = resource
+
+
 class Filter(Protocol):
     def apply(self, doc: dict[str, Any]) -> Verdict | None:
         """Change ``doc`` in place; return a verdict to drop or dead-letter the event."""

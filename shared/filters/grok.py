@@ -9,6 +9,7 @@ from streamstash import names
 from streamstash.config.parser import GrokFilter as GrokSettings
 from streamstash.filters.base import Decorations, Verdict, add_tags
 from streamstash.grok import Grok
+from streamstash.grok.compiler import field_path
 
 
 class GrokFilter:
@@ -21,6 +22,7 @@ class GrokFilter:
                     patterns,
                     pattern_definitions=settings.pattern_definitions,
                     pattern_dirs=[Path(directory) for directory in settings.patterns_dir],
+                    patterns_files_glob=settings.patterns_files_glob,
                     break_on_match=settings.break_on_match,
                     timeout_ms=settings.timeout_ms,
                 ),
@@ -28,6 +30,9 @@ class GrokFilter:
             for field, patterns in settings.match.items()
         ]
         self.decorations = Decorations(settings)
+        self.overwrite = (
+            None if settings.overwrite is None else frozenset(field_path(name) for name in settings.overwrite)
+        )
 
     def apply(self, doc: dict[str, Any]) -> Verdict | None:
         for field, grok in self.matchers:
@@ -43,7 +48,10 @@ class GrokFilter:
                 )
             if not result.matched:
                 return self._fail(doc, self.settings.tag_on_failure, f"grok: no pattern matched field {field!r}")
-            _merge(doc, result.fields)
+            if self.overwrite is None:
+                _merge(doc, result.fields)
+            else:
+                _merge_keeping(doc, result.fields, self.overwrite, ())
         self.decorations.apply(doc)
         return None
 
@@ -61,3 +69,31 @@ def _merge(target: dict[str, Any], captured: dict[str, Any]) -> None:
                 _merge(existing, value)
                 continue
         target[key] = value
+
+
+def _merge_keeping(
+    target: dict[str, Any], captured: dict[str, Any], overwrite: frozenset[tuple[str, ...]], prefix: tuple[str, ...]
+) -> None:
+    """Logstash's way: a capture replaces only a field named in `overwrite`; otherwise an existing text
+    becomes an array of both, an existing array is appended to, any other existing value stays as it is."""
+    for key, value in captured.items():
+        path = (*prefix, key)
+        if type(value) is dict:  # captures into [a][b]
+            node = target.get(key)
+            if node is None:
+                node = target[key] = {}
+            if isinstance(node, dict):
+                _merge_keeping(node, value, overwrite, path)
+            continue
+        values = value if type(value) is list else [value]  # a list: the field was captured more than once
+        if path in overwrite:
+            target[key] = values[-1]
+            continue
+        for item in values:
+            existing = target.get(key)
+            if existing is None:
+                target[key] = item
+            elif type(existing) is list:
+                existing.append(item)
+            elif isinstance(existing, str):
+                target[key] = [existing, item]

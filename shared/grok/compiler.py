@@ -9,7 +9,13 @@ What the expansion does, in one left-to-right scan of each expression and (recur
 * plain `(...)` groups become `(?:...)` -- Logstash (Oniguruma) does not capture them once a pattern has named
   groups, and dropping them makes every capturing group one of ours, in order;
 * the Oniguruma-only bits the standard pattern files use are translated: `[[:alpha:]]` POSIX classes, `\\h`,
-  `\\z` / `\\Z`, `\\x{HHHH}`, `\\k<name>`.
+  `\\z` / `\\Z`, `\\x{HHHH}`, `\\k<name>`;
+* Ruby's regex options: Logstash's grok (jls-grok) compiles every expression with `Regexp::MULTILINE`, under which
+  `.` matches a newline, and in Ruby `^` / `$` always match at line breaks; the regex therefore starts with
+  `(?ms)`. An inline `(?m)` / `(?i)` (Ruby's `m` is Python's `s`) applies to the rest of its group, as in Ruby:
+  it becomes a scoped group `(?s:...)` closed with that group (Python refuses global flags past the start);
+* a quantifier on a quantified atom (`.?*`, `x{2}{3}`, Ruby's `x{1,3}+`, which is not possessive there) repeats
+  the quantified atom, as Onigmo does, instead of failing to compile: it becomes `(?:.?)*`.
 """
 
 from __future__ import annotations
@@ -20,8 +26,13 @@ from dataclasses import dataclass
 
 from streamstash.grok.errors import GrokError
 
-# %{NAME}, %{NAME:field}, %{NAME:field:type}; Logstash allows `@ [ ] . -` and more in the field part.
-_REFERENCE = re.compile(r"%\{(?P<name>[A-Za-z0-9_]+)(?::(?P<field>[^:{}]*)(?::(?P<type>[^:{}]*))?)?\}")
+# %{NAME}, %{NAME:field}, %{NAME:field:type}, read as Logstash's grok (jls-grok) reads them: the field part is
+# letters, digits and `@ [ ] _ . -`; whatever else stands before the closing brace is ignored
+# (`%{NAGIOSLOGLINE - a comment}` is %{NAGIOSLOGLINE}), and so is a colon part after the type.
+_FIELD_CHARS = r"[@\[\]A-Za-z0-9_.\-]*"
+_REFERENCE = re.compile(
+    rf"%\{{(?P<name>[A-Za-z0-9_]+)(?::(?P<field>{_FIELD_CHARS})(?::(?P<type>{_FIELD_CHARS})(?::[^}}]*)?)?)?[^}}]*\}}"
+)
 _GROUP_NAME = re.compile(r"[^>']*")
 _HEX_BRACED = re.compile(r"\\x\{([0-9A-Fa-f]{1,8})\}")
 
@@ -46,6 +57,17 @@ _CONVERTERS = ("int", "float")
 _NEGATED_LITERALS = re.compile(r"\[\^((?:\\[^A-Za-z0-9]|[^\\\]\[\-^])+)\]")
 _CLASS_ITEM = re.compile(r"\\?.", re.DOTALL)
 _INLINE_IGNORECASE = re.compile(r"\(\?[a-zA-Z]*i[a-zA-Z]*[:)-]")
+_BRACE_QUANTIFIER = re.compile(r"\{(?:\d+(?:,\d*)?|,\d+)\}")
+# Ruby's option groups: `(?i)`, `(?m-i)` (to the end of the enclosing group) and `(?mi:...)`.
+_RUBY_OPTIONS = re.compile(r"\(\?(?P<on>[imx]*)(?:-(?P<off>[imx]*))?(?P<close>[:)])")
+# Ruby's `m` is Python's `s` (dot matches a newline); Python's `m` is always on, as `^`/`$` are in Ruby.
+_RUBY_TO_PYTHON_OPTION = {"i": "i", "m": "s", "x": "x"}
+#: The options every expression is compiled with (Logstash's grok: Regexp::MULTILINE, Ruby's line anchors).
+GLOBAL_OPTIONS = "(?ms)"
+
+
+def _python_options(ruby: str) -> str:
+    return "".join(dict.fromkeys(_RUBY_TO_PYTHON_OPTION[option] for option in ruby))
 
 
 def _code_escape(code: int) -> str:
@@ -115,9 +137,33 @@ class _Expander:
 
     def expand(self, text: str, stack: tuple[str, ...]) -> str:
         out: list[str] = []
+        # Per open group: where it starts in `out` and how many scoped-flag groups to close with it.
+        groups: list[list[int]] = []
+        scoped_here = 0  # scoped-flag groups opened at the top level of this text
+        atom: int | None = None  # where in `out` the last atom starts (what a quantifier applies to)
+        quantified: str | None = None  # that atom's quantifier so far: None, "plain" (*+?) or "brace" ({m,n})
+        modified = False  # ... already followed by a lazy `?` or a possessive `+`
         i, n = 0, len(text)
         while i < n:
             c = text[i]
+            brace = _BRACE_QUANTIFIER.match(text, i) if c == "{" else None
+            if c in "*+?" or brace:
+                end = brace.end() if brace else i + 1
+                if atom is not None and quantified is not None:
+                    if not modified and (c == "?" or (c == "+" and quantified == "plain")):
+                        out.append(c)  # lazy / possessive, the same in Ruby and Python
+                        modified = True
+                        i = end
+                        continue
+                    out.insert(atom, "(?:")  # a repeat of the repeat, as Onigmo reads it
+                    out.append(")")
+                out.append(text[i:end])
+                quantified = "brace" if brace else "plain"
+                modified = False
+                i = end
+                continue
+            start = len(out)
+            quantified, modified = None, False
             if c == "\\":
                 i = self._escape(text, i, out)
             elif c == "[":
@@ -126,10 +172,34 @@ class _Expander:
                 out.append(self._reference(ref, stack))
                 i = ref.end()
             elif c == "(":
-                i = self._group(text, i, out)
+                i, kind = self._group(text, i, out)
+                if kind == "open":
+                    groups.append([start, 0])
+                    atom = None
+                    continue
+                if kind == "none":
+                    continue
+                if kind == "flags":
+                    if groups:
+                        groups[-1][1] += 1
+                    else:
+                        scoped_here += 1
+                    atom = None
+                    continue
+            elif c == ")" and groups:
+                opened, scoped = groups.pop()
+                out.append(")" * (scoped + 1))
+                atom = opened
+                i += 1
+                continue
             else:
                 out.append(c)
                 i += 1
+                if c == "|":
+                    atom = None
+                    continue
+            atom = start
+        out.append(")" * (scoped_here + sum(scoped for _, scoped in groups)))
         return "".join(out)
 
     def _reference(self, ref: re.Match[str], stack: tuple[str, ...]) -> str:
@@ -153,30 +223,36 @@ class _Expander:
             return f"(?P<{group}>{self.expand(definition, (*stack, name))})"
         return f"(?:{self.expand(definition, (*stack, name))})"
 
-    def _group(self, text: str, i: int, out: list[str]) -> int:
+    def _group(self, text: str, i: int, out: list[str]) -> tuple[int, str]:
+        """Translate the group opening at `i`; returns where to go on and what it was: "open" (a group that a
+        `)` closes later), "flags" (Ruby's `(?i)`, now an open scoped group) or "atom" (complete already)."""
         if text.startswith("(?P<", i) or (text.startswith("(?<", i) and text[i + 3 : i + 4] not in ("=", "!")):
             start = i + (4 if text[i + 2] == "P" else 3)
-            return self._named_group(text, start, ">", out)
+            return self._named_group(text, start, ">", out), "open"
         if text.startswith("(?'", i):
-            return self._named_group(text, i + 3, "'", out)
+            return self._named_group(text, i + 3, "'", out), "open"
         if text.startswith("(?P=", i):
             end = text.find(")", i)
             if end < 0:
                 out.append(text[i:])
-                return len(text)
+                return len(text), "atom"
             out.append(f"(?P={self._backreference(text[i + 4 : end])})")
-            return end + 1
+            return end + 1, "atom"
         if text.startswith("(?#", i):  # comment
             end = text.find(")", i)
-            return len(text) if end < 0 else end + 1
+            return (len(text) if end < 0 else end + 1), "none"
+        if (options := _RUBY_OPTIONS.match(text, i)) is not None:
+            on, off = (_python_options(part) for part in (options.group("on"), options.group("off") or ""))
+            out.append("(?" + on + (f"-{off}" if off else "") + ":")
+            return options.end(), "flags" if options.group("close") == ")" else "open"
         if text.startswith("(?", i):
             out.append("(?")
-            return i + 2
+            return i + 2, "open"
         if text.startswith("(*", i):  # not a group: let the regex compiler report it
             out.append("(")
-            return i + 1
+            return i + 1, "open"
         out.append("(?:")
-        return i + 1
+        return i + 1, "open"
 
     def _named_group(self, text: str, start: int, close: str, out: list[str]) -> int:
         found = _GROUP_NAME.match(text, start)
@@ -272,4 +348,4 @@ def expand(expression: str, patterns: Mapping[str, str]) -> Expansion:
     if _INLINE_IGNORECASE.search(regex):  # complements are case-sensitive: keep the classes as written
         expander = _Expander(expression, patterns, complement_sets=False)
         regex = expander.expand(expression, ())
-    return Expansion(expression, regex, tuple(expander.captures))
+    return Expansion(expression, GLOBAL_OPTIONS + regex, tuple(expander.captures))

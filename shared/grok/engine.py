@@ -215,6 +215,7 @@ class Grok:
         timeout_ms: float | None = 1000.0,
         *,
         pattern_files: Iterable[Path | str] = (),
+        patterns_files_glob: str = "*",
         keep_empty_captures: bool = False,
         library: Mapping[str, str] | None = None,
     ) -> None:
@@ -225,7 +226,9 @@ class Grok:
         if timeout_ms is not None and not timeout_ms > 0:
             raise GrokError(f"timeout_ms must be positive, got {timeout_ms}")
         if library is None:
-            library = load_pattern_library(pattern_dirs, pattern_files, dict(pattern_definitions or {}))
+            library = load_pattern_library(
+                pattern_dirs, pattern_files, dict(pattern_definitions or {}), files_glob=patterns_files_glob
+            )
         else:
             library = {**library, **(pattern_definitions or {})}
         self.patterns = list(patterns)

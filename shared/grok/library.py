@@ -1,33 +1,42 @@
-"""Pattern libraries in Logstash's file format: `NAME regex` per line, `#` comment lines, blank lines."""
+"""Pattern libraries in Logstash's file format: `NAME regex` per line, `#` comment lines, blank lines.
+
+Read the way Logstash's grok reads them (jls-grok's `add_patterns_from_file`): leading blanks are dropped, the
+name ends at the first run of whitespace and the rest of the line, trailing blanks included, is the regex. A
+line holding only a name defines an empty pattern when a line break or a blank follows the name, and is
+skipped when it is the file's last line with nothing after it.
+"""
 
 from __future__ import annotations
 
 import functools
+import glob
+import logging
 import re
 from collections.abc import Iterable
 from pathlib import Path
 
 from streamstash.grok.errors import GrokError
 
+log = logging.getLogger(__name__)
+
 #: The pattern files shipped with streamstash (after logstash-patterns-core's legacy set).
 BUILTIN_PATTERNS_DIR = Path(__file__).resolve().parent / "patterns"
 
-# Logstash splits a line at the first run of whitespace; a name is letters, digits and `_`.
-_DEFINITION = re.compile(r"([A-Za-z0-9_]+)\s+(.*)")
+_SPLIT = re.compile(r"\s+")
+_LINES = re.compile(r"[^\n]*\n|[^\n]+$")
 
 
 def parse_pattern_text(text: str, source: str = "<string>") -> dict[str, str]:
     """Definitions in one pattern file's text; a later definition of a name replaces an earlier one."""
     patterns: dict[str, str] = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.rstrip("\r\n")
-        stripped = line.strip()
+    for line in _LINES.findall(text):
+        stripped = line.lstrip()
         if not stripped or stripped.startswith("#"):
             continue
-        match = _DEFINITION.fullmatch(line.lstrip())
-        if match is None or not match.group(2).strip():
-            raise GrokError(f"{source}:{number}: expected 'NAME regex', got {line!r}")
-        patterns[match.group(1)] = match.group(2)
+        parts = _SPLIT.split(stripped, maxsplit=1)
+        if len(parts) < 2 or not parts[0]:
+            continue  # a name alone on the last line: Logstash has no pattern for it either
+        patterns[parts[0]] = parts[1].removesuffix("\n").removesuffix("\r")
     return patterns
 
 
@@ -41,7 +50,7 @@ def read_pattern_file(path: Path | str) -> dict[str, str]:
 
 
 def read_pattern_dir(directory: Path | str) -> dict[str, str]:
-    """Every regular file of the directory (not recursive), in name order; like Logstash's `patterns_dir`."""
+    """Every regular file of the directory (not recursive), in name order."""
     directory = Path(directory)
     if not directory.is_dir():
         raise GrokError(f"pattern directory {directory} does not exist or is not a directory")
@@ -50,6 +59,23 @@ def read_pattern_dir(directory: Path | str) -> dict[str, str]:
         if path.is_file() and not path.name.startswith("."):
             patterns.update(read_pattern_file(path))
     return patterns
+
+
+def pattern_files(paths: Iterable[Path | str], files_glob: str = "*") -> list[Path]:
+    """The files Logstash's `patterns_dir` names: a directory stands for its files matching `files_glob`
+    (`patterns_files_glob`), anything else is a file or a glob; directories a glob finds are skipped, and a
+    path that finds nothing is ignored (logged), as in Logstash."""
+    found: list[Path] = []
+    for entry in paths:
+        text = str(entry)
+        if Path(text).is_dir():
+            text = str(Path(text) / files_glob)
+        matches = sorted(glob.glob(text)) if glob.has_magic(text) else ([text] if Path(text).exists() else [])
+        files = [Path(match) for match in matches if not Path(match).is_dir()]
+        if not files:
+            log.warning("grok patterns_dir finds no pattern file", extra={"path": str(entry), "glob": files_glob})
+        found.extend(files)
+    return found
 
 
 @functools.lru_cache(maxsize=1)
@@ -66,11 +92,13 @@ def load_pattern_library(
     extra_dirs: Iterable[Path | str] = (),
     extra_files: Iterable[Path | str] = (),
     definitions: dict[str, str] | None = None,
+    files_glob: str = "*",
 ) -> dict[str, str]:
-    """The built-in patterns, then the extra directories, files and definitions in that order (later ones win)."""
+    """The built-in patterns, then what `extra_dirs` finds (directories, files or globs, see `pattern_files`),
+    the extra files and the definitions, in that order (later ones win)."""
     patterns = builtin_patterns()
-    for directory in extra_dirs:
-        patterns.update(read_pattern_dir(directory))
+    for found in pattern_files(extra_dirs, files_glob):
+        patterns.update(read_pattern_file(found))
     for path in extra_files:
         patterns.update(read_pattern_file(path))
     if definitions:

@@ -66,6 +66,11 @@ def make_app(config: PipelineConfig, service: str, **overrides: Any) -> faust.Ap
         "stream_buffer_maxsize": 64,
         "broker_commit_every": 100,
         "broker_commit_interval": 1.0,
+        # An agent that crashed exits the worker, so that its supervisor (`streamstash run`, the compose restart
+        # policy) starts it again from the committed offsets. Faust's default restarts the agent in place,
+        # past the record it failed on, or forever on one that always fails (a changelog seen with 0
+        # partitions did that: the aggregator sat there dead for minutes, its log full of PartitionsMismatch).
+        "agent_supervisor": "mode.CrashingSupervisor",
         "key_serializer": "raw",
         "value_serializer": "raw",
     }

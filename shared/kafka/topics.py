@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+import time
 
-from aiokafka.admin import NewTopic
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from streamstash.config.common import KafkaSettings
@@ -16,6 +16,8 @@ from streamstash.kafka.clients import make_admin
 log = logging.getLogger(__name__)
 
 HOUR_MS = 3_600_000
+VISIBLE_TIMEOUT_S = 30.0
+VISIBLE_POLL_S = 0.1
 
 
 def topic_configs(settings: KafkaSettings) -> dict[str, dict[str, str]]:
@@ -31,22 +33,20 @@ def topic_configs(settings: KafkaSettings) -> dict[str, dict[str, str]]:
     }
 
 
-TopicConfigs = Mapping[str, Mapping[str, str]]
+def changelog_configs(settings: KafkaSettings) -> dict[str, str]:
+    """What a Faust table's changelog topic needs: compacted, so only each key's newest state is kept."""
+    return {"cleanup.policy": "compact", "max.message.bytes": str(settings.max_message_bytes)}
 
 
-def changelog_configs(settings: KafkaSettings, changelog: str) -> dict[str, dict[str, str]]:
-    """A Faust table's changelog topic as Faust itself would create it (compacted, the pipeline's partitions)."""
-    return {changelog: {"max.message.bytes": str(settings.max_message_bytes), "cleanup.policy": "compact"}}
-
-
-async def ensure_topics(settings: KafkaSettings, extra: TopicConfigs | None = None) -> list[str]:
-    """Create the pipeline's topics (and ``extra`` ones) that do not exist yet; returns those created."""
+async def ensure_topics(settings: KafkaSettings, extra: dict[str, dict[str, str]] | None = None) -> list[str]:
+    """Create the pipeline's topics (and ``extra`` ones: name -> configs) that do not exist yet, each with the
+    pipeline's partition count; returns those created."""
     admin = make_admin(settings)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         wanted = [
-            NewTopic(name, settings.partitions, settings.replication_factor, topic_configs=dict(configs))
+            NewTopic(name, settings.partitions, settings.replication_factor, topic_configs=configs)
             for name, configs in {**topic_configs(settings), **(extra or {})}.items()
             if name not in existing
         ]
@@ -55,14 +55,46 @@ async def ensure_topics(settings: KafkaSettings, extra: TopicConfigs | None = No
         with contextlib.suppress(TopicAlreadyExistsError):  # another instance created them since we looked
             await admin.create_topics(wanted)
         created = [topic.name for topic in wanted]
+        await until_visible(admin, created, settings.partitions)
         log.info("created topics %s", created, extra={"topics": created})
         return created
     finally:
         await admin.close()
 
 
+async def until_visible(
+    admin: AIOKafkaAdminClient, names: list[str], partitions: int, timeout_s: float = VISIBLE_TIMEOUT_S
+) -> None:
+    """Wait until the broker's metadata shows ``names`` with all their partitions.
+
+    Kafka answers CreateTopics once the controller committed them; a broker serves them in its metadata a
+    moment later (seconds, on a loaded host). A Faust worker that joined its group in between took a
+    table's changelog for a topic of 0 partitions and crashed its agent on every record (PartitionsMismatch).
+    """
+    deadline = time.monotonic() + timeout_s
+    missing = list(names)
+    while missing:
+        described = {entry["topic"]: entry for entry in await admin.describe_topics(missing)}
+        missing = [name for name in missing if not _complete(described.get(name), partitions)]
+        if not missing:
+            return
+        if time.monotonic() >= deadline:
+            log.warning(
+                "created topics are not in the broker's metadata yet", extra={"topics": missing, "waited_s": timeout_s}
+            )
+            return
+        await asyncio.sleep(VISIBLE_POLL_S)
+
+
+def _complete(entry: dict[str, object] | None, partitions: int) -> bool:
+    if entry is None or entry.get("error_code"):
+        return False
+    found = entry.get("partitions")
+    return isinstance(found, list) and len(found) >= partitions
+
+
 async def wait_for_topics(
-    settings: KafkaSettings, max_delay_s: float = 10.0, extra: TopicConfigs | None = None
+    settings: KafkaSettings, max_delay_s: float = 10.0, extra: dict[str, dict[str, str]] | None = None
 ) -> None:
     """Create the pipeline's topics, waiting (with a warning per attempt) while Kafka is unreachable."""
     attempt = 0

@@ -30,7 +30,7 @@ from streamstash.events.templates import Template
 from streamstash.logstash import ast, ruby
 from streamstash.logstash.condition_text import conjunction, field_reference
 from streamstash.logstash.report import Finding, Report, Untranslatable
-from streamstash.logstash.values import as_bool, as_number, as_text
+from streamstash.logstash.values import as_bool, as_number, as_text, as_text_list
 
 DEFAULT_TIMEOUT_S = 1800  # Logstash evicts maps after this long when no timeout is configured
 TIMEOUT_OPTIONS = (
@@ -82,10 +82,12 @@ class Site:
 
 @dataclass
 class _Update:
-    kind: str  # count, sum, last, first
+    kind: str  # count, sum, last, first, list
     field: str | None
     site: Site
     statement: ruby.Statement
+    fields: dict[str, str] | None = None  # list: one object per event, key -> field
+    unique: bool = False  # list: `<< x unless map[...].include?(x)`
 
 
 @dataclass
@@ -122,6 +124,9 @@ class Aggregation:
 
 class _SiteCode:
     """What one aggregate filter's code does, statement by statement."""
+
+    def is_empty(self) -> bool:
+        return not (self.inits or self.updates or self.outputs or self.flush or self.cancels_all or self.tags)
 
     def __init__(self, site: Site, code: str) -> None:
         self.site = site
@@ -164,7 +169,7 @@ class Recogniser:
         sites = aggregation.sites
         for site in sites:
             self._check_options(site)
-        codes = [self._read_code(site) for site in sites]
+        codes = self._without_closing_sites([self._read_code(site) for site in sites])
         updates: dict[str, _Update] = {}
         inits: dict[str, Any] = {}
         for code in codes:
@@ -199,11 +204,13 @@ class Recogniser:
             else (guards[0] if len(set(guards)) == 1 else " or ".join(f"({guard})" for guard in dict.fromkeys(guards)))
         )
 
-        # A counter in streamstash counts every event of the task; Logstash only those of its filter.
+        # A counter in streamstash counts every event of the task; Logstash only those of its filter (all of
+        # them when that filter has no condition).
         contributing_sites = {id(code.site) for code in contributing}
         for key, update in updates.items():
             counted_at = {id(code.site) for code in codes if key in code.updates}
-            if counted_at != contributing_sites:
+            unconditional = any(code.site.guard is None for code in codes if key in code.updates)
+            if counted_at != contributing_sites and not unconditional:
                 if update.kind == "count":
                     raise self._at(
                         update,
@@ -272,8 +279,9 @@ class Recogniser:
             flush["end_when"] = (
                 end_guards[0] if len(end_guards) == 1 else " or ".join(f"({guard})" for guard in end_guards)
             )
-        pushes_map = any(self._bool_option(site, "push_map_as_event_on_timeout") for site in sites)
-        self._timeouts(sites, flush, pushes_map)
+        pushes_previous = any(self._bool_option(site, "push_previous_map_as_event") for site in sites)
+        pushes_map = pushes_previous or any(self._bool_option(site, "push_map_as_event_on_timeout") for site in sites)
+        self._timeouts(sites, flush, pushes_map, pushes_previous)
         if pushes_map:
             for key, update in updates.items():
                 metrics.setdefault(key, self._metric_of_update(key, update))
@@ -299,15 +307,8 @@ class Recogniser:
         consumes = any(code.cancels_all for code in codes) or any(code.cancels_others for code in codes)
         aggregation.flags = flags
         aggregation.metric_names = list(metrics)
-        for flag, value in flags.items():
-            if flag != names.FIELD_AGGREGATED or value is not True:
-                self.report.note(
-                    sites[0].line,
-                    "filter aggregate",
-                    f"event.set({flag!r}, {value!r}) is not "
-                    f"carried over: streamstash marks every aggregate with `{names.FIELD_AGGREGATED}: "
-                    "true`",
-                )
+        # Every aggregate carries `aggregated: true` anyway; other constants go into add_fields.
+        added = {flag: value for flag, value in flags.items() if (flag, value) != (names.FIELD_AGGREGATED, True)}
         if end_sites and not consumes:
             self.report.note(
                 end_sites[0].line,
@@ -323,7 +324,104 @@ class Recogniser:
         if keep_all:
             spec["keep_fields"] = ["*"]
         spec["index_events"] = not consumes
+        if added:
+            spec["add_fields"] = added
+        self._timeout_extras(sites, spec, pushes_map)
         return spec
+
+    def _without_closing_sites(self, codes: list[_SiteCode]) -> list[_SiteCode]:
+        """Leave out an `end_of_task` filter with no code that only sees the events a flush marked
+        (`if [flag] { aggregate { code => "" end_of_task => true } }`): it ends a task the flush has just
+        started afresh, which is what a streamstash flush does anyway."""
+        marked = {
+            output.name
+            for code in codes
+            for output in code.outputs
+            if output.at_flush and self._constant(output.expression) is not None
+        }
+        kept = []
+        for code in codes:
+            if (
+                self._bool_option(code.site, "end_of_task")
+                and code.is_empty()
+                and any(_tests_flag(code.site.guard, flag) for flag in marked)
+            ):
+                self.report.note(
+                    code.site.line,
+                    "filter aggregate",
+                    f"end_of_task on the events the flush marked ({code.site.guard}): the flush already starts "
+                    "the task afresh",
+                )
+                continue
+            kept.append(code)
+        return kept
+
+    def _timeout_extras(self, sites: list[Site], spec: dict[str, Any], pushes_map: bool) -> None:
+        """timeout_tags and what a timeout_code sets, for the aggregates a timeout emits."""
+        tags = [tag for site in sites for tag in as_text_list(site.plugin.get("timeout_tags") or [], "timeout_tags")]
+        codes = [(site, site.plugin.attribute("timeout_code")) for site in sites]
+        if not pushes_map:
+            for attribute in [site.plugin.attribute("timeout_tags") for site in sites] + [a for _, a in codes]:
+                if attribute is not None:
+                    self.report.note(
+                        attribute.location.line,
+                        "filter aggregate",
+                        f"{attribute.name} is left out: Logstash applies it only to maps pushed on a timeout, and "
+                        "this filter pushes none",
+                    )
+            return
+        fields: dict[str, Any] = {}
+        for site, attribute in codes:
+            if attribute is not None:
+                self._read_timeout_code(site, attribute, fields, tags)
+        if tags:
+            spec["timeout_tags"] = list(dict.fromkeys(tags))
+        if fields:
+            spec["timeout_fields"] = fields
+
+    def _read_timeout_code(self, site: Site, attribute: ast.Attribute, fields: dict[str, Any], tags: list[str]) -> None:
+        """`event.set('f', constant)`, `event.set('f', event.get('m') > 1)` and `event.tag('t')` on the pushed map."""
+        text = as_text(attribute.value, "timeout_code")
+        line = attribute.value_location.line
+        try:
+            statements = ruby.parse(text)
+        except ruby.RubyError as exc:
+            raise Untranslatable(
+                f"cannot read the Ruby of timeout_code: {exc}",
+                line + text.count("\n", 0, exc.offset),
+                _statement_text(text, exc.offset),
+            ) from exc
+        for statement in statements:
+            value = statement.value if statement.kind == "expr" else None
+            snippet = text[statement.start : statement.end]
+            at = line + text.count("\n", 0, statement.start)
+            if (
+                value is not None
+                and value[0] == "call"
+                and _is_var(value[1], "event")
+                and value[2] == "tag"
+                and len(value[3]) == 1
+                and value[3][0][0] == "str"
+            ):
+                tags.append(str(value[3][0][1]))
+                continue
+            output = _event_set(value) if value is not None else None
+            if output is not None:
+                name, expression = output
+                constant = self._constant(expression)
+                if constant is not None:
+                    fields[name] = constant
+                    continue
+                condition = _map_condition(expression)
+                if condition is not None:
+                    fields[name] = {"condition": condition}
+                    continue
+            raise Untranslatable(
+                "in timeout_code only event.set(name, a constant or a comparison of the map's values) and "
+                "event.tag(...) are understood",
+                at,
+                snippet,
+            )
 
     # -- options ----------------------------------------------------------------------------------------
 
@@ -341,19 +439,6 @@ class Recogniser:
                     f"{name} on an aggregate filter has no equivalent",
                     attribute.location.text,
                 )
-            elif name == "timeout_code":
-                self.report.untranslated(
-                    attribute.value_location.line,
-                    "filter aggregate",
-                    "timeout_code is Ruby run on the pushed map; it is left out",
-                    str(attribute.value),
-                )
-            elif name == "push_previous_map_as_event" and as_bool(attribute.value, name):
-                raise Untranslatable(
-                    "push_previous_map_as_event (flush a task when the next one starts) has no equivalent",
-                    attribute.location.line,
-                    attribute.location.text,
-                )
             elif name == "aggregate_maps_path":
                 self.report.note(
                     attribute.location.line,
@@ -368,21 +453,13 @@ class Recogniser:
                     f"map_action {attribute.value}: a "
                     "streamstash task starts with its first event whichever filter it reaches",
                 )
-            elif name == "timeout_tags":
-                self.report.note(
-                    attribute.location.line,
-                    "filter aggregate",
-                    "timeout_tags are not added: "
-                    f"aggregates emitted on a timeout are tagged `{names.TAG_AGGREGATE_TIMEOUT}` or "
-                    f"`{names.TAG_AGGREGATE_INACTIVITY}`",
-                )
 
     @staticmethod
     def _bool_option(site: Site, name: str) -> bool:
         value = site.plugin.get(name)
         return value is not None and as_bool(value, name)
 
-    def _timeouts(self, sites: list[Site], flush: dict[str, Any], pushes_map: bool) -> None:
+    def _timeouts(self, sites: list[Site], flush: dict[str, Any], pushes_map: bool, pushes_previous: bool) -> None:
         timeout = next(
             (site.plugin.attribute("timeout") for site in sites if site.plugin.get("timeout") is not None), None
         )
@@ -423,6 +500,18 @@ class Recogniser:
             return
         seconds = as_number(timeout.value, "timeout") if timeout is not None else DEFAULT_TIMEOUT_S
         flush["total_timeout"] = _duration(seconds)
+        if pushes_previous:
+            # Logstash pushes a task's map when the next task's first event arrives: it counts on the events of
+            # a task coming one after the other. Tasks here are spread over partitions by their id, so "the
+            # next task" is unknown; a task is emitted once its events stop instead.
+            flush["idle_flush"] = _duration(seconds)
+            self.report.note(
+                sites[0].line,
+                "filter aggregate",
+                "push_previous_map_as_event: a task is emitted `timeout` after its first event (event time) or when "
+                "no event came for `timeout` (wall clock), not when the next task starts; for inputs whose "
+                "tasks come one after the other (what the option assumes) the aggregates are the same, only later",
+            )
         if inactivity is not None:
             flush["inactivity_timeout"] = _duration(as_number(inactivity.value, "inactivity_timeout"))
         if stamp_field is None or as_text(stamp_field, "timeout_timestamp_field") != names.FIELD_TIMESTAMP:
@@ -511,8 +600,36 @@ class Recogniser:
             if _is_cancel(value):
                 code.cancels_all = True
                 return
+            appended = _appended(value)
+            if appended is not None:
+                self._read_append(code, statement, *appended, unique=False)
+                return
             raise self._at_statement(code, statement, "this statement has no declarative equivalent")
+        unique = _unique_append(statement)
+        if unique is not None:
+            self._read_append(code, statement, *unique, unique=True)
+            return
         raise self._at_statement(code, statement, "this condition is not a flush on a counter (`if map['n'] >= N`)")
+
+    def _read_append(self, code: _SiteCode, statement: ruby.Statement, key: str, item: ruby.Expr, unique: bool) -> None:
+        """`map['k'] << event.get('f')`, `map['k'] << {'name' => event.get('f'), ...}`: a list."""
+        source = _event_get(item)
+        if source is not None:
+            code.updates[key] = _Update("list", source, code.site, statement, unique=unique)
+            return
+        if item[0] == "hash" and item[1]:
+            fields = {}
+            for name, value in item[1]:
+                reference = _event_get(value)
+                if name[0] not in ("str", "sym") or reference is None:
+                    break
+                fields[str(name[1])] = reference
+            else:
+                code.updates[key] = _Update("list", None, code.site, statement, fields=fields, unique=unique)
+                return
+        raise self._at_statement(
+            code, statement, f"map[{key!r}] << ... collects only event.get(...) or a hash of event.get(...)"
+        )
 
     def _read_assignment(self, code: _SiteCode, statement: ruby.Statement, key: str) -> None:
         operator, value = statement.operator, statement.value
@@ -522,7 +639,9 @@ class Recogniser:
         number = _number(value)
         source = _event_get(value)
         site_map_action = code.site.plugin.get("map_action") or "create_or_update"
-        if (operator == "||=" and number == 0) or (operator == "=" and number == 0 and site_map_action == "create"):
+        if operator in ("||=", "=") and value == ("array", []):
+            code.inits[key] = []  # a list that `<<` fills
+        elif number == 0 and (operator == "||=" or (operator == "=" and site_map_action == "create")):
             code.inits[key] = 0
         elif operator == "+=" and number == 1:
             code.updates[key] = _Update("count", None, code.site, statement)
@@ -671,10 +790,77 @@ class Recogniser:
     def _metric_of_update(key: str, update: _Update) -> dict[str, Any]:
         if update.kind == "count":
             return {"type": "count"}
+        if update.kind == "list":
+            metric: dict[str, Any] = {"type": "list"}
+            if update.fields is not None:
+                metric["fields"] = update.fields
+            else:
+                metric["field"] = update.field
+            if update.unique:
+                metric["unique"] = True
+            return metric
         return {"type": update.kind, "field": update.field}
 
 
-def _duration(seconds: int | float) -> str:
+def _tests_flag(guard: str | None, flag: str) -> bool:
+    """Whether a guard is just `[flag]` (or `[flag] == true`)."""
+    reference = field_reference(flag)
+    return guard in (reference, f"{reference} == true", f'{reference} == "true"')
+
+
+def _appended(expression: ruby.Expr) -> tuple[str, ruby.Expr] | None:
+    """`map['k'] << x` / `map['k'].push(x)` -> (k, x)."""
+    if expression[0] == "bin" and expression[1] == "<<":
+        key = _map_key(expression[2])
+        return (key, expression[3]) if key is not None else None
+    if expression[0] == "call" and expression[2] in ("push", "append") and len(expression[3]) == 1:
+        key = _map_key(expression[1])
+        return (key, expression[3][0]) if key is not None else None
+    return None
+
+
+def _unique_append(statement: ruby.Statement) -> tuple[str, ruby.Expr] | None:
+    """`map['k'] << x unless map['k'].include?(x)` -> (k, x)."""
+    condition = statement.condition
+    if statement.otherwise or len(statement.then) != 1 or statement.then[0].kind != "expr":
+        return None
+    appended = _appended(statement.then[0].value or ("nil",))
+    if appended is None or condition is None or condition[0] != "not":
+        return None
+    check = condition[1]
+    if (
+        check[0] == "call"
+        and check[2] == "include?"
+        and _map_key(check[1]) == appended[0]
+        and len(check[3]) == 1
+        and check[3][0] == appended[1]
+    ):
+        return appended
+    return None
+
+
+_RUBY_COMPARISONS = {"==", "!=", ">", ">=", "<", "<="}
+
+
+def _map_condition(expression: ruby.Expr) -> str | None:
+    """`event.get('clicks') > 1` (on the pushed map) -> `[clicks] > 1`."""
+    if expression[0] != "bin" or expression[1] not in _RUBY_COMPARISONS:
+        return None
+    sides = []
+    for side in (expression[2], expression[3]):
+        reference = _event_get(side)
+        if reference is not None:
+            sides.append(field_reference(reference))
+        elif side[0] == "num":
+            sides.append(repr(side[1]))
+        elif side[0] == "str":
+            sides.append('"' + str(side[1]).replace("\\", "\\\\").replace('"', '\\"') + '"')
+        else:
+            return None
+    return f"{sides[0]} {expression[1]} {sides[1]}"
+
+
+def _duration(seconds: float) -> str:
     return f"{int(seconds)}s" if float(seconds).is_integer() else f"{int(seconds * 1000)}ms"
 
 

@@ -56,7 +56,7 @@ class Plugin:
         merged = found[0]
         for value in found[1:]:
             if isinstance(merged, dict) and isinstance(value, dict):
-                merged = HashValue({**merged, **value})
+                merged = _merge_with_duplicates(merged, value)
             elif isinstance(merged, list):
                 merged = [*merged, *(value if isinstance(value, list) else [value])]
             elif merged != value:
@@ -65,6 +65,26 @@ class Plugin:
 
     def attribute(self, name: str) -> Attribute | None:
         return next((attribute for attribute in self.attributes if attribute.name == name), None)
+
+
+def _merge_with_duplicates(first: dict[str, Any], second: dict[str, Any]) -> HashValue:
+    """Logstash's merge of a repeated hash option (LogStash::Util.hash_merge_with_dups): a key in both keeps
+    both values, so `match => {"message" => "a"} match => {"message" => "b"}` is both patterns."""
+    merged = HashValue(first)
+    for key, value in second.items():
+        if key not in merged:
+            merged[key] = value
+            continue
+        existing = merged[key]
+        if isinstance(existing, dict) and isinstance(value, dict):
+            merged[key] = HashValue({**existing, **value})
+        elif isinstance(value, list):
+            merged[key] = [*(existing if isinstance(existing, list) else [existing]), *value]
+        elif isinstance(existing, list):
+            merged[key] = existing if value in existing else [*existing, value]
+        elif existing != value:
+            merged[key] = [existing, value]
+    return merged
 
 
 # ---- conditions -----------------------------------------------------------------------------------------

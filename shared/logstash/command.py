@@ -85,12 +85,15 @@ def validate(text: str, translation: Translation) -> tuple[str | None, set[str]]
     a count, a port or a name), and a failure that may come from that is not blamed on the translation."""
     from streamstash.aggregation.routing import TaskRouter
     from streamstash.filters import FilterChain
+    from streamstash.filters.base import FilterResourceError
 
     environment = _StandIns(os.environ)
     try:
         config = parse_pipeline(text, source=f"translation of {translation.path}", env=environment)
         FilterChain(config.filters)
         TaskRouter(config.aggregations)
+    except FilterResourceError as exc:  # a database or dictionary of the Logstash host, not here
+        return str(exc), {*environment.stood_in, exc.resource}
     except (ConfigError, ValueError) as exc:
         return str(exc), environment.stood_in
     return None, environment.stood_in

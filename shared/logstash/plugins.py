@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ValidationError
 
 from streamstash import names
-from streamstash.config.collector import FileInput, MultilineSettings, StdinInput, TcpInput, UdpInput
+from streamstash.config.collector import BeatsInput, FileInput, MultilineSettings, StdinInput, TcpInput, UdpInput
 from streamstash.config.parser import FilterEntry
 from streamstash.logstash import ast
 from streamstash.logstash.report import Report, Untranslatable
@@ -41,6 +41,8 @@ COMMON_FILTER_OPTIONS: dict[str, Converter] = {
 LOGSTASH_ES_PORT = 9200
 # Logstash's network inputs listen on every interface unless told otherwise; the import keeps that.
 LOGSTASH_LISTEN_HOST = "0.0.0.0"  # noqa: S104
+# Where a json codec's line waits while the json filter standing for the codec parses it.
+CODEC_LINE_FIELD = f"[{names.FIELD_METADATA}][codec_line]"
 
 
 class _Ignored:
@@ -60,11 +62,11 @@ FILTER_OPTIONS: dict[str, dict[str, tuple[str, Converter] | _Ignored]] = {
         "break_on_match": ("break_on_match", as_bool),
         "tag_on_failure": ("tag_on_failure", as_text_list),
         "timeout_millis": ("timeout_ms", as_number),
-        "overwrite": _Ignored(),  # our grok always writes its captures over existing fields
+        "overwrite": ("overwrite", as_text_list),
         "named_captures_only": _Ignored(unless=lambda value: not as_bool(value, "named_captures_only")),
         "keep_empty_captures": _Ignored(unless=lambda value: as_bool(value, "keep_empty_captures")),
         "tag_on_timeout": _Ignored("a grok timeout is tagged `_groktimeout`"),
-        "patterns_files_glob": _Ignored(unless=lambda value: as_text(value, "patterns_files_glob") != "*"),
+        "patterns_files_glob": ("patterns_files_glob", as_text),
         "ecs_compatibility": _Ignored(unless=lambda value: as_text(value, "ecs_compatibility") != "disabled"),
     },
     "date": {
@@ -131,6 +133,79 @@ FILTER_OPTIONS: dict[str, dict[str, tuple[str, Converter] | _Ignored]] = {
         "tag_on_failure": ("tag_on_failure", as_text_list),
         "append_separator": ("append_separator", as_text),
     },
+    "geoip": {
+        "source": ("source", as_text),
+        "target": ("target", as_text),
+        "database": ("database", as_text),
+        "default_database_type": ("default_database_type", as_text),
+        "fields": ("fields", as_text_list),
+        "cache_size": ("cache_size", as_number),
+        "tag_on_failure": ("tag_on_failure", as_text_list),
+        "ecs_compatibility": ("ecs_compatibility", as_text),
+    },
+    "useragent": {
+        "source": ("source", as_text),
+        "target": ("target", as_text),
+        "regexes": ("regexes", as_text),
+        "prefix": ("prefix", as_text),
+        "lru_cache_size": ("lru_cache_size", as_number),
+        "ecs_compatibility": ("ecs_compatibility", as_text),
+    },
+    "translate": {
+        "source": ("source", as_text),
+        "field": ("source", as_text),  # the old names
+        "target": ("target", as_text),
+        "destination": ("target", as_text),
+        "dictionary": ("dictionary", as_text_hash),
+        "dictionary_path": ("dictionary_path", as_text),
+        "exact": ("exact", as_bool),
+        "regex": ("regex", as_bool),
+        "fallback": ("fallback", as_text),
+        "override": ("override", as_bool),
+        "refresh_interval": ("refresh_interval", as_number),
+        "refresh_behaviour": ("refresh_behaviour", as_text),
+        "iterate_on": ("iterate_on", as_text),
+        "ecs_compatibility": ("ecs_compatibility", as_text),
+        "yaml_dictionary_code_point_limit": _Ignored(),
+        "yaml_load_strategy": _Ignored(),
+    },
+    "csv": {
+        "source": ("source", as_text),
+        "target": ("target", as_text),
+        "columns": ("columns", as_text_list),
+        "separator": ("separator", as_text),
+        "quote_char": ("quote_char", as_text),
+        "autogenerate_column_names": ("autogenerate_column_names", as_bool),
+        "autodetect_column_names": ("autodetect_column_names", as_bool),
+        "skip_header": ("skip_header", as_bool),
+        "skip_empty_columns": ("skip_empty_columns", as_bool),
+        "skip_empty_rows": ("skip_empty_rows", as_bool),
+        "convert": ("convert", as_text_hash),
+        "ecs_compatibility": ("ecs_compatibility", as_text),
+    },
+    "fingerprint": {
+        "source": ("source", as_text_list),
+        "target": ("target", as_text),
+        "method": ("method", as_text),
+        "key": ("key", as_text),
+        "base64encode": ("base64encode", as_bool),
+        "concatenate_sources": ("concatenate_sources", as_bool),
+        "concatenate_all_fields": ("concatenate_all_fields", as_bool),
+        "ecs_compatibility": ("ecs_compatibility", as_text),
+    },
+    "urldecode": {
+        "field": ("field", as_text),
+        "all_fields": ("all_fields", as_bool),
+        "charset": ("charset", as_text),
+        "tag_on_failure": ("tag_on_failure", as_text_list),
+    },
+    "syslog_pri": {
+        "syslog_pri_field_name": ("syslog_pri_field_name", as_text),
+        "use_labels": ("use_labels", as_bool),
+        "facility_labels": ("facility_labels", as_text_list),
+        "severity_labels": ("severity_labels", as_text_list),
+        "ecs_compatibility": ("ecs_compatibility", as_text),
+    },
 }
 # Logstash passes events that a filter failed on along, tagged; ours can send them to the DLQ instead.
 PASS_FAILURES_ON = {"grok", "dissect", "json"}
@@ -140,6 +215,8 @@ NO_COMMON_OPTIONS = {"drop"}
 class PluginTranslator:
     def __init__(self, report: Report) -> None:
         self.report = report
+        # (line, level) of every input that sets ecs_compatibility: the naming of the inputs' fields
+        self.input_ecs: list[tuple[int, str]] = []
 
     # -- filters ------------------------------------------------------------------------------------------
 
@@ -177,8 +254,17 @@ class PluginTranslator:
                 )
         if kind == "grok":
             settings["match"] = dict(settings.get("match", {}).items())
+            # Logstash's grok adds a capture to a field that exists (an array) unless `overwrite` names it.
+            settings.setdefault("overwrite", [])
         if kind in PASS_FAILURES_ON:
             settings["dead_letter_on_failure"] = False
+        if kind == "geoip" and "database" not in settings:
+            self.report.note(
+                plugin.location.line,
+                "filter geoip",
+                "Logstash brings a GeoLite2 database, streamstash does not: install GeoLite2-"
+                f"{settings.get('default_database_type', 'City')}.mmdb (MaxMind's geoipupdate) or set `database`",
+            )
         return kind, self._validated_filter(plugin, kind, settings, sources)
 
     def _validated_filter(
@@ -222,13 +308,6 @@ class PluginTranslator:
     def input(self, plugin: ast.Plugin) -> tuple[list[dict[str, Any]], list[tuple[str, dict[str, Any]]]]:
         """Our inputs for the plugin, and filters that must run first for it (a json codec)."""
         kind = plugin.name
-        if kind in ("beats", "elastic_agent"):
-            raise Untranslatable(
-                "there is no beats input: let Filebeat write files that a `file` input tails, "
-                "or send syslog to a `udp`/`tcp` input",
-                plugin.location.line,
-                plugin.location.text,
-            )
         if kind == "kafka":
             raise Untranslatable(
                 "there is no kafka input: streamstash's own Kafka topics carry its batches, not foreign records",
@@ -241,12 +320,16 @@ class PluginTranslator:
             "udp": self._network,
             "tcp": self._network,
             "syslog": self._syslog,
+            "beats": self._beats,
+            "elastic_agent": self._beats,
         }.get(kind)
         if handler is None:
             raise Untranslatable(f"the {kind} input has no equivalent", plugin.location.line, plugin.location.text)
         common: dict[str, Any] = {}
         prelude: list[tuple[str, dict[str, Any]]] = []
-        used = {"id", "enable_metric", "type", "add_field", "tags", "codec"}
+        used = {"id", "enable_metric", "type", "add_field", "tags", "codec", "ecs_compatibility"}
+        if plugin.get("ecs_compatibility") is not None:
+            self.input_ecs.append((plugin.location.line, as_text(plugin.get("ecs_compatibility"), "ecs_compatibility")))
         if plugin.get("type") is not None:
             common.setdefault("add_fields", {})["type"] = as_text(plugin.get("type"), "type")
         if plugin.get("add_field") is not None:
@@ -274,8 +357,18 @@ class PluginTranslator:
         if name in ("plain", "line"):
             return
         if name in ("json", "json_lines"):
-            # The json codec replaces the line by the object it holds; a line that is not JSON stays, tagged.
-            prelude.append(("json", {"source": names.FIELD_MESSAGE, "remove_field": [names.FIELD_MESSAGE]}))
+            # The json codec makes the object the event: a `message` key in it is the message, and a line
+            # that is not JSON stays as the message, tagged. So the line waits in @metadata, and comes back
+            # only when the json filter failed (it removes it when it succeeded).
+            line = CODEC_LINE_FIELD
+            prelude.append(("mutate", {"rename": {names.FIELD_MESSAGE: line}}))
+            prelude.append(("json", {"source": line, "remove_field": [line], "dead_letter_on_failure": False}))
+            prelude.append(("mutate", {"rename": {line: names.FIELD_MESSAGE}}))
+            self.report.note(
+                attribute.location.line,
+                f"input {plugin.name} codec {name}",
+                "a JSON array is not split into one event per item (it is tagged `_jsonparsefailure`)",
+            )
             return
         if name == "multiline":
             settings: dict[str, Any] = {}
@@ -406,8 +499,69 @@ class PluginTranslator:
         )
         return [{"type": kind, "port": port, "host": host, "syslog": True, **common} for kind in ("udp", "tcp")]
 
+    def _beats(self, plugin: ast.Plugin, common: dict[str, Any], used: set[str]) -> list[dict[str, Any]]:
+        """Logstash's beats input, its TLS options under their current and former names."""
+        same = {
+            "ssl_certificate": as_text,
+            "ssl_key": as_text,
+            "ssl_key_passphrase": as_text,
+            "ssl_certificate_authorities": as_text_list,
+            "ssl_client_authentication": as_text,
+            "ssl_verify_mode": as_text,
+            "ssl_supported_protocols": as_text_list,
+            "ssl_cipher_suites": as_text_list,
+            "client_inactivity_timeout": as_number,
+        }
+        harmless = {"executor_threads", "event_loop_threads", "include_codec_tag", "enrich", "ecs_compatibility"}
+        used.update({"port", "host", "ssl", "ssl_enabled", "ssl_handshake_timeout", *same, *harmless})
+        settings: dict[str, Any] = {
+            "type": "beats",
+            "port": int(as_number(plugin.get("port"), "port")) if plugin.get("port") is not None else 5044,
+            "host": as_text(plugin.get("host"), "host") if plugin.get("host") is not None else LOGSTASH_LISTEN_HOST,
+        }
+        for name in ("ssl", "ssl_enabled"):
+            if plugin.get(name) is not None:
+                settings["ssl_enabled"] = as_bool(plugin.get(name), name)
+        for name, convert in same.items():
+            if plugin.get(name) is not None:
+                settings[name] = convert(plugin.get(name), name)
+        if plugin.get("ssl_handshake_timeout") is not None:  # milliseconds in Logstash
+            settings["ssl_handshake_timeout"] = (
+                as_number(plugin.get("ssl_handshake_timeout"), "ssl_handshake_timeout") / 1000
+            )
+        mode = settings.pop("ssl_verify_mode", None)
+        if mode is not None:
+            settings.setdefault(
+                "ssl_client_authentication", {"peer": "optional", "force_peer": "required"}.get(mode, mode)
+            )
+        notes = {
+            "add_hostname": "Beats send their own `host`; the old `[beat][hostname]` is not copied to it",
+            "ssl_peer_metadata": "with client certificates the TLS peer is in `[@metadata][tls_peer]`",
+        }
+        for name in ("add_hostname", "ssl_peer_metadata", "tls_min_version", "tls_max_version", "cipher_suites"):
+            attribute = plugin.attribute(name)
+            if attribute is None:
+                continue
+            used.add(name)
+            if name in notes:
+                self.report.note(attribute.location.line, f"input beats option {name}", notes[name])
+            else:
+                self.report.untranslated(
+                    attribute.location.line,
+                    f"input beats option {name}",
+                    "no equivalent option: set ssl_supported_protocols (TLSv1.2, TLSv1.3) and ssl_cipher_suites",
+                    attribute.location.text,
+                )
+        return [{**settings, **common}]
+
     def _validate_input(self, plugin: ast.Plugin, settings: dict[str, Any]) -> None:
-        models: dict[str, type[BaseModel]] = {"file": FileInput, "stdin": StdinInput, "udp": UdpInput, "tcp": TcpInput}
+        models: dict[str, type[BaseModel]] = {
+            "file": FileInput,
+            "stdin": StdinInput,
+            "udp": UdpInput,
+            "tcp": TcpInput,
+            "beats": BeatsInput,
+        }
         model = models[settings["type"]]
         try:
             model.model_validate(settings)
@@ -454,19 +608,11 @@ class PluginTranslator:
                     output["install_template"] = as_bool(value, name)
                 elif name == "template_name":
                     output["template_name"] = as_text(value, name)
-                elif name == "action":
-                    action = as_text(value, name)
-                    if action not in ("index", "create"):
-                        raise Untranslatable(f"action {action} has no equivalent (only index and create)")
-                    output["op_type"] = action
                 elif name == "ecs_compatibility":
                     level = as_text(value, name)
                     output["ecs_compatibility"] = "disabled" if level == "disabled" else "v8"
-                elif name == "document_id":
-                    raise Untranslatable(
-                        "document_id has no equivalent: every document's id is where its line "
-                        "entered logs.raw, so a replay overwrites instead of duplicating"
-                    )
+                elif name in ELASTICSEARCH_DOCUMENT_OPTIONS:
+                    self._elasticsearch_document_option(attribute, output)
                 elif name in (
                     "timeout",
                     "pool_max",
@@ -496,6 +642,97 @@ class PluginTranslator:
                     "output elasticsearch",
                     f"hosts come from a variable: its value needs the port (Logstash adds :{LOGSTASH_ES_PORT})",
                 )
+
+    def _elasticsearch_document_option(self, attribute: ast.Attribute, output: dict[str, Any]) -> None:
+        """The options on where and how documents are written: translated, or reported with what to do."""
+        name, value, line = attribute.name, attribute.value, attribute.location.line
+        subject = f"output elasticsearch option {name}"
+        if name == "action":
+            action = as_text(value, name)
+            if action not in ("index", "create"):
+                raise Untranslatable(
+                    f"action {action} has no equivalent: streamstash only adds documents (index or create). "
+                    "To keep one document per key up to date, make it an aggregation (task_id: the key) or set "
+                    "document_id so that a newer event replaces the document"
+                )
+            output["op_type"] = action
+        elif name == "document_id":
+            output["document_id"] = as_text(value, name)
+            self.report.note(
+                line,
+                subject,
+                "documents with the same id replace each other; an event missing a field the template names "
+                "keeps its own id (where it entered logs.raw) rather than Logstash's literal `%{...}` id",
+            )
+        elif name == "pipeline":
+            output["pipeline"] = as_text(value, name)
+        elif name == "template":
+            output["template_file"] = as_text(value, name)
+            output.setdefault("template_overwrite", False)  # Logstash's default for a template it installs
+            self.report.note(
+                line,
+                subject,
+                "the indexer installs this file instead of streamstash's template (under template_name); the "
+                "file must be readable where the indexer runs",
+            )
+        elif name == "template_overwrite":
+            output["template_overwrite"] = as_bool(value, name)
+        elif name == "template_api":
+            self.report.note(line, subject, "the API follows the file: composable with `template`, else legacy")
+        elif name == "document_type":
+            self.report.note(
+                line, subject, "left out: Elasticsearch 7 and later have no mapping types (every document is _doc)"
+            )
+        elif name == "ilm_enabled":
+            if as_text(value, name) != "false":
+                self.report.note(
+                    line,
+                    subject,
+                    "streamstash writes to `index` (daily indices) or, with data_stream: true, to data streams "
+                    "that Elasticsearch rolls over; ilm_policy goes into the index template",
+                )
+        elif name == "ilm_policy":
+            output["ilm_policy"] = as_text(value, name)
+        elif name in ("ilm_rollover_alias", "ilm_pattern"):
+            raise Untranslatable(
+                f"{name}: streamstash does not create rollover aliases. Use data_stream: true (Elasticsearch rolls "
+                "data streams over by the ILM policy), or create the alias and its first index "
+                "(<alias>-000001, is_write_index) yourself and set `index` to the alias"
+            )
+        else:
+            raise Untranslatable(
+                f"{name} has no equivalent: it only matters for updates and routing, and streamstash "
+                "only adds documents to the index `index` names"
+            )
+
+
+# Where and how documents are written (see PluginTranslator._elasticsearch_document_option).
+ELASTICSEARCH_DOCUMENT_OPTIONS = {
+    "action",
+    "document_id",
+    "pipeline",
+    "template",
+    "template_overwrite",
+    "template_api",
+    "document_type",
+    "ilm_enabled",
+    "ilm_policy",
+    "ilm_rollover_alias",
+    "ilm_pattern",
+    "routing",
+    "parent",
+    "join_field",
+    "doc_as_upsert",
+    "upsert",
+    "script",
+    "script_type",
+    "script_lang",
+    "script_var_name",
+    "scripted_upsert",
+    "retry_on_conflict",
+    "version",
+    "version_type",
+}
 
 
 def _valid_without(kind: str, settings: dict[str, Any], key: str) -> bool:

@@ -22,7 +22,7 @@ class RubyError(ValueError):
 #   ("num", value) ("str", text) ("sym", name) ("env", name, default|None) ("bool", value) ("nil",)
 #   ("var", name) ("call", receiver|None, method, [args]) ("index", receiver, key)
 #   ("bin", operator, left, right) ("not", operand) ("neg", operand) ("array", [items])
-#   ("ternary", condition, then, otherwise)
+#   ("hash", [(key, value)]) ("ternary", condition, then, otherwise)
 Expr = tuple[Any, ...]
 
 
@@ -49,7 +49,7 @@ _TOKEN = re.compile(
     | (?P<str>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
     | (?P<sym>:[A-Za-z_]\w*)
     | (?P<ident>[A-Za-z_]\w*[?!]?)
-    | (?P<op>\|\|=|&&=|\+=|-=|\*=|/=|==|!=|>=|<=|=~|<<|\*\*|\|\||&&|::|[=<>+\-*/%!.,()\[\]?:{}|&])
+    | (?P<op>\|\|=|&&=|\+=|-=|\*=|/=|==|!=|>=|<=|=~|=>|<<|\*\*|\|\||&&|::|[=<>+\-*/%!.,()\[\]?:{}|&])
     """,
     re.VERBOSE | re.DOTALL,
 )
@@ -295,6 +295,36 @@ class _Parser:
         self.take()
         return items
 
+    def hash_literal(self) -> Expr:
+        """`{'a' => x, :b => y}` and `{a: x}`."""
+        self.expect("op", "{")
+        pairs: list[tuple[Expr, Expr]] = []
+        self.skip_newlines()
+        while not self.at("op", "}"):
+            name, colon = self.peek(), self.peek(1)
+            if (
+                name.kind == "ident"
+                and colon.kind == "op"
+                and colon.text == ":"
+                and colon.offset == name.offset + len(name.text)
+            ):
+                self.position += 2
+                key: Expr = ("sym", name.text)
+            else:
+                key = self.expression()
+                self.expect("op", "=>")
+            self.skip_newlines()
+            pairs.append((key, self.expression()))
+            self.skip_newlines()
+            if self.at("op", ","):
+                self.take()
+                self.skip_newlines()
+            elif not self.at("op", "}"):
+                token = self.peek()
+                raise RubyError(f"expected ',' or '}}', got {token.text!r}", token.offset)
+        self.take()
+        return ("hash", pairs)
+
     def primary(self) -> Expr:
         token = self.peek()
         if token.kind == "num":
@@ -326,4 +356,6 @@ class _Parser:
             return inner
         if token.kind == "op" and token.text == "[":
             return ("array", self.arguments("[", "]"))
+        if token.kind == "op" and token.text == "{":
+            return self.hash_literal()
         raise RubyError(f"unexpected {token.text or 'end of code'!r}", token.offset)

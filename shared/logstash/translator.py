@@ -116,6 +116,7 @@ class Translator:
                 else Entry(None, [comment + f": not translated (see the {_MARK_WORD} above)"])
             )
         self._outputs(result)
+        self._input_ecs(result)
         untranslated = len(self.report.untranslated_spots)
         result.header = [f"Translated from {self.path} by `streamstash import-logstash`."]
         if untranslated:
@@ -276,6 +277,8 @@ class Translator:
     def _branch(self, branch: ast.Branch) -> list[Step]:
         line = branch.location.line
         idiom = self._flag_branch(branch)
+        if idiom is None:
+            idiom = self._negated_flag_drop(branch)
         if idiom is not None:
             return idiom
         rendered: list[str | None] = []
@@ -381,6 +384,9 @@ class Translator:
         line = branch.location.line
         steps = [Step(None, line, [f"{self.path}:{line} if [{flag}]: applies to the aggregates of {aggregation.name}"])]
         for node in branch.clauses[0].body:
+            if isinstance(node, ast.Plugin) and self.site_of.get(id(node)) is aggregation:
+                steps.append(Step(None, _line(node), [f"{self.path}:{_line(node)} aggregate -> {aggregation.name}"]))
+                continue
             if not isinstance(node, ast.Plugin) or node.name != "mutate":
                 finding = self.report.untranslated(
                     _line(node),
@@ -393,24 +399,8 @@ class Translator:
             self._mutate_on_aggregates(node, aggregation, steps)
         if len(branch.clauses) == 2:
             otherwise = branch.clauses[1].body
-            if (
-                len(otherwise) == 1
-                and isinstance(otherwise[0], ast.Plugin)
-                and otherwise[0].name == "drop"
-                and all(attribute.name == "id" for attribute in otherwise[0].attributes)
-            ):
-                spec["index_events"] = False
-                routed = aggregation.routed_condition()
-                drop_line = otherwise[0].location.line
-                # Events the aggregation does not take were dropped by the same `else` in Logstash.
-                steps.append(
-                    Step(
-                        {"drop": {}},
-                        drop_line,
-                        [f"{self.path}:{drop_line} else drop: the events no aggregate comes from ({aggregation.name})"],
-                        [negation(routed)] if routed else [],
-                    )
-                )
+            if _is_plain_drop(otherwise):
+                steps.append(self._drop_raw_events(aggregation, otherwise[0], "else drop"))
             else:
                 finding = self.report.untranslated(
                     branch.clauses[1].location.line,
@@ -420,6 +410,35 @@ class Translator:
                 )
                 steps.append(Step(None, branch.clauses[1].location.line, finding.comment_lines()))
         return steps
+
+    def _negated_flag_drop(self, branch: ast.Branch) -> list[Step] | None:
+        """`if ![aggregated] { drop {} }`: only the aggregates are kept, as with `else { drop {} }`."""
+        condition = branch.clauses[0].condition
+        if len(branch.clauses) != 1 or not isinstance(condition, ast.Negation):
+            return None
+        flag = _flag_of(condition.inner)
+        body = branch.clauses[0].body
+        aggregation = next((item for item in self.aggregations if item.spec is not None and flag in item.flags), None)
+        if flag is None or aggregation is None or not _is_plain_drop(body):
+            return None
+        line = branch.location.line
+        comment = f"{self.path}:{line} if ![{flag}] drop: only the aggregates of {aggregation.name} are kept"
+        return [Step(None, line, [comment]), self._drop_raw_events(aggregation, body[0], "drop")]
+
+    def _drop_raw_events(self, aggregation: Aggregation, drop: ast.Node, word: str) -> Step:
+        """The aggregation keeps its raw events out of the index; the events it does not take at all (no task id)
+        were dropped by the same drop in Logstash, so they are dropped here."""
+        spec = aggregation.spec
+        assert spec is not None
+        spec["index_events"] = False
+        routed = aggregation.routed_condition()
+        line = drop.location.line
+        return Step(
+            {"drop": {}},
+            line,
+            [f"{self.path}:{line} {word}: the events no aggregate comes from ({aggregation.name})"],
+            [negation(routed)] if routed else [],
+        )
 
     def _mutate_on_aggregates(self, plugin: ast.Plugin, aggregation: Aggregation, steps: list[Step]) -> None:
         spec = aggregation.spec
@@ -466,6 +485,9 @@ class Translator:
                 if self._aggregate_output_branch(node, result):
                     seen_elasticsearch = True
                     continue
+                if not seen_elasticsearch and self._routed_outputs(node, result):
+                    seen_elasticsearch = True
+                    continue
                 finding = self.report.untranslated(
                     node.location.line,
                     "output",
@@ -510,6 +532,84 @@ class Translator:
                 "Elasticsearch (`outputs.elasticsearch`, defaults kept)",
             )
 
+    def _routed_outputs(self, branch: ast.Branch, result: Translation) -> bool:
+        """`if A { elasticsearch { index => "a" } } else if B { elasticsearch { index => "b" } } ...` with the
+        same options but the index: one output whose index each event's arm chose, kept in its @metadata."""
+        arms: list[tuple[ast.Clause, ast.Plugin]] = []
+        for clause in branch.clauses:
+            outputs = [node for node in clause.body if not (isinstance(node, ast.Plugin) and node.name == "stdout")]
+            if len(outputs) != 1 or not isinstance(outputs[0], ast.Plugin) or outputs[0].name != "elasticsearch":
+                return False
+            arms.append((clause, outputs[0]))
+        options = {tuple((a.name, repr(a.value)) for a in plugin.attributes if a.name != "index") for _, plugin in arms}
+        otherwise = branch.clauses[-1].condition is None
+        if len(options) != 1 or (not otherwise and self.aggregations):
+            return False  # without an else, the events no arm takes are dropped: not before an aggregation
+        try:
+            rendered = [self._render(clause.condition) if clause.condition is not None else None for clause, _ in arms]
+        except Untranslatable:
+            return False
+        before = len(self.report.findings)
+        self.plugins.elasticsearch(arms[0][1], result.connection, result.output)
+        line = branch.location.line
+        indices: list[str] = []
+        previous: list[str] = []
+        for (clause, plugin), text in zip(arms, rendered, strict=True):
+            index = as_text_list(plugin.get("index"), "index")[0] if plugin.get("index") is not None else None
+            index = index or names.DEFAULT_INDEX
+            indices.append(index)
+            guard = conjunction([*(negation(item) for item in previous), *([text] if text else [])])
+            entry: dict[str, Any] = {"mutate": {"add_field": {_OUTPUT_INDEX: index}}}
+            if guard:
+                entry["if"] = guard
+            result.filters.append(Entry(entry, [f"{self.path}:{clause.location.line} output arm: index {index}"]))
+            if text:
+                previous.append(text)
+        if not otherwise:
+            comment = f"{self.path}:{line} the events no output arm takes are not sent (as in Logstash)"
+            result.filters.append(Entry({"drop": {}, "if": f"!{_OUTPUT_INDEX}"}, [comment]))
+        result.output["index"] = f"%{{{_OUTPUT_INDEX}}}"
+        result.output["template_patterns"] = template_patterns_of(indices)
+        result.output_comments += [
+            f"{self.path}:{line} conditional elasticsearch outputs: the index each arm names, chosen in the filters",
+            *self._comments_since(before),
+        ]
+        return True
+
+    def _input_ecs(self, result: Translation) -> None:
+        """The inputs' `ecs_compatibility` names their fields (`[log][file][path]` or `path`); here one setting,
+        `outputs.elasticsearch.ecs_compatibility`, names them for the whole pipeline."""
+        levels = {("disabled" if level == "disabled" else "v8") for _, level in self.plugins.input_ecs}
+        if not levels:
+            return
+        line = self.plugins.input_ecs[0][0]
+        if len(levels) > 1:
+            self.report.untranslated(
+                line,
+                "input option ecs_compatibility",
+                "the inputs ask for different field names; streamstash names the inputs' fields one way for the "
+                "whole pipeline (outputs.elasticsearch.ecs_compatibility)",
+            )
+            return
+        (level,) = levels
+        chosen = result.output.get("ecs_compatibility")
+        if chosen is None:
+            result.output["ecs_compatibility"] = level
+            if level == "v8":
+                self.report.note(
+                    line,
+                    "input option ecs_compatibility",
+                    "the inputs' fields are named as ECS ([host][name], [log][file][path], ...) for the whole "
+                    "pipeline, and the indexer writes the classic grok fields under their ECS names too",
+                )
+        elif chosen != level:
+            self.report.untranslated(
+                line,
+                "input option ecs_compatibility",
+                f"the inputs ask for ecs_compatibility {level} and the output for {chosen}; streamstash has one "
+                "setting for both (outputs.elasticsearch.ecs_compatibility)",
+            )
+
     def _aggregate_output_branch(self, branch: ast.Branch, result: Translation) -> bool:
         """`if [aggregated] { elasticsearch { index => "agg" } } else { elasticsearch { ... } }`."""
         flag = _flag_of(branch.clauses[0].condition)
@@ -535,6 +635,21 @@ class Translator:
 
 
 _MARK_WORD = "UNTRANSLATED"
+# Where the arm of a conditional output leaves the index it names.
+_OUTPUT_INDEX = f"[{names.FIELD_METADATA}][output_index]"
+
+
+def template_patterns_of(indices: list[str]) -> list[str]:
+    """`web-%{+YYYY.MM.dd}` -> `web-*`; a constant index is its own pattern."""
+    patterns = []
+    for index in indices:
+        head = index.split("%{", 1)[0].lower()
+        pattern = f"{head}*" if "%{" in index else index.lower()
+        if pattern != "*" and pattern not in patterns:
+            patterns.append(pattern)
+    return patterns
+
+
 _UNKNOWN_GUARD = "\x00unknown"
 
 
@@ -544,6 +659,15 @@ def _line(node: ast.Node) -> int:
 
 def _text(node: ast.Node) -> str:
     return node.location.text
+
+
+def _is_plain_drop(body: list[ast.Node]) -> bool:
+    return (
+        len(body) == 1
+        and isinstance(body[0], ast.Plugin)
+        and body[0].name == "drop"
+        and all(attribute.name == "id" for attribute in body[0].attributes)
+    )
 
 
 def _flag_of(condition: ast.Condition | None) -> str | None:

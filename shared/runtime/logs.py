@@ -122,9 +122,16 @@ def configure_logging(service: str, level: str = "INFO", json_format: bool = Tru
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
     if _Writer.listener is not None:
         _Writer.listener.stop()
+    else:
+        atexit.register(_stop_writer)  # once: a reconfiguration replaces the listener, not the exit hook
     _Writer.listener = listener
     listener.start()
-    atexit.register(listener.stop)
+
+
+def _stop_writer() -> None:
+    if _Writer.listener is not None:
+        _Writer.listener.stop()
+        _Writer.listener = None
 
 
 def flush_logs(timeout_s: float = 1.0) -> None:

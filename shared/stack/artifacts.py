@@ -10,6 +10,7 @@ Maven's own settings, so a mirror configured in ``~/.m2/settings.xml`` is used).
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
@@ -62,10 +63,23 @@ class MavenEngine:
         return str(directory / "*")
 
     def fetch(self, say: object = None) -> Path:
-        """Fetch the jars with Maven unless they are there; the folder of the jars."""
+        """Fetch the jars with Maven unless they are there; the folder of the jars.
+
+        Several processes may ask at once (test sessions, a benchmark, `make engines`): one fetches, the
+        others wait for it, and none ever sees a folder being replaced.
+        """
         ready = self.jars()
         if ready is not None:
             return ready
+        self.directory.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.directory.with_name(self.directory.name + ".lock"), "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                return self.jars() or self._fetch(say)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _fetch(self, say: object) -> Path:
         mvn = shutil.which("mvn")
         if mvn is None:
             raise StackError(

@@ -69,8 +69,15 @@ def broker_properties(host: str, port: int, controller_port: int, log_dirs: str)
 
 
 def cluster_id() -> str:
-    """A new cluster id in Kafka's form: a random UUID, base64url without padding (22 characters)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """A new cluster id in Kafka's form: a random UUID, base64url without padding (22 characters).
+
+    Never one that starts with "-" (1 in 64 would): the storage tool's argument parser takes it for an
+    option and stops with a usage error, as Kafka's own ``Uuid.randomUuid`` avoids too.
+    """
+    while True:
+        candidate = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not candidate.startswith("-"):
+            return candidate
 
 
 def properties_text(properties: dict[str, str]) -> str:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 POLL_SECONDS = 0.05
+CMDLINE_WAIT_S = 0.5
 
 # Servers started by this process, by pid: kept so they are reaped (no zombie, no ResourceWarning).
 _children: dict[int, subprocess.Popen[bytes]] = {}
@@ -69,13 +70,18 @@ def runs(pid: int, marker: bytes) -> bool:
     program; best effort: where /proc is missing, alive is enough)."""
     if not alive(pid):
         return False
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except FileNotFoundError:
-        return not Path("/proc/self").exists()
-    except OSError:
-        return True
-    return marker in cmdline
+    deadline = time.monotonic() + CMDLINE_WAIT_S
+    while True:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except FileNotFoundError:
+            return not Path("/proc/self").exists()
+        except OSError:
+            return True
+        # Empty while the process is still inside execve (seen a few times in 300 fresh starts on a busy host).
+        if cmdline or time.monotonic() >= deadline:
+            return marker in cmdline
+        time.sleep(POLL_SECONDS / 10)
 
 
 def signal_group(pid: int, sig: signal.Signals) -> None:

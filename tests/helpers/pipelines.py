@@ -25,8 +25,11 @@ class TestPipeline:
         return self.config.kafka.topics
 
 
-def write_pipeline(directory: Path, body: dict[str, Any], partitions: int = 3) -> TestPipeline:
-    """Write ``body`` (inputs/filters/aggregations...) plus unique topics, indices and state dir."""
+def write_pipeline(
+    directory: Path, body: dict[str, Any], partitions: int = 3, env: dict[str, str] | None = None
+) -> TestPipeline:
+    """Write ``body`` (inputs/filters/aggregations...) plus unique topics, indices and state dir; ``env``: the
+    variables the file names (the services get them too)."""
     prefix = f"t{uuid.uuid4().hex[:10]}"
     index = f"{prefix}-logs"
     aggregate_index = f"{prefix}-aggregates"
@@ -49,5 +52,9 @@ def write_pipeline(directory: Path, body: dict[str, Any], partitions: int = 3) -
     path = directory / f"{prefix}.yml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return TestPipeline(
-        path=path, config=load_pipeline(path, env={}), prefix=prefix, index=index, aggregate_index=aggregate_index
+        path=path,
+        config=load_pipeline(path, env=env or {}),
+        prefix=prefix,
+        index=index,
+        aggregate_index=aggregate_index,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -129,6 +130,11 @@ def test_every_service_serves_metrics_health_and_few_logs(
         for service, process in running.items():
             serving = [entry for entry in log_entries(process) if entry["msg"] == "serving metrics and health"]
             assert [entry["host"] for entry in serving] == ["127.0.0.1"], (service, serving)
+        # The stand-in repairs are installed once per service, explicitly, and only for the stand-in.
+        standin = os.environ.get(names.ENV_KAFKA_STANDIN) == "1"
+        for service, process in running.items():
+            adapter = [entry for entry in log_entries(process) if entry["msg"].startswith("kafka adapter installed")]
+            assert [entry["standin_repairs"] for entry in adapter] == [standin], (service, adapter)
 
         # A stream faster than commits: the Faust services report lag on the partitions receiving it.
         flood.start()

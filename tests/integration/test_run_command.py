@@ -14,6 +14,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from streamstash.stack.manager import LocalStack
+from tests.conftest import session_engine
 from tests.helpers.elastic import count, wait_for_count
 from tests.helpers.pipelines import write_pipeline
 from tests.helpers.waiting import wait_until
@@ -70,7 +71,9 @@ def test_run_with_configured_servers_indexes_and_stops_cleanly(servers, es: Elas
     assert count(es, pipeline.index) == 100
 
 
-def test_run_without_servers_starts_the_local_stack(tmp_path: Path) -> None:
+# The stand-in is always part of the default run: `make run` on a machine without Java runs on it.
+@pytest.mark.parametrize("engine", sorted({"standin", session_engine()}))
+def test_run_without_servers_starts_the_local_stack(engine: str, tmp_path: Path) -> None:
     log_file = tmp_path / "access.log"
     log_file.write_bytes(b"".join(TUTORIAL_LOG.read_bytes().splitlines(keepends=True)[1:11]))
     stack_dir = tmp_path / "stack"
@@ -82,9 +85,9 @@ def test_run_without_servers_starts_the_local_stack(tmp_path: Path) -> None:
             "stack": {"data_dir": str(stack_dir)},
         },
     )
-    env = {
-        key: value for key, value in os.environ.items() if key not in ("STREAMSTASH_KAFKA", "STREAMSTASH_ELASTICSEARCH")
-    }
+    unset = ("STREAMSTASH_KAFKA", "STREAMSTASH_ELASTICSEARCH", "STREAMSTASH_KAFKA_STANDIN")
+    env = {key: value for key, value in os.environ.items() if key not in unset}
+    env["STREAMSTASH_STACK"] = engine
     run = start_run(pipeline.path, tmp_path / "run.log", env)
     stack = LocalStack(stack_dir)
     try:
@@ -99,3 +102,4 @@ def test_run_without_servers_starts_the_local_stack(tmp_path: Path) -> None:
         stack.down()
     assert code == 0, output[-3000:]
     assert "local stack: kafka" in output and "stack down" in output
+    assert ("Apache Kafka 4." if engine == "apache" else "noida-db") in output.split("local stack: kafka", 1)[1]

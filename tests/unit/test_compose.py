@@ -146,6 +146,24 @@ def test_named_volumes_declared_and_used(compose: dict[str, Any], services: dict
 # ---- Kafka ----
 
 
+def test_kafka_runs_the_tests_broker_version_and_settings(services: dict[str, Any]) -> None:
+    """The compose broker is the tests' broker: same Kafka version, same settings (broker_properties)."""
+    from streamstash.stack import artifacts
+    from streamstash.stack.kafka_broker import broker_properties
+
+    kafka = services["kafka"]
+    assert kafka["image"] == f"apache/kafka:{artifacts.KAFKA.version}"
+    env = environment(kafka)
+    compose = {
+        key.removeprefix("KAFKA_").lower().replace("_", "."): value
+        for key, value in env.items()
+        if key.startswith("KAFKA_")
+    }
+    expected = broker_properties("kafka", 9092, 9093, env["KAFKA_LOG_DIRS"])
+    expected["listeners"] = expected["listeners"].replace("kafka:", ":")  # the container binds every interface
+    assert compose == expected
+
+
 def test_kafka_is_single_node_kraft(services: dict[str, Any]) -> None:
     kafka = services["kafka"]
     assert kafka["image"].startswith("apache/kafka:")

@@ -20,6 +20,7 @@ from streamstash import names
 from streamstash.config import parse_pipeline
 from streamstash.events import timeformats
 from streamstash.events.envelope import Batch, Event, Source, encode, to_document
+from streamstash.events.inputfields import input_fields_for
 from streamstash.filters import FilterChain
 from streamstash.services.parser.logic import RecordParser
 
@@ -52,7 +53,8 @@ def test_golden(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
 
     source = Source(kind=names.SOURCE_FILE, host="golden", path=f"/var/log/{case}.log")
     batch = Batch(events=[Event(message=line, timestamp=INGEST_TIME, source=source) for line in lines])
-    result = RecordParser(FilterChain(config.filters)).parse_record(encode(batch), TOPIC, PARTITION, OFFSET)
+    parser = RecordParser(FilterChain(config.filters), input_fields_for(config))
+    result = parser.parse_record(encode(batch), TOPIC, PARTITION, OFFSET)
 
     outcomes: dict[str, dict[str, Any]] = {}
     for event in result.parsed:

@@ -37,6 +37,18 @@ class Advance(msgspec.Struct):
         self.checkpoints.set(self.key, {"path": self.path, "offset": self.end})
 
 
+class SenderKeeps:
+    """An acknowledgement to a sender that keeps its events until they are acknowledged, and sends them again
+    otherwise (a Beat). The publisher treats such lines as it treats a file's: they wait for room in memory
+    rather than go to the disk spill (the sender is their buffer), and what Kafka has not taken at stop is left
+    to the sender rather than kept for the next run, which would only double it."""
+
+    __slots__ = ()
+
+    def __call__(self) -> None:
+        raise NotImplementedError
+
+
 class Input(Protocol):
     name: str
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from streamstash.config.collector import BeatsInput as BeatsSettings
 from streamstash.config.collector import DockerInput as DockerSettings
 from streamstash.config.collector import FileInput as FileSettings
 from streamstash.config.collector import InputCommon
@@ -19,6 +20,7 @@ from streamstash.config.collector import UdpInput as UdpSettings
 from streamstash.runtime.metrics import ServiceMetrics
 from streamstash.services.collector.checkpoints import CheckpointStore
 from streamstash.services.collector.inputs.base import Input
+from streamstash.services.collector.inputs.beats import BeatsInput
 from streamstash.services.collector.inputs.docker import DockerInput
 from streamstash.services.collector.inputs.file import FileInput
 from streamstash.services.collector.inputs.network import TcpInput, UdpInput
@@ -32,6 +34,8 @@ class InputContext:
     checkpoints: CheckpointStore
     metrics: ServiceMetrics
     topic: str  # where its lines go (for the metrics' labels)
+    drain_timeout_s: float  # how long stopping may take (a Beat's connections are drained within it)
+    flush: Callable[[str], None] | None = None  # seal a source's batch now (the publisher's), for inputs that wait
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,12 @@ class InputType:
     # Resumes from checkpoints, which crash recovery may move first: starts once recovery is done.
     # Others start at once and are buffered (memory, spill) while Kafka cannot be reached.
     waits_for_recovery: bool = False
+
+
+def _beats(settings: BeatsSettings, context: InputContext) -> BeatsInput:
+    source = BeatsInput(settings, context.metrics, context.topic, context.drain_timeout_s)
+    source.flush = context.flush  # a Beat waits for its window's acknowledgement: no linger after its last event
+    return source
 
 
 INPUTS: dict[type[InputCommon], InputType] = {
@@ -52,6 +62,7 @@ INPUTS: dict[type[InputCommon], InputType] = {
     StdinSettings: InputType(lambda settings, context: StdinInput(settings)),
     UdpSettings: InputType(lambda settings, context: UdpInput(settings, context.metrics, context.topic)),
     TcpSettings: InputType(lambda settings, context: TcpInput(settings)),
+    BeatsSettings: InputType(_beats),
 }
 
 

@@ -53,8 +53,9 @@ def install(settings: KafkaSettings) -> Installed:
     if wanted.standin_repairs:
         install_standin_repairs(wanted.empty_fetch_pause_ms)
     _installed = wanted
-    log.debug(
-        "kafka compatibility installed",
+    log.info(
+        "kafka adapter installed: Faust corrections on, stand-in repairs %s",
+        "on" if wanted.standin_repairs else "off",
         extra={"standin_repairs": wanted.standin_repairs, "empty_fetch_pause_ms": wanted.empty_fetch_pause_ms},
     )
     return wanted

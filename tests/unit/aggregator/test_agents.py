@@ -26,7 +26,8 @@ from streamstash.events.envelope import (
     format_timestamp,
 )
 from streamstash.runtime.metrics import ServiceMetrics
-from streamstash.services.aggregator.app import Aggregator, Endpoints, service_topics, wire
+from streamstash.services.aggregator.app import Aggregator, Endpoints, wire
+from streamstash.services.aggregator.topics import service_topics
 from tests.helpers.faust_memory import UNUSED_BROKER, Outbox, memory_app
 from tests.helpers.metrics import counted
 

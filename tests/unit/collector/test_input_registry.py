@@ -33,6 +33,7 @@ inputs:
   - {{type: stdin}}
   - {{type: udp, port: 0}}
   - {{type: tcp, port: 0}}
+  - {{type: beats, port: 0}}
 """,
         env={},
     )
@@ -43,4 +44,5 @@ inputs:
         ("StdinInput", False),
         ("UdpInput", False),
         ("TcpInput", False),
+        ("BeatsInput", False),
     ]

@@ -10,7 +10,7 @@ from streamstash.config.common import BatchSettings
 from streamstash.events.envelope import Event, Source
 from streamstash.runtime.metrics import ServiceMetrics
 from streamstash.services.collector.checkpoints import CheckpointStore
-from streamstash.services.collector.inputs.base import Advance
+from streamstash.services.collector.inputs.base import Advance, SenderKeeps
 from streamstash.services.collector.publisher import Publisher, partition_for
 from streamstash.services.collector.spill import Spill
 
@@ -112,3 +112,31 @@ def test_partitioning_matches_kafkas_default_partitioner() -> None:
     partitions = [0, 1, 2, 3, 4, 5]
     for key in (b"file:h:1:2", b"tcp:h:5514:10.0.0.1:4000", b"x"):
         assert partition_for(key, partitions) == DefaultPartitioner()(key, partitions, partitions)
+
+
+class _BeatAck(SenderKeeps):
+    __slots__ = ("acked",)
+
+    def __init__(self) -> None:
+        self.acked = False
+
+    def __call__(self) -> None:
+        self.acked = True
+
+
+async def test_lines_their_sender_keeps_wait_in_memory_and_are_left_to_it_at_stop(tmp_path: Path) -> None:
+    spill = Spill(tmp_path / "spill", max_bytes=256 * 1024, segment_bytes=64 * 1024)
+    publisher = Publisher(None, "raw", BATCH, ServiceMetrics("collector"), MEMORY, spill=spill)
+    await publisher.start()
+    acks: list[_BeatAck] = []
+
+    def ack_for(_number: int) -> _BeatAck:
+        acks.append(_BeatAck())
+        return acks[-1]
+
+    emitted = await emit_until_blocked(publisher, "beats:h:5044:peer", ack_for)
+    assert emitted == MEMORY  # backpressure on the Beat, not the disk
+    assert spill.events == 0
+    await publisher.stop(timeout=0.1)  # Kafka never came: nothing kept for the next run, the Beat resends
+    assert spill.events == 0 and Spill(tmp_path / "spill", 256 * 1024, 64 * 1024).load() == []
+    assert not any(ack.acked for ack in acks)

@@ -16,6 +16,7 @@ from streamstash.grok import Grok, GrokError, GrokResult, load_pattern_library
 from streamstash.grok.analysis import analyze
 from streamstash.grok.command import run_grok
 from streamstash.grok.engine import MAX_FAST_LENGTH
+from streamstash.grok.library import parse_pattern_text
 
 ACCESS = '83.149.9.216 - - [04/Jan/2015:05:13:42 +0000] "GET / HTTP/1.1" 200 203023 "-" "Mozilla"'
 
@@ -178,13 +179,32 @@ def test_pattern_dirs_and_files(tmp_path: Path) -> None:
     assert "TASKID" not in load_pattern_library()
 
 
-def test_bad_pattern_files(tmp_path: Path) -> None:
-    bad = tmp_path / "bad"
-    bad.write_text("GOOD \\d+\nno-regex-here\n")
-    with pytest.raises(GrokError, match="bad:2"):
-        load_pattern_library(extra_files=[bad])
-    with pytest.raises(GrokError, match="does not exist"):
-        Grok(["%{INT}"], pattern_dirs=[tmp_path / "missing"])
+def test_pattern_files_are_read_like_logstash(tmp_path: Path) -> None:
+    """jls-grok's reader: a name alone defines an empty pattern (skipped only on a last line without a line
+    break), the regex keeps its trailing blanks, `#` starts a comment only at the start of a line."""
+    text = "  GOOD \\d+\nEMPTY\nSPACED x \nHASH a#b\n# COMMENT x\n\n   \nLAST"
+    patterns = parse_pattern_text(text)
+    assert patterns == {"GOOD": r"\d+", "EMPTY": "", "SPACED": "x ", "HASH": "a#b"}
+    assert parse_pattern_text("CRLF [a-z]+\r\nNAME\r\n") == {"CRLF": "[a-z]+", "NAME": ""}
+    bad = tmp_path / "names"
+    bad.write_text("ONLY_A_NAME\nNUM %{INT:n}\n")
+    assert Grok(["x%{ONLY_A_NAME}y %{NUM}"], pattern_files=[bad]).match("xy 5").fields == {"n": "5"}
+
+
+def test_patterns_dir_takes_directories_files_and_globs(tmp_path: Path) -> None:
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "dir" / "a").write_text("A_PAT a+\n")
+    (tmp_path / "dir" / "b.grok").write_text("B_PAT b+\n")
+    (tmp_path / "dir" / "sub").mkdir()
+    single = tmp_path / "single"
+    single.write_text("S_PAT s+\n")
+    library = load_pattern_library(extra_dirs=[tmp_path / "dir", single])
+    assert {"A_PAT", "B_PAT", "S_PAT"} <= set(library)
+    assert "A_PAT" not in load_pattern_library(extra_dirs=[tmp_path / "dir"], files_glob="*.grok")
+    assert "B_PAT" in load_pattern_library(extra_dirs=[str(tmp_path / "dir" / "*.grok")])
+    # a path that finds nothing is ignored, as Logstash ignores it
+    assert load_pattern_library(extra_dirs=[tmp_path / "missing", str(tmp_path / "none-*")]) == load_pattern_library()
+    assert Grok(["%{INT:n}"], pattern_dirs=[tmp_path / "missing"]).match("7").fields == {"n": "7"}
 
 
 # ---- several patterns -----------------------------------------------------------------------------------------------

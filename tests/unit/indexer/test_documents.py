@@ -149,8 +149,10 @@ def test_default_template_maps_numbers_dates_keywords_and_text() -> None:
     assert properties["response"] == {"type": "integer"}
     assert properties["bytes"] == {"type": "long"}
     assert properties["message"] == {"type": "text"}
-    dynamic = body["template"]["mappings"]["dynamic_templates"][0]["strings_as_keywords"]
-    assert dynamic["mapping"]["type"] == "keyword"
+    dynamic = {name: rule for item in body["template"]["mappings"]["dynamic_templates"] for name, rule in item.items()}
+    assert dynamic["strings_as_keywords"]["mapping"]["type"] == "keyword"
+    # The apache `agent` text is prose; a Beat's `agent` object must still map, so no fixed mapping.
+    assert dynamic["agent_as_text"]["mapping"]["type"] == "text" and "agent" not in properties
     assert "data_stream" not in body
 
 
@@ -216,3 +218,9 @@ def test_dropping_revoked_partitions() -> None:
     assert accumulator.drop({("t", 0)}) == 3
     assert [action.partition for action in accumulator.take()] == [1, 1]
     assert accumulator.bytes == 0
+
+
+def test_ecs_renaming_leaves_a_beats_agent_object_alone() -> None:
+    beat = {"agent": {"type": "filebeat", "version": "8.13.0"}, "message": "x"}
+    assert to_ecs(beat)["agent"] == {"type": "filebeat", "version": "8.13.0"}
+    assert to_ecs({"agent": '"curl/8.0"'})["user_agent"] == {"original": "curl/8.0"}

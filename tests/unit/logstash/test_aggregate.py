@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from streamstash.config import parse_pipeline
 from streamstash.logstash import ruby
 from tests.unit.logstash.helpers import findings, translated
 
@@ -141,9 +142,9 @@ def report_of(text: str) -> list[tuple[str, int, str]]:
 def test_unknown_ruby_is_reported_with_its_line_and_text() -> None:
     text = (
         'filter {\n  aggregate {\n    task_id => "%{id}"\n    code => "\n      map[\'n\'] ||= 0\n'
-        "      map['towns'] << event.get('town')\n    \"\n  }\n}"
+        "      map['towns'].sort!\n    \"\n  }\n}"
     )
-    assert report_of(text) == [("untranslated", 6, "map['towns'] << event.get('town')")]
+    assert report_of(text) == [("untranslated", 6, "map['towns'].sort!")]
 
 
 def test_ruby_that_does_not_parse_is_reported_with_its_line() -> None:
@@ -174,15 +175,15 @@ def test_a_flush_that_does_not_reset_is_reported() -> None:
 def test_options_without_equivalent() -> None:
     _, translation, _ = translated(
         'filter {\n aggregate {\n  task_id => "%{id}"\n  code => "map[\'n\'] ||= 0; '
-        "map['n'] += 1\"\n  push_previous_map_as_event => true\n }\n}"
-    )
-    assert findings(translation.report)[-1] == ("untranslated", 5, "filter aggregate")
-    _, translation, _ = translated(
-        'filter {\n aggregate {\n  task_id => "%{id}"\n  code => "map[\'n\'] ||= 0; '
         "map['n'] += 1\"\n  push_map_as_event_on_timeout => true\n"
-        "  timeout_code => \"event.set('x', 1)\"\n }\n}"
+        "  timeout_code => \"event.set('x', event.get('y').upcase)\"\n }\n}"
     )
     assert ("untranslated", 6, "filter aggregate") in findings(translation.report)
+    _, translation, _ = translated(
+        'filter {\n aggregate {\n  task_id => "%{id}"\n  code => "map[\'n\'] ||= 0; '
+        'map[\'n\'] += 1"\n  add_tag => ["x"]\n  push_map_as_event_on_timeout => true\n }\n}'
+    )
+    assert ("untranslated", 5, "filter aggregate") in findings(translation.report)
 
 
 def test_a_branch_on_an_aggregate_field_that_is_not_the_idiom_is_reported() -> None:
@@ -203,3 +204,125 @@ def test_ruby_reader() -> None:
     assert statements[3].otherwise[0].kind == "if"
     with pytest.raises(ruby.RubyError, match="interpolation"):
         ruby.parse('event.set("a", "#{x}")')
+
+
+# ---- the seed idiom, lists, push_previous_map_as_event, timeout_code / timeout_tags ---------------------------
+
+SEED = """input { file { path => "/var/log/tasks.log" type => "tasklog" } }
+filter {
+  grok { match => { "message" => "%{TIMESTAMP_ISO8601:time} %{WORD:action} %{WORD:progress} %{NUMBER:elapsed:int}" } }
+  aggregate { task_id => "%{action}_%{progress}" code => "map['avg'] ||= 0; map['avg'] += event.get('elapsed'); map['my_count'] ||= 0; map['my_count'] += 1; if (map['my_count'] == ${LogstashAggregationCount}) event.set('elapsedAvg', (map['avg'] / map['my_count'])); event.set('Aggregetion', true); map['avg'] = 0; map['my_count'] = 0; end" }
+  if [Aggregetion] { mutate { remove_field => ["message", "tags", "elapsed", "type"] } aggregate { task_id => "%{action}_%{progress}" code => "" end_of_task => true } }
+  if (![Aggregetion]) { drop {} }
+}
+"""  # the config as the story has it, on its three lines
+
+
+def test_the_seed_idiom_is_the_aggregation_written_by_hand() -> None:
+    config, translation, yaml_text = translated(SEED, {"LogstashAggregationCount": "4"})
+    assert not translation.report.untranslated_spots, translation.report.format()
+    assert "every: ${LogstashAggregationCount}" in yaml_text
+    by_hand = parse_pipeline(
+        """
+aggregations:
+  - name: action_progress
+    task_id: '%{action}_%{progress}'
+    metrics: {elapsedAvg: {type: avg, field: elapsed}}
+    flush: {every: 4}
+    keep_fields: ['*']
+    remove_fields: [message, tags, elapsed, type]
+    add_fields: {Aggregetion: true}
+    index_events: false
+""",
+        "by hand",
+        env={},
+    )
+    assert config.aggregations == by_hand.aggregations
+    # the raw events the aggregation does not take are dropped, as `if ![Aggregetion] { drop {} }` does
+    (_grok, drop) = config.filters
+    assert drop.kind == "drop" and drop.condition == "!([action] and [progress])"
+    notes = [finding.message for finding in translation.report.notes]
+    assert any("the flush already starts the task afresh" in note for note in notes)
+
+
+def test_else_drop_and_negated_flag_drop_are_the_same_idiom() -> None:
+    with_else = SEED.replace("  if (![Aggregetion]) { drop {} }\n", "").replace(
+        "end_of_task => true } }", "end_of_task => true } } else { drop {} }"
+    )
+    env = {"LogstashAggregationCount": "2"}
+    assert translated(with_else, env)[0].aggregations == translated(SEED, env)[0].aggregations
+    assert translated(with_else, env)[0].filters == translated(SEED, env)[0].filters
+
+
+TOWNS = """filter {
+  aggregate {
+    task_id => "%{country_name}"
+    code => "
+      map['country_name'] ||= event.get('country_name')
+      map['towns'] ||= []
+      map['towns'] << {'town_name' => event.get('town_name')}
+      map['codes'] ||= []
+      map['codes'] << event.get('code') unless map['codes'].include?(event.get('code'))
+      event.cancel()
+    "
+    push_previous_map_as_event => true
+    timeout => 3
+  }
+}"""
+
+
+def test_push_previous_map_as_event_and_lists() -> None:
+    config, translation, _ = translated(TOWNS)
+    assert not translation.report.untranslated_spots, translation.report.format()
+    (spec,) = config.aggregations
+    assert spec.model_dump(exclude_unset=True) == {
+        "name": "country_name",
+        "task_id": "%{country_name}",
+        "metrics": {
+            "country_name": {"type": "first", "field": "country_name"},
+            "towns": {"type": "list", "fields": {"town_name": "town_name"}},
+            "codes": {"type": "list", "field": "code", "unique": True},
+        },
+        "flush": {"total_timeout": 3000, "idle_flush": 3000},
+        "index_events": False,
+    }
+    assert any("push_previous_map_as_event" in finding.message for finding in translation.report.notes)
+
+
+CLICKS = """filter {
+  aggregate {
+    task_id => "%{user_id}"
+    code => "map['clicks'] ||= 0; map['clicks'] += 1;"
+    push_map_as_event_on_timeout => true
+    timeout_task_id_field => "user_id"
+    timeout => 600
+    timeout_tags => ['_aggregatetimeout']
+    timeout_code => "event.set('several_clicks', event.get('clicks') > 1); event.set('origin', 'timeout'); event.tag('pushed')"
+  }
+}"""
+
+
+def test_timeout_code_that_sets_fields_and_timeout_tags() -> None:
+    spec = aggregation_of(CLICKS)
+    assert spec["timeout_tags"] == ["_aggregatetimeout", "pushed"]
+    assert spec["timeout_fields"] == {"several_clicks": {"condition": "[clicks] > 1"}, "origin": "timeout"}
+    assert spec["metrics"] == {"clicks": {"type": "count"}}
+
+
+def test_timeout_code_without_a_push_is_noted_not_translated() -> None:
+    _, translation, _ = translated("""filter {
+      aggregate { task_id => "%{t}" code => "map['n'] ||= 0; map['n'] += 1" }
+      if [step] == "end" {
+        aggregate { task_id => "%{t}" code => "event.set('n', map['n'])" end_of_task => true
+                    timeout_tags => ['_late'] timeout_code => "event.set('late', true)" }
+      }
+    }""")
+    assert not translation.report.untranslated_spots, translation.report.format()
+    notes = [finding.message for finding in translation.report.notes]
+    assert any(note.startswith("timeout_code is left out") for note in notes)
+    assert any(note.startswith("timeout_tags is left out") for note in notes)
+
+
+def test_lists_that_cannot_be_read_are_reported_with_their_ruby() -> None:
+    text = TOWNS.replace("{'town_name' => event.get('town_name')}", "event.get('town').upcase")
+    assert ("untranslated", 7, "map['towns'] << event.get('town').upcase") in report_of(text)

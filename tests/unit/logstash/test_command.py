@@ -15,7 +15,7 @@ from streamstash.logstash.command import EXIT_OK, EXIT_PARTIAL, EXIT_UNUSABLE, i
 CLEAN = 'input { stdin { } }\nfilter {\n  mutate { add_tag => ["ok"] }\n}\n'
 PARTIAL = (
     'filter {\n  mutate { add_tag => ["ok"] }\n  aggregate {\n    task_id => "%{id}"\n'
-    "    code => \"map['n'] ||= 0\n      map['ids'] << event.get('id')\"\n  }\n}\n"
+    "    code => \"map['n'] ||= 0\n      map['ids'].sort!\"\n  }\n}\n"
 )
 
 
@@ -47,10 +47,10 @@ def test_untranslated_spots_exit_1_unless_partial_is_allowed(tmp_path: Path) -> 
     code, written, errors, source = run(tmp_path, PARTIAL)
     assert code == EXIT_PARTIAL
     assert f"{source}:6: untranslated: filter aggregate:" in errors
-    assert "map['ids'] << event.get('id')" in errors
+    assert "map['ids'].sort!" in errors
     # The file is written all the same, the spot marked with its place and its Ruby.
     assert f"# UNTRANSLATED {source}:6 filter aggregate:" in written
-    assert "#   map['ids'] << event.get('id')" in written
+    assert "#   map['ids'].sort!" in written
     assert [entry.kind for entry in load_pipeline(tmp_path / "pipeline.yml", env={}).filters] == ["mutate"]
     code, _, _, _ = run(tmp_path, PARTIAL, allow_partial=True)
     assert code == EXIT_OK

@@ -66,11 +66,21 @@ def test_codecs_multiline_and_json() -> None:
         2000,
     )
     config, _, _ = translated('input { stdin { codec => json tags => ["in"] } }')
-    assert [entry.kind for entry in config.filters] == ["mutate", "json"]
-    assert config.filters[1].json_.remove_field == ["message"]  # type: ignore[union-attr]
+    assert [entry.kind for entry in config.filters] == ["mutate", "mutate", "json", "mutate"]
+    chain = FilterChain(config.filters)
+    # the object is the event: its own `message` is kept; a line that is not JSON stays, tagged
+    for line, event in [
+        ('{"message": "inner", "n": 1}', {"message": "inner", "n": 1, "tags": ["in"]}),
+        ('{"n": 1}', {"n": 1, "tags": ["in"]}),
+        ("not json", {"message": "not json", "tags": ["in", "_jsonparsefailure"]}),
+    ]:
+        doc = {"message": line, "tags": []}
+        assert chain.apply(doc) is None
+        assert doc.pop("@metadata") == {}  # never indexed
+        assert doc == event
 
 
-@pytest.mark.parametrize("plugin", ["beats { port => 5044 }", 'kafka { topics => ["x"] }', "http { }"])
+@pytest.mark.parametrize("plugin", ['kafka { topics => ["x"] }', "http { }"])
 def test_inputs_without_equivalent_are_reported(plugin: str) -> None:
     config, translation, yaml_text = translated(f"input {{\n  {plugin}\n}}")
     assert config.inputs == []
@@ -96,6 +106,7 @@ def test_grok_options() -> None:
             "tag_on_failure": ["_nope"],
             "timeout_ms": 500.0,
             "add_tag": ["parsed"],
+            "overwrite": ["message"],
             "dead_letter_on_failure": False,
         }
     }
@@ -256,9 +267,106 @@ def test_elasticsearch_output() -> None:
     assert findings(translation.report) == [("note", 1, "output stdout")]
 
 
-def test_document_id_and_other_outputs_are_reported() -> None:
+def test_other_outputs_are_reported() -> None:
     _, translation, _ = translated('output {\n elasticsearch {\n  document_id => "%{fp}"\n }\n s3 { }\n}')
     assert findings(translation.report) == [
-        ("untranslated", 3, "output elasticsearch option document_id"),
+        ("note", 3, "output elasticsearch option document_id"),
         ("untranslated", 5, "output s3"),
     ]
+
+
+def test_elasticsearch_document_options() -> None:
+    """Every option seen in real configs is translated, or reported with what to do instead."""
+    config, translation, _ = translated(
+        "output {\n elasticsearch {\n"
+        '  document_id => "%{[@metadata][fingerprint]}"\n'  # 3
+        '  pipeline => "%{[@metadata][pipeline]}"\n'  # 4
+        '  template => "/etc/logstash/web.json"\n'  # 5
+        '  template_name => "web"\n'  # 6
+        "  template_overwrite => true\n"  # 7
+        '  document_type => "_doc"\n'  # 8
+        '  action => "create"\n'  # 9
+        "  ilm_enabled => true\n"  # 10
+        '  ilm_policy => "logs-30d"\n'  # 11
+        " }\n}"
+    )
+    output = config.outputs.elasticsearch
+    assert (output.document_id, output.pipeline, output.template_file, output.template_name) == (
+        "%{[@metadata][fingerprint]}",
+        "%{[@metadata][pipeline]}",
+        "/etc/logstash/web.json",
+        "web",
+    )
+    assert (output.template_overwrite, output.op_type, output.ilm_policy) == (True, "create", "logs-30d")
+    assert findings(translation.report) == [
+        ("note", 3, "output elasticsearch option document_id"),
+        ("note", 5, "output elasticsearch option template"),
+        ("note", 8, "output elasticsearch option document_type"),
+        ("note", 10, "output elasticsearch option ilm_enabled"),
+    ]
+    _, translation, _ = translated(
+        'output {\n elasticsearch {\n  action => "update"\n  doc_as_upsert => true\n'
+        '  ilm_rollover_alias => "web"\n  ilm_enabled => false\n }\n}'
+    )
+    assert findings(translation.report) == [
+        ("untranslated", 3, "output elasticsearch option action"),
+        ("untranslated", 4, "output elasticsearch option doc_as_upsert"),
+        ("untranslated", 5, "output elasticsearch option ilm_rollover_alias"),
+    ]
+    messages = [finding.message for finding in translation.report.findings]
+    assert "aggregation" in messages[0] and "data_stream: true" in messages[2]
+
+
+def test_conditional_elasticsearch_outputs_choose_the_index_in_metadata() -> None:
+    config, translation, _ = translated(
+        "filter { }\n"
+        "output {\n"
+        '  if [fields][log_type] == "transaction" {\n'
+        '    elasticsearch { hosts => ["es:9200"] index => "transaction-%{+YYYY.MM.dd}" }\n'
+        '  } else if [fields][log_type] == "reversal" {\n'
+        '    elasticsearch { hosts => ["es:9200"] index => "reversal-%{+YYYY.MM.dd}" }\n'
+        "    stdout { }\n"
+        "  } else {\n"
+        '    elasticsearch { hosts => ["es:9200"] index => "other" }\n'
+        "  }\n"
+        "}\n"
+    )
+    assert not translation.report.untranslated_spots, translation.report.format()
+    output = config.outputs.elasticsearch
+    assert output.index == "%{[@metadata][output_index]}"
+    assert output.template_patterns == ["transaction-*", "reversal-*", "other"]
+    chain = FilterChain(config.filters)
+    for log_type, index in [
+        ("transaction", "transaction-2026.11.21"),
+        ("reversal", "reversal-2026.11.21"),
+        ("x", "other"),
+    ]:
+        doc = {"fields": {"log_type": log_type}, "@timestamp": "2026-11-21T10:00:00.000Z", "tags": []}
+        assert chain.apply(doc) is None
+        assert doc["@metadata"] == {"output_index": index}
+
+
+def test_conditional_outputs_without_else_drop_what_no_arm_takes() -> None:
+    config, translation, _ = translated('output { if "keep" in [tags] { elasticsearch { index => "kept" } } }')
+    assert not translation.report.untranslated_spots
+    chain = FilterChain(config.filters)
+    assert chain.apply({"tags": ["keep"]}) is None
+    verdict = chain.apply({"tags": []})
+    assert verdict is not None and verdict.action == "drop"
+
+
+def test_conditional_outputs_that_differ_in_more_than_the_index_are_reported() -> None:
+    _, translation, _ = translated(
+        'output { if [a] { elasticsearch { hosts => ["x:9200"] index => "a" } } '
+        'else { elasticsearch { hosts => ["y:9200"] index => "b" } } }'
+    )
+    assert next((severity, subject) for severity, _, subject in findings(translation.report)) == (
+        "untranslated",
+        "output",
+    )
+
+
+def test_a_template_file_keeps_logstashs_default_of_not_overwriting() -> None:
+    config, _, _ = translated('output { elasticsearch { template => "/etc/t.json" } }')
+    assert config.outputs.elasticsearch.template_file == "/etc/t.json"
+    assert config.outputs.elasticsearch.template_overwrite is False
