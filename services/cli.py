@@ -21,6 +21,7 @@ from streamstash.cli import (
     KafkaStandinOption,
     LogLevelOption,
     app,
+    fail,
     install_kafka_compat,
     load_config,
     with_log_level,
@@ -42,19 +43,24 @@ def service_settings(
     """A service's settings, with the pipeline's topics made sure to exist before it touches Kafka.
 
     Services create the topics themselves (idempotently) so that no client auto-creates one with the
-    broker's default partition count first.
+    broker's default partition count first. While they wait for Kafka they log (as the service) and
+    answer /readyz "not ready" (``runtime.startup``); unusable TLS files are a configuration error.
     """
-    from streamstash.kafka.topics import wait_for_topics
+    from streamstash.kafka.security import KafkaSecurityError, check_security
     from streamstash.runtime.logs import configure_logging
+    from streamstash.runtime.startup import wait_for_kafka
 
     settings = with_overrides(load_config(path), kafka, elasticsearch, http_port, http_host, kafka_standin)
     if log_level:
         settings = with_log_level(settings, service, log_level)
     # Before the first Kafka client: what the adapter installs, and waiting for Kafka, are logged as JSON too.
     configure_logging(service, settings.logging.level_for(service), settings.logging.json_format)
+    try:
+        check_security(settings.kafka)
+    except KafkaSecurityError as exc:
+        raise fail(str(exc), 2) from exc
     install_kafka_compat(settings)
-    asyncio.run(wait_for_topics(settings.kafka))
-    return settings
+    return asyncio.run(wait_for_kafka(settings, service))
 
 
 def run_collector(settings: PipelineConfig) -> None:

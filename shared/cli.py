@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -76,6 +77,27 @@ KafkaEngineOption = Annotated[
 def fail(message: str, code: int = 1) -> typer.Exit:
     typer.secho(message, fg=typer.colors.RED, err=True)
     return typer.Exit(code)
+
+
+T = TypeVar("T")
+
+
+def with_kafka(settings: PipelineConfig, work: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(work)``, a Kafka client's failure turned into an error that says why (``kafka.diagnose``)."""
+    from aiokafka.errors import KafkaError
+
+    from streamstash.kafka.diagnose import probe
+    from streamstash.kafka.security import KafkaSecurityError
+
+    try:
+        return asyncio.run(work)
+    except KafkaSecurityError as exc:
+        raise fail(str(exc), 2) from exc
+    except KafkaError as exc:
+        problem = asyncio.run(probe(settings.kafka))
+        raise fail(
+            problem.message if problem is not None else f"kafka {settings.kafka.bootstrap_servers}: {exc!r}"
+        ) from exc
 
 
 def load_config(path: Path) -> PipelineConfig:
@@ -212,7 +234,7 @@ def run(
         )
         settings = use_stack(settings, addresses)
     install_kafka_compat(settings)
-    created = asyncio.run(ensure_topics(settings.kafka))
+    created = with_kafka(settings, ensure_topics(settings.kafka))
     if created:
         typer.echo(f"created topics: {', '.join(created)}")
     supervisor = Supervisor(
@@ -277,7 +299,9 @@ def replay(
     install_kafka_compat(settings)
     name = group or default_group()
     try:
-        replayed, range_ = asyncio.run(prepare(settings, topic or settings.kafka.topics.raw, from_, to, name, index))
+        replayed, range_ = with_kafka(
+            settings, prepare(settings, topic or settings.kafka.topics.raw, from_, to, name, index)
+        )
     except ReplayError as exc:
         raise fail(str(exc), 2) from exc
     path = write_config(replayed, replayed.state_dir / "pipeline.yml")
@@ -344,7 +368,7 @@ def status(
 
     settings = with_overrides(load_config(config), kafka, "http://unused", kafka_standin=kafka_standin)
     install_kafka_compat(settings)
-    snapshot = asyncio.run(collect_status(settings, metric_endpoints(settings, metrics)))
+    snapshot = with_kafka(settings, collect_status(settings, metric_endpoints(settings, metrics)))
     if json_output:
         typer.echo(snapshot.to_json())
         return
@@ -372,7 +396,7 @@ def top(
     settings = with_overrides(load_config(config), kafka, "http://unused", kafka_standin=kafka_standin)
     install_kafka_compat(settings)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_top(settings, metric_endpoints(settings, metrics), interval, iterations))
+        with_kafka(settings, run_top(settings, metric_endpoints(settings, metrics), interval, iterations))
 
 
 def metric_endpoints(settings: PipelineConfig, given: list[str]) -> dict[str, list[str]]:
@@ -440,7 +464,7 @@ def topics(config: ConfigOption, kafka: KafkaOption = None, kafka_standin: Kafka
 
     settings = with_overrides(load_config(config), kafka, "http://unused", kafka_standin=kafka_standin)
     install_kafka_compat(settings)
-    created = asyncio.run(ensure_topics(settings.kafka))
+    created = with_kafka(settings, ensure_topics(settings.kafka))
     typer.echo(f"created: {', '.join(created)}" if created else "all topics exist")
 
 

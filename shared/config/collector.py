@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from streamstash.config.base import StrictModel
 from streamstash.config.common import BatchSettings
+from streamstash.config.security import TlsListener
 
 ONE_MIB = 1024 * 1024
 
@@ -117,6 +118,12 @@ class TcpInput(InputCommon):
     syslog: bool = Field(True, description="Recognise RFC 3164/5424 syslog and keep its fields.", examples=[False])
     framing: Literal["auto", "newline", "octet-counting"] = Field(
         "auto", description="Line framing; auto recognises RFC 6587 octet counting.", examples=["newline"]
+    )
+    tls: TlsListener | None = Field(
+        None,
+        description="Accept TLS only (syslog over TLS, RFC 5425: octet counting, which `framing: auto` "
+        "recognises); a plaintext sender is refused.",
+        examples=[{"cert_file": "/etc/streamstash/syslog.pem", "key_file": "/etc/streamstash/syslog-key.pem"}],
     )
 
 

@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from streamstash import names
 from streamstash.config.base import StrictModel
+from streamstash.config.security import KafkaSecurity
 
 
 class TopicNames(StrictModel):
@@ -41,6 +42,9 @@ class KafkaSettings(StrictModel):
         None,
         description="host:port[,host:port]. Unset: `streamstash run` starts the local stack and uses it.",
         examples=["kafka:9092"],
+    )
+    security: KafkaSecurity = Field(
+        default_factory=KafkaSecurity, description='TLS and SASL of every Kafka client (see "Secure Kafka").'
     )
     topics: TopicNames = Field(default_factory=TopicNames, description="Topic names.")
     partitions: int = Field(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaClient, AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from streamstash.config.common import KafkaSettings
+from streamstash.kafka.security import client_security
 
 
 def bootstrap(settings: KafkaSettings) -> str:
@@ -33,6 +34,7 @@ def make_producer(
         "max_batch_size": 1024 * 1024,
         "max_request_size": settings.max_message_bytes,
         "request_timeout_ms": 30_000,
+        **client_security(settings),
     }
     options.update(overrides)
     return AIOKafkaProducer(**options)
@@ -50,10 +52,16 @@ def make_consumer(
         "max_partition_fetch_bytes": settings.max_message_bytes,
         "fetch_max_bytes": max(settings.max_message_bytes, 52_428_800),
         "isolation_level": "read_committed",
+        **client_security(settings),
     }
     options.update(overrides)
     return AIOKafkaConsumer(*topics, **options)
 
 
 def make_admin(settings: KafkaSettings, client_id: str = "streamstash-admin") -> AIOKafkaAdminClient:
-    return AIOKafkaAdminClient(bootstrap_servers=bootstrap(settings), client_id=client_id)
+    return AIOKafkaAdminClient(bootstrap_servers=bootstrap(settings), client_id=client_id, **client_security(settings))
+
+
+def make_client(settings: KafkaSettings, client_id: str) -> AIOKafkaClient:
+    """aiokafka's bare client, for requests no higher-level client sends (LeaveGroup for another member)."""
+    return AIOKafkaClient(bootstrap_servers=bootstrap(settings), client_id=client_id, **client_security(settings))

@@ -26,6 +26,7 @@ from streamstash.kafka.compat.internals import (
     faust_member_id,
 )
 from streamstash.kafka.membership import leave_for_predecessor_now, remember_member
+from streamstash.kafka.security import faust_credentials
 from streamstash.runtime.http import HealthServer
 from streamstash.runtime.logs import configure_logging
 from streamstash.runtime.metrics import ServiceMetrics
@@ -73,6 +74,8 @@ def make_app(config: PipelineConfig, service: str, **overrides: Any) -> faust.Ap
         "agent_supervisor": "mode.CrashingSupervisor",
         "key_serializer": "raw",
         "value_serializer": "raw",
+        # Faust hands them to each aiokafka client it makes (consumer, producer, the topic creator).
+        "broker_credentials": faust_credentials(kafka),
     }
     options.update(overrides)
     if compat.installed() is None:

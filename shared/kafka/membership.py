@@ -17,12 +17,11 @@ import logging
 import os
 from pathlib import Path
 
-from aiokafka import AIOKafkaClient
 from aiokafka.client import CoordinationType
 from aiokafka.protocol.group import LeaveGroupRequest
 
 from streamstash.config.common import KafkaSettings
-from streamstash.kafka.clients import bootstrap
+from streamstash.kafka.clients import make_client
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +64,7 @@ async def leave_for_predecessor(
     member_id = recorded_member(slot_directory, group)
     if member_id is None:
         return None
-    client = AIOKafkaClient(bootstrap_servers=bootstrap(settings), client_id=client_id)
+    client = make_client(settings, client_id)
     try:
         await client.bootstrap()
         coordinator = await client.coordinator_lookup(CoordinationType.GROUP, group)

@@ -11,7 +11,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from streamstash.config.common import KafkaSettings
-from streamstash.kafka.clients import make_admin
+from streamstash.kafka.clients import bootstrap, make_admin
+from streamstash.kafka.diagnose import UNREACHABLE, KafkaProblem, probe
+from streamstash.runtime.backoff import retry_delay
 
 log = logging.getLogger(__name__)
 
@@ -94,24 +96,46 @@ def _complete(entry: dict[str, object] | None, partitions: int) -> bool:
 
 
 async def wait_for_topics(
-    settings: KafkaSettings, max_delay_s: float = 10.0, extra: dict[str, dict[str, str]] | None = None
+    settings: KafkaSettings,
+    max_delay_s: float = 10.0,
+    extra: dict[str, dict[str, str]] | None = None,
+    misconfigured_max_delay_s: float = 60.0,
 ) -> None:
-    """Create the pipeline's topics, waiting (with a warning per attempt) while Kafka is unreachable."""
+    """Create the pipeline's topics (and ``extra`` ones), waiting while Kafka cannot be used, with a warning
+    per attempt.
+
+    Each attempt first probes a bootstrap server (``diagnose.probe``) so that the log says why: down
+    (retried up to every ``max_delay_s``), or refusing this client (a wrong password, an untrusted
+    certificate, another protocol: logged as an error and retried up to every
+    ``misconfigured_max_delay_s``, since only a change of settings or broker mends it and each attempt
+    costs the broker a handshake). Waits are jittered, so many instances do not retry in step.
+    """
     attempt = 0
     while True:
-        try:
-            await ensure_topics(settings, extra)
-            return
-        except KafkaError as exc:
-            attempt += 1
-            delay = min(max_delay_s, 0.5 * 2**attempt)
-            log.warning(
-                "kafka not reachable yet, retrying",
-                extra={
-                    "bootstrap_servers": settings.bootstrap_servers,
-                    "attempt": attempt,
-                    "error": repr(exc),
-                    "retry_in_s": delay,
-                },
-            )
-            await asyncio.sleep(delay)
+        problem = await probe(settings)
+        if problem is None:
+            try:
+                await ensure_topics(settings, extra)
+                log.info(
+                    "kafka connection",
+                    extra={"bootstrap_servers": settings.bootstrap_servers, "security": settings.security.describe()},
+                )
+                return
+            except KafkaError as exc:
+                problem = KafkaProblem(bootstrap(settings), UNREACHABLE, f"creating topics failed: {exc!r}")
+        attempt += 1
+        delay = retry_delay(attempt, first_s=0.5, max_s=max_delay_s if problem.transient else misconfigured_max_delay_s)
+        log.log(
+            logging.WARNING if problem.transient else logging.ERROR,
+            "kafka not usable yet, retrying" if problem.transient else "kafka refuses this client, retrying",
+            extra={
+                "bootstrap_servers": settings.bootstrap_servers,
+                "broker": problem.broker,
+                "security": settings.security.describe(),
+                "problem": problem.kind,
+                "error": problem.message,
+                "attempt": attempt,
+                "retry_in_s": round(delay, 2),
+            },
+        )
+        await asyncio.sleep(delay)

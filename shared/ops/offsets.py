@@ -6,10 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from streamstash.config.common import KafkaSettings
-from streamstash.kafka.clients import bootstrap
+from streamstash.kafka.clients import make_admin, make_consumer
 from streamstash.kafka.compat.internals import force_metadata_update
 
 
@@ -37,8 +36,10 @@ class OffsetReader:
     """A group-less consumer and an admin client, opened together for offset questions."""
 
     def __init__(self, settings: KafkaSettings) -> None:
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(settings), enable_auto_commit=False)
-        self.admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap(settings))
+        self.consumer = make_consumer(
+            settings, group=None, client_id="streamstash-ops", isolation_level="read_uncommitted"
+        )
+        self.admin = make_admin(settings, client_id="streamstash-ops")
 
     async def __aenter__(self) -> OffsetReader:
         await self.consumer.start()

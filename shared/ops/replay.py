@@ -16,13 +16,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from streamstash import names
 from streamstash.config import PipelineConfig
 from streamstash.events.timeformats import parse_iso8601
-from streamstash.kafka.clients import bootstrap, consumer_group
+from streamstash.kafka.clients import consumer_group, make_consumer
 from streamstash.kafka.topics import ensure_topics
 from streamstash.ops.offsets import OffsetReader
 from streamstash.ops.status import endpoints_from_run_state, scrape_totals
@@ -110,18 +110,29 @@ def replay_config(config: PipelineConfig, group: str, range_: ReplayRange, index
     )
 
 
-SECRET_VARIABLES = {"password": "STREAMSTASH_REPLAY_ES_PASSWORD", "api_key": "STREAMSTASH_REPLAY_ES_API_KEY"}
+# (section path, key) -> the variable that carries it to the replay's services.
+SECRET_VARIABLES = {
+    (("elasticsearch",), "password"): "STREAMSTASH_REPLAY_ES_PASSWORD",
+    (("elasticsearch",), "api_key"): "STREAMSTASH_REPLAY_ES_API_KEY",
+    (("kafka", "security"), "password"): "STREAMSTASH_REPLAY_KAFKA_PASSWORD",
+    (("kafka", "security"), "key_password"): "STREAMSTASH_REPLAY_KAFKA_KEY_PASSWORD",
+}
 
 
 def write_config(config: PipelineConfig, path: Path) -> Path:
     """Write the replay's pipeline for its service processes; secrets travel in their environment, not the file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     document = config.model_dump(mode="json", by_alias=True, exclude_none=True)
-    for key, variable in SECRET_VARIABLES.items():
-        secret = getattr(config.elasticsearch, key)
+    for (section_path, key), variable in SECRET_VARIABLES.items():
+        section: object = config
+        written = document
+        for part in section_path:
+            section = getattr(section, part)
+            written = written[part]
+        secret = getattr(section, key)
         if secret is not None:
             os.environ[variable] = secret.get_secret_value()  # inherited by the services the replay starts
-            document["elasticsearch"][key] = f"${{{variable}}}"
+            written[key] = f"${{{variable}}}"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
 
@@ -129,7 +140,7 @@ def write_config(config: PipelineConfig, path: Path) -> Path:
 async def commit_start(config: PipelineConfig, topic: str, start: dict[int, int]) -> None:
     """Make the replay's parser group begin at the range's start."""
     group = consumer_group(config.kafka, names.SERVICE_PARSER)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(config.kafka), group_id=group, enable_auto_commit=False)
+    consumer = make_consumer(config.kafka, group=group, client_id="streamstash-replay")
     await consumer.start()
     try:
         tps = [TopicPartition(topic, partition) for partition in start]

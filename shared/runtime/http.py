@@ -32,11 +32,21 @@ class HealthServer:
         app.router.add_get("/readyz", self._readyz)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
+        from streamstash.runtime.startup import take_interim_socket  # the endpoint served while Kafka was awaited
+
+        interim = take_interim_socket(self.settings)
+        site: web.BaseSite = (
+            web.SockSite(self._runner, interim)
+            if interim is not None
+            else web.TCPSite(self._runner, self.settings.host, self.settings.port)
+        )
         await site.start()
         server = site._server  # noqa: SLF001 - aiohttp exposes no getter for the bound port
         sockets = server.sockets if isinstance(server, asyncio.Server) else []
         self.port = sockets[0].getsockname()[1] if sockets else self.settings.port
+        if interim is not None:  # the same port was announced when the interim endpoint began
+            log.debug("health endpoint taken over from the start-up one", extra={"port": self.port})
+            return
         log.info("serving metrics and health", extra={"host": self.settings.host, "port": self.port})
 
     async def stop(self) -> None:

@@ -29,12 +29,12 @@ from typing import Any, Literal
 
 from streamstash.stack import artifacts, processes
 from streamstash.stack.errors import PortRace, StackError
-from streamstash.stack.kafka_broker import KafkaServer
+from streamstash.stack.kafka_broker import BrokerSecurity, KafkaServer
 from streamstash.stack.ports import free_ports, host_port, port_available
-from streamstash.stack.servers import ELASTICSEARCH, KAFKA, Layout, Server, log_tail
+from streamstash.stack.servers import ELASTICSEARCH, KAFKA, KAFKA_INTERNAL, KAFKA_MTLS, Layout, Server, log_tail
 from streamstash.stack.standin import GLIBC_WARNING, StandinServer
 
-__all__ = ["KAFKA_ENGINES", "LocalStack", "StackAddresses", "StackError", "resolve_kafka_engine"]
+__all__ = ["KAFKA_ENGINES", "BrokerSecurity", "LocalStack", "StackAddresses", "StackError", "resolve_kafka_engine"]
 
 KafkaEngine = Literal["auto", "apache", "standin"]
 KAFKA_ENGINES: tuple[str, ...] = ("auto", "apache", "standin")
@@ -53,6 +53,9 @@ class StackAddresses:
     kafka_engine: str  # "apache" or "standin"
     pids: Mapping[str, int] = field(default_factory=dict)  # server name -> pid
     titles: Mapping[str, str] = field(default_factory=dict)  # "kafka"/"elasticsearch" -> what serves it
+    # A secured Apache Kafka: "SASL_SSL" (= kafka), "SSL" (client certificates required) and "PLAINTEXT"
+    # (its internal listener, for benchmarks comparing the protocols) -> host:port.
+    kafka_listeners: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def kafka_standin(self) -> bool:
@@ -68,10 +71,16 @@ def resolve_kafka_engine(requested: str) -> str:
     return "apache" if artifacts.runnable(artifacts.KAFKA) is None else "standin"
 
 
-def servers_for(kafka_engine: str, kafka_heap_mb: int = 512) -> list[Server]:
+def servers_for(
+    kafka_engine: str, kafka_heap_mb: int = 512, kafka_security: BrokerSecurity | None = None
+) -> list[Server]:
     if kafka_engine == "standin":
+        if kafka_security is not None:
+            raise StackError(
+                "the noida-db stand-in speaks neither TLS nor SASL: a secured Kafka needs kafka engine apache"
+            )
         return [StandinServer((KAFKA, ELASTICSEARCH))]
-    return [StandinServer((ELASTICSEARCH,)), KafkaServer(heap_mb=kafka_heap_mb)]
+    return [StandinServer((ELASTICSEARCH,)), KafkaServer(heap_mb=kafka_heap_mb, security=kafka_security)]
 
 
 class LocalStack:
@@ -86,6 +95,7 @@ class LocalStack:
         kafka_engine: str = "auto",
         kafka_heap_mb: int = 512,
         say: Any = None,
+        kafka_security: BrokerSecurity | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).expanduser().absolute()
         self.kafka_port = kafka_port
@@ -94,6 +104,7 @@ class LocalStack:
         self.requested_engine = kafka_engine
         self.kafka_heap_mb = kafka_heap_mb
         self.say = say  # called with a line of progress (fetching jars), if given
+        self.kafka_security = kafka_security  # a new stack's Kafka is secured (see kafka_broker.BrokerSecurity)
         if kafka_engine not in KAFKA_ENGINES:
             raise StackError(f"unknown kafka engine {kafka_engine!r}: expected one of {', '.join(KAFKA_ENGINES)}")
 
@@ -197,15 +208,23 @@ class LocalStack:
             "host": self.host,
             "kafka_engine": resolve_kafka_engine(self.requested_engine),
             "kafka_heap_mb": self.kafka_heap_mb,
+            "kafka_security": self.kafka_security.to_state() if self.kafka_security else None,
             "ports": {},
             "servers": {},
         }
 
     def _compatible(self, state: dict[str, Any]) -> bool:
-        return self.requested_engine == "auto" or self.requested_engine == state["kafka_engine"]
+        engine = self.requested_engine == "auto" or self.requested_engine == state["kafka_engine"]
+        security = self.kafka_security is None or state.get("kafka_security") == self.kafka_security.to_state()
+        return engine and security
 
     def _servers(self, state: dict[str, Any]) -> list[Server]:
-        return servers_for(state["kafka_engine"], int(state.get("kafka_heap_mb", self.kafka_heap_mb)))
+        security = state.get("kafka_security")
+        return servers_for(
+            state["kafka_engine"],
+            int(state.get("kafka_heap_mb", self.kafka_heap_mb)),
+            BrokerSecurity.from_state(security) if security else None,
+        )
 
     def _server(self, state: dict[str, Any], name: str) -> Server:
         return next(server for server in self._servers(state) if server.name == name)
@@ -230,13 +249,24 @@ class LocalStack:
         layout = self._layout(state)
         servers = self._servers(state)
         titles = {service: server.title for server in servers for service in server.serves}
+        kafka = host_port(layout.connect_host, layout.ports[KAFKA])
+        listeners = (
+            {
+                "SASL_SSL": kafka,
+                "SSL": host_port(layout.connect_host, layout.ports[KAFKA_MTLS]),
+                "PLAINTEXT": host_port(layout.connect_host, layout.ports[KAFKA_INTERNAL]),
+            }
+            if state.get("kafka_security")
+            else {}
+        )
         return StackAddresses(
-            kafka=host_port(layout.connect_host, layout.ports[KAFKA]),
+            kafka=kafka,
             elasticsearch=layout.url(layout.ports[ELASTICSEARCH]),
             data_dir=self.data_dir,
             kafka_engine=state["kafka_engine"],
             pids={name: int(entry["pid"]) for name, entry in state["servers"].items()},
             titles=titles,
+            kafka_listeners=listeners,
         )
 
     @contextlib.contextmanager
@@ -262,6 +292,7 @@ class LocalStack:
 
     def _write_state(self, state: dict[str, Any]) -> None:
         temporary = self.state_file.with_suffix(".json.tmp")
+        temporary.touch(mode=0o600)  # a secured Kafka's users and passwords are in it
         temporary.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
         temporary.replace(self.state_file)
 

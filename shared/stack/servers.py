@@ -13,6 +13,8 @@ from typing import Protocol
 KAFKA = "kafka"
 ELASTICSEARCH = "elasticsearch"
 KAFKA_CONTROLLER = "kafka_controller"  # the KRaft controller listener of Apache Kafka
+KAFKA_INTERNAL = "kafka_internal"  # a secured Apache Kafka's plaintext inter-broker listener (never advertised)
+KAFKA_MTLS = "kafka_mtls"  # a secured Apache Kafka's SSL listener requiring client certificates
 
 LOG_TAIL_LINES = 20
 

@@ -1,17 +1,31 @@
-"""Reading and writing topics directly, for assertions and for feeding services."""
+"""Reading and writing topics directly, for assertions and for feeding services.
+
+Each takes the bootstrap servers of a plaintext Kafka, or the `KafkaSettings` of a secured one.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from typing import TypeAlias
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from streamstash.config.common import KafkaSettings
 from streamstash.events.envelope import Batch, DeadLetter, Event, decode_batch, decode_dead_letters, encode
+from streamstash.kafka.security import client_security
+
+Kafka: TypeAlias = str | KafkaSettings
 
 
-async def _read(bootstrap: str, topic: str, expected: int, timeout: float) -> list[bytes]:
+def _client_options(kafka: Kafka) -> dict[str, object]:
+    if isinstance(kafka, str):
+        return {"bootstrap_servers": kafka}
+    return {"bootstrap_servers": kafka.bootstrap_servers, **client_security(kafka)}
+
+
+async def _read(bootstrap: Kafka, topic: str, expected: int, timeout: float) -> list[bytes]:
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False, group_id=None
+        topic, auto_offset_reset="earliest", enable_auto_commit=False, group_id=None, **_client_options(bootstrap)
     )
     await consumer.start()
     values: list[bytes] = []
@@ -28,7 +42,7 @@ async def _read(bootstrap: str, topic: str, expected: int, timeout: float) -> li
     return values
 
 
-def read_dead_letters(bootstrap: str, topic: str, expected: int, timeout: float = 30) -> list[DeadLetter]:
+def read_dead_letters(bootstrap: Kafka, topic: str, expected: int, timeout: float = 30) -> list[DeadLetter]:
     letters: list[DeadLetter] = []
     for value in asyncio.run(_read(bootstrap, topic, 0, timeout=3)) or []:
         letters.extend(decode_dead_letters(value).letters)
@@ -44,13 +58,13 @@ def read_dead_letters(bootstrap: str, topic: str, expected: int, timeout: float 
     return letters
 
 
-def read_events(bootstrap: str, topic: str, timeout: float = 3) -> list[Event]:
+def read_events(bootstrap: Kafka, topic: str, timeout: float = 3) -> list[Event]:
     return [event for value in asyncio.run(_read(bootstrap, topic, 0, timeout)) for event in decode_batch(value).events]
 
 
-def produce_batches(bootstrap: str, topic: str, batches: list[tuple[bytes, Batch | bytes]]) -> None:
+def produce_batches(bootstrap: Kafka, topic: str, batches: list[tuple[bytes, Batch | bytes]]) -> None:
     async def send() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        producer = AIOKafkaProducer(acks="all", **_client_options(bootstrap))
         await producer.start()
         try:
             for key, value in batches:

@@ -6,6 +6,8 @@ lost and counted as ``streamstash_events_lost{reason="buffer_full"}`` (one per l
 
 TCP: each connection is read only as fast as the publisher takes its lines, so a full buffer
 pushes back on the sender through TCP flow control. Framing is per connection (``framing.py``).
+With ``tls`` every connection must complete a TLS handshake first (``tls.py``; syslog over TLS,
+RFC 5425, whose octet counting ``framing: auto`` recognises); one that does not is closed.
 
 Both recognise syslog (``syslog.py``) when ``syslog`` is on, set ``source.peer`` to the sender's
 ``ip:port`` and use it in the source key, so batches and multiline groups never mix senders.
@@ -18,6 +20,7 @@ import contextlib
 import logging
 import socket
 import time
+from collections.abc import Awaitable
 
 from streamstash import names
 from streamstash.config.collector import TcpInput as TcpSettings
@@ -26,6 +29,7 @@ from streamstash.events.envelope import Event, Source, format_timestamp
 from streamstash.runtime.metrics import ServiceMetrics
 from streamstash.services.collector.framing import FrameSplitter
 from streamstash.services.collector.inputs.base import Emit
+from streamstash.services.collector.inputs.tls import TlsServer, server_context, start_tls_server
 from streamstash.services.collector.lines import decode_line
 from streamstash.services.collector.multiline import LineSink, line_sink
 from streamstash.services.collector.syslog import parse_syslog
@@ -142,12 +146,23 @@ class TcpInput:
         self.events = LineEvents(names.SOURCE_TCP, settings)
         self.port: int | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        where = f"inputs[tcp {settings.host}:{settings.port}]"
+        self.tls = server_context(settings.tls, where) if settings.tls is not None else None
 
     async def run(self, emit: Emit) -> None:
         async with line_sink(self.settings.multiline, emit) as sink:
-            server = await asyncio.start_server(
-                lambda reader, writer: self._accept(reader, writer, sink), self.settings.host, self.settings.port
-            )
+
+            def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Awaitable[None]:
+                return self._accept(reader, writer, sink)
+
+            tls = self.settings.tls
+            server: asyncio.Server | TlsServer
+            if self.tls is not None and tls is not None:
+                server = await start_tls_server(
+                    accept, self.settings.host, self.settings.port, self.tls, tls.handshake_timeout_s, self.name
+                )
+            else:
+                server = await asyncio.start_server(accept, self.settings.host, self.settings.port)
             self.port = server.sockets[0].getsockname()[1]
             log.info(
                 "listening",
@@ -156,6 +171,7 @@ class TcpInput:
                     "host": self.settings.host,
                     "port": self.port,
                     "framing": self.settings.framing,
+                    "tls": self.tls is not None,
                 },
             )
             try:

@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from streamstash import names
 from streamstash.events.envelope import Event, decode_batch
+from streamstash.kafka.compat.internals import force_metadata_update
 from streamstash.kafka.topics import ensure_topics
 from streamstash.stack.manager import LocalStack, StackAddresses
 from tests.helpers.kafka import read_events
@@ -55,12 +56,17 @@ async def _read_to_end(kafka: str, topic: str) -> list[ConsumerRecord]:
     await consumer.start()
     try:
         partitions = consumer.partitions_for_topic(topic)
-        if partitions is None:
-            await consumer._client.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic) or set()
+        deadline = asyncio.get_running_loop().time() + 10
+        # The topic exists (tests create it first), but a loaded broker may not list it in its metadata yet:
+        # an empty answer here would read as "logs.raw holds nothing".
+        while not partitions:
+            if asyncio.get_running_loop().time() >= deadline:
+                raise AssertionError(f"{topic} is not in the broker's metadata")
+            await force_metadata_update(consumer)
+            partitions = consumer.partitions_for_topic(topic)
+            if not partitions:
+                await asyncio.sleep(0.1)
         assignment = [TopicPartition(topic, partition) for partition in sorted(partitions)]
-        if not assignment:
-            return []
         consumer.assign(assignment)
         ends = await consumer.end_offsets(assignment)
         await consumer.seek_to_beginning(*assignment)
