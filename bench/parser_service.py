@@ -190,7 +190,7 @@ def measure(count: int) -> str:
             prefix = f"bench{uuid.uuid4().hex[:8]}"
             config_path = write_config(directory, addresses.kafka, addresses.elasticsearch, prefix)
             config = load_pipeline(config_path, env={})
-            asyncio.run(ensure_topics(config.kafka))
+            asyncio.run(ensure_topics(config.kafka, extra={f"{config.kafka.topics.parsed}.baseline": {}}))
             asyncio.run(fill_raw(addresses.kafka, config.kafka.topics.raw, lines))
             baseline = asyncio.run(aiokafka_loop(addresses.kafka, config_path, count))
             service = parser_service(

@@ -89,7 +89,6 @@ REASON_STOPPED_UNSENT: Final = "stopped_unsent"  # stopped without a spill befor
 
 # Why a Faust service read records again (label of streamstash_consumer_rereads).
 REREAD_UNACKNOWLEDGED_HEAD: Final = "unacknowledged_head"
-REREAD_STALE_READ_OFFSET: Final = "stale_read_offset"
 
 # Source kinds (where a line entered).
 SOURCE_FILE: Final = "file"

@@ -77,8 +77,8 @@ class ServiceMetrics:
         )
         self.consumer_rereads = Counter(
             "streamstash_consumer_rereads",
-            "Times a partition was read again from its committed offset because a "
-            "rebalance had made Faust skip records (reason: unacknowledged_head, stale_read_offset).",
+            "Times a partition was read again from a record no agent acknowledged while later ones were "
+            "(reason: unacknowledged_head).",
             ["service", "topic", "reason"],
             registry=self.registry,
         )

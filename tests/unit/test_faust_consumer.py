@@ -1,8 +1,11 @@
 """The Faust consumer's corrections (faust_consumer.py): after a rebalance every record is processed or read again.
 
 1. partitions of the agents' topics never committed are read again from their beginning;
-2. a record of an older generation does not leave its offset as the read offset;
-3. no commit goes past a record no agent acknowledged, and such a partition is read again.
+2. no record is handed on while perform_seek moves the positions;
+3. no commit goes past a record no agent acknowledged (the first record read, on a partition never
+   committed), and such a partition is read again.
+
+tests/integration/faust_corrections proves each on Apache Kafka.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from unittest import mock
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import IllegalStateError
+from faust.tables.recovery import Recovery
 from faust.transport.consumer import Consumer as FaustConsumer
 from intervaltree import IntervalTree
 
@@ -115,16 +119,14 @@ def test_aiokafka_still_leaves_partitions_without_a_positive_commit_where_they_a
     consumer._fetcher.seek_to.assert_not_called()
 
 
-# 2. a record of an older generation --------------------------------------------------------------
-
 PARSED = TopicPartition(RAW, 1)
+OTHER = TopicPartition(RAW, 2)
 
 
-def generation_consumer(generation: int) -> AtLeastOnceConsumer:
+def stub_consumer() -> AtLeastOnceConsumer:
     consumer = AtLeastOnceConsumer.__new__(AtLeastOnceConsumer)
-    consumer.app = SimpleNamespace(consumer_generation_id=generation, rebalancing=False)
+    consumer.app = SimpleNamespace(rebalancing=False)
     consumer._read_offset = defaultdict(lambda: None)
-    consumer._sought_read_offsets = {}
     consumer.holes = HoleTracker()
     consumer.rereads = Counter()
     consumer.flow_active = True
@@ -134,8 +136,8 @@ def generation_consumer(generation: int) -> AtLeastOnceConsumer:
     return consumer
 
 
-def record(offset: int, generation: int) -> SimpleNamespace:
-    return SimpleNamespace(offset=offset, generation_id=generation)
+def record(offset: int) -> SimpleNamespace:
+    return SimpleNamespace(offset=offset)
 
 
 async def faust_getmany(records: list[SimpleNamespace]):
@@ -143,50 +145,31 @@ async def faust_getmany(records: list[SimpleNamespace]):
         yield PARSED, message
 
 
-def test_a_rebalance_during_the_read_loops_commit_leaves_the_read_offset_the_seek_set() -> None:
-    # Faust's read loop takes record 65 of generation 1, awaits a commit during which the group
-    # rebalances and perform_seek puts the read offset back to the committed 64, then stores 65
-    # as read: 64, read again next, would be dropped as already read.
-    consumer = generation_consumer(1)
-
-    async def rebalance_then_seek() -> None:
-        consumer.app.consumer_generation_id = 2
-        consumer._read_offset[PARSED] = 64
-
-    async def read_loop() -> None:
-        with (
-            mock.patch.object(FaustConsumer, "getmany", lambda self, timeout: faust_getmany([record(65, 1)])),
-            mock.patch.object(FaustConsumer, "perform_seek", lambda self: rebalance_then_seek()),
-        ):
-            async for tp, message in consumer.getmany(timeout=1.0):
-                await consumer.perform_seek()  # the commit the loop awaits spans the rebalance
-                consumer._read_offset[tp] = message.offset
-
-    asyncio.run(read_loop())
-    assert consumer._read_offset[PARSED] == 64
-    assert consumer.rereads == {(RAW, names.REREAD_STALE_READ_OFFSET): 1}
+# 2. the flow stops while perform_seek moves the positions ---------------------------------------------
 
 
-def test_records_of_the_current_generation_set_the_read_offset_as_faust_does() -> None:
-    consumer = generation_consumer(3)
-    consumer._sought_read_offsets = {PARSED: 10}
+def test_no_record_is_handed_on_while_perform_seek_moves_the_positions() -> None:
+    consumer = stub_consumer()
+    flow_during_seek: list[bool] = []
 
-    async def read_loop() -> None:
-        records = [record(10, 3), record(11, 3)]
-        with mock.patch.object(FaustConsumer, "getmany", lambda self, timeout: faust_getmany(records)):
-            async for tp, message in consumer.getmany(timeout=1.0):
-                consumer._read_offset[tp] = message.offset
+    async def seek() -> None:
+        flow_during_seek.append(consumer.flow_active)
+        consumer._read_offset[PARSED] = 6
 
-    asyncio.run(read_loop())
-    assert consumer._read_offset[PARSED] == 11
-    assert not consumer.rereads
+    async def perform() -> None:
+        with mock.patch.object(FaustConsumer, "perform_seek", lambda self: seek()):
+            await consumer.perform_seek()
+
+    asyncio.run(perform())
+    assert flow_during_seek == [False]
+    assert consumer.suspend_flow.is_set() and not consumer.can_resume_flow.is_set()
 
 
 # 3. no commit past an unacknowledged head -----------------------------------------------------------
 
 
-def commit_consumer(committed: int, acked: list[int], grace_s: float = 0.0) -> AtLeastOnceConsumer:
-    consumer = generation_consumer(1)
+def commit_consumer(committed: int | None, acked: list[int], grace_s: float = 0.0) -> AtLeastOnceConsumer:
+    consumer = stub_consumer()
     consumer.holes = HoleTracker(grace_s=grace_s)
     consumer._committed_offset = defaultdict(lambda: None, {PARSED: committed})
     consumer._acked = defaultdict(list, {PARSED: list(acked)})
@@ -199,6 +182,48 @@ def test_faust_alone_commits_past_a_single_missing_head() -> None:
     # The premise: if Faust stops doing this, the correction is redundant (still harmless).
     consumer = commit_consumer(64, [65, 66])
     assert FaustConsumer._new_offset(consumer, PARSED) == 67
+
+
+def test_faust_alone_checks_no_head_on_a_partition_never_committed() -> None:
+    # faust-streaming/faust#606 on a fresh partition: record 0 still in flight, 1..4 acknowledged.
+    consumer = commit_consumer(None, [1, 2, 3, 4])
+    assert FaustConsumer._new_offset(consumer, PARSED) == 5
+
+
+def test_the_first_record_read_is_the_head_of_a_partition_never_committed() -> None:
+    consumer = commit_consumer(None, [1, 2, 3, 4], grace_s=60.0)
+    for offset in range(5):
+        consumer.holes.observe_read(PARSED, offset)
+    assert consumer._new_offset(PARSED) is None
+    consumer._acked[PARSED].insert(0, 0)
+    consumer._acked_index[PARSED].add(0)
+    assert consumer._new_offset(PARSED) == 5
+
+
+def test_a_seek_makes_the_next_record_read_the_head() -> None:
+    consumer = commit_consumer(None, [8, 9], grace_s=60.0)
+    consumer.holes.observe_read(PARSED, 3)
+    consumer.holes.forget_all()  # perform_seek
+    consumer.holes.observe_read(PARSED, 8)
+    consumer.holes.observe_read(PARSED, 9)
+    assert consumer.holes.first_read == {PARSED: 8}
+    assert consumer._new_offset(PARSED) == 10
+
+
+def test_a_revocation_forgets_the_heads_of_the_revoked_partitions() -> None:
+    # Faust pops the committed offset and the acknowledgements of revoked partitions before it waits for
+    # the agents; what they finish then (acked [1]) must still be committed, as Faust alone does.
+    consumer = commit_consumer(None, [1], grace_s=60.0)
+    consumer.holes.observe_read(PARSED, 0)
+    consumer.holes.observe_read(OTHER, 5)
+
+    async def revoke(revoked: set[TopicPartition]) -> None:
+        with mock.patch.object(FaustConsumer, "on_partitions_revoked", mock.AsyncMock()):
+            await consumer.on_partitions_revoked(revoked)
+
+    asyncio.run(revoke({PARSED}))
+    assert consumer.holes.first_read == {OTHER: 5}
+    assert consumer._new_offset(PARSED) == 2
 
 
 def test_nothing_is_committed_past_a_record_no_agent_acknowledged() -> None:
@@ -249,10 +274,11 @@ def test_the_next_getmany_seeks_the_partition_back_to_the_hole() -> None:
     consumer._new_offset(PARSED)
 
     async def one_getmany() -> list[int]:
-        with mock.patch.object(FaustConsumer, "getmany", lambda self, timeout: faust_getmany([record(64, 1)])):
+        with mock.patch.object(FaustConsumer, "getmany", lambda self, timeout: faust_getmany([record(64)])):
             return [message.offset async for _, message in consumer.getmany(timeout=1.0)]
 
     assert asyncio.run(one_getmany()) == [64]
+    assert consumer.holes.first_read == {PARSED: 64}
     assert sought == [(PARSED, 64)]
     assert consumer.rereads == {(RAW, names.REREAD_UNACKNOWLEDGED_HEAD): 1}
     assert not consumer.holes.verifying and PARSED not in consumer.holes.absent
@@ -261,10 +287,15 @@ def test_the_next_getmany_seeks_the_partition_back_to_the_hole() -> None:
 def test_faust_internals_the_corrections_rely_on_are_still_there() -> None:
     import inspect
 
-    drain = inspect.getsource(FaustConsumer._drain_messages)
-    assert "getmany = self.getmany" in drain and "set_read_offset = self._read_offset.__setitem__" in drain
-    assert "min(acked) - committed_offset > 1" in inspect.getsource(FaustConsumer._new_offset)
-    assert "read_offset.update" in inspect.getsource(FaustConsumer.perform_seek)
+    assert "getmany = self.getmany" in inspect.getsource(FaustConsumer._drain_messages)
+    # 1: records fetched while the flow is stopped are dropped, and a seek is to bring them back.
+    assert "await self.perform_seek()" in inspect.getsource(FaustConsumer.getmany)
+    # 2: with tables, the agents' partitions are sought with the flow as the recovery left it.
+    completed = inspect.getsource(Recovery.on_recovery_completed)
+    assert completed.index("perform_seek()") < completed.index("flow_control.resume()")
+    # 3: the head check Faust has (and lacks on a partition never committed).
+    new_offset = inspect.getsource(FaustConsumer._new_offset)
+    assert "if committed_offset:" in new_offset and "min(acked) - committed_offset > 1" in new_offset
 
 
 # A dead group coordination ends the worker ------------------------------------------------------------
@@ -311,7 +342,6 @@ def test_rereads_are_exported_once_each() -> None:
     rereads = Counter({(RAW, names.REREAD_UNACKNOWLEDGED_HEAD): 2})
     export_rereads(rereads, exported, metrics)
     rereads[(RAW, names.REREAD_UNACKNOWLEDGED_HEAD)] += 1
-    rereads[(RAW, names.REREAD_STALE_READ_OFFSET)] += 1
     export_rereads(rereads, exported, metrics)
     export_rereads(rereads, exported, metrics)
 
@@ -321,25 +351,3 @@ def test_rereads_are_exported_once_each() -> None:
         )
 
     assert value(names.REREAD_UNACKNOWLEDGED_HEAD) == 3
-    assert value(names.REREAD_STALE_READ_OFFSET) == 1
-
-
-# 3. the flow stops while perform_seek moves the positions ---------------------------------------------
-
-
-def test_no_record_is_handed_on_while_perform_seek_moves_the_positions() -> None:
-    consumer = generation_consumer(1)
-    flow_during_seek: list[bool] = []
-
-    async def seek() -> None:
-        flow_during_seek.append(consumer.flow_active)
-        consumer._read_offset[PARSED] = 6
-
-    async def perform() -> None:
-        with mock.patch.object(FaustConsumer, "perform_seek", lambda self: seek()):
-            await consumer.perform_seek()
-
-    asyncio.run(perform())
-    assert flow_during_seek == [False]
-    assert consumer.suspend_flow.is_set() and not consumer.can_resume_flow.is_set()
-    assert consumer._sought_read_offsets == {PARSED: 6}

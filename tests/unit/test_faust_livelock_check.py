@@ -1,4 +1,4 @@
-"""Correction 5 of the Faust consumer: its livelock check leaves out partitions that have no position yet,
+"""Correction 4 of the Faust consumer: its livelock check leaves out partitions that have no position yet,
 where Faust (reading aiokafka 0.14's asserting ``position``) crashed the consumer."""
 
 from __future__ import annotations

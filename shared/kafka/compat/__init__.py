@@ -3,10 +3,10 @@
 Every service process calls :func:`install` once, at start, before it builds a Kafka client; nothing
 here is installed as a side effect of building a consumer.
 
-- ``faust_consumer``: four corrections of Faust's consumer, where a rebalance could make it skip a
-  record for good (faust-streaming/faust#216, #606, and two without an upstream issue). They fix Faust,
-  not the broker, so they are on with every broker; the Faust services build their app with
-  :class:`AtLeastOnceApp`.
+- ``faust_consumer``: three corrections of Faust's consumer, where a rebalance or a record still in
+  flight could make it skip a record for good (faust-streaming/faust#253/#256, #216/#596, #606), each
+  proven on Apache Kafka by ``tests/integration/faust_corrections``. They fix Faust, not the broker, so
+  they are on with every broker; the Faust services build their app with :class:`AtLeastOnceApp`.
 - ``emulator``: three repairs for the noida-db stand-in (empty-fetch pacing, LeaveGroup for a member id
   aiokafka drops, a rejoin on an empty assignment). On only when ``kafka.standin`` is set.
 - ``internals``: read-only access to private state (the consumer under a Faust app, member ids,

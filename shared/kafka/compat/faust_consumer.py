@@ -1,47 +1,65 @@
-"""Faust's aiokafka consumer, corrected where a rebalance could make it skip records for good.
+"""Faust's aiokafka consumer, corrected where a rebalance or a record still in flight could make it skip records.
 
-These correct Faust itself (faust-streaming 0.15.3, pinned), so they are on with every broker. Faust
-reads with one loop, ``Consumer._drain_messages``, and keeps per partition a read offset (records below
-it are dropped as already read), the offsets its agents acknowledged, and the offset it committed. Four
-of its rules lose records around a rebalance; ``AtLeastOnceConsumer`` corrects each, so that a record is
-either processed or read again. Reading again is ordinary at-least-once: event ids and the aggregator's
-de-duplication by raw position keep the results exact.
+These correct Faust itself (faust-streaming 0.15.3 with aiokafka 0.14, both pinned), so they are on with
+every broker. Faust reads with one loop, ``Consumer._drain_messages``, and keeps per partition a read
+offset (records below it are dropped as already read), the offsets its agents acknowledged, and the
+offset it committed. Where it drops records it fetched (the flow stops for a rebalance, the agents'
+queues are cleared), it counts on ``perform_seek`` to move each partition back to its committed offset
+and read them again. ``AtLeastOnceConsumer`` corrects three rules that break that, so that a record is
+either processed or read again; reading again is ordinary at-least-once (event ids and the aggregator's
+de-duplication by raw position keep the results exact). Each of the three is proven on Apache Kafka by
+``tests/integration/faust_corrections``, which runs the same scenario against this consumer and against
+one with Faust's own code back for that correction alone, and shows the latter losing records. A fourth
+correction keeps the consumer alive.
 
-1. (no upstream issue found; related: robinhood/faust#115, "the first message read after a rebalance
-   is potentially dropped") A partition never committed is not moved back by ``seek_to_committed``
-   (aiokafka moves only partitions with a committed offset above 0), so records Faust dropped when a
-   rebalance caught them in flight were skipped. Such partitions now restart at their beginning, where a new
-   member starts them (``consumer_auto_offset_reset`` is earliest).
-2. (related: robinhood/faust#559, a read offset reset to a stale value across a rebalance) The read
-   loop awaits a commit between taking a record of the old generation and storing its
-   offset as read. When a whole rebalance happens during that commit, the stored offset overwrites
-   the one ``perform_seek`` just set, and the records from the committed offset up to it are dropped
-   as already read when they come again. The offset of a record from an older generation is put back
-   to what ``perform_seek`` set (``getmany``).
-3. (faust-streaming/faust#216, fixed by #217 only for apps without tables; the aggregator has one)
-   After recovery Faust resumes the agents' partitions and then awaits ``perform_seek`` with the flow
-   running, and empties its queues only afterwards: records handed on during the seek set the read
-   offset past the committed one, those still queued were dropped, and their offsets were then dropped
-   as already read when they came again (after a restart: the first record of a partition). The flow
-   now stops for the seek (``perform_seek``); Faust starts it again right after.
-4. (faust-streaming/faust#606, open; the fix proposed in #707 is not released) A commit went past a
-   record the agent never acknowledged when it was the only one missing at the
-   head: ``_new_offset`` tests ``min(acked) - committed > 1`` where the committed offset is the next
-   one to read. Now nothing is committed past an unacknowledged head; if the hole stays, the
-   partition is read again from the committed offset. A head that Kafka does not hold (a transaction
-   marker, a compacted record) shows itself then, as the first record read again is past it, and is
-   committed past as before. Reading again after later records were handled restores every document
-   of the parser, but not an aggregate: the aggregator keeps the newest raw position per task and
-   takes older ones for duplicates. So 1-3 must keep holes from arising; 4 makes one visible (log,
-   ``streamstash_consumer_rereads``) instead of committing past it.
+1. **Partitions never committed are read again from their beginning** (faust-streaming/faust#253,
+   reverted by #256; robinhood/faust#115). A poll the read loop sent before a rebalance can come back
+   after it with records of the new assignment (aiokafka's ``Fetcher.fetched_records`` waits out a
+   reassignment), while Faust's flow is still stopped. Faust drops them and seeks back to the
+   committed offsets (the seek #256 put in ``Consumer.getmany`` instead of #253's fix), but aiokafka's
+   ``seek_to_committed`` moves only partitions with a committed offset above 0: a partition never
+   committed (its records were all still in flight, or it is new to the member) stayed past the
+   dropped records, which were never read. Such partitions now restart at their beginning, as a new
+   member would start them (``consumer_auto_offset_reset`` is earliest).
+2. **The flow stops while perform_seek moves the positions** (faust-streaming/faust#216, fixed by #217
+   only for apps without tables; #596, open, for apps with tables: the aggregator has one). After a
+   rebalance an app with tables has its flow running (the recovery resumed it to read the changelogs),
+   and ``Recovery.on_recovery_completed`` resumes the agents' partitions, seeks them, and only then
+   empties the agents' queues (``flow_control.resume``): records the read loop handed on during the seek,
+   from the positions the seek had set, were cleared from the queues with the positions already past
+   them. The flow now stops for the seek; every caller starts it again afterwards (the recovery) or had
+   stopped it (``getmany``).
+3. **No commit past an unacknowledged head** (faust-streaming/faust#606, open; the fix proposed in #707 is
+   not released). ``_new_offset`` commits past the head when ``min(acked) - committed`` is 1 (a record
+   still being processed by another instance of an agent with concurrency > 1, or dropped), and checks no
+   head at all on a partition never committed: after a crash that record is never read. Now nothing is
+   committed past a head no agent acknowledged, the head of a partition never committed being the first
+   record read since the last seek; if the hole stays, the partition is read again from it. A head Kafka
+   does not hold (a transaction marker, a compacted record) shows itself then, as the first record read
+   again is past it, and is committed past as before. The streamstash agents run with concurrency 1 and
+   acknowledge in order, so for them a hole at the head is a record Faust dropped (by a race 1 and 2 do
+   not cover): reading it again restores every document of the parser, but not an aggregate, since the
+   aggregator keeps the newest raw position per task and takes older ones for duplicates. So 1 and 2 must
+   keep holes from arising; 3 makes one visible (log, ``streamstash_consumer_rereads``) instead of
+   committing past it. Not covered: while it revokes partitions, Faust forgets their committed offsets
+   and acknowledgements before it waits for the agents, so no head is known for the commits it makes
+   meanwhile (``on_partitions_revoked``); with concurrency > 1, a crash during that wait can still lose
+   a record that was in flight.
 
-One more keeps the consumer alive rather than its records: 5. (no upstream issue found; related:
+One more keeps the consumer alive rather than its records: 4. (no upstream issue found; related:
 faust-streaming/faust#446, the same detector crashing at start) Faust's commit livelock detector reads
 aiokafka's ``TopicPartitionState.position`` for every assigned partition expecting None when there is no
 position yet, but aiokafka 0.14's property asserts one. A partition awaiting its offset reset (just
 assigned without a commit, or rewound by 1.) then crashed the consumer with an AssertionError: seen on
 Apache Kafka with two aggregators splitting a group. Such a partition is left out of that check until it
 has a position (``verify_event_path``).
+
+Removed after testing on Kafka: putting back the read offset ``perform_seek`` set when the read loop came
+back, after a rebalance, with a record of the previous generation (it stored that record's offset as read
+after awaiting a commit). That cannot happen: the revocation waits for a commit in flight
+(``Consumer.maybe_wait_for_commit_to_finish``) and stops the hand-over to the agents (``suspend_flow``),
+and the generation changes only once the revocation has returned. ``tests/integration/faust_corrections``
+documents that order on Kafka, so an upgrade that changes it shows.
 """
 
 from __future__ import annotations
@@ -49,7 +67,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from typing import Any
 
 import faust
@@ -83,7 +101,6 @@ class AtLeastOnceConsumer(faust_aiokafka.Consumer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._sought_read_offsets: dict[TP, int | None] = {}
         self.holes = HoleTracker()
         self.rereads: Counter[tuple[str, str]] = Counter()  # (topic, reason); the lag timer exports them
 
@@ -94,39 +111,40 @@ class AtLeastOnceConsumer(faust_aiokafka.Consumer):
             await rewind_never_committed(committed, agent_topics(self.app), self._thread.seek_to_beginning)
         return committed
 
-    # 3. no record is handed on while perform_seek moves the positions
+    # 2. no record is handed on while perform_seek moves the positions
     async def perform_seek(self) -> None:
-        # Every caller resumes the flow afterwards (Recovery._resume_streams) or had stopped it (getmany).
         self.stop_flow()
         await super().perform_seek()
-        self._sought_read_offsets = dict(self._read_offset)
-        self.holes.forget_all()
+        self.holes.forget_all()  # every position is where the seek put it
 
-    # 5. the livelock check leaves out partitions that have no position yet
+    # 3. no commit past an unacknowledged head
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        # Faust forgets the committed offsets and acknowledgements of revoked partitions before it waits
+        # for the agents and commits what they finish: a head from before would block those commits.
+        self.holes.forget(revoked)
+        await super().on_partitions_revoked(revoked)
+
+    def _new_offset(self, tp: TP) -> int | None:
+        acked = self._acked.get(tp)
+        if acked:
+            committed = self._committed_offset.get(tp)
+            head = committed if committed is not None else self.holes.first_read.get(tp)
+            if head is not None and self.holes.blocks(tp, head, min(acked), time.monotonic()):
+                return None
+        return super()._new_offset(tp)
+
+    # 4. the livelock check leaves out partitions that have no position yet
     def verify_event_path(self, now: float, tp: TP) -> None:
         if not has_position(self._thread, tp):
             return None
         return super().verify_event_path(now, tp)
 
-    # 2. a record of an older generation leaves the read offset perform_seek set
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
         if self.holes.has_pending():
             await self._read_holes_again()
         async for tp, message in super().getmany(timeout):
             self.holes.observe_read(tp, message.offset)
             yield tp, message
-            # The read loop stored this record's offset as read before asking for the next one.
-            if message.generation_id != self.app.consumer_generation_id:
-                restore_read_offset(self._read_offset, self._sought_read_offsets, tp, message.offset)
-                self.rereads[(tp.topic, names.REREAD_STALE_READ_OFFSET)] += 1
-
-    # 4. no commit past an unacknowledged head
-    def _new_offset(self, tp: TP) -> int | None:
-        acked = self._acked.get(tp)
-        committed = self._committed_offset.get(tp)
-        if acked and committed is not None and self.holes.blocks(tp, committed, min(acked), time.monotonic()):
-            return None
-        return super()._new_offset(tp)
 
     async def _read_holes_again(self) -> None:
         if self.app.rebalancing:
@@ -150,43 +168,30 @@ def has_position(thread: Any, tp: TP) -> bool:
     return state is not None and bool(state.has_valid_position)
 
 
-def restore_read_offset(
-    read_offset: MutableMapping[TP, int | None], sought: Mapping[TP, int | None], tp: TP, stale_offset: int
-) -> None:
-    """Put back the read offset ``perform_seek`` set for ``tp``, which a stale record overwrote."""
-    if tp in sought:
-        read_offset[tp] = sought[tp]
-    else:
-        read_offset.pop(tp, None)
-    log.info(
-        "a record read before the rebalance leaves the read offset as the seek set it",
-        extra={"partition": partition_name(tp), "stale_offset": stale_offset, "read_offset": sought.get(tp)},
-    )
-
-
 class HoleTracker:
     """Unacknowledged heads of partitions: how long they stayed, which to read again, which Kafka lacks."""
 
     def __init__(self, grace_s: float = HOLE_GRACE_S) -> None:
         self.grace_s = grace_s
+        self.first_read: dict[TP, int] = {}  # since the last seek: the head of a partition never committed
         self.first_seen: dict[TP, tuple[int, float]] = {}  # head offset, when first seen missing
         self.pending: dict[TP, int] = {}  # to be sought to this offset by the next getmany
         self.verifying: dict[TP, int] = {}  # sought there: the first record read decides
         self.absent: dict[TP, int] = {}  # Kafka holds no record at this offset
 
-    def blocks(self, tp: TP, committed: int, lowest_acked: int, now: float) -> bool:
-        """True if a commit of ``tp`` now would go past ``committed``, which no agent acknowledged."""
-        if lowest_acked <= committed or self.absent.get(tp) == committed:
+    def blocks(self, tp: TP, head: int, lowest_acked: int, now: float) -> bool:
+        """True if a commit of ``tp`` now would go past ``head``, which no agent acknowledged."""
+        if lowest_acked <= head or self.absent.get(tp) == head:
             self.first_seen.pop(tp, None)
             return False
-        head, since = self.first_seen.setdefault(tp, (committed, now))
-        if head != committed:
-            self.first_seen[tp] = (committed, now)
+        seen, since = self.first_seen.setdefault(tp, (head, now))
+        if seen != head:
+            self.first_seen[tp] = (head, now)
         elif now - since >= self.grace_s and tp not in self.pending and tp not in self.verifying:
-            self.pending[tp] = committed
+            self.pending[tp] = head
             log.warning(
-                "a record was never handed to the agent: reading the partition again from it",
-                extra={"partition": partition_name(tp), "offset": committed, "lowest_acknowledged": lowest_acked},
+                "a record was never acknowledged by the agent: reading the partition again from it",
+                extra={"partition": partition_name(tp), "offset": head, "lowest_acknowledged": lowest_acked},
             )
         return True
 
@@ -202,19 +207,23 @@ class HoleTracker:
         return taken
 
     def observe_read(self, tp: TP, offset: int) -> None:
+        self.first_read.setdefault(tp, offset)
         expected = self.verifying.pop(tp, None) if self.verifying else None
         if expected is not None and offset > expected:
             self.absent[tp] = expected
             log.warning(
-                "Kafka holds no record at the partition's committed offset: committing past it",
+                "Kafka holds no record at the partition's head: committing past it",
                 extra={"partition": partition_name(tp), "offset": expected, "next_record": offset},
             )
 
+    def forget(self, tps: Collection[TP]) -> None:
+        for state in (self.first_read, self.first_seen, self.pending, self.verifying, self.absent):
+            for tp in tps:
+                state.pop(tp, None)
+
     def forget_all(self) -> None:
-        self.first_seen.clear()
-        self.pending.clear()
-        self.verifying.clear()
-        self.absent.clear()
+        for state in (self.first_read, self.first_seen, self.pending, self.verifying, self.absent):
+            state.clear()
 
 
 async def rewind_never_committed(

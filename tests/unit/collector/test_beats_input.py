@@ -55,7 +55,7 @@ async def running(
     metrics = ServiceMetrics("collector")
     beats = BeatsInput(BeatsSettings(port=0, **settings), metrics, TOPIC, drain_timeout_s)
     task = asyncio.create_task(beats.run(publisher.emit))
-    while beats.port is None:  # noqa: ASYNC110 - the input signals nothing when it has bound its port
+    while beats.port is None:
         await asyncio.sleep(0.01)
     try:
         yield beats, task
