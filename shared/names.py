@@ -78,6 +78,7 @@ REASON_UNDECODABLE: Final = "undecodable"  # indexer: a record that is not a bat
 REASON_REJECTED: Final = "rejected_by_elasticsearch"  # indexer: rejected for good, in logs.dlq
 REASON_BULK_RETRY: Final = "bulk_retry"  # indexer: a document sent again (429/5xx)
 REASON_KAFKA_SEND_RETRY: Final = "kafka_send_retry"  # collector: a batch sent again
+REASON_BEATS_PROTOCOL_ERROR: Final = "beats_protocol_error"  # collector: a Beat spoke no lumberjack v2
 # streamstash_events_dropped: left out on purpose, as the pipeline says.
 REASON_DROP_FILTER: Final = "drop_filter"  # parser: a `drop` filter
 REASON_DUPLICATE_DELIVERY: Final = "duplicate_delivery"  # aggregator: an event it had folded already
