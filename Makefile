@@ -11,7 +11,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
-.PHONY: install engines run test test-all bench docs
+.PHONY: install engines run test test-all bench docs lint
 install: $(VENV)/.installed
 
 # Apache Kafka's and OpenSearch's jars from Maven Central, once, into ~/.cache/streamstash (STREAMSTASH_ENGINES_DIR);
@@ -31,3 +31,22 @@ test-all: $(VENV)/.installed engines
 
 docs: $(VENV)/.installed
 	$(VENV)/bin/streamstash config-docs --update README.md
+
+# ruff (lint and format check) and mypy on the library and the services, as configured in pyproject.toml.
+# mypy checks the package as it is installed (shared/ is `streamstash`, services/ is `streamstash.services`);
+# the editable install maps those with an import hook mypy cannot follow, so the package root is rebuilt
+# here from symlinks in build/typecheck (mypy_path), and errors name files as `streamstash/<...>`, i.e.
+# shared/<...>, and `streamstash/services/<...>`, i.e. services/<...>.
+TYPECHECK := build/typecheck/streamstash
+$(VENV)/.lint-installed: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install --quiet -e '.[test,lint]'
+	touch $@
+
+lint: $(VENV)/.lint-installed
+	$(VENV)/bin/ruff check shared services tests bench
+	$(VENV)/bin/ruff format --check shared services tests bench
+	rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)
+	for entry in shared/*; do ln -s ../../../$$entry $(TYPECHECK)/$$(basename $$entry); done
+	ln -s ../../../services $(TYPECHECK)/services
+	cd build/typecheck && ../../$(VENV)/bin/mypy --config-file ../../pyproject.toml --python-executable ../../$(PY)
+

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import random
 import subprocess
@@ -33,7 +32,6 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
@@ -41,26 +39,19 @@ from aiokafka import AIOKafkaConsumer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from streamstash.config import PipelineConfig, load_pipeline  # noqa: E402
-from streamstash.events.envelope import Batch, Event, Source, decode_batch, encode, event_id, format_timestamp  # noqa: E402
-from streamstash.kafka.clients import make_producer  # noqa: E402
-from streamstash.kafka.topics import ensure_topics  # noqa: E402
-from streamstash.services.aggregator.logic import RecordProcessor, TaskAggregator, TaskRouter  # noqa: E402
-from streamstash.services.aggregator.records import encode_task_record, task_records  # noqa: E402
+from servers import kafka_or_local
+
+from streamstash.aggregation.folding import TaskAggregator
+from streamstash.aggregation.processor import RecordProcessor
+from streamstash.aggregation.records import encode_task_record, task_records
+from streamstash.aggregation.routing import TaskRouter
+from streamstash.config import PipelineConfig, load_pipeline
+from streamstash.events.envelope import Batch, Event, Source, decode_batch, encode, event_id, format_timestamp
+from streamstash.kafka.clients import make_producer
+from streamstash.kafka.topics import ensure_topics
 
 RECORD_EVENTS = 500
 START_MS = 1_795_255_200_000
-
-
-@contextlib.contextmanager
-def local_stack(directory: Path) -> Iterator[str]:
-    from servers import start_local_stack
-
-    stack, addresses = start_local_stack(directory, os.environ.get("STREAMSTASH_STACK") or "auto")
-    try:
-        yield addresses.kafka
-    finally:
-        stack.down()
 
 
 def write_config(directory: Path, kafka: str, every: int, partitions: int) -> tuple[Path, PipelineConfig]:
@@ -130,7 +121,7 @@ async def load_parsed(config: PipelineConfig, records: list[Batch]) -> None:
 
 def folded(port: int, topic: str) -> float:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
             text = response.read().decode()
     except OSError:
         return 0.0
@@ -165,7 +156,7 @@ def run_aggregator(
         str(port),
     ]
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
         try:
             topic = config.kafka.topics.tasks
             deadline = time.monotonic() + 900
@@ -266,8 +257,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-aggregate-") as temporary:
         directory = Path(temporary)
-        with contextlib.ExitStack() as stack:
-            kafka = args.kafka or stack.enter_context(local_stack(directory / "stack"))
+        with kafka_or_local(args.kafka, directory / "stack") as kafka:
             path, config = write_config(directory, kafka, args.every, args.partitions)
             records = parsed_records(args.events, args.tasks)
             asyncio.run(load_parsed(config, records))

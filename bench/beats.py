@@ -60,8 +60,20 @@ def run(args: argparse.Namespace, work: Path, addresses: StackAddresses) -> None
     )
     log = open(work / "collector.log", "wb")  # noqa: SIM115
     collector = subprocess.Popen(
-        [sys.executable, "-m", "streamstash.services.cli", "collector", "--config", str(pipeline)]
-        + ["--kafka", addresses.kafka, "--elasticsearch", addresses.elasticsearch, "--http-port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "streamstash.services.cli",
+            "collector",
+            "--config",
+            str(pipeline),
+            "--kafka",
+            addresses.kafka,
+            "--elasticsearch",
+            addresses.elasticsearch,
+            "--http-port",
+            "0",
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -73,8 +85,17 @@ def run(args: argparse.Namespace, work: Path, addresses: StackAddresses) -> None
             time.sleep(0.2)
         started = time.perf_counter()
         result = subprocess.run(
-            [str(client), "-addr", f"127.0.0.1:{port}", "-count", str(args.events), "-window", str(args.window)]
-            + ["-compress", str(args.compress)],
+            [
+                str(client),
+                "-addr",
+                f"127.0.0.1:{port}",
+                "-count",
+                str(args.events),
+                "-window",
+                str(args.window),
+                "-compress",
+                str(args.compress),
+            ],
             capture_output=True,
             text=True,
             check=True,

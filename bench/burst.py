@@ -32,11 +32,11 @@ from prometheus_client.parser import text_string_to_metric_families
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from e2e import SERVICES, es_count, pipeline  # noqa: E402
-from servers import add_server_options, run_on_servers  # noqa: E402
+from e2e import SERVICES, es_count, pipeline
+from servers import add_server_options, run_on_servers
 
-from streamstash.stack.manager import StackAddresses  # noqa: E402
-from tests.helpers.processes import ServiceProcess  # noqa: E402
+from streamstash.stack.manager import StackAddresses
+from tests.helpers.processes import ServiceProcess
 
 REPO = Path(__file__).resolve().parents[1]
 TUTORIAL_LOG_CANDIDATES = [
@@ -118,7 +118,7 @@ def per_second_rows(samples: list[Sample]) -> list[tuple[int, Sample, Sample]]:
 
 def scrape(port: int) -> tuple[float, float]:
     """(events received, or sent for the collector which only sends; consumer lag summed over partitions)."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:  # noqa: S310
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
         text = response.read().decode()
     totals = {RECEIVED: 0.0, SENT: 0.0, LAG: 0.0}
     for family in text_string_to_metric_families(text):
@@ -169,7 +169,7 @@ def start_generator(
         str(count),
     ]
     with target.open("ab") as out:  # the child keeps its own descriptor
-        return subprocess.Popen(argv, stdout=out)  # noqa: S603
+        return subprocess.Popen(argv, stdout=out)
 
 
 def wait_first_line(path: Path, size_before: int, generator: subprocess.Popen) -> float:
@@ -230,7 +230,7 @@ def run(args: argparse.Namespace, work: Path, addresses: StackAddresses) -> None
             documents = es_count(es, index, refresh=False)
             return Sample(time.monotonic() - origin[0], counter.count(), received, lag, documents)
 
-        def sample_until(done) -> None:  # noqa: ANN001 - a callable returning bool
+        def sample_until(done) -> None:
             while not done():
                 due = time.monotonic() + SAMPLE_INTERVAL_S
                 samples.append(take_sample())

@@ -30,12 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
+from servers import kafka_or_local  # bench/, beside this script
 
 from streamstash.config import PipelineConfig
 from streamstash.events.envelope import decode_batch
 from streamstash.kafka.clients import make_producer
 from streamstash.kafka.topics import ensure_topics
-from streamstash.stack.manager import LocalStack
 
 AGENTS = [
     "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
@@ -46,26 +46,16 @@ AGENTS = [
 
 def write_access_log(path: Path, count: int) -> int:
     with open(path, "w", encoding="utf-8") as out:
-        for start in range(0, count, 10_000):
-            out.write(
-                "".join(
-                    f"10.{n % 7}.{n % 250}.{n % 199} - - [01/May/2024:10:{n // 60 % 60:02d}:{n % 60:02d} +0000] "
-                    f'"GET /api/v1/items/{n} HTTP/1.1" {200 if n % 17 else 404} {n % 50_000} '
-                    f'"https://example.org/page/{n % 100}" "{AGENTS[n % 3]}"\n'
-                    for n in range(start, min(count, start + 10_000))
-                )
+        out.writelines(
+            "".join(
+                f"10.{n % 7}.{n % 250}.{n % 199} - - [01/May/2024:10:{n // 60 % 60:02d}:{n % 60:02d} +0000] "
+                f'"GET /api/v1/items/{n} HTTP/1.1" {200 if n % 17 else 404} {n % 50_000} '
+                f'"https://example.org/page/{n % 100}" "{AGENTS[n % 3]}"\n'
+                for n in range(start, min(count, start + 10_000))
             )
+            for start in range(0, count, 10_000)
+        )
     return path.stat().st_size
-
-
-@contextlib.contextmanager
-def local_kafka(directory: Path) -> Iterator[str]:
-    stack = LocalStack(directory)
-    addresses = stack.up()
-    try:
-        yield addresses.kafka
-    finally:
-        stack.down()
 
 
 def pipeline(kafka: str, state: Path, log_file: Path, prefix: str) -> PipelineConfig:
@@ -134,7 +124,8 @@ async def naive_send(config: PipelineConfig, log_file: Path, topic: str) -> Timi
     await producer.start()
     timing: list[Timing] = []
     try:
-        with timed(timing), open(log_file, "rb") as lines:
+        # The baselines read the file as a naive shipper would: blocking reads, one line at a time.
+        with timed(timing), open(log_file, "rb") as lines:  # noqa: ASYNC230
             for line in lines:
                 await producer.send(topic, line.rstrip(b"\n"))
             await producer.flush()
@@ -151,7 +142,8 @@ async def naive_send_and_wait(config: PipelineConfig, log_file: Path, topic: str
     await producer.start()
     timing: list[Timing] = []
     try:
-        with timed(timing), open(log_file, "rb") as lines:
+        # The baselines read the file as a naive shipper would: blocking reads, one line at a time.
+        with timed(timing), open(log_file, "rb") as lines:  # noqa: ASYNC230
             for _, line in zip(range(count), lines, strict=False):
                 await producer.send_and_wait(topic, line.rstrip(b"\n"))
         return timing[0]
@@ -171,8 +163,7 @@ def main() -> None:
         log_file = work / "access.log"
         size = write_access_log(log_file, args.lines)
         print(f"{args.lines:,} lines, {size / 1e6:.1f} MB in {log_file}")
-        with contextlib.ExitStack() as stack:
-            kafka = args.kafka or stack.enter_context(local_kafka(work / "stack"))
+        with kafka_or_local(args.kafka, work / "stack") as kafka:
             prefix = f"bench{int(time.time())}"
             config = pipeline(kafka, work / "state", log_file, prefix)
 

@@ -4,7 +4,8 @@ a naive one-process regex + one-HTTP-request-per-line shipper measured in the sa
     python bench/e2e.py                  # 1,000,000 access lines + 200,000 task lines, own local stack
     python bench/e2e.py --lines 100000
     python bench/e2e.py --lines 200000 --search opensearch   # an OpenSearch node instead of the stand-in
-    python bench/e2e.py --kafka kafka:9092 --elasticsearch http://es:9200   # real servers (or STREAMSTASH_KAFKA/_ELASTICSEARCH)
+    python bench/e2e.py --kafka kafka:9092 --elasticsearch http://es:9200   # real servers
+    (or STREAMSTASH_KAFKA / STREAMSTASH_ELASTICSEARCH)
 
 Prints: p50/p99 latency from line written to document searchable at a fixed 2,000 lines/s (phase 1, while
 the index is small: the write time rides in the `bytes` field, documents are found by polling `_search`),
@@ -35,12 +36,14 @@ from prometheus_client.parser import text_string_to_metric_families
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from index import run_ceiling  # noqa: E402
-from parse import generate_lines  # noqa: E402
-from servers import add_server_options, run_on_servers, search_client  # noqa: E402
+import contextlib
 
-from streamstash.stack.manager import StackAddresses  # noqa: E402
-from tests.helpers.processes import ServiceProcess  # noqa: E402
+from index import run_ceiling
+from servers import add_server_options, run_on_servers, search_client
+from workload import generate_lines
+
+from streamstash.stack.manager import StackAddresses
+from tests.helpers.processes import ServiceProcess
 
 SERVICES = ["collector", "parser", "aggregator", "indexer"]
 TASK_GROK = (
@@ -65,15 +68,13 @@ def task_lines(count: int) -> list[str]:
     import random
 
     rng = random.Random(5)
-    out = []
-    for index in range(count):
-        out.append(
-            f"2026-11-21T10:{index // 60000 % 60:02d}:{index // 1000 % 60:02d}.{index % 1000:03d}Z "
-            f"worker-{rng.randint(1, 8)} INFO {rng.choice(['resize', 'upload', 'encode'])}:"
-            f"{rng.choice(['thumbnail', 'avatar', 'banner', 'icon'])} elapsed:{rng.randint(1, 2000)} ms "
-            f"id={index}"
-        )
-    return out
+    return [
+        f"2026-11-21T10:{index // 60000 % 60:02d}:{index // 1000 % 60:02d}.{index % 1000:03d}Z "
+        f"worker-{rng.randint(1, 8)} INFO {rng.choice(['resize', 'upload', 'encode'])}:"
+        f"{rng.choice(['thumbnail', 'avatar', 'banner', 'icon'])} elapsed:{rng.randint(1, 2000)} ms "
+        f"id={index}"
+        for index in range(count)
+    ]
 
 
 def expected_aggregates(lines: list[str]) -> int:
@@ -118,7 +119,7 @@ def pipeline(directory: Path, access: Path, tasks: Path) -> tuple[Path, str, str
 
 
 def metric_samples(port: int) -> list[tuple[str, dict[str, str], float]]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:  # noqa: S310
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
         text = response.read().decode()
     return [
         (sample.name, sample.labels, sample.value)
@@ -316,10 +317,8 @@ def run(args: argparse.Namespace, work: Path, addresses: StackAddresses) -> None
         def sample() -> None:
             while not stop_sampling.is_set():
                 for name, port in ports.items():
-                    try:
+                    with contextlib.suppress(OSError):
                         samples[name].append((time.monotonic(), received(port)))
-                    except OSError:
-                        pass
                 stop_sampling.wait(1.0)
 
         sampler = threading.Thread(target=sample, daemon=True)

@@ -70,7 +70,7 @@ def cases(events: int, distinct: int, directory: Path) -> dict[str, tuple[dict[s
 
 
 def measure(kind: str, settings: dict[str, Any], make: Callable[[int], dict], events: int, repeat: int) -> float:
-    entry = FilterEntry.model_validate({kind.split(" ")[0]: settings})
+    entry = FilterEntry.model_validate({kind.split(" ", maxsplit=1)[0]: settings})
     best = float("inf")
     for _ in range(repeat):
         the_filter = build_filter(entry.kind, entry.settings)  # fresh caches each round

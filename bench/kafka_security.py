@@ -31,12 +31,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.helpers.certificates makes the certificates
 
-from streamstash.config.common import KafkaSettings  # noqa: E402
-from streamstash.events.envelope import Batch, Event, Source, encode  # noqa: E402
-from streamstash.kafka.clients import make_consumer, make_producer  # noqa: E402
-from streamstash.kafka.topics import ensure_topics  # noqa: E402
-from streamstash.stack.manager import LocalStack  # noqa: E402
-from tests.helpers.certificates import CertificateAuthority, broker_security  # noqa: E402
+from streamstash.config.common import KafkaSettings
+from streamstash.events.envelope import Batch, Event, Source, encode
+from streamstash.kafka.clients import make_consumer, make_producer
+from streamstash.kafka.topics import ensure_topics
+from streamstash.stack.manager import LocalStack
+from tests.helpers.certificates import CertificateAuthority, broker_security
 
 USER, PASSWORD = "bench", "bench-password"
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import re
 import subprocess
 import sys
@@ -26,14 +25,14 @@ import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from parse import GROK_PATTERN, generate_lines  # noqa: E402
-from servers import start_local_stack  # noqa: E402
+from servers import local_stack
+from workload import GROK_PATTERN, generate_lines
 
-from streamstash.config import load_pipeline  # noqa: E402
-from streamstash.events.envelope import Batch, Event, Source, encode  # noqa: E402
-from streamstash.filters import FilterChain  # noqa: E402
-from streamstash.kafka.topics import ensure_topics  # noqa: E402
-from streamstash.services.parser.logic import RecordParser  # noqa: E402
+from streamstash.config import load_pipeline
+from streamstash.events.envelope import Batch, Event, Source, encode
+from streamstash.filters import FilterChain
+from streamstash.kafka.topics import ensure_topics
+from streamstash.services.parser.logic import RecordParser
 
 RECORD_EVENTS = 500
 
@@ -119,10 +118,12 @@ async def aiokafka_loop(kafka: str, config_path: Path, total: int) -> float:
 
 def received(port: int) -> float:
     try:
-        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()  # noqa: S310
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
     except OSError:
         return 0.0
-    return sum(float(value) for value in re.findall(r"^streamstash_events_received_total\{[^}]*\} (\S+)$", text, re.M))
+    return sum(
+        float(value) for value in re.findall(r"^streamstash_events_received_total\{[^}]*\} (\S+)$", text, re.MULTILINE)
+    )
 
 
 def parser_service(config_path: Path, kafka: str, elasticsearch: str, total: int, log_path: Path) -> float:
@@ -136,7 +137,7 @@ def parser_service(config_path: Path, kafka: str, elasticsearch: str, total: int
                 "streamstash.services.cli",
                 "parser",
                 "--config",
-                str(config_path),  # noqa: S603
+                str(config_path),
                 "--kafka",
                 kafka,
                 "--elasticsearch",
@@ -185,8 +186,7 @@ def measure(count: int) -> str:
     lines = generate_lines(count)
     with tempfile.TemporaryDirectory(prefix="streamstash-bench-") as scratch:
         directory = Path(scratch)
-        stack, addresses = start_local_stack(directory / "stack", os.environ.get("STREAMSTASH_STACK") or "auto")
-        try:
+        with local_stack(directory / "stack") as addresses:
             prefix = f"bench{uuid.uuid4().hex[:8]}"
             config_path = write_config(directory, addresses.kafka, addresses.elasticsearch, prefix)
             config = load_pipeline(config_path, env={})
@@ -196,8 +196,6 @@ def measure(count: int) -> str:
             service = parser_service(
                 config_path, addresses.kafka, addresses.elasticsearch, count, directory / "parser.log"
             )
-        finally:
-            stack.down()
     return (
         f"parser service (Faust, 1 process, Kafka in/out): {service:>10,.0f} lines/s\n"
         f"plain aiokafka loop, same work:                   {baseline:>10,.0f} lines/s\n"

@@ -1,13 +1,15 @@
 """Where a benchmark runs: real servers when given, else a local stack started for the run (its Kafka is
 the engine `--kafka-engine` / STREAMSTASH_STACK asks for, `auto` taking Apache Kafka where it can run; its
-search engine the one `--search` / STREAMSTASH_STACK_SEARCH asks for: the stand-in or an OpenSearch node)."""
+search engine the one `--search` / STREAMSTASH_STACK_SEARCH asks for: the stand-in or an OpenSearch node).
+Every bench starts its local stack through here."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -75,18 +77,37 @@ def search_client(addresses: StackAddresses, timeout: float = 60) -> Any:
     return Elasticsearch(addresses.elasticsearch, request_timeout=timeout)
 
 
+@contextlib.contextmanager
+def local_stack(directory: Path, kafka_engine: str | None = None, search: str | None = None) -> Iterator[StackAddresses]:
+    """A local stack in ``directory`` (engines: as given, else STREAMSTASH_STACK / STREAMSTASH_STACK_SEARCH, else
+    auto and the stand-in), stopped after."""
+    stack, addresses = start_local_stack(directory, kafka_engine or os.environ.get(names.ENV_STACK) or "auto",
+                                         search or os.environ.get(names.ENV_STACK_SEARCH) or "standin")
+    try:
+        yield addresses
+    finally:
+        stack.down()
+
+
+@contextlib.contextmanager
+def kafka_or_local(kafka: str | None, directory: Path) -> Iterator[str]:
+    """``kafka`` when given (--kafka), else the Kafka of a local stack started in ``directory``."""
+    if kafka:
+        yield kafka
+        return
+    with local_stack(directory) as addresses:
+        yield addresses.kafka
+
+
 def run_on_servers(
     args: argparse.Namespace, prefix: str, run: Callable[[argparse.Namespace, Path, StackAddresses], None]
 ) -> None:
-    """``run(args, work_dir, addresses)`` against --kafka/--elasticsearch, or a stand-in stopped afterwards."""
+    """``run(args, work_dir, addresses)`` against --kafka/--elasticsearch, or a local stack stopped afterwards."""
     work = Path(tempfile.mkdtemp(prefix=prefix))
     if args.kafka and args.elasticsearch:
         search = "opensearch" if args.elasticsearch_distribution == "opensearch" else "external"
         os.environ[names.ENV_ELASTICSEARCH_DISTRIBUTION] = args.elasticsearch_distribution
         run(args, work, StackAddresses(args.kafka, args.elasticsearch, work, "external", search_engine=search))
         return
-    stack, addresses = start_local_stack(work / "stack", args.kafka_engine, args.search)
-    try:
+    with local_stack(work / "stack", args.kafka_engine, args.search) as addresses:
         run(args, work, addresses)
-    finally:
-        stack.down()

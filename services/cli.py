@@ -84,7 +84,9 @@ def run_parser(settings: PipelineConfig) -> None:
 def run_aggregator(settings: PipelineConfig) -> None:
     from streamstash.kafka.faust_app import run_worker
     from streamstash.services.aggregator.app import build_app
+    from streamstash.services.aggregator.topics import ensure_pipeline_topics
 
+    ensure_pipeline_topics(settings)
     run_worker(build_app(settings), settings, names.SERVICE_AGGREGATOR)
 
 

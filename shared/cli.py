@@ -7,10 +7,11 @@ entry point, which sits above both the library and the services.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -32,10 +33,10 @@ app.add_typer(stack_app, name="stack")
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="Pipeline YAML file.", exists=False)]
 KafkaOption = Annotated[
-    Optional[str], typer.Option("--kafka", envvar=names.ENV_KAFKA, help="Kafka bootstrap servers (overrides the file).")
+    str | None, typer.Option("--kafka", envvar=names.ENV_KAFKA, help="Kafka bootstrap servers (overrides the file).")
 ]
 KafkaStandinOption = Annotated[
-    Optional[bool],
+    bool | None,
     typer.Option(
         "--kafka-standin/--no-kafka-standin",
         envvar=names.ENV_KAFKA_STANDIN,
@@ -44,7 +45,7 @@ KafkaStandinOption = Annotated[
     ),
 ]
 ElasticsearchOption = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--elasticsearch",
         envvar=names.ENV_ELASTICSEARCH,
@@ -52,20 +53,20 @@ ElasticsearchOption = Annotated[
     ),
 ]
 DistributionOption = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--elasticsearch-distribution",
         envvar=names.ENV_ELASTICSEARCH_DISTRIBUTION,
         help="What the Elasticsearch hosts run: elasticsearch or opensearch (overrides elasticsearch.distribution).",
     ),
 ]
-HttpPortOption = Annotated[Optional[int], typer.Option("--http-port", help="Port of /metrics and /healthz.")]
+HttpPortOption = Annotated[int | None, typer.Option("--http-port", help="Port of /metrics and /healthz.")]
 HttpHostOption = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--http-host", envvar=names.ENV_HTTP_HOST, help="Bind address of /metrics and /healthz."),
 ]
 LogLevelOption = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--log-level",
         envvar=names.ENV_LOG_LEVEL,
@@ -73,7 +74,7 @@ LogLevelOption = Annotated[
     ),
 ]
 KafkaEngineOption = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--kafka-engine",
         envvar=names.ENV_STACK,
@@ -208,7 +209,7 @@ def with_log_level(config: PipelineConfig, service: str, level: str) -> Pipeline
 
 def use_stack(config: PipelineConfig, stack: StackAddresses) -> PipelineConfig:
     """Fill in what the pipeline leaves unset from a local stack; Kafka from the stand-in gets its repairs."""
-    updates = {}
+    updates: dict[str, Any] = {}
     if config.kafka.bootstrap_servers is None:
         updates["kafka"] = config.kafka.model_copy(
             update={"bootstrap_servers": stack.kafka, "standin": config.kafka.standin or stack.kafka_standin}
@@ -302,18 +303,16 @@ def run(
 @app.command()
 def replay(
     config: ConfigOption,
-    topic: Annotated[Optional[str], typer.Option(help="Topic to replay (the raw topic).")] = None,
+    topic: Annotated[str | None, typer.Option(help="Topic to replay (the raw topic).")] = None,
     from_: Annotated[
         str, typer.Option("--from", help="earliest, an ISO 8601 time, or partition:offset,...")
     ] = "earliest",
     to: Annotated[
-        Optional[str], typer.Option(help="ISO 8601 time or partition:offset,... (default: the end now).")
+        str | None, typer.Option(help="ISO 8601 time or partition:offset,... (default: the end now).")
     ] = None,
-    index: Annotated[
-        Optional[str], typer.Option(help="Write into this new index instead of the configured one.")
-    ] = None,
-    alias: Annotated[Optional[str], typer.Option(help="After the replay, point this alias at --index.")] = None,
-    group: Annotated[Optional[str], typer.Option(help="Name of the replay (consumer groups and topics).")] = None,
+    index: Annotated[str | None, typer.Option(help="Write into this new index instead of the configured one.")] = None,
+    alias: Annotated[str | None, typer.Option(help="After the replay, point this alias at --index.")] = None,
+    group: Annotated[str | None, typer.Option(help="Name of the replay (consumer groups and topics).")] = None,
     kafka: KafkaOption = None,
     elasticsearch: ElasticsearchOption = None,
     kafka_standin: KafkaStandinOption = None,
@@ -432,7 +431,7 @@ def status(
 def top(
     config: ConfigOption,
     interval: Annotated[float, typer.Option(help="Seconds between refreshes.")] = 2.0,
-    iterations: Annotated[Optional[int], typer.Option(help="Stop after this many refreshes.")] = None,
+    iterations: Annotated[int | None, typer.Option(help="Stop after this many refreshes.")] = None,
     metrics: Annotated[list[str], typer.Option(help="service=host:port of a /metrics endpoint (repeatable).")] = [],  # noqa: B006
     kafka: KafkaOption = None,
     kafka_standin: KafkaStandinOption = None,
@@ -442,10 +441,8 @@ def top(
 
     settings = with_overrides(load_config(config), kafka, "http://unused", kafka_standin=kafka_standin)
     install_kafka_compat(settings)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         with_kafka(settings, run_top(settings, metric_endpoints(settings, metrics), interval, iterations))
-    except KeyboardInterrupt:
-        pass
 
 
 def metric_endpoints(settings: PipelineConfig, given: list[str]) -> dict[str, list[str]]:
@@ -485,7 +482,7 @@ def check(config: ConfigOption) -> None:
 def import_logstash(
     logstash_conf: Annotated[Path, typer.Argument(help="The Logstash pipeline file (logstash.conf).")],
     output: Annotated[
-        Optional[Path], typer.Option("--output", "-o", help="Pipeline YAML to write (default: stdout).")
+        Path | None, typer.Option("--output", "-o", help="Pipeline YAML to write (default: stdout).")
     ] = None,
     allow_partial: Annotated[
         bool,
@@ -556,7 +553,7 @@ def generate(
 @app.command("config-docs")
 def config_docs(
     update: Annotated[
-        Optional[Path], typer.Option(help="Rewrite the generated section of this Markdown file instead of printing.")
+        Path | None, typer.Option(help="Rewrite the generated section of this Markdown file instead of printing.")
     ] = None,
 ) -> None:
     """Print the pipeline configuration reference (Markdown), generated from the settings models."""
@@ -579,8 +576,8 @@ def stack_up(
     data_dir: DataDirOption = Path(names.DEFAULT_STATE_DIR),
     kafka_engine: KafkaEngineOption = None,
     search: SearchEngineOption = None,
-    kafka_port: Annotated[Optional[int], typer.Option(help="Kafka port (default: a free one).")] = None,
-    elasticsearch_port: Annotated[Optional[int], typer.Option(help="Elasticsearch (or OpenSearch) HTTP port.")] = None,
+    kafka_port: Annotated[int | None, typer.Option(help="Kafka port (default: a free one).")] = None,
+    elasticsearch_port: Annotated[int | None, typer.Option(help="Elasticsearch (or OpenSearch) HTTP port.")] = None,
 ) -> None:
     """Start the local stack (or what of it is not running) and print its addresses."""
     from streamstash.stack.manager import LocalStack, StackError

@@ -65,12 +65,28 @@ TAG_URLDECODE_FAILURE: Final = "_urldecodefailure"
 TAG_SYSLOG_PRI_FAILURE: Final = "_syslogpriparsefailure"
 TAG_FINGERPRINT_FAILURE: Final = "_fingerprintfailure"
 
-# Collector: event fields set by inputs, Kafka record headers on logs.raw, drop/failure reasons.
+# Collector: event fields set by inputs, Kafka record headers on logs.raw.
 FIELD_SYSLOG: Final = "syslog"
 HEADER_COLLECTOR: Final = "streamstash-collector"
 HEADER_BATCH_ID: Final = "streamstash-batch"
 HEADER_POSITIONS: Final = "streamstash-positions"
-REASON_BUFFER_FULL: Final = "buffer_full"
+
+# The `reason` label of the event counters (runtime/metrics.py), every service's in one place.
+# streamstash_events_failed: sent to logs.dlq, or tried again.
+REASON_DEAD_LETTER: Final = "dead_letter"  # parser, aggregator: the event or record is in logs.dlq
+REASON_UNDECODABLE: Final = "undecodable"  # indexer: a record that is not a batch, in logs.dlq
+REASON_REJECTED: Final = "rejected_by_elasticsearch"  # indexer: rejected for good, in logs.dlq
+REASON_BULK_RETRY: Final = "bulk_retry"  # indexer: a document sent again (429/5xx)
+REASON_KAFKA_SEND_RETRY: Final = "kafka_send_retry"  # collector: a batch sent again
+REASON_BEATS_PROTOCOL_ERROR: Final = "beats_protocol_error"  # collector: a Beat spoke no lumberjack v2
+# streamstash_events_dropped: left out on purpose, as the pipeline says.
+REASON_DROP_FILTER: Final = "drop_filter"  # parser: a `drop` filter
+REASON_DUPLICATE_DELIVERY: Final = "duplicate_delivery"  # aggregator: an event it had folded already
+REASON_CONSUMED: Final = "consumed_by_aggregation"  # indexer: an aggregation took it (`index_events: false`)
+# streamstash_events_lost: lines that will never reach logs.raw; meant to stay 0.
+REASON_BUFFER_FULL: Final = "buffer_full"  # UDP datagrams while memory and spill are full
+REASON_KAFKA_REJECTED: Final = "kafka_rejected"  # a batch Kafka refused for good (e.g. too large)
+REASON_STOPPED_UNSENT: Final = "stopped_unsent"  # stopped without a spill before Kafka took them
 
 # Why a Faust service read records again (label of streamstash_consumer_rereads).
 REREAD_UNACKNOWLEDGED_HEAD: Final = "unacknowledged_head"
@@ -82,6 +98,7 @@ SOURCE_UDP: Final = "udp"
 SOURCE_TCP: Final = "tcp"
 SOURCE_STDIN: Final = "stdin"
 SOURCE_AGGREGATE: Final = "aggregate"
+SOURCE_UNKNOWN: Final = "unknown"  # a dead letter of a record that could not be decoded
 SOURCE_BEATS: Final = "beats"
 
 # Service names (CLI subcommands, metric labels, consumer-group suffixes).

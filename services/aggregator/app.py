@@ -1,142 +1,124 @@
 """Aggregator wiring: re-key parsed events by task, fold them into a RocksDB table, emit aggregates.
 
 `rekey` (logs.parsed -> logs.tasks) sends, per round of up to 100 parsed records, one record per
-`logs.tasks` partition holding that partition's tasks' events grouped by task (see records.py).
-`aggregate` (logs.tasks -> logs.aggregated) folds each record into the table and emits what closed.
-The logic lives in `logic.py`; this module only moves bytes between Faust and it, in the order that
+`logs.tasks` partition holding that partition's tasks' events grouped by task (see
+`streamstash.aggregation.records`). `aggregate` (logs.tasks -> logs.aggregated) folds each record into
+the table and emits what closed. The logic is the library's (`streamstash.aggregation`), the partitions'
+run-time state `partitions.py`; this module only moves bytes between Faust and them, in the order that
 keeps a crash exact: aggregates are acknowledged by Kafka before the state that produced them is
 written, and the previous record's table writes are in the changelog before this record's are made.
 """
 
 from __future__ import annotations
 
-import asyncio
-import gc
-import logging
-import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import faust
-from prometheus_client import Counter, Gauge
+from faust.types import TP, AgentT, ChannelT
 
 from streamstash import names
+from streamstash.aggregation.folding import TaskAggregator
+from streamstash.aggregation.processor import RecordOutcome, RecordProcessor
+from streamstash.aggregation.records import TaskRecord, decode_task_record, encode_task_record, task_records
+from streamstash.aggregation.routing import TaskRouter
 from streamstash.config import PipelineConfig
-from streamstash.events.envelope import (
-    Batch,
-    DeadLetter,
-    DeadLetterBatch,
-    Event,
-    RecordDecodeError,
-    Source,
-    decode_batch,
-    encode,
-)
+from streamstash.events.deadletters import undecodable_letter
+from streamstash.events.envelope import Batch, DeadLetterBatch, Event, RecordDecodeError, decode_batch, encode
 from streamstash.events.inputfields import input_fields_for
-from streamstash.kafka.clients import consumer_group
-from streamstash.kafka.faust_app import attach_health, make_app, raw_topic
-from streamstash.kafka.topics import changelog_configs, wait_for_topics
+from streamstash.kafka.faust_app import attach_health, make_app, on_assigned, on_revoked, raw_topic
 from streamstash.runtime.metrics import ServiceMetrics
-from streamstash.services.aggregator.logic import RecordOutcome, RecordProcessor, TaskAggregator, TaskRouter
-from streamstash.services.aggregator.records import (
-    TaskRecord,
-    decode_task_record,
-    encode_task_record,
-    partition_for,
-    task_records,
-)
-
-log = logging.getLogger(__name__)
-
-TABLE_NAME = "task-state"
-IDLE_CHECK_SECONDS = 1.0
-# A round of parsed records makes one logs.tasks record per partition, and the aggregate stage writes
-# each task of a record once to the table (one changelog message per task): the more events a round
-# holds, the fewer writes per event (10,000 tasks: 0.37 writes per event with rounds of 50 records
-# of 500 events, 0.2 with 100). Parser records hold at most 500 events / 512 KiB.
-REKEY_MAX_RECORDS = 100
-REKEY_LINGER_SECONDS = 0.05
-MAX_EVENTS_PER_TASK_RECORD = 20_000
-# A round decodes tens of thousands of events, each a few container objects that all stay alive until
-# the round ends: with CPython's default (a young collection every 700 allocations, older ones in turn)
-# the collector took a third of the aggregator's CPU in bench/aggregate.py. Young collections every
-# 20,000 allocations cut that to almost nothing; memory is freed by reference counting as before.
-GC_YOUNG_THRESHOLD = 20_000
-# After a kill -9 the group waits this long for the dead member before a restarted one gets its
-# partitions back (Faust's default is 60 s); heartbeats come from the consumer thread every 3 s.
-SESSION_TIMEOUT_SECONDS = 20.0
-REBALANCE_TIMEOUT_SECONDS = 30.0
+from streamstash.services.aggregator import tuning
+from streamstash.services.aggregator.metrics import AggregatorMetrics
+from streamstash.services.aggregator.partitions import TaskPartitions
+from streamstash.services.aggregator.topics import TABLE_NAME
 
 
-def ensure_pipeline_topics(config: PipelineConfig) -> None:
-    """Create missing topics with the configured partitions before Faust would auto-create them with one.
+@dataclass(frozen=True)
+class Endpoints:
+    """Where the agents read and write; Kafka topics in the service, in-memory channels in tests."""
 
-    Tasks are sent to explicit partitions, and the table's changelog must match `logs.tasks`: it is
-    created here too, before the worker joins its group. Left to Faust, it was created while the worker
-    started, and when that raced with metadata (on Apache Kafka, the broker stopped a second later) the
-    worker's snapshot held it with 0 partitions and every record crashed the agent with PartitionsMismatch.
-    Waits while Kafka is unreachable. A private loop, so that Faust's worker later finds the thread's event
-    loop untouched.
-    """
-    changelog = f"{consumer_group(config.kafka, names.SERVICE_AGGREGATOR)}-{TABLE_NAME}-changelog"
-    loop = asyncio.new_event_loop()
-    try:
-        loop.run_until_complete(wait_for_topics(config.kafka, extra={changelog: changelog_configs(config.kafka)}))
-    finally:
-        loop.close()
+    parsed: ChannelT
+    tasks: ChannelT
+    aggregated: ChannelT
+    dlq: ChannelT
+    # Returns once Kafka acknowledged everything produced so far (aggregates and changelog writes).
+    durable: Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Aggregator:
+    """The wired app and its parts."""
+
+    app: faust.App
+    rekey: AgentT
+    aggregate: AgentT
+    tick_idle_partitions: Callable[[], Awaitable[None]]
+    partitions: TaskPartitions
+    table: Any
+    metrics: ServiceMetrics
 
 
 def build_app(config: PipelineConfig) -> faust.App:
-    topics = config.kafka.topics
-    partitions = config.kafka.partitions
-    ensure_pipeline_topics(config)
-    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+    tuning.tune_gc()
     # RocksDB lives in the instance's state slot (make_app's datadir): a restart recovers from it.
     app = make_app(
         config,
         names.SERVICE_AGGREGATOR,
         store="rocksdb://",
-        broker_session_timeout=SESSION_TIMEOUT_SECONDS,
-        broker_rebalance_timeout=REBALANCE_TIMEOUT_SECONDS,
+        broker_session_timeout=tuning.SESSION_TIMEOUT_SECONDS,
+        broker_rebalance_timeout=tuning.REBALANCE_TIMEOUT_SECONDS,
     )
     metrics = ServiceMetrics(names.SERVICE_AGGREGATOR)
-    late_events = Counter(
-        "streamstash_aggregator_late_events",
-        "Events behind the watermark: not dropped, emitted in aggregates tagged _aggregate_late.",
-        ["topic"],
-        registry=metrics.registry,
-    )
-    owned_partitions = Gauge(
-        "streamstash_aggregator_owned_partitions",
-        "Partitions of logs.tasks (and so of the task table) this instance owns.",
-        registry=metrics.registry,
-    )
     attach_health(app, config, metrics)
+    return wire(app, config, kafka_endpoints(app, config), metrics).app
+
+
+def kafka_endpoints(app: faust.App, config: PipelineConfig) -> Endpoints:
+    topics = config.kafka.topics
+    partitions = config.kafka.partitions
+
+    async def durable() -> None:
+        await app.producer.flush()
+        while app.producer.buffer.size:
+            await app.producer.flush()
+
+    return Endpoints(
+        parsed=raw_topic(app, topics.parsed, partitions),
+        tasks=raw_topic(app, topics.tasks, partitions),
+        aggregated=raw_topic(app, topics.aggregated, partitions),
+        dlq=raw_topic(app, topics.dlq, partitions),
+        durable=durable,
+    )
+
+
+def wire(app: faust.App, config: PipelineConfig, endpoints: Endpoints, metrics: ServiceMetrics) -> Aggregator:
+    tasks_topic_name = config.kafka.topics.tasks
+    partitions = config.kafka.partitions
+    aggregator_metrics = AggregatorMetrics(metrics)
     router = TaskRouter(config.aggregations, input_fields_for(config))
-    processor = RecordProcessor(TaskAggregator(router))
-    parsed_topic = raw_topic(app, topics.parsed, partitions)
-    tasks_topic = raw_topic(app, topics.tasks, partitions)
-    aggregated_topic = raw_topic(app, topics.aggregated, partitions)
-    dlq_topic = raw_topic(app, topics.dlq, partitions)
+    runtime = TaskPartitions(RecordProcessor(TaskAggregator(router)), partitions, config.aggregations)
     # Keys and values are bytes (the app's raw serializers); values are orjson-encoded task states.
     table = app.Table(TABLE_NAME, default=None, partitions=partitions, key_type=bytes, value_type=bytes)
-    idle_specs = [spec for spec in config.aggregations if spec.flush.idle_flush is not None]
-    task_record_bytes = config.kafka.max_message_bytes // 2  # room for what `encoded_size` underestimates
-    last_events_at: dict[int, float] = {}
+    record_bytes = tuning.task_record_bytes(config.kafka.max_message_bytes)
 
-    @app.on_partitions_revoked.connect
-    async def forget_on_revoke(_app: Any, revoked: Any, **kwargs: Any) -> None:
-        processor.forget()  # partitions may come back changed by another instance: rebuild from the table
+    async def forget_on_revoke(revoked: set[TP]) -> None:
+        runtime.revoked()
 
-    @app.on_partitions_assigned.connect
-    async def forget_on_assign(_app: Any, assigned: Any, **kwargs: Any) -> None:
-        processor.forget()
-        owned_partitions.set(sum(1 for tp in assigned if tp.topic == topics.tasks))
+    async def forget_on_assign(assigned: set[TP]) -> None:
+        runtime.assigned(tp.partition for tp in assigned if tp.topic == tasks_topic_name)
+        aggregator_metrics.owned_partitions.set(len(runtime.owned))
 
-    @app.agent(parsed_topic, concurrency=1)
+    on_revoked(app, forget_on_revoke)
+    on_assigned(app, forget_on_assign)
+
+    @app.agent(endpoints.parsed, concurrency=1)
     async def rekey(stream: faust.StreamT) -> None:
         # Several parsed records per round: with many distinct tasks a single record holds only a few
         # events per task, and the aggregate agent pays one Kafka round trip per record it handles.
-        async for records in stream.take_events(REKEY_MAX_RECORDS, within=REKEY_LINGER_SECONDS):
+        assert isinstance(stream, faust.Stream)  # take_events is the stream's, not in StreamT
+        async for records in stream.take_events(tuning.REKEY_MAX_RECORDS, within=tuning.REKEY_LINGER_SECONDS):
             events: list[Event] = []
             for record in records:
                 message = record.message
@@ -147,106 +129,55 @@ def build_app(config: PipelineConfig) -> faust.App:
                     continue
                 metrics.received(message.topic, message.partition, len(batch.events))
                 events.extend(batch.events)
-            for partition, task_records_of_partition in task_records(
-                events, router.keys_for, partitions, MAX_EVENTS_PER_TASK_RECORD, task_record_bytes
-            ).items():
-                for task_record in task_records_of_partition:
-                    await tasks_topic.send(value=encode_task_record(task_record), partition=partition)
-                    metrics.sent(topics.tasks, partition, task_record.event_count())
+            by_partition = task_records(
+                events, router.keys_for, partitions, tuning.MAX_EVENTS_PER_TASK_RECORD, record_bytes
+            )
+            for partition, records_of_partition in by_partition.items():
+                for task_record in records_of_partition:
+                    await endpoints.tasks.send(value=encode_task_record(task_record), partition=partition)
+                    metrics.sent(tasks_topic_name, partition, task_record.event_count())
 
-    @app.agent(tasks_topic, concurrency=1)
+    @app.agent(endpoints.tasks, concurrency=1)
     async def aggregate(stream: faust.StreamT) -> None:
         async for record in stream.events():
             message = record.message
             partition = message.partition
-            if not processor.has(partition):
-                rebuild()
+            runtime.index(partition, table.items)
             try:
                 task_record = decode_task_record(record.value)
             except RecordDecodeError as exc:
                 await send_undecodable(message, str(exc))
                 continue
             with metrics.time_batch("aggregate"):
-                if task_record.idle_tick:
-                    outcome = idle_outcome(partition)
-                else:
-                    last_events_at[partition] = time.monotonic()
-                    outcome = processor.process(partition, task_record.groups, table.get)
+                outcome = runtime.process(partition, task_record, table.get)
                 await emit(outcome, partition)
                 for key, value in outcome.writes.items():
                     table[key] = value
-            count_outcome(message, task_record, outcome)
-
-    def rebuild() -> None:
-        assigned = sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == topics.tasks)
-        missing = [partition for partition in assigned if not processor.has(partition)]
-        started = time.monotonic()
-        processor.rebuild(missing, table.items(), lambda key: partition_for(key, partitions))
-        open_tasks = sum(len(processor.partitions[partition].open_keys) for partition in missing)
-        log.info(
-            "rebuilt open-task index from the table",
-            extra={"partitions": missing, "open_tasks": open_tasks, "seconds": round(time.monotonic() - started, 3)},
-        )
-
-    def idle_outcome(partition: int) -> RecordOutcome:
-        quiet_for = time.monotonic() - last_events_at.get(partition, time.monotonic())
-        return processor.idle_flush(
-            partition,
-            table.get,
-            lambda spec: spec.flush.idle_flush is not None and quiet_for * 1000 >= spec.flush.idle_flush,
-        )
+            aggregator_metrics.count_outcome(message.topic, partition, task_record.event_count(), outcome)
 
     async def emit(outcome: RecordOutcome, partition: int) -> None:
         """Send the aggregates and wait until Kafka has them (and every earlier changelog write)."""
         if outcome.emitted:
-            pending = await aggregated_topic.send(value=encode(Batch(events=outcome.emitted)), partition=partition)
+            pending = await endpoints.aggregated.send(value=encode(Batch(events=outcome.emitted)), partition=partition)
             await pending
-            metrics.sent(topics.aggregated, partition, len(outcome.emitted))
-        # The flush also makes the previous record's table writes durable in the changelog before
-        # this record's are made: a restart never replays an older value over a newer local one.
-        await app.producer.flush()
-        while app.producer.buffer.size:
-            await app.producer.flush()
-
-    def count_outcome(message: Any, task_record: TaskRecord, outcome: RecordOutcome) -> None:
-        received = task_record.event_count()
-        if received:
-            metrics.received(message.topic, message.partition, received)
-        if outcome.duplicates:
-            metrics.dropped(message.topic, "duplicate_delivery", outcome.duplicates)
-        if outcome.late:
-            late_events.labels(message.topic).inc(outcome.late)
+            metrics.sent(config.kafka.topics.aggregated, partition, len(outcome.emitted))
+        # This also makes the previous record's table writes durable in the changelog before this
+        # record's are made: a restart never replays an older value over a newer local one.
+        await endpoints.durable()
 
     async def send_undecodable(message: Any, reason: str) -> None:
-        origin = f"{message.topic}:{message.partition}:{message.offset}"
-        value = message.value or b""
-        event = Event(
-            message=value[:4096].decode("utf-8", errors="replace"),
-            source=Source(kind="unknown"),
-            tags=[names.TAG_DECODE_FAILURE],
-            id=origin,
+        letter = undecodable_letter(
+            names.SERVICE_AGGREGATOR, message.topic, message.partition, message.offset, message.value, reason
         )
-        letter = DeadLetter(stage=names.SERVICE_AGGREGATOR, reason=reason, event=event, origin=origin)
-        await dlq_topic.send(value=encode(DeadLetterBatch(letters=[letter])), partition=message.partition)
-        metrics.failed(message.topic, "dead_letter")
+        await endpoints.dlq.send(value=encode(DeadLetterBatch(letters=[letter])), partition=message.partition)
+        metrics.failed(message.topic, names.REASON_DEAD_LETTER)
 
-    if idle_specs:
-        shortest_idle = min(spec.flush.idle_flush or 0 for spec in idle_specs) / 1000
-        last_tick_at: dict[int, float] = {}
+    async def tick_idle_partitions() -> None:
+        """Ask the owner of each quiet partition (through the partition itself) to flush idle tasks."""
+        for partition in runtime.due_idle_ticks():
+            await endpoints.tasks.send(value=encode_task_record(TaskRecord(idle_tick=True)), partition=partition)
 
-        @app.timer(IDLE_CHECK_SECONDS)
-        async def tick_idle_partitions() -> None:
-            """Ask the owner of each quiet partition (through the partition itself) to flush idle tasks."""
-            now = time.monotonic()
-            for tp in app.consumer.assignment():
-                if tp.topic != topics.tasks:
-                    continue
-                runtime = processor.partitions.get(tp.partition)
-                if runtime is None or not runtime.open_keys:
-                    continue
-                quiet = now - last_events_at.setdefault(tp.partition, now)
-                if quiet >= shortest_idle and now - last_tick_at.get(tp.partition, 0.0) >= shortest_idle / 2:
-                    last_tick_at[tp.partition] = now
-                    await tasks_topic.send(value=encode_task_record(TaskRecord(idle_tick=True)), partition=tp.partition)
+    if runtime.shortest_idle_s is not None:
+        app.timer(tuning.IDLE_CHECK_SECONDS)(tick_idle_partitions)
 
-    return app
+    return Aggregator(app, rekey, aggregate, tick_idle_partitions, runtime, table, metrics)

@@ -5,27 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from streamstash import names
 from streamstash.config import PipelineConfig
-from streamstash.config.collector import BeatsInput as BeatsSettings
-from streamstash.config.collector import DockerInput as DockerSettings
-from streamstash.config.collector import FileInput as FileSettings
-from streamstash.config.collector import StdinInput as StdinSettings
-from streamstash.config.collector import TcpInput as TcpSettings
-from streamstash.config.collector import UdpInput as UdpSettings
 from streamstash.kafka.clients import make_consumer, make_producer
 from streamstash.runtime.http import HealthServer
 from streamstash.runtime.metrics import ServiceMetrics
 from streamstash.services.collector.checkpoints import CheckpointStore
-from streamstash.services.collector.inputs.base import Input
-from streamstash.services.collector.inputs.beats import BeatsInput
-from streamstash.services.collector.inputs.docker import DockerInput
-from streamstash.services.collector.inputs.file import FileInput
-from streamstash.services.collector.inputs.network import TcpInput, UdpInput
-from streamstash.services.collector.inputs.stdin import StdinInput
+from streamstash.services.collector.inputs.registry import BuiltInput, InputContext, build_input
 from streamstash.services.collector.logfilter import quiet_repeated_client_messages
 from streamstash.services.collector.publisher import Publisher
 from streamstash.services.collector.recovery import recover, start_producer
@@ -37,27 +27,19 @@ PRODUCER_STOP_TIMEOUT_S = 10.0
 
 
 def build_inputs(
-    config: PipelineConfig, checkpoints: CheckpointStore, metrics: ServiceMetrics | None = None
-) -> list[Input]:
-    metrics = metrics or ServiceMetrics(names.SERVICE_COLLECTOR)
-    inputs: list[Input] = []
-    for settings in config.inputs:
-        if isinstance(settings, FileSettings):
-            inputs.append(FileInput(settings, checkpoints))
-        elif isinstance(settings, StdinSettings):
-            inputs.append(StdinInput(settings))
-        elif isinstance(settings, UdpSettings):
-            inputs.append(UdpInput(settings, metrics, config.kafka.topics.raw))
-        elif isinstance(settings, TcpSettings):
-            inputs.append(TcpInput(settings))
-        elif isinstance(settings, DockerSettings):
-            inputs.append(DockerInput(settings, checkpoints))
-        elif isinstance(settings, BeatsSettings):
-            topic = config.kafka.topics.raw
-            inputs.append(BeatsInput(settings, metrics, topic, config.collector.drain_timeout_s))
-        else:
-            raise NotImplementedError(f"input type {settings.type!r} is not available in this build")
-    return inputs
+    config: PipelineConfig,
+    checkpoints: CheckpointStore,
+    metrics: ServiceMetrics | None = None,
+    flush: Callable[[str], None] | None = None,
+) -> list[BuiltInput]:
+    context = InputContext(
+        checkpoints,
+        metrics or ServiceMetrics(names.SERVICE_COLLECTOR),
+        config.kafka.topics.raw,
+        config.collector.drain_timeout_s,
+        flush,
+    )
+    return [build_input(settings, context) for settings in config.inputs]
 
 
 def build_publisher(
@@ -83,7 +65,6 @@ async def run_collector(config: PipelineConfig, stop: asyncio.Event) -> None:
     state = config.state_dir / names.SERVICE_COLLECTOR
     checkpoints = CheckpointStore(state / "checkpoints.json")
     checkpoints.save()
-    inputs = build_inputs(config, checkpoints, metrics)
     settings = config.collector
     topic = config.kafka.topics.raw
 
@@ -107,15 +88,14 @@ async def run_collector(config: PipelineConfig, stop: asyncio.Event) -> None:
         else None
     )
     publisher = build_publisher(config, metrics, checkpoints, spill)
-    for source in inputs:
-        if isinstance(source, BeatsInput):
-            source.flush = publisher.flush  # a Beat waits for its window: no linger after the last event
+    inputs = build_inputs(config, checkpoints, metrics, publisher.flush)
     server = HealthServer(config.http, metrics, ready=lambda: publisher.ready)
     await server.start()
     await publisher.start()
     tasks: list[asyncio.Task[None]] = []
 
-    def start(source: Input) -> None:
+    def start(built: BuiltInput) -> None:
+        source = built.source
         tasks.append(asyncio.create_task(source.run(publisher.emit), name=f"input:{source.name}"))
 
     async def recover_then_start_positioned_inputs() -> None:
@@ -125,13 +105,13 @@ async def run_collector(config: PipelineConfig, stop: asyncio.Event) -> None:
         scan = await recover(new_consumer, topic, checkpoints)
         producer = await start_producer(new_producer, topic)
         await asyncio.gather(*publisher.begin(producer, scan.end_offsets, scan.batch_ids))
-        for source in inputs:
-            if getattr(source, "waits_for_recovery", False):
-                start(source)
+        for built in inputs:
+            if built.waits_for_recovery:
+                start(built)
 
-    for source in inputs:
-        if not getattr(source, "waits_for_recovery", False):
-            start(source)
+    for built in inputs:
+        if not built.waits_for_recovery:
+            start(built)
     recovery = asyncio.create_task(recover_then_start_positioned_inputs(), name="recovery")
     try:
         await _until_stopped_or_inputs_done(stop, recovery, tasks)

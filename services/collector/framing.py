@@ -72,7 +72,7 @@ class FrameSplitter:
             self.mode = "octet-counting"
             return True
         digits = len(head) - len(head.lstrip(b"0123456789"))
-        if digits == len(head) and digits <= MAX_LENGTH_DIGITS or head[digits:] == b" ":
+        if (digits == len(head) and digits <= MAX_LENGTH_DIGITS) or head[digits:] == b" ":
             return False  # "123" or "123 ": not enough yet to tell
         self.mode = "newline"
         return True
@@ -96,7 +96,7 @@ class FrameSplitter:
         return self._bounded(line, [])
 
     def _next_octet_frame(self) -> Frame | None:
-        while self.buffer[:1] in (b"\n", b"\r"):  # some senders end each counted frame with a newline anyway
+        while self.buffer and self.buffer[0] in b"\n\r":  # some senders end each counted frame with a newline anyway
             del self.buffer[:1]
         if not self.buffer:
             return None

@@ -148,7 +148,7 @@ class LineSink:
 
     emit: Emit
 
-    async def flush(self, key: str) -> None:  # noqa: B027 - nothing to flush without multiline
+    async def flush(self, key: str) -> None:
         return None
 
     async def __aenter__(self) -> LineSink:
@@ -174,7 +174,7 @@ class MultilineEmit(LineSink):
         self._timer: asyncio.Task[None] | None = None
         self._tick = min(0.25, max(0.01, settings.timeout_ms / 2000))
 
-    async def emit(self, key: str, event: Event, ack: Acknowledge | None) -> None:  # type: ignore[override]
+    async def emit(self, key: str, event: Event, ack: Acknowledge | None) -> None:
         async with self._lock:
             await self._send(self.joiner.push(key, event, ack, self._clock()))
 

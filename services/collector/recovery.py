@@ -73,7 +73,7 @@ def merge_ranges(checkpoints: CheckpointStore, ranges: dict[str, list[tuple[int,
 
 
 def read_headers(headers: Any) -> dict[str, bytes]:
-    return {key: value for key, value in (headers or ())}
+    return dict(headers or ())
 
 
 async def scan_tail(

@@ -17,10 +17,12 @@ and its lines are read again from their files (their checkpoints never moved pas
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import struct
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,10 +127,8 @@ class Spill:
                 self._writing = self._handle = None
             self.segments.pop(segment.number, None)
             self.bytes_used -= segment.size
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 segment.path.unlink()
-            except FileNotFoundError:
-                pass
 
     def close(self) -> None:
         if self._handle is not None:
@@ -176,7 +176,7 @@ class Spill:
         return found
 
 
-def _records(number: int, data: bytes, path: Path):  # noqa: ANN202 - generator of (SpillMeta, SpillRef)
+def _records(number: int, data: bytes, path: Path) -> Iterator[tuple[SpillMeta, SpillRef]]:
     offset = 0
     while offset + _HEADER.size <= len(data):
         meta_length, value_length, crc = _HEADER.unpack_from(data, offset)

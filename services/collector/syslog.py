@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from streamstash import names
@@ -122,9 +122,8 @@ def _parse_rfc5424(rest: str, header: dict[str, Any]) -> SyslogLine | None:
         if timestamp is None:
             return None  # not an RFC 5424 header after all ("<13>1 apple ..." in a BSD message)
     header[VERSION] = int(version)
-    for key, value in ((TIMESTAMP, stamp), (HOST, host), (PROGRAM, program), (PID, pid), (MSGID, msgid)):
-        if value != NIL:
-            header[key] = value
+    parts = ((TIMESTAMP, stamp), (HOST, host), (PROGRAM, program), (PID, pid), (MSGID, msgid))
+    header.update((key, value) for key, value in parts if value != NIL)
     tags: list[str] = []
     body = rest[match.end() :]
     if body.startswith("["):
@@ -208,5 +207,5 @@ def _utc_timestamp(text: str) -> str | None:
         return None
     if moment.tzinfo is None:
         return None
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

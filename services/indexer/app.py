@@ -15,7 +15,7 @@ from typing import Any
 from streamstash import names
 from streamstash.aggregation.routing import TaskRouter
 from streamstash.config import PipelineConfig
-from streamstash.config.indexer import ElasticsearchOutput
+from streamstash.events.envelope import Event
 from streamstash.events.inputfields import input_fields_for
 from streamstash.kafka.clients import consumer_group, make_consumer, make_producer
 from streamstash.kafka.compat.internals import coordinator_known, member_id
@@ -24,11 +24,11 @@ from streamstash.runtime.http import HealthServer
 from streamstash.runtime.metrics import ServiceMetrics
 from streamstash.runtime.slots import StateSlot, claim_slot
 from streamstash.search.client import log_connection, make_engine
-from streamstash.search.engine import OPENSEARCH, SearchEngine, WrongProductError
+from streamstash.search.engine import OPENSEARCH, WrongProductError
 from streamstash.services.indexer.bulk import BulkWriter, RetryPolicy
 from streamstash.services.indexer.consumer import DeadLetterSink, IndexerLoop
 from streamstash.services.indexer.documents import DocumentBuilder, IndexNamer
-from streamstash.services.indexer.template import install_template, refused_by_opensearch, template_to_install
+from streamstash.services.indexer.template import install_template_when_reachable, refused_by_opensearch
 
 log = logging.getLogger(__name__)
 
@@ -38,41 +38,6 @@ MAX_POLL_INTERVAL_MS = 300_000
 # Kafka 3's defaults (aiokafka still has 10 s): a CPU-starved host must not cost the group membership.
 SESSION_TIMEOUT_MS = 45_000
 HEARTBEAT_INTERVAL_MS = 3_000
-
-
-async def install_template_when_reachable(
-    engine: SearchEngine, output: ElasticsearchOutput, retry: RetryPolicy, stop: asyncio.Event
-) -> None:
-    """The template must exist before the first document creates an index, so wait for it. The engine's
-    product is checked first: pointed at the other product, the indexer stops with what to set instead of
-    retrying (or dead-lettering) for ever."""
-    if output.install_template:
-        template_to_install(output)  # a template_file that cannot be read stops here, with its reason
-    verified = False
-    attempt = 0
-    while not stop.is_set():
-        try:
-            if not verified:
-                version = await engine.verify()
-                verified = True
-                log.info(
-                    "search engine answers",
-                    extra={"distribution": engine.distribution, "version": version.get("number")},
-                )
-            if not output.install_template:
-                return
-            name = await install_template(engine, output)
-            log.info("index template installed", extra={"template": name, "ecs": output.ecs_compatibility})
-            return
-        except WrongProductError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any failure here means "not yet"; keep trying
-            attempt += 1
-            log.warning("cannot install index template yet", extra={"attempt": attempt, "error": repr(exc)[:300]})
-            try:
-                await asyncio.wait_for(stop.wait(), retry.delay(attempt))
-            except TimeoutError:
-                pass
 
 
 async def take_over_slot(config: PipelineConfig, group: str) -> StateSlot:
@@ -113,6 +78,17 @@ def document_builders(config: PipelineConfig) -> dict[str, DocumentBuilder]:
     }
 
 
+def consumed_by_aggregations(config: PipelineConfig) -> Callable[[Event], bool] | None:
+    """What the indexer leaves out: events an aggregation with `index_events: false` takes (None: nothing).
+
+    Routed here rather than marked upstream: bench/routing.py measured the same routing cost wherever it
+    runs, and a mark would tie the indexer's choice to the parser's configuration and to when an event
+    was parsed, not to the pipeline the indexer runs.
+    """
+    router = TaskRouter(config.aggregations, input_fields_for(config))
+    return router.is_consumed if router.consumes else None
+
+
 async def run_indexer(config: PipelineConfig, stop: asyncio.Event) -> None:
     topics = config.kafka.topics
     output = config.outputs.elasticsearch
@@ -144,7 +120,7 @@ async def run_indexer(config: PipelineConfig, stop: asyncio.Event) -> None:
         client=engine,
         dead_letters=DeadLetterSink(producer, topics.dlq),
         builders=document_builders(config),
-        skip=TaskRouter(config.aggregations, input_fields_for(config)).is_consumed,
+        skip=consumed_by_aggregations(config),
         bulk=bulk,
         metrics=metrics,
         writer_factory=lambda observer: BulkWriter(engine, retry, observer),

@@ -45,10 +45,6 @@ class ItemResult(enum.Enum):
     RETRY = "retry"
     REJECTED = "rejected"
 
-    @property
-    def settled_in_elasticsearch(self) -> bool:
-        return self in (ItemResult.CREATED, ItemResult.UPDATED, ItemResult.ALREADY_INDEXED)
-
 
 def is_retryable_status(status: int) -> bool:
     return status == THROTTLED or status >= 500
@@ -89,7 +85,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int) -> float:
         """Exponential backoff with full jitter (AWS' analysis: spreads retrying clients best)."""
-        return random.uniform(0, min(self.max_s, self.initial_s * 2 ** max(0, attempt - 1)))
+        return random.uniform(0, min(self.max_s, self.initial_s * 2 ** max(0, attempt - 1)))  # noqa: S311 - jitter
 
 
 class BulkObserver(Protocol):

@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord
 
+from streamstash import names
 from streamstash.config.indexer import BulkSettings
 from streamstash.events.envelope import DeadLetter, DeadLetterBatch, Event, encode
 from streamstash.runtime.metrics import ServiceMetrics
@@ -44,11 +45,6 @@ RECORDS_PER_POLL = 50  # records of up to a few hundred events each; bounded so 
 DEAD_LETTERS_PER_RECORD = 500
 # Pause consumption when this many full requests wait beyond those in flight; resume below one.
 PAUSE_AT_WAITING_REQUESTS = 2
-
-REASON_REJECTED = "rejected_by_elasticsearch"
-REASON_UNDECODABLE = "undecodable"
-REASON_RETRY = "bulk_retry"
-REASON_CONSUMED = "consumed_by_aggregation"
 
 
 class DeadLetterSink:
@@ -126,9 +122,9 @@ class IndexerLoop:
         self.indexer_metrics.in_flight_limit.set(self.controller.limit)
         # Known label sets start at zero, so dashboards and alerts see the series before the first event.
         for topic in builders:
-            for reason in (REASON_REJECTED, REASON_UNDECODABLE, REASON_RETRY):
+            for reason in (names.REASON_REJECTED, names.REASON_UNDECODABLE, names.REASON_BULK_RETRY):
                 metrics.failed(topic, reason, 0)
-            metrics.dropped(topic, REASON_CONSUMED, 0)
+            metrics.dropped(topic, names.REASON_CONSUMED, 0)
 
     # ---- readiness --------------------------------------------------------------------------------
 
@@ -172,9 +168,9 @@ class IndexerLoop:
         if decoded.events:
             self.metrics.received(tp.topic, tp.partition, decoded.events)
         if decoded.skipped:
-            self.metrics.dropped(tp.topic, REASON_CONSUMED, decoded.skipped)
+            self.metrics.dropped(tp.topic, names.REASON_CONSUMED, decoded.skipped)
         if decoded.letters:
-            self.metrics.failed(tp.topic, REASON_UNDECODABLE, len(decoded.letters))
+            self.metrics.failed(tp.topic, names.REASON_UNDECODABLE, len(decoded.letters))
             self._spawn(self._send_letters(decoded.letters, [record]), self._other_tasks)
         for action in decoded.actions:
             action.record = record
@@ -199,7 +195,7 @@ class IndexerLoop:
             # The DLQ must hold them before their records may commit.
             await self.dead_letters.send([rejection_letter(action, reason) for action, reason in outcome.rejected])
             for topic, count in Counter(action.topic for action, _ in outcome.rejected).items():
-                self.metrics.failed(topic, REASON_REJECTED, count)
+                self.metrics.failed(topic, names.REASON_REJECTED, count)
             log.warning(
                 "documents rejected by elasticsearch, sent to the DLQ",
                 extra={"documents": len(outcome.rejected), "first_reason": outcome.rejected[0][1][:300]},
@@ -215,7 +211,7 @@ class IndexerLoop:
         for result, count in outcome.results.items():
             self.indexer_metrics.items(result.value, count)
         for topic, count in outcome.retried.items():
-            self.metrics.failed(topic, REASON_RETRY, count)
+            self.metrics.failed(topic, names.REASON_BULK_RETRY, count)
 
     async def _send_letters(self, letters: list[DeadLetter], records: Iterable[PendingRecord]) -> None:
         await self.dead_letters.send(letters)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from streamstash import names
-from streamstash.events.envelope import Batch, Event, to_document
+from streamstash.events.envelope import Event, to_document
 from streamstash.events.inputfields import CLASSIC, InputFields
 from streamstash.events.templates import MissingFieldError, Template
 from streamstash.services.indexer.ecs import to_ecs
@@ -129,17 +128,3 @@ class DocumentBuilder:
         return Action(
             index=index, id=document_id, document=document, event=event, op_type=self.op_type, pipeline=pipeline
         )
-
-
-def build_actions(
-    batch: Batch, builder: DocumentBuilder, skip: Callable[[Event], bool] | None = None
-) -> tuple[list[Action], int]:
-    """The actions of ``batch`` and how many events ``skip`` left out (consumed by an aggregation)."""
-    actions = []
-    skipped = 0
-    for event in batch.events:
-        if skip is not None and skip(event):
-            skipped += 1
-            continue
-        actions.append(builder.action_for(event))
-    return actions, skipped

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from aiokafka.structs import ConsumerRecord
 
 from streamstash import names
-from streamstash.events.envelope import DeadLetter, Event, RecordDecodeError, Source, decode_batch
+from streamstash.events.deadletters import dead_letter, undecodable_letter
+from streamstash.events.envelope import DeadLetter, Event, RecordDecodeError, decode_batch, record_origin
 from streamstash.services.indexer.documents import Action, DocumentBuilder
 
 STAGE = names.SERVICE_INDEXER
-PREVIEW_BYTES = 4096
 
 
 @dataclass
@@ -33,7 +33,9 @@ def decode_record(
     try:
         batch = decode_batch(message.value or b"")
     except RecordDecodeError as exc:
-        decoded.letters.append(undecodable_letter(message, str(exc)))
+        decoded.letters.append(
+            undecodable_letter(STAGE, message.topic, message.partition, message.offset, message.value, str(exc))
+        )
         return decoded
     decoded.events = len(batch.events)
     for event in batch.events:
@@ -43,14 +45,8 @@ def decode_record(
         try:
             action = builder.action_for(event)
         except ValueError as exc:
-            decoded.letters.append(
-                DeadLetter(
-                    stage=STAGE,
-                    reason=str(exc),
-                    event=event,
-                    origin=f"{message.topic}:{message.partition}:{message.offset}",
-                )
-            )
+            origin = record_origin(message.topic, message.partition, message.offset)
+            decoded.letters.append(dead_letter(STAGE, str(exc), event, origin=origin))
             continue
         action.topic = message.topic
         action.partition = message.partition
@@ -62,19 +58,7 @@ def rejection_letter(action: Action, reason: str) -> DeadLetter:
     event = action.event
     if names.TAG_INDEX_REJECTED not in event.tags:
         event.tags.append(names.TAG_INDEX_REJECTED)
-    return DeadLetter(stage=STAGE, reason=f"elasticsearch rejected: {reason}", event=event, origin=event.id)
-
-
-def undecodable_letter(message: ConsumerRecord, reason: str) -> DeadLetter:
-    value = message.value or b""
-    origin = f"{message.topic}:{message.partition}:{message.offset}"
-    event = Event(
-        message=value[:PREVIEW_BYTES].decode("utf-8", errors="replace"),
-        source=Source(kind="unknown"),
-        tags=[names.TAG_DECODE_FAILURE],
-        id=origin,
-    )
-    return DeadLetter(stage=STAGE, reason=reason, event=event, origin=origin)
+    return dead_letter(STAGE, f"elasticsearch rejected: {reason}", event)
 
 
 class BulkAccumulator:

@@ -8,6 +8,9 @@ classic patterns produce as numbers are mapped as numbers so a string there is a
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +20,11 @@ import orjson
 
 from streamstash import names
 from streamstash.config.indexer import ElasticsearchOutput
-from streamstash.search.engine import SearchEngine
+from streamstash.search.engine import SearchEngine, WrongProductError
+from streamstash.services.indexer.bulk import RetryPolicy
 from streamstash.services.indexer.ecs import ecs_mappings
+
+log = logging.getLogger(__name__)
 
 TEMPLATE_PRIORITY = 200
 KEYWORD = {"type": "keyword", "ignore_above": 1024}
@@ -156,3 +162,37 @@ async def install_template(engine: SearchEngine, output: ElasticsearchOutput) ->
         return wanted.name
     await engine.put_index_template(wanted.name, wanted.body, legacy=wanted.legacy)
     return wanted.name
+
+
+async def install_template_when_reachable(
+    engine: SearchEngine, output: ElasticsearchOutput, retry: RetryPolicy, stop: asyncio.Event
+) -> None:
+    """The template must exist before the first document creates an index, so wait for it. The engine's
+    product is checked first: pointed at the other product, the indexer stops with what to set instead of
+    retrying (or dead-lettering) for ever."""
+    if output.install_template:
+        template_to_install(output)  # a template_file that cannot be read stops here, with its reason
+    verified = False
+    attempt = 0
+    while not stop.is_set():
+        try:
+            if not verified:
+                version = await engine.verify()
+                verified = True
+                log.info(
+                    "search engine answers",
+                    extra={"distribution": engine.distribution, "version": version.get("number")},
+                )
+            if not output.install_template:
+                return
+            name = await install_template(engine, output)
+            log.info("index template installed", extra={"template": name, "ecs": output.ecs_compatibility})
+            return
+        except WrongProductError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure here means "not yet"; keep trying
+            attempt += 1
+            log.warning("cannot install index template yet", extra={"attempt": attempt, "error": repr(exc)[:300]})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), retry.delay(attempt))
+

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass, field
 
 from streamstash import names
+from streamstash.events.deadletters import dead_letter, undecodable_letter
 from streamstash.events.envelope import (
-    Batch,
     DeadLetter,
     Event,
     RecordDecodeError,
-    Source,
     decode_batch,
     event_id,
     from_working_dict,
@@ -41,11 +39,10 @@ class RecordParser:
 
     def parse_record(self, value: bytes, topic: str, partition: int, offset: int) -> ParseResult:
         result = ParseResult()
-        origin = event_id(topic, partition, offset, 0)
         try:
             batch = decode_batch(value)
         except RecordDecodeError as exc:
-            result.dead_letters.append(_undecodable(value, origin, str(exc)))
+            result.dead_letters.append(undecodable_letter(STAGE, topic, partition, offset, value, str(exc)))
             return result
         for position, event in enumerate(batch.events):
             # An input that knows its events' identity (beats: what a Beat sends again after a crash) set it, so
@@ -61,9 +58,7 @@ class RecordParser:
         try:
             verdict = self.chain.apply(doc)
         except Exception as exc:  # noqa: BLE001 - one bad event must not stop the partition
-            result.dead_letters.append(
-                DeadLetter(stage=STAGE, reason=f"filter error: {exc!r}", event=event, origin=event.id)
-            )
+            result.dead_letters.append(dead_letter(STAGE, f"filter error: {exc!r}", event))
             return
         self.input_fields.hide(doc, shown)
         if verdict is None:
@@ -73,19 +68,4 @@ class RecordParser:
         else:
             failed = from_working_dict(event, doc)
             failed.message = event.message  # the original line, whatever the filters did to it
-            result.dead_letters.append(DeadLetter(stage=STAGE, reason=verdict.reason, event=failed, origin=event.id))
-
-
-def _undecodable(value: bytes, origin: str, reason: str) -> DeadLetter:
-    event = Event(
-        message=value[:4096].decode("utf-8", errors="replace"),
-        source=Source(kind="unknown"),
-        tags=[names.TAG_DECODE_FAILURE],
-        id=origin,
-        raw_b64=base64.b64encode(value).decode("ascii"),
-    )
-    return DeadLetter(stage=STAGE, reason=reason, event=event, origin=origin)
-
-
-def parsed_batch(result: ParseResult) -> Batch | None:
-    return Batch(events=result.parsed) if result.parsed else None
+            result.dead_letters.append(dead_letter(STAGE, verdict.reason, failed))

@@ -49,6 +49,13 @@ class TaskRouter:
         self.routes = [_route(spec) for spec in specs]
         self.by_name = {route.spec.name: route for route in self.routes}
         self.input_fields = input_fields
+        self._consuming = [route for route in self.routes if not route.spec.index_events]
+        self._indexing = [route for route in self.routes if route.spec.index_events]
+
+    @property
+    def consumes(self) -> bool:
+        """Whether any aggregation takes its events away from the index (`index_events: false`)."""
+        return bool(self._consuming)
 
     def working(self, event: Event) -> dict[str, Any]:
         """The event as task ids, conditions and metrics read it: with the input's `host`, `path`, ..."""
@@ -66,21 +73,28 @@ class TaskRouter:
         if not self.routes:
             return []
         doc = self.working(event)
-        return [f"{route.spec.name}{KEY_SEPARATOR}{task_id}" for route, task_id in self._matching(event, doc)]
+        return [
+            f"{route.spec.name}{KEY_SEPARATOR}{task_id}" for route, task_id in self._matching(event, doc, self.routes)
+        ]
 
     def is_consumed(self, event: Event) -> bool:
-        """True when aggregations take the event and none of them asks to index the raw events too."""
-        if not self.routes:
+        """True when aggregations take the event and none of them asks to index the raw events too.
+
+        Only the consuming aggregations are looked at first (none: nothing to route at all), the others only
+        for an event one of them takes (bench/routing.py has the costs).
+        """
+        if not self._consuming:
             return False
         doc = self.working(event)
-        matching = [route for route, _ in self._matching(event, doc)]
-        return bool(matching) and not any(route.spec.index_events for route in matching)
+        if next(iter(self._matching(event, doc, self._consuming)), None) is None:
+            return False
+        return next(iter(self._matching(event, doc, self._indexing)), None) is None
 
-    def _matching(self, event: Event, doc: dict[str, Any]) -> Iterable[tuple[Route, str]]:
+    def _matching(self, event: Event, doc: dict[str, Any], routes: list[Route]) -> Iterable[tuple[Route, str]]:
         if event.source.kind == names.SOURCE_AGGREGATE:
             return  # an aggregate carries its task's fields, but is never an input of one
         timed: bool | None = None
-        for route in self.routes:
+        for route in routes:
             if route.when is not None and not route.when(doc):
                 continue
             task_id = route.task_id.try_render(doc)

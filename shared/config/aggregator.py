@@ -26,12 +26,12 @@ def parse_duration_ms(value: object) -> object:
     if isinstance(value, bool):
         return value
     if isinstance(value, (int, float)):
-        return int(round(value * 1000))
+        return round(value * 1000)
     if isinstance(value, str):
         match = _DURATION.match(value)
         if match is None:
             raise ValueError(f"not a duration: {value!r} (write e.g. 500ms, 30s, 5m, 1h, 1d)")
-        return int(round(float(match.group(1)) * _UNIT_MS[match.group(2)]))
+        return round(float(match.group(1)) * _UNIT_MS[match.group(2)])
     return value
 
 

@@ -97,14 +97,14 @@ class UdpInput(InputCommon):
     type: Literal["udp"] = Field(
         "udp", description="Listen for UDP datagrams (syslog, log4net's UdpAppender).", examples=["udp"]
     )
-    host: str = Field("127.0.0.1", description="Bind address.", examples=["0.0.0.0"])
+    host: str = Field("127.0.0.1", description="Bind address.", examples=["0.0.0.0"])  # noqa: S104 - an example
     port: int = Field(ge=0, le=65535, description="Port to listen on.", examples=[5514])
     syslog: bool = Field(True, description="Recognise RFC 3164/5424 syslog and keep its fields.", examples=[False])
     queue_datagrams: int = Field(
         10_000,
         ge=1,
         description="Datagrams held while the collector's buffers are full; UDP cannot push back, so "
-        'beyond this they are dropped and counted (`streamstash_events_dropped{reason="buffer_full"}`).',
+        'beyond this they are lost and counted (`streamstash_events_lost{reason="buffer_full"}`).',
         examples=[50000],
     )
 
@@ -113,7 +113,7 @@ class TcpInput(InputCommon):
     type: Literal["tcp"] = Field(
         "tcp", description="Listen for TCP connections (syslog over TCP, nc).", examples=["tcp"]
     )
-    host: str = Field("127.0.0.1", description="Bind address.", examples=["0.0.0.0"])
+    host: str = Field("127.0.0.1", description="Bind address.", examples=["0.0.0.0"])  # noqa: S104 - an example
     port: int = Field(ge=0, le=65535, description="Port to listen on.", examples=[5514])
     syslog: bool = Field(True, description="Recognise RFC 3164/5424 syslog and keep its fields.", examples=[False])
     framing: Literal["auto", "newline", "octet-counting"] = Field(
@@ -141,7 +141,11 @@ class BeatsInput(InputCommon):
     type: Literal["beats"] = Field(
         "beats", description="Listen for Beats (Logstash's beats input).", examples=["beats"]
     )
-    host: str = Field("127.0.0.1", description="Bind address; 0.0.0.0 to take a fleet.", examples=["0.0.0.0"])
+    host: str = Field(
+        "127.0.0.1",
+        description="Bind address; 0.0.0.0 to take a fleet.",
+        examples=["0.0.0.0"],  # noqa: S104
+    )
     port: int = Field(5044, ge=0, le=65535, description="Port to listen on.", examples=[5044])
     client_inactivity_timeout: float = Field(
         60,

@@ -147,7 +147,7 @@ def _parts(host: object) -> list[object]:
 class HttpSettings(StrictModel):
     """The per-service HTTP endpoint serving /metrics, /healthz and /readyz."""
 
-    host: str = Field("127.0.0.1", description="Bind address; 0.0.0.0 in containers.", examples=["0.0.0.0"])
+    host: str = Field("127.0.0.1", description="Bind address; 0.0.0.0 in containers.", examples=["0.0.0.0"])  # noqa: S104
     port: int = Field(
         9600, ge=0, le=65535, description="Port; 0 picks a free one (several services on one host).", examples=[9600]
     )

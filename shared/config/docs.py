@@ -78,10 +78,7 @@ def describe_type(annotation: Any) -> str:
     if annotation is type(None):
         return "null"
     if origin is typing.Annotated:
-        validators = [getattr(meta, "func", None) for meta in args[1:]]
-        if any(func is not None and "duration" in func.__name__ for func in validators):
-            return "duration"
-        return describe_type(args[0])
+        return "duration" if _is_duration(args[1:]) else describe_type(args[0])
     if origin in (typing.Union, types.UnionType):
         return " | ".join(describe_type(arg) for arg in args)
     if origin is typing.Literal:
@@ -93,8 +90,16 @@ def describe_type(annotation: Any) -> str:
     return str(annotation)
 
 
+def _is_duration(metadata: typing.Iterable[Any]) -> bool:
+    validators = [getattr(meta, "func", None) for meta in metadata]
+    return any(func is not None and "duration" in func.__name__ for func in validators)
+
+
 def _type_name(info: FieldInfo) -> str:
-    return describe_type(info.annotation).replace("|", "\\|")
+    # pydantic keeps a field's own Annotated metadata apart from its annotation (`allowed_lateness: DurationMs`
+    # arrives as `int` plus the duration validator), and inside it for `DurationMs | None`.
+    name = "duration" if _is_duration(info.metadata) else describe_type(info.annotation)
+    return name.replace("|", "\\|")
 
 
 def render_model(path: str, model: type[BaseModel]) -> list[str]:

@@ -55,9 +55,6 @@ def format_validation_error(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors():
         location = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        if error["type"] == "extra_forbidden":
-            message = "unknown key"
-        else:
-            message = error["msg"]
+        message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
         lines.append(f"  - {location}: {message}")
     return "\n".join(lines)

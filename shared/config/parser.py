@@ -22,6 +22,7 @@ from streamstash.config.plugin_filters import (
     UseragentFilter,
 )
 from streamstash.events.conditions import ConditionError, compile_condition
+from streamstash.events.dissect import DissectPatternError, compile_dissect
 from streamstash.events.timeformats import FormatError, make_parser, zone_named
 
 
@@ -345,9 +346,6 @@ class DissectFilter(CommonFilterOptions):
     @field_validator("mapping")
     @classmethod
     def _patterns_compile(cls, value: dict[str, str]) -> dict[str, str]:
-        # Imported here: the filter module imports this one for its settings type.
-        from streamstash.filters.dissect import DissectPatternError, compile_dissect
-
         for field, pattern in value.items():
             try:
                 compile_dissect(pattern)

@@ -27,6 +27,24 @@ from typing import Any
 from streamstash.events.fieldpath import get_field
 
 Predicate = Callable[[dict[str, Any]], bool]
+
+
+def _either(a: Predicate, b: Predicate) -> Predicate:
+    return lambda doc: a(doc) or b(doc)
+
+
+def _exactly_one(a: Predicate, b: Predicate) -> Predicate:
+    return lambda doc: a(doc) != b(doc)
+
+
+def _both(a: Predicate, b: Predicate) -> Predicate:
+    return lambda doc: a(doc) and b(doc)
+
+
+def _not_both(a: Predicate, b: Predicate) -> Predicate:
+    return lambda doc: not (a(doc) and b(doc))
+
+
 Getter = Callable[[dict[str, Any]], Any]
 
 # Deeper nesting than any sane condition; it keeps the recursive-descent parser far from Python's stack limit.
@@ -46,9 +64,9 @@ _TOKEN = re.compile(
     | (?P<op>==|!=|<=|>=|=~|!~|<|>|!|\(|\)|,|\[|\])
     | (?P<word>[A-Za-z_]+)
     )""",
-    re.X | re.S,
+    re.VERBOSE | re.DOTALL,
 )
-_ESCAPE = re.compile(r"\\(.)", re.S)
+_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0"}
 _MAX_NUMBER_DIGITS = 64
 
@@ -194,10 +212,7 @@ class _Parser:
         while self.at_word("or", "xor"):
             _, word = self.take()
             right = self.parse_and()
-            if word.lower() == "or":
-                left = (lambda a, b: lambda doc: a(doc) or b(doc))(left, right)
-            else:
-                left = (lambda a, b: lambda doc: a(doc) != b(doc))(left, right)
+            left = _either(left, right) if word.lower() == "or" else _exactly_one(left, right)
         self.depth -= 1
         return left
 
@@ -206,10 +221,7 @@ class _Parser:
         while self.at_word("and", "nand"):
             _, word = self.take()
             right = self.parse_not()
-            if word.lower() == "and":
-                left = (lambda a, b: lambda doc: a(doc) and b(doc))(left, right)
-            else:
-                left = (lambda a, b: lambda doc: not (a(doc) and b(doc)))(left, right)
+            left = _both(left, right) if word.lower() == "and" else _not_both(left, right)
         return left
 
     def parse_not(self) -> Predicate:

@@ -13,8 +13,8 @@ re-delivery produces the same Elasticsearch document id, and the DLQ can point a
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -105,14 +105,42 @@ def encoded_size(event: Event) -> int:
     return len(event.message or "") * 2 + 256
 
 
+def record_origin(topic: str, partition: int, offset: int) -> str:
+    """Where a Kafka record is: ``topic:partition:offset``, the prefix of its events' ids."""
+    return f"{topic}:{partition}:{offset}"
+
+
 def event_id(topic: str, partition: int, offset: int, position: int) -> str:
     """The document id of the line at ``position`` in record ``offset`` of ``topic``/``partition``."""
-    return f"{topic}:{partition}:{offset}:{position}"
+    return f"{record_origin(topic, partition, offset)}:{position}"
+
+
+class EventPosition(NamedTuple):
+    """What :func:`event_id` was made of."""
+
+    topic: str
+    partition: int
+    offset: int
+    position: int
+
+
+def parse_event_id(value: str | None) -> EventPosition | None:
+    """The parts of an id :func:`event_id` made; None for any other id (aggregates, record origins)."""
+    if not value:
+        return None
+    parts = value.rsplit(":", 3)
+    if len(parts) != 4:
+        return None
+    topic, partition, offset, position = parts
+    try:
+        return EventPosition(topic, int(partition), int(offset), int(position))
+    except ValueError:
+        return None
 
 
 def format_timestamp(epoch_seconds: float) -> str:
     """ISO 8601 in UTC with milliseconds, the form ``@timestamp`` always takes."""
-    dt = datetime.fromtimestamp(epoch_seconds, tz=timezone.utc)
+    dt = datetime.fromtimestamp(epoch_seconds, tz=UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 

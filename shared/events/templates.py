@@ -34,7 +34,7 @@ class Template:
         for match in _REFERENCE.finditer(text):
             literal = text[position : match.start()]
             if literal:
-                self._parts.append(lambda _doc, literal=literal: literal)
+                self._parts.append(_literal_part(literal))
             reference = match.group(1)
             if reference.startswith("+"):
                 self._parts.append(_time_part(joda_to_strftime(reference[1:])))
@@ -44,7 +44,7 @@ class Template:
             position = match.end()
         tail = text[position:]
         if tail:
-            self._parts.append(lambda _doc, tail=tail: tail)
+            self._parts.append(_literal_part(tail))
         self.is_constant = not _REFERENCE.search(text)
 
     def render(self, doc: dict[str, Any]) -> str:
@@ -67,6 +67,10 @@ def _field_part(reference: str) -> Callable[[dict[str, Any]], str]:
         return value if isinstance(value, str) else render_value(value)
 
     return render
+
+
+def _literal_part(text: str) -> Callable[[dict[str, Any]], str]:
+    return lambda _doc: text
 
 
 def render_value(value: Any) -> str:

@@ -23,19 +23,17 @@ import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 Parser = Callable[[str], datetime | None]
 
 NAMED_FORMATS = {"HTTPDATE": "dd/MMM/yyyy:HH:mm:ss Z"}
-EPOCH_FORMATS = ("UNIX", "UNIX_MS")
-KNOWN_NAMED = ("ISO8601", "UNIX", "UNIX_MS", "TAI64N", *NAMED_FORMATS)
 
 
 def utc_now() -> datetime:
     """The clock yearless formats guess the year from (a module function so a test can pin it)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -72,7 +70,7 @@ _JODA_TOKENS = [
     ("Z", "%z"),
     ("z", "%Z"),
 ]
-_JODA_SPLIT = re.compile("|".join(re.escape(token) for token, _ in _JODA_TOKENS) + r"|'[^']*'|.", re.S)
+_JODA_SPLIT = re.compile("|".join(re.escape(token) for token, _ in _JODA_TOKENS) + r"|'[^']*'|.", re.DOTALL)
 _JODA_MAP = dict(_JODA_TOKENS)
 
 
@@ -93,7 +91,7 @@ def joda_to_strftime(pattern: str) -> str:
 
 def format_iso8601(moment: datetime) -> str:
     """UTC, millisecond precision, `Z` suffix: the one form `@timestamp` takes."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -114,12 +112,12 @@ def parse_iso8601(text: str) -> datetime | None:
     """ISO 8601 as an aware datetime; a stamp without offset is taken as UTC."""
     moment = parse_iso8601_local(text)
     if moment is not None and moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment
 
 
 _EPOCH = re.compile(r"\s*(-?)(\d{1,15})(?:\.(\d{1,9}))?\s*")
-_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # TAI64N labels count from 2**62; Logstash also takes off the 10 s TAI was ahead of UTC in 1970.
 _TAI64N = re.compile(r"@?([0-9a-fA-F]{16})([0-9a-fA-F]{8})")
 _TAI64_BASE = 2**62 + 10
@@ -206,7 +204,7 @@ _NUMERIC = {
     "S": ("fraction", 9),
     "e": ("weekday", 1),
 }
-_PATTERN_PIECE = re.compile(r"'(?:[^']|'')*'|([A-Za-z])\1*|\s+|.", re.S)
+_PATTERN_PIECE = re.compile(r"'(?:[^']|'')*'|([A-Za-z])\1*|\s+|.", re.DOTALL)
 _OFFSET = r"Z|[+-]\d{2}(?::?\d{2})?"
 _ZONE_ID = r"[A-Za-z][A-Za-z0-9_+\-]*(?:/[A-Za-z0-9_+\-]+)*"
 
@@ -222,7 +220,7 @@ def _pieces(pattern: str) -> list[str | _Field]:
     pieces: list[str | _Field] = []
     for match in _PATTERN_PIECE.finditer(pattern):
         token = match.group(0)
-        if token == "''":
+        if token == "''":  # noqa: S105 - a Joda pattern token, not a secret
             pieces.append("'")
         elif token.startswith("'"):
             if len(token) < 2 or not token.endswith("'"):
@@ -290,7 +288,6 @@ class JodaPattern:
     regex: re.Pattern[str]
     fields: tuple[_Field, ...]
     has_year: bool
-    has_zone: bool
 
 
 @functools.lru_cache(maxsize=256)
@@ -314,14 +311,13 @@ def compile_joda(pattern: str) -> JodaPattern:
         regex=re.compile("".join(parts)),
         fields=tuple(fields),
         has_year=bool(kinds & {"year", "year2"}),
-        has_zone=bool(kinds & {"offset", "zoneid"}),
     )
 
 
 @functools.lru_cache(maxsize=512)
 def _zone_for_id(name: str) -> tzinfo | None:
     if name.upper() in ("UTC", "Z", "GMT", "ETC/UTC"):
-        return timezone.utc
+        return UTC
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -330,7 +326,7 @@ def _zone_for_id(name: str) -> tzinfo | None:
 
 def _offset_zone(text: str) -> tzinfo:
     if text == "Z":
-        return timezone.utc
+        return UTC
     digits = text[1:].replace(":", "")
     minutes = int(digits[:2]) * 60 + (int(digits[2:4]) if len(digits) > 2 else 0)
     return timezone(timedelta(minutes=-minutes if text[0] == "-" else minutes))
@@ -370,7 +366,7 @@ def _joda_parser(pattern: str, zone: tzinfo) -> Parser:
         pm: bool | None = None
         hour12: int | None = None
         moment_zone = zone
-        for field, raw in zip(compiled.fields, match.groups()):
+        for field, raw in zip(compiled.fields, match.groups(), strict=True):
             kind = field.kind
             if kind == "year":
                 year = int(raw)

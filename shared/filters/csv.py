@@ -140,9 +140,8 @@ class CsvFilter:
             else:
                 continue
             converter = self.converters.get(name)
-            if converter is not None and value is not None:
-                value = converter(value)
-            set_field(doc, self._reference(name), value)
+            converted = converter(value) if converter is not None and value is not None else value
+            set_field(doc, self._reference(name), converted)
         self.decorations.apply(doc)
         return None
 

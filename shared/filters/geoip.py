@@ -156,15 +156,14 @@ def extract(kind: str, record: dict[str, Any], address: str, prefix_len: int) ->
     traits = record.get("traits") or {}
     asn = record.get("autonomous_system_number", traits.get("autonomous_system_number"))
     organization = record.get("autonomous_system_organization", traits.get("autonomous_system_organization"))
-    for key, value in (
+    network_fields = (
         ("asn", asn),
         ("as_org", organization),
         ("isp", record.get("isp")),
         ("organization", record.get("organization")),
         ("domain", record.get("domain")),
-    ):
-        if value is not None:
-            values[key] = value
+    )
+    values.update((key, value) for key, value in network_fields if value is not None)
     if kind in ("ASN", "Enterprise"):
         values["network"] = str(ipaddress.ip_network(f"{address}/{prefix_len}", strict=False))
     if kind in ("Anonymous-IP", "Enterprise"):

@@ -60,7 +60,7 @@ def scan_pattern(settings: KvSettings) -> re.Pattern[str]:
         if settings.field_split_pattern is not None
         else _until_charclass(settings.field_split)
     )
-    return re.compile(f"{key}(?:{value_split})(?:{'|'.join(values)})?(?:{field_split}|$)", re.M)
+    return re.compile(f"{key}(?:{value_split})(?:{'|'.join(values)})?(?:{field_split}|$)", re.MULTILINE)
 
 
 class KvFilter:

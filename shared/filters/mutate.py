@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -132,7 +133,7 @@ class MutateFilter:
         for field, pattern, replacement in self.gsubs:
             value = get_field(doc, field)
             if value is not None:
-                set_field(doc, field, _each(value, _text_only(lambda item: pattern.sub(replacement, item))))
+                set_field(doc, field, _each(value, _text_only(functools.partial(pattern.sub, replacement))))
         for field, change in self.case_changes:
             value = get_field(doc, field)
             if value is not None:

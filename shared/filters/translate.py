@@ -52,7 +52,7 @@ def read_dictionary(path: Path) -> dict[str, Any]:
         if suffix == ".json":
             loaded = orjson.loads(raw) if raw.strip() else {}
         else:
-            loaded = yaml.load(raw.decode("utf-8-sig"), Loader=_Loader) or {}
+            loaded = yaml.load(raw.decode("utf-8-sig"), Loader=_Loader) or {}  # noqa: S506 - a SafeLoader
     except (OSError, ValueError, yaml.YAMLError, csv.Error, UnicodeDecodeError) as exc:
         raise DictionaryError(f"translate: dictionary {str(path)!r} cannot be read: {exc}", str(path)) from exc
     if not isinstance(loaded, dict):
@@ -94,10 +94,7 @@ class Lookup:
         self.cached = functools.lru_cache(maxsize=RESULT_CACHE_SIZE)(self._scan)
 
     def find(self, text: str) -> Any:
-        if self.exact and not self.regex:
-            value = self.entries.get(text, _NO_MATCH)
-        else:
-            value = self.cached(text)
+        value = self.entries.get(text, _NO_MATCH) if self.exact and not self.regex else self.cached(text)
         # Values from files may be lists or objects: each event gets its own copy to change.
         return value if isinstance(value, str) or value is _NO_MATCH else copy.deepcopy(value)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,7 @@ class UseragentFilter:
         self.base = "" if not target else (target if target.startswith("[") else f"[{target}]")
         self.ecs = ecs
         self.prefix = "" if ecs else settings.prefix
+        self.fields: Callable[[str], dict[str, Any]]
         if settings.lru_cache_size:
             self.fields = functools.lru_cache(maxsize=settings.lru_cache_size)(self._fields)
         else:

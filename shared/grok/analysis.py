@@ -116,6 +116,7 @@ def _delimited(body: list[tuple[Any, Any]]) -> bool:
         ch = chr(delimiter[1])
         variable = 0
         for op, av in rest:
+            matcher: tuple[Any, Any] | None
             if op in _SINGLE:
                 matcher = (op, av)
             elif op in _REPEATS and (matcher := _single_char(av[2])) is not None:

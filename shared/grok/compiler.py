@@ -226,7 +226,7 @@ class _Expander:
     def _group(self, text: str, i: int, out: list[str]) -> tuple[int, str]:
         """Translate the group opening at `i`; returns where to go on and what it was: "open" (a group that a
         `)` closes later), "flags" (Ruby's `(?i)`, now an open scoped group) or "atom" (complete already)."""
-        if text.startswith("(?P<", i) or text.startswith("(?<", i) and text[i + 3 : i + 4] not in ("=", "!"):
+        if text.startswith("(?P<", i) or (text.startswith("(?<", i) and text[i + 3 : i + 4] not in ("=", "!")):
             start = i + (4 if text[i + 2] == "P" else 3)
             return self._named_group(text, start, ">", out), "open"
         if text.startswith("(?'", i):
@@ -255,7 +255,9 @@ class _Expander:
         return i + 1, "open"
 
     def _named_group(self, text: str, start: int, close: str, out: list[str]) -> int:
-        name = _GROUP_NAME.match(text, start).group()
+        found = _GROUP_NAME.match(text, start)
+        assert found is not None  # the pattern matches the empty string too
+        name = found.group()
         if start + len(name) >= len(text) or text[start + len(name)] != close or not name:
             raise GrokError(
                 f"malformed named group at {text[start - 3 : start + len(name) + 1]!r} "

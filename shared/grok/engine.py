@@ -127,7 +127,7 @@ def build_extractor(
             return [f"{indent}{target} = to_float({target})"]
         return []
 
-    for index, (capture, number) in enumerate(zip(captures, group_numbers)):
+    for index, (capture, number) in enumerate(zip(captures, group_numbers, strict=True)):
         simple = len(capture.path) == 1 and counts[capture.path] == 1
         if simple and number in mandatory:  # always there: no test
             if not rest:  # still in the leading run: part of the dict display (keys stay in pattern order)
@@ -165,7 +165,7 @@ class CompiledExpression:
         regex_text = self.expansion.regex
         self.analysis = analyze(regex_text)
         fast, fast_error = _compile(compile_fast, regex_text)
-        guarded, guarded_error = _compile(lambda pattern: regex.compile(pattern, regex.VERSION0), regex_text)
+        guarded, _ = _compile(lambda pattern: regex.compile(pattern, regex.VERSION0), regex_text)
         if fast is None and guarded is None:
             raise GrokError(f"pattern {text!r} does not compile as a regular expression: {fast_error}")
         if fast is not None and guarded is not None and fast.groupindex != guarded.groupindex:
@@ -238,6 +238,7 @@ class Grok:
         self.expressions = [CompiledExpression(text, library, keep_empty_captures) for text in self.patterns]
         self._budget_s = None if timeout_ms is None else timeout_ms / 1000.0
         self._any_guarded = any(expression.guarded_search is not None for expression in self.expressions)
+        # Match one event's text: a closure built here rather than a method, one attribute lookup less per event.
         self.match: Callable[[str], GrokResult] = (
             self._single_matcher(self.expressions[0]) if len(self.expressions) == 1 else self._match_several
         )
@@ -256,16 +257,12 @@ class Grok:
         """The expanded regular expressions (for debugging)."""
         return [expression.expansion.regex for expression in self.expressions]
 
-    def match(self, text: str) -> GrokResult:
-        """Match one event's text. Each instance shadows this method with a closure built in __init__ (one
-        attribute lookup less per event); `Grok.match(grok, text)` lands here and calls that closure."""
-        return self.match(text)
-
     def _single_matcher(self, expression: CompiledExpression) -> Callable[[str], GrokResult]:
         """The common case, one expression, as a closure: no loop, no clock unless the guarded engine runs."""
         fast_search, guarded_search, extract = expression.fast_search, expression.guarded_search, expression.extract
         timeout = None if self.timeout_ms is None else self.timeout_ms / 1000.0
-        new, result_type, max_fast = _new_result, GrokResult, MAX_FAST_LENGTH
+        new, result_type = _new_result, GrokResult
+        max_fast: float = MAX_FAST_LENGTH
         if guarded_search is None:  # nothing can interrupt it: plain re whatever the length
             max_fast = float("inf")
 
@@ -273,6 +270,7 @@ class Grok:
             if fast_search is not None and len(text) <= max_fast:
                 m = fast_search(text)
             else:
+                assert guarded_search is not None  # an expression compiles on at least one engine
                 try:
                     m = guarded_search(text, timeout=timeout)
                 except TimeoutError:
@@ -301,6 +299,7 @@ class Grok:
                     remaining = deadline - time.process_time()
                     if remaining <= 0:
                         return _new_result(GrokResult, (False, True, {}, None))
+                assert expression.guarded_search is not None  # an expression compiles on at least one engine
                 try:
                     m = expression.guarded_search(text, timeout=remaining)
                 except TimeoutError:

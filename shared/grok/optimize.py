@@ -15,7 +15,7 @@ if anything about them fails the caller falls back to a plain `re.compile`.
 from __future__ import annotations
 
 import re
-from re import _compiler as sre_compile
+from re import _compiler as sre_compile  # type: ignore[attr-defined]  # typeshed has no stub for it
 from re import _constants as C  # noqa: N812
 from re import _parser as sre_parse
 from typing import Any
@@ -47,7 +47,8 @@ def _optional(state: Any, body: Any, count: int, greedy: bool) -> tuple[Any, Any
 def _rewrite(pattern: Any) -> Any:
     state = pattern.state
     data: list[tuple[Any, Any]] = []
-    for op, av in pattern.data:
+    for op, argument in pattern.data:
+        av = argument
         if op is C.SUBPATTERN:
             av = (av[0], av[1], av[2], _rewrite(av[3]))
         elif op is C.BRANCH:

@@ -6,7 +6,7 @@ import logging
 import signal
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import faust
@@ -15,6 +15,7 @@ from faust.exceptions import ConsumerNotStarted
 from faust.types import TP
 
 from streamstash.config import PipelineConfig
+from streamstash.config.common import KafkaSettings
 from streamstash.kafka import compat
 from streamstash.kafka.clients import METADATA_MAX_AGE_MS, bootstrap, consumer_group
 from streamstash.kafka.compat.faust_consumer import agent_topics
@@ -81,7 +82,7 @@ def make_app(config: PipelineConfig, service: str, **overrides: Any) -> faust.Ap
     if compat.installed() is None:
         raise RuntimeError("streamstash.kafka.compat.install() must run at the start of the service process")
     app = compat.AtLeastOnceApp(group, **options)
-    app.state_slot = slot  # type: ignore[attr-defined] - the app holds the slot's lock for the process's life
+    app.state_slot = slot
 
     @app.task
     async def report_start() -> None:  # logging is configured only once the worker runs
@@ -108,12 +109,38 @@ def make_app(config: PipelineConfig, service: str, **overrides: Any) -> faust.Ap
             )
             await app.crash(error)
 
-    @app.on_partitions_assigned.connect
-    async def record_member(_app: Any, assigned: Any, **kwargs: Any) -> None:
+    async def record_member(assigned: set[TP]) -> None:
         # Every assignment: a member that lost its session rejoins under a new id.
         remember_member(slot.directory, group, faust_member_id(app))
 
+    on_assigned(app, record_member)
     return app
+
+
+PartitionsCallback = Callable[[set[TP]], Awaitable[None]]
+
+
+def on_assigned(app: faust.App, callback: PartitionsCallback) -> None:
+    """``callback(assigned)`` after each assignment (the whole new assignment, Faust's rebalances being eager)."""
+
+    async def receiver(_app: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:  # Faust: (app, assigned)
+        await callback(args[0])
+
+    app.on_partitions_assigned.connect(receiver)
+
+
+def on_revoked(app: faust.App, callback: PartitionsCallback) -> None:
+    """``callback(revoked)`` when partitions are taken away, before they are assigned anew."""
+
+    async def receiver(_app: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        await callback(args[0])
+
+    app.on_partitions_revoked.connect(receiver)
+
+
+def changelog_topic(kafka: KafkaSettings, service: str, table: str) -> str:
+    """The changelog topic Faust gives a table of the service's app (its id is the consumer group)."""
+    return f"{consumer_group(kafka, service)}-{table}-changelog"
 
 
 def raw_topic(app: faust.App, name: str, partitions: int) -> faust.TopicT:
@@ -142,9 +169,9 @@ class FaustReadiness:
     def __init__(self, app: faust.App) -> None:
         self.app = app
         self.assigned_once = False
-        app.on_partitions_assigned.connect(self._on_assigned)
+        on_assigned(app, self._on_assigned)
 
-    async def _on_assigned(self, _app: Any, assigned: Any, **kwargs: Any) -> None:
+    async def _on_assigned(self, assigned: set[TP]) -> None:
         self.assigned_once = True
 
     def __call__(self) -> bool:

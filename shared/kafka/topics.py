@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -53,10 +54,8 @@ async def ensure_topics(settings: KafkaSettings, extra: dict[str, dict[str, str]
         ]
         if not wanted:
             return []
-        try:
+        with contextlib.suppress(TopicAlreadyExistsError):  # another instance created them since we looked
             await admin.create_topics(wanted)
-        except TopicAlreadyExistsError:
-            pass  # another instance created them between our look and our create
         created = [topic.name for topic in wanted]
         await until_visible(admin, created, settings.partitions)
         log.info("created topics %s", created, extra={"topics": created})

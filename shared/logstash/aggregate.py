@@ -109,7 +109,6 @@ class Aggregation:
     spec: dict[str, Any] | None = None  # the AggregationSpec, or None when it could not be translated
     flags: dict[str, Any] = field(default_factory=dict)  # constant fields set on the emitted event
     metric_names: list[str] = field(default_factory=list)
-    consumes_events: bool = False  # Logstash drops the aggregated raw events (event.cancel / else drop)
     findings: list[Finding] = field(default_factory=list)  # what the report says about it
 
     @property
@@ -308,7 +307,6 @@ class Recogniser:
         consumes = any(code.cancels_all for code in codes) or any(code.cancels_others for code in codes)
         aggregation.flags = flags
         aggregation.metric_names = list(metrics)
-        aggregation.consumes_events = consumes
         # Every aggregate carries `aggregated: true` anyway; other constants go into add_fields.
         added = {flag: value for flag, value in flags.items() if (flag, value) != (names.FIELD_AGGREGATED, True)}
         if end_sites and not consumes:
@@ -898,7 +896,7 @@ def _number(expression: ruby.Expr | None) -> int | float | None:
     if expression is None:
         return None
     if expression[0] == "num":
-        return expression[1]  # type: ignore[no-any-return]
+        return expression[1]
     if expression[0] == "call" and expression[2] in ("to_i", "to_f") and expression[1] is not None:
         return _number(expression[1])
     return None

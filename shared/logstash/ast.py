@@ -9,7 +9,7 @@ translator rewrites them into the pipeline file's own `${VAR:-default}` syntax.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 
 class Bareword(str):
@@ -18,7 +18,7 @@ class Bareword(str):
     __slots__ = ()
 
 
-class HashValue(dict):  # type: ignore[type-arg]
+class HashValue(dict[Any, Any]):
     """A `{ key => value }` hash; insertion ordered, keys as written (numbers become text)."""
 
 
@@ -122,7 +122,7 @@ class MethodCall:
     arguments: list[Any]
 
 
-RValue = Union[Selector, Constant, ListLiteral, Regex, MethodCall]
+RValue = Selector | Constant | ListLiteral | Regex | MethodCall
 
 
 @dataclass(slots=True)
@@ -163,7 +163,7 @@ class Truthy:
     value: RValue
 
 
-Condition = Union[BooleanOperation, Negation, Comparison, Membership, RegexMatch, Truthy]
+Condition = BooleanOperation | Negation | Comparison | Membership | RegexMatch | Truthy
 
 
 # ---- branches and sections ------------------------------------------------------------------------------
@@ -184,7 +184,7 @@ class Branch:
     location: Location
 
 
-Node = Union[Plugin, Branch]
+Node = Plugin | Branch
 
 
 @dataclass(slots=True)

@@ -99,7 +99,7 @@ def validate(text: str, translation: Translation) -> tuple[str | None, set[str]]
     return None, environment.stood_in
 
 
-class _StandIns(dict):  # type: ignore[type-arg]
+class _StandIns(dict):  # get() answers for keys it does not hold
     def __init__(self, environ: Mapping[str, str]) -> None:
         super().__init__(environ)
         self.stood_in: set[str] = set()

@@ -141,7 +141,7 @@ def _simple(text: str) -> bool:
     costs a pair of parentheses)."""
     if _BOOLEAN_WORD.search(text) is None:
         return True
-    return _wrapped(text[1:] if text.startswith("!") else text)
+    return _wrapped(text.removeprefix("!"))
 
 
 def _wrapped(text: str) -> bool:

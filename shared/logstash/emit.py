@@ -50,11 +50,7 @@ def _dump(value: Any) -> list[str]:
 
 
 def _comment(lines: list[str], indent: str) -> list[str]:
-    out = []
-    for line in lines:
-        for part in line.split("\n"):
-            out.append(f"{indent}# {part}".rstrip())
-    return out
+    return [f"{indent}# {part}".rstrip() for line in lines for part in line.split("\n")]
 
 
 def _section(name: str, entries: list[Entry]) -> list[str]:

@@ -19,7 +19,7 @@ from streamstash.logstash import ast
 
 GRAMMAR = Path(__file__).with_name("logstash.lark")
 _ESCAPES = {"\\": "\\", '"': '"', "'": "'", "n": "\n", "r": "\r", "t": "\t"}
-_ESCAPE = re.compile(r"\\(.)", re.S)
+_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 
 # What a person would call the grammar's terminals, for error messages.
 _TERMINAL_NAMES = {
@@ -104,7 +104,7 @@ def _syntax_error(exc: UnexpectedInput, text: str, path: str) -> LogstashSyntaxE
         column = len(text.rsplit("\n", 1)[-1]) + 1
         problem = "the file ends inside a block (a '}' is missing?)"
     elif isinstance(exc, UnexpectedCharacters):
-        problem = f"unexpected character {text[exc.pos_in_stream]!r}"
+        problem = f"unexpected character {exc.char!r}"
     elif isinstance(exc, UnexpectedToken):
         expected = sorted({_TERMINAL_NAMES.get(name, name) for name in exc.expected})
         problem = (
@@ -120,7 +120,7 @@ def _syntax_error(exc: UnexpectedInput, text: str, path: str) -> LogstashSyntaxE
     return LogstashSyntaxError(path, line, column, problem, context)
 
 
-class _Builder(Transformer):  # type: ignore[type-arg]
+class _Builder(Transformer):
     """Lark tree -> ast; every rule that a report may point at keeps its location."""
 
     def __init__(self, text: str, support_escapes: bool) -> None:
@@ -172,6 +172,7 @@ class _Builder(Transformer):  # type: ignore[type-arg]
         body = token[1:-1]
         value = _Located(unescape(body) if self.support_escapes else body)
         # The aggregate filter's Ruby `code` needs the line its text starts on.
+        assert token.line is not None and token.column is not None  # the parser keeps positions (propagate_positions)
         value.location = ast.Location(token.line, token.column + 1, token.end_line or token.line, str(token))
         return value
 

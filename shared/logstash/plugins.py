@@ -39,6 +39,8 @@ COMMON_FILTER_OPTIONS: dict[str, Converter] = {
     "remove_tag": as_text_list,
 }
 LOGSTASH_ES_PORT = 9200
+# Logstash's network inputs listen on every interface unless told otherwise; the import keeps that.
+LOGSTASH_LISTEN_HOST = "0.0.0.0"  # noqa: S104
 # Where a json codec's line waits while the json filter standing for the codec parses it.
 CODEC_LINE_FIELD = f"[{names.FIELD_METADATA}][codec_line]"
 
@@ -251,7 +253,7 @@ class PluginTranslator:
                     attribute.location.line, f"filter {kind} option {name}", exc.message, attribute.location.text
                 )
         if kind == "grok":
-            settings["match"] = {field: patterns for field, patterns in settings.get("match", {}).items()}
+            settings["match"] = dict(settings.get("match", {}).items())
             # Logstash's grok adds a capture to a field that exists (an array) unless `overwrite` names it.
             settings.setdefault("overwrite", [])
         if kind in PASS_FAILURES_ON:
@@ -455,7 +457,7 @@ class PluginTranslator:
         settings: dict[str, Any] = {
             "type": plugin.name,
             "port": int(as_number(plugin.get("port"), "port")),
-            "host": as_text(plugin.get("host"), "host") if plugin.get("host") is not None else "0.0.0.0",
+            "host": as_text(plugin.get("host"), "host") if plugin.get("host") is not None else LOGSTASH_LISTEN_HOST,
             # Logstash's udp/tcp inputs keep the line as it came; the syslog input parses.
             "syslog": False,
         }
@@ -478,7 +480,7 @@ class PluginTranslator:
             }
         )
         port = int(as_number(plugin.get("port"), "port")) if plugin.get("port") is not None else 514
-        host = as_text(plugin.get("host"), "host") if plugin.get("host") is not None else "0.0.0.0"
+        host = as_text(plugin.get("host"), "host") if plugin.get("host") is not None else LOGSTASH_LISTEN_HOST
         if plugin.get("grok_pattern") is not None:
             attribute = plugin.attribute("grok_pattern")
             assert attribute is not None
@@ -515,7 +517,7 @@ class PluginTranslator:
         settings: dict[str, Any] = {
             "type": "beats",
             "port": int(as_number(plugin.get("port"), "port")) if plugin.get("port") is not None else 5044,
-            "host": as_text(plugin.get("host"), "host") if plugin.get("host") is not None else "0.0.0.0",
+            "host": as_text(plugin.get("host"), "host") if plugin.get("host") is not None else LOGSTASH_LISTEN_HOST,
         }
         for name in ("ssl", "ssl_enabled"):
             if plugin.get(name) is not None:
@@ -553,13 +555,14 @@ class PluginTranslator:
         return [{**settings, **common}]
 
     def _validate_input(self, plugin: ast.Plugin, settings: dict[str, Any]) -> None:
-        model: type[BaseModel] = {
+        models: dict[str, type[BaseModel]] = {
             "file": FileInput,
             "stdin": StdinInput,
             "udp": UdpInput,
             "tcp": TcpInput,
             "beats": BeatsInput,
-        }[settings["type"]]
+        }
+        model = models[settings["type"]]
         try:
             model.model_validate(settings)
         except ValidationError as exc:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal
 
-UNTRANSLATED = "untranslated"
-NOTE = "note"
+UNTRANSLATED: Final = "untranslated"
+NOTE: Final = "note"
 MARK = "UNTRANSLATED"
 
 Severity = Literal["untranslated", "note"]

@@ -51,7 +51,7 @@ _TOKEN = re.compile(
     | (?P<ident>[A-Za-z_]\w*[?!]?)
     | (?P<op>\|\|=|&&=|\+=|-=|\*=|/=|==|!=|>=|<=|=~|=>|<<|\*\*|\|\||&&|::|[=<>+\-*/%!.,()\[\]?:{}|&])
     """,
-    re.X | re.S,
+    re.VERBOSE | re.DOTALL,
 )
 _ASSIGNMENTS = {"=", "||=", "&&=", "+=", "-=", "*=", "/="}
 _BINARY = {
@@ -149,7 +149,7 @@ class _Parser:
     # -- statements ---------------------------------------------------------------------------------
 
     def statements(self, stop: set[str]) -> list[Statement]:
-        result = []
+        result: list[Statement] = []
         while True:
             self.skip_newlines()
             token = self.peek()
@@ -196,6 +196,8 @@ class _Parser:
         return token.offset + len(token.text)
 
     def block_if(self) -> Statement:
+        """`if`/`unless` ... [`elsif` ...]* [`else` ...] `end`; an `elsif` is an `if` in the `else` branch that
+        shares its `end`."""
         start = self.peek().offset
         negate = self.take().text == "unless"
         condition = self.expression()
@@ -206,30 +208,12 @@ class _Parser:
         then = self.statements(_BLOCK_ENDS)
         otherwise: list[Statement] = []
         if self.at("ident", "elsif"):
-            otherwise = [self.block_if_from_elsif()]
-            return Statement("if", start, self.previous_end(), condition=condition, then=then, otherwise=otherwise)
-        if self.at("ident", "else"):
-            self.take()
-            otherwise = self.statements({"end"})
-        self.expect("ident", "end")
-        return Statement("if", start, self.previous_end(), condition=condition, then=then, otherwise=otherwise)
-
-    def block_if_from_elsif(self) -> Statement:
-        # `elsif` shares the `end` of the `if` it belongs to.
-        start = self.peek().offset
-        self.take()
-        condition = self.expression()
-        if self.at("ident", "then"):
-            self.take()
-        then = self.statements(_BLOCK_ENDS)
-        otherwise: list[Statement] = []
-        if self.at("ident", "elsif"):
-            otherwise = [self.block_if_from_elsif()]
-            return Statement("if", start, self.previous_end(), condition=condition, then=then, otherwise=otherwise)
-        if self.at("ident", "else"):
-            self.take()
-            otherwise = self.statements({"end"})
-        self.expect("ident", "end")
+            otherwise = [self.block_if()]  # consumes the shared `end`
+        else:
+            if self.at("ident", "else"):
+                self.take()
+                otherwise = self.statements({"end"})
+            self.expect("ident", "end")
         return Statement("if", start, self.previous_end(), condition=condition, then=then, otherwise=otherwise)
 
     # -- expressions -------------------------------------------------------------------------------

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamstash import names
+from streamstash.events.dissect import compile_dissect
 from streamstash.events.fieldpath import parse_path
-from streamstash.filters.dissect import compile_dissect
 from streamstash.grok import Grok
 from streamstash.logstash import ast
 from streamstash.logstash.aggregate import Aggregation, Recogniser, Site, Verbatim, aggregation_name, task_id_of
@@ -314,7 +314,7 @@ class Translator:
             return self._marked_branch(branch, rendered, bodies)
         steps: list[Step] = []
         previous: list[str] = []
-        for clause, text, body in zip(branch.clauses, rendered, bodies):
+        for clause, text, body in zip(branch.clauses, rendered, bodies, strict=True):
             arm = [*(negation(item) for item in previous), *([text] if text else [])]
             for step in body:
                 if not step.unguarded:
@@ -338,8 +338,10 @@ class Translator:
             guard = [text] if index == 0 and text else [f"!{reference}", *([text] if text else [])]
             comments = (
                 [
-                    f"{self.path}:{line} branch taken once (its arms change fields its conditions read): "
-                    f"{reference} marks the arm"
+                    (
+                        f"{self.path}:{line} branch taken once (its arms change fields its conditions read): "
+                        f"{reference} marks the arm"
+                    )
                 ]
                 if index == 0
                 else []
@@ -347,7 +349,7 @@ class Translator:
             steps.append(
                 Step({"mutate": {"add_field": {name: str(index)}}}, line, comments, guard, writes=frozenset({path}))
             )
-        for index, (clause, body) in enumerate(zip(branch.clauses, bodies)):
+        for index, (clause, body) in enumerate(zip(branch.clauses, bodies, strict=True)):
             for step in body:
                 if not step.unguarded:
                     step.conditions = [f'{reference} == "{index}"', *step.conditions]
@@ -429,7 +431,6 @@ class Translator:
         spec = aggregation.spec
         assert spec is not None
         spec["index_events"] = False
-        aggregation.consumes_events = True
         routed = aggregation.routed_condition()
         line = drop.location.line
         return Step(
@@ -553,7 +554,7 @@ class Translator:
         line = branch.location.line
         indices: list[str] = []
         previous: list[str] = []
-        for (clause, plugin), text in zip(arms, rendered):
+        for (clause, plugin), text in zip(arms, rendered, strict=True):
             index = as_text_list(plugin.get("index"), "index")[0] if plugin.get("index") is not None else None
             index = index or names.DEFAULT_INDEX
             indices.append(index)

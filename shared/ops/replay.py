@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -64,12 +64,12 @@ async def resolve_range(config: PipelineConfig, topic: str, start: str, end: str
             raise ReplayError(f"topic {topic!r} does not exist or has no partitions")
         begin = await reader.beginning_offsets(topic)
         wanted = parse_position(start)
-        if wanted == "earliest":
-            starts = begin
+        if isinstance(wanted, dict):
+            starts = {p: wanted.get(p, ends[p]) for p in ends}
         elif isinstance(wanted, datetime):
             starts = await reader.offsets_at(topic, wanted)
-        else:
-            starts = {p: wanted.get(p, ends[p]) for p in ends}
+        else:  # earliest
+            starts = begin
         if end is None:
             stops = ends
         else:
@@ -246,4 +246,4 @@ async def switch_alias(config: PipelineConfig, alias: str, index: str) -> None:
 
 
 def default_group() -> str:
-    return "replay-" + datetime.now(timezone.utc).strftime("%Y%m%dt%H%M%S")
+    return "replay-" + datetime.now(UTC).strftime("%Y%m%dt%H%M%S")

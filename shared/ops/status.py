@@ -45,6 +45,7 @@ class ServiceStatus:
     events_out: float | None = None
     events_failed: float | None = None
     events_dropped: float | None = None
+    events_lost: float | None = None
     endpoints: list[str] = field(default_factory=list)
 
 
@@ -70,7 +71,7 @@ def endpoints_from_run_state(state_dir: Path) -> dict[str, list[str]]:
 def scrape_totals(endpoint: str, timeout: float = 2.0) -> dict[str, float] | None:
     """Totals of the standard event counters of one instance, or None if it does not answer."""
     try:
-        with urllib.request.urlopen(f"http://{endpoint}/metrics", timeout=timeout) as response:  # noqa: S310
+        with urllib.request.urlopen(f"http://{endpoint}/metrics", timeout=timeout) as response:
             text = response.read().decode()
     except (urllib.error.URLError, OSError):
         return None
@@ -113,6 +114,7 @@ async def collect_status(config: PipelineConfig, endpoints: dict[str, list[str]]
             status.events_out = sum(t.get("sent", 0.0) for t in scraped)
             status.events_failed = sum(t.get("failed", 0.0) for t in scraped)
             status.events_dropped = sum(t.get("dropped", 0.0) for t in scraped)
+            status.events_lost = sum(t.get("lost", 0.0) for t in scraped)
     return PipelineStatus(
         taken_at=time.time(),
         services=services,

@@ -16,7 +16,7 @@ def render(current: PipelineStatus, previous: PipelineStatus | None) -> Table:
     seconds = current.taken_at - previous.taken_at if previous else 0.0
     before = {status.service: status for status in previous.services} if previous else {}
     table = Table(title=f"streamstash  raw records {current.raw_records}  DLQ records {current.dlq_records}")
-    for column in ("service", "instances", "in/s", "out/s", "lag", "failed", "dropped"):
+    for column in ("service", "instances", "in/s", "out/s", "lag", "failed", "dropped", "lost"):
         table.add_column(column, justify="left" if column == "service" else "right")
 
     def show(value: float | None, digits: int = 0) -> str:
@@ -32,6 +32,7 @@ def render(current: PipelineStatus, previous: PipelineStatus | None) -> Table:
             show(status.lag if status.instances is not None else None),
             show(status.events_failed),
             show(status.events_dropped),
+            show(status.events_lost),
         )
     return table
 

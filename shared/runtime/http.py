@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 
@@ -40,7 +41,8 @@ class HealthServer:
             else web.TCPSite(self._runner, self.settings.host, self.settings.port)
         )
         await site.start()
-        sockets = site._server.sockets if site._server else []  # noqa: SLF001 - aiohttp exposes no getter
+        server = site._server  # noqa: SLF001 - aiohttp exposes no getter for the bound port
+        sockets = server.sockets if isinstance(server, asyncio.Server) else []
         self.port = sockets[0].getsockname()[1] if sockets else self.settings.port
         if interim is not None:  # the same port was announced when the interim endpoint began
             log.debug("health endpoint taken over from the start-up one", extra={"port": self.port})

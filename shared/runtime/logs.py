@@ -37,9 +37,11 @@ class JsonFormatter(logging.Formatter):
             "service": self.service,
             "logger": record.name,
         }
-        for key, value in record.__dict__.items():
-            if key not in _RECORD_ATTRIBUTES and not key.startswith("_"):
-                entry[key] = value
+        entry.update(
+            (key, value)
+            for key, value in record.__dict__.items()
+            if key not in _RECORD_ATTRIBUTES and not key.startswith("_")
+        )
         entry["msg"] = record.getMessage()
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)

@@ -1,8 +1,25 @@
-"""The metrics every service exposes (Vector's component spec: received, sent, errors, dropped)."""
+"""The metrics every service exposes (Vector's component spec: received, sent, errors, dropped), and losses.
+
+The labels mean the same in every service. ``topic`` is always a Kafka topic and ``partition`` one of
+its partitions:
+
+* ``received``: where the events were read from. The collector reads no topic: there it is the topic and
+  partition the events are bound for (``logs.raw``, the partition of their source).
+* ``sent``: where they were written and acknowledged. The indexer writes to Elasticsearch: there it is
+  the topic and partition they were read from.
+* ``failed``, ``dropped``, ``lost``: the topic they were read from (the collector: bound for), and a
+  ``reason`` from ``names.REASON_*``.
+
+``dropped`` counts what the pipeline leaves out on purpose (a `drop` filter, a duplicate delivery, an
+event an aggregation consumed); ``lost`` counts what was meant to go on and never will, and should stay 0.
+"""
 
 from __future__ import annotations
 
+import contextlib
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.context_managers import Timer
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
@@ -33,7 +50,13 @@ class ServiceMetrics:
         )
         self.events_dropped = Counter(
             "streamstash_events_dropped",
-            "Events dropped on purpose (a `drop` filter).",
+            "Events left out on purpose (a `drop` filter, a duplicate delivery, consumed by an aggregation).",
+            ["service", "topic", "reason"],
+            registry=self.registry,
+        )
+        self.events_lost = Counter(
+            "streamstash_events_lost",
+            "Events lost: meant to go on, and never will (UDP with full buffers, refused by Kafka); should be 0.",
             ["service", "topic", "reason"],
             registry=self.registry,
         )
@@ -78,6 +101,9 @@ class ServiceMetrics:
     def dropped(self, topic: str, reason: str, count: int = 1) -> None:
         self.events_dropped.labels(self.service, topic, reason).inc(count)
 
+    def lost(self, topic: str, reason: str, count: int = 1) -> None:
+        self.events_lost.labels(self.service, topic, reason).inc(count)
+
     def reread(self, topic: str, reason: str, count: int = 1) -> None:
         self.consumer_rereads.labels(self.service, topic, reason).inc(count)
 
@@ -86,12 +112,10 @@ class ServiceMetrics:
 
     def forget_lag(self, topic: str, partition: int | str) -> None:
         """A partition no longer ours: its lag is another instance's to report."""
-        try:
+        with contextlib.suppress(KeyError):
             self.consumer_lag.remove(self.service, topic, str(partition))
-        except KeyError:
-            pass
 
-    def time_batch(self, stage: str):  # noqa: ANN201 - prometheus' own context manager type
+    def time_batch(self, stage: str) -> Timer:
         return self.batch_seconds.labels(self.service, stage).time()
 
     def observe_batch(self, stage: str, seconds: float) -> None:

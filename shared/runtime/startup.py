@@ -60,7 +60,7 @@ class InterimHealth:
         metrics = self.metrics
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            def do_GET(self) -> None:
                 if self.path == "/metrics":
                     self._send(200, metrics.render(), CONTENT_TYPE_LATEST)
                 elif self.path == "/healthz":
@@ -77,7 +77,7 @@ class InterimHealth:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the http.server API
+            def log_message(self, format: str, *args: object) -> None:
                 return  # no access log, like the service's own endpoint
 
         return Handler
@@ -88,7 +88,7 @@ _interim: InterimHealth | None = None
 
 def take_interim_socket(settings: HttpSettings) -> socket.socket | None:
     """The listening socket of this process's interim endpoint, if it serves what ``settings`` asks for."""
-    global _interim
+    global _interim  # noqa: PLW0603 - the process's one interim endpoint
     interim = _interim
     if interim is None or interim.settings.host != settings.host or settings.port not in (0, interim.port):
         return None
@@ -99,7 +99,7 @@ def take_interim_socket(settings: HttpSettings) -> socket.socket | None:
 async def wait_for_kafka(config: PipelineConfig, service: str) -> PipelineConfig:
     """Create the pipeline's topics (waiting while Kafka cannot be used), the interim endpoint serving meanwhile
     and after (until the service's own takes its socket); the settings returned name the port it bound."""
-    global _interim
+    global _interim  # noqa: PLW0603 - the process's one interim endpoint
     if not config.http.enabled:
         await wait_for_topics(config.kafka)
         return config

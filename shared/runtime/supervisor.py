@@ -36,7 +36,13 @@ class Child:
     def start(self) -> None:
         # Own process group: a terminal's Ctrl-C reaches only the supervisor, which sends each service one
         # SIGTERM (a second signal would make a service exit without draining).
-        self.process = subprocess.Popen(self.argv, process_group=0, preexec_fn=_die_with_parent)  # noqa: S603
+        # preexec_fn: the parent-death signal can only be asked for in the child, before exec; the supervisor
+        # starts services from its one thread.
+        self.process = subprocess.Popen(  # noqa: S603 - argv is ours: this interpreter and the entry module
+            self.argv,
+            process_group=0,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509
+        )
         log.info(
             "service started", extra={"service": self.service, "pid": self.process.pid, "http_port": self.http_port}
         )

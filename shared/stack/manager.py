@@ -25,7 +25,7 @@ import json
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -430,8 +430,7 @@ class LocalStack:
         if len(set(ports.values())) != len(ports):
             raise StackError(f"the local stack's servers cannot share a port: {ports}")
         missing = [name for name in wanted if name not in ports]
-        for name, port in zip(missing, free_ports(len(missing), self.host, set(ports.values())), strict=True):
-            ports[name] = port
+        ports.update(zip(missing, free_ports(len(missing), self.host, set(ports.values())), strict=True))
 
     def _start(self, state: dict[str, Any], server: Server, deadline: float) -> None:
         layout = self._layout(state)
@@ -524,4 +523,4 @@ def _search_of(state: dict[str, Any]) -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -20,11 +20,11 @@ _children: dict[int, subprocess.Popen[bytes]] = {}
 def spawn(command: list[str], log_file: Path, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """Start ``command`` in a session of its own, its stdout and stderr appended to ``log_file``."""
     with open(log_file, "ab") as log:
-        process = subprocess.Popen(
+        process = subprocess.Popen(  # noqa: S603 - the stack's own servers (java, noida-db), argv built here
             command,
             stdin=subprocess.DEVNULL,
             stdout=log,
-            stderr=subprocess.STDOUT,  # noqa: S603
+            stderr=subprocess.STDOUT,
             cwd=cwd,
             start_new_session=True,
             close_fds=True,

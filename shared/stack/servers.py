@@ -42,14 +42,25 @@ class Layout:
 class Server(Protocol):
     """One process of the local stack."""
 
-    name: str  # key in the state file, e.g. "standin", "kafka"
-    serves: tuple[str, ...]  # the addresses it provides: KAFKA, ELASTICSEARCH (the stand-in or OpenSearch)
-    marker: bytes  # a part of its command line, to tell it from a process that reused its pid
-    title: str  # what `stack up` prints, e.g. "Apache Kafka 4.1.1"
+    @property
+    def name(self) -> str:
+        """Key in the state file, e.g. "standin", "kafka"."""
+
+    @property
+    def serves(self) -> tuple[str, ...]:
+        """The addresses it provides: KAFKA, ELASTICSEARCH (the stand-in or OpenSearch)."""
 
     @property
     def ports(self) -> tuple[str, ...]:
         """The ports it listens on (serves plus internal ones)."""
+
+    @property
+    def marker(self) -> bytes:
+        """A part of its command line, to tell it from a process that reused its pid."""
+
+    @property
+    def title(self) -> str:
+        """What `stack up` prints, e.g. "Apache Kafka 4.1.1"."""
 
     def check(self) -> None:
         """Raise StackError saying what is missing if this server cannot run here."""

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 
 from elasticsearch import Elasticsearch
 
 from tests.helpers.elastic import all_documents, count
+from tests.helpers.metrics import scrape
+from tests.helpers.processes import ServiceProcess
 from tests.integration.aggregator.tasklog import expected_every, issue_pipeline, task_lines
 
 EVERY = 50
@@ -40,6 +43,15 @@ def assert_exactly_once(es: Elasticsearch, index: str, lines: list[str]) -> None
         expected_offsets.append(offset)
         offset += len(line.encode()) + 1
     assert offsets == expected_offsets
+
+
+def assert_nothing_lost(processes: Iterable[ServiceProcess]) -> None:
+    """No service counted a loss: each declares `streamstash_events_lost`, and every series of it is 0."""
+    for process in processes:
+        samples = scrape(process.http_port)
+        assert "family:streamstash_events_lost" in samples, f"{process.name} does not export streamstash_events_lost"
+        lost = {labels: value for labels, value in samples.get("streamstash_events_lost_total", {}).items() if value}
+        assert not lost, f"{process.name} lost events: {lost}"
 
 
 def assert_aggregates_exact(es: Elasticsearch, index: str, lines: list[str]) -> None:

@@ -36,7 +36,7 @@ OUTAGE_S = 5.0
 def test_broker_gone_mid_stream_then_back_loses_and_doubles_nothing(
     hard: bool,
     own_stack,
-    tmp_path: Path,  # noqa: ANN001
+    tmp_path: Path,
     log_dir: Path,
 ) -> None:
     if hard and session_engine() == "standin":

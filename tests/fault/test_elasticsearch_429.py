@@ -114,7 +114,7 @@ def test_bulk_429_from_a_proxy_for_30s_then_everything_indexed_once(
     with RefusingProxy(servers.elasticsearch) as proxy:
         indexer = ServiceProcess(names.SERVICE_INDEXER, pipeline.path, servers.kafka, proxy.url, log_dir)
         try:
-            indexer.http_port
+            _ = indexer.http_port  # waits until it serves
             # The window opens once the indexer is up: its start-up time on a loaded machine must not eat it.
             proxy.refuse_bulk_for(REFUSAL_S)
             refusal_started = time.monotonic()

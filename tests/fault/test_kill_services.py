@@ -14,6 +14,7 @@ from tests.fault.support import (
     append,
     assert_aggregates_exact,
     assert_exactly_once,
+    assert_nothing_lost,
     lines_for,
     task_pipeline_body,
 )
@@ -58,6 +59,7 @@ def test_kill_9_mid_stream_then_restart(victim: str, servers, es: Elasticsearch,
         serving_port(services[victim])
         wait_for_count(es, pipeline.index, len(lines), timeout=180)
         wait_for_count(es, pipeline.aggregate_index, len(expected_every(lines, EVERY)), timeout=120)
+        assert_nothing_lost(services.values())
     finally:
         stop_all(list(services.values()))
     assert_exactly_once(es, pipeline.index, lines)

@@ -15,6 +15,7 @@ from tests.fault.support import (
     append,
     assert_aggregates_exact,
     assert_exactly_once,
+    assert_nothing_lost,
     lines_for,
     task_pipeline_body,
 )
@@ -29,7 +30,7 @@ from tests.integration.aggregator.tasklog import expected_every
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
 
 
-def test_stack_restart_mid_stream_loses_and_duplicates_nothing(own_stack, tmp_path: Path, log_dir: Path) -> None:  # noqa: ANN001
+def test_stack_restart_mid_stream_loses_and_duplicates_nothing(own_stack, tmp_path: Path, log_dir: Path) -> None:
     stack, addresses = own_stack()
     log_file = tmp_path / "tasks.log"
     lines = lines_for(3000, seed=11)
@@ -52,6 +53,7 @@ def test_stack_restart_mid_stream_loses_and_duplicates_nothing(own_stack, tmp_pa
         wait_for_count(es, pipeline.index, len(lines), timeout=180)
         wait_for_count(es, pipeline.aggregate_index, len(expected_every(lines, EVERY)), timeout=120)
         assert all(process.alive() for process in services)
+        assert_nothing_lost(services)
     finally:
         stop_all(services)
     assert_exactly_once(es, pipeline.index, lines)

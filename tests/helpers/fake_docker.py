@@ -270,7 +270,8 @@ class FakeDockerEngine:
             raw = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
         pieces = [line + b"\n" for line in raw.split(b"\n")]
         pieces[-1] = pieces[-1][:-1]  # what follows the last newline: an unfinished line, maybe empty
-        for body in pieces:
+        for piece in pieces:
+            body = piece
             while body:
                 limit = self.partial_bytes
                 part, body = body[:limit], body[limit:]
@@ -413,7 +414,7 @@ class FakeDockerEngine:
                     break
                 async with container.changed:
                     await container.changed.wait_for(
-                        lambda: (
+                        lambda index=index: (
                             len(container.messages) > index
                             or generation != self._generation
                             or (not container.running and self.end_streams_on_exit)

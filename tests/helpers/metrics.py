@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import urllib.error
 import urllib.request
@@ -9,6 +10,7 @@ import urllib.request
 from prometheus_client.parser import text_string_to_metric_families
 
 from streamstash import names
+from streamstash.runtime.metrics import ServiceMetrics
 from tests.helpers.waiting import wait_until
 
 REQUIRED_FAMILIES = (
@@ -16,6 +18,7 @@ REQUIRED_FAMILIES = (
     "streamstash_events_sent",
     "streamstash_events_failed",
     "streamstash_events_dropped",
+    "streamstash_events_lost",
     "streamstash_batch_seconds",
 )
 # Services that consume Kafka topics, so report their lag per assigned partition.
@@ -24,14 +27,22 @@ LAG = "streamstash_consumer_lag"
 
 
 def scrape(port: int, host: str = "127.0.0.1") -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
-    with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5) as response:  # noqa: S310
-        text = response.read().decode()
+    with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5) as response:
+        return parse_samples(response.read().decode())
+
+
+def parse_samples(text: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
     samples: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
     for family in text_string_to_metric_families(text):
         samples.setdefault(f"family:{family.name}", {})  # declared even before its first sample
         for sample in family.samples:
             samples.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
     return samples
+
+
+def counted(metrics: ServiceMetrics, kind: str, **labels: str) -> float:
+    """The total of ``streamstash_events_<kind>`` in an in-process registry, over matching labels."""
+    return total(parse_samples(metrics.render().decode()), f"streamstash_events_{kind}_total", **labels)
 
 
 def total(samples: dict, name: str, **labels: str) -> float:
@@ -72,10 +83,8 @@ def assert_service_metrics(
 ) -> dict:
     """Check the standard families exist for ``service`` (batch latency observed, lag per partition for
     consumers; given ``wait_s`` to appear, as lag is sampled periodically) and, where given, their totals."""
-    try:
+    with contextlib.suppress(AssertionError):  # reported below, with what is missing
         wait_until(lambda: not missing_metrics(scrape(port), service), timeout=wait_s)
-    except AssertionError:
-        pass  # reported below, with what is missing
     samples = scrape(port)
     missing = missing_metrics(samples, service)
     assert not missing, f"{service}: {missing}"
@@ -89,7 +98,7 @@ def assert_service_metrics(
 def probe(port: int, path: str, host: str = "127.0.0.1") -> tuple[int, dict]:
     """Status code and JSON body of /healthz or /readyz (503 is an answer, not an error)."""
     try:
-        with urllib.request.urlopen(f"http://{host}:{port}{path}", timeout=5) as response:  # noqa: S310
+        with urllib.request.urlopen(f"http://{host}:{port}{path}", timeout=5) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"{}")

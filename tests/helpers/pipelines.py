@@ -21,7 +21,7 @@ class TestPipeline:
     aggregate_index: str
 
     @property
-    def topics(self):  # noqa: ANN201 - TopicNames
+    def topics(self):
         return self.config.kafka.topics
 
 

@@ -42,7 +42,7 @@ class ServiceProcess:
         ]
         env = {**os.environ, **(extra_env or {})}
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, env=env)  # noqa: S603
+        self.process = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, env=env)
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")

@@ -7,9 +7,9 @@ reached). Logs: JSON lines, a level per service, and no line per event at INFO.
 
 from __future__ import annotations
 
-import os
 import asyncio
 import json
+import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,7 +98,7 @@ def test_every_service_serves_metrics_health_and_few_logs(
         tmp_path,
         [log_file],
         EVERY,
-        logging={"level": "WARNING", "services": {service: "INFO" for service in names.SERVICES}},
+        logging={"level": "WARNING", "services": dict.fromkeys(names.SERVICES, "INFO")},
     )
     topics = pipeline.topics
     create_topics(pipeline, servers.kafka)
@@ -155,13 +155,13 @@ def test_every_service_serves_metrics_health_and_few_logs(
             port = ports[service]
             expected_partitions = {(getattr(topics, kind), str(p)) for kind in kinds for p in range(3)}
 
-            def caught_up() -> bool:
-                reported = lag_by_partition(scrape(port), service)  # noqa: B023
+            def caught_up(port: int = port, service: str = service, expected: set = expected_partitions) -> bool:
+                reported = lag_by_partition(scrape(port), service)
                 return (
-                    set(reported) == expected_partitions
-                    and not any(reported.values())  # noqa: B023
+                    set(reported) == expected
+                    and not any(reported.values())
                     and not any(kafka_lag(servers.kafka, pipeline, service).values())
-                )  # noqa: B023
+                )
 
             wait_until(caught_up, timeout=60, message=f"{service}: lag not back to 0 on every partition")
 
@@ -240,8 +240,8 @@ def test_readiness_follows_kafka(stand_in: StandIn, tmp_path: Path, log_dir: Pat
         try:
             for service, port in ports.items():
                 wait_until(
-                    lambda: not ready(port),
-                    timeout=60,  # noqa: B023
+                    lambda port=port: not ready(port),
+                    timeout=60,
                     message=f"{service} still ready without Kafka",
                 )
                 assert probe(port, "/readyz") == (503, {"ready": False, "service": service})
@@ -250,8 +250,8 @@ def test_readiness_follows_kafka(stand_in: StandIn, tmp_path: Path, log_dir: Pat
             stand_in.start_kafka()
         for service, port in ports.items():
             wait_until(
-                lambda: ready(port),
-                timeout=180,  # noqa: B023
+                lambda port=port: ready(port),
+                timeout=180,
                 message=f"{service} not ready again after Kafka came back",
             )
         lines = writer.finish(TASKS * EVERY)

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -120,7 +120,7 @@ def test_replay_of_ranges_given_by_offsets_and_by_time(
     try:
         wait_until(lambda: len(read_events(servers.kafka, pipeline.topics.raw, timeout=1)) >= 50, timeout=90)
         time.sleep(0.05)
-        between = datetime.now(timezone.utc)
+        between = datetime.now(UTC)
         time.sleep(0.05)
         with log_file.open("ab") as out:
             out.write(b"".join(lines[50:]))

@@ -29,12 +29,12 @@ from streamstash.kafka.diagnose import PROTOCOL, probe
 from streamstash.kafka.topics import ensure_topics
 from streamstash.stack.manager import LocalStack, StackAddresses
 from tests.conftest import session_engine
+from tests.helpers.certificates import CertificateAuthority, broker_security
 from tests.helpers.elastic import count, wait_for_count
 from tests.helpers.kafka import produce_batches, read_dead_letters, read_events
 from tests.helpers.metrics import probe as endpoint
 from tests.helpers.pipelines import TestPipeline, write_pipeline
 from tests.helpers.processes import ServiceProcess, stop_all
-from tests.helpers.certificates import CertificateAuthority, broker_security
 from tests.helpers.waiting import wait_until
 from tests.integration.test_end_to_end import TUTORIAL_LOG
 
@@ -137,7 +137,7 @@ def streamstash(
     *arguments: str, password: str | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     variables = {**(env or {}), **({PASSWORD_VARIABLE: password} if password is not None else {})}
-    return subprocess.run(  # noqa: S603
+    return subprocess.run(
         [sys.executable, "-m", "streamstash.services.cli", *arguments],
         capture_output=True,
         text=True,

@@ -75,8 +75,8 @@ def test_sigterm_drains_every_service_and_a_second_signal_exits_at_once(
             port = process.http_port
             before = received(port, service)
             wait_until(
-                lambda: received(port, service) > before,
-                timeout=90,  # noqa: B023
+                lambda port=port, service=service, before=before: received(port, service) > before,
+                timeout=90,
                 message=f"{service} is not in mid-stream",
             )
 

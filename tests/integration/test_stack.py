@@ -100,12 +100,14 @@ async def test_up_use_restart_down(local_stack: LocalStack, tmp_path: Path) -> N
 
     # Idempotent, also from another LocalStack object (any engine asked: auto) and from another process.
     assert LocalStack(tmp_path / "stack").up() == addresses
-    seen = subprocess.run(
+    seen = subprocess.run(  # noqa: ASYNC221 - nothing else runs on the test's loop meanwhile
         [
             sys.executable,
             "-c",
-            "import sys; from pathlib import Path; from streamstash.stack.manager import LocalStack; "
-            "print(LocalStack(Path(sys.argv[1])).status().kafka)",
+            (
+                "import sys; from pathlib import Path; from streamstash.stack.manager import LocalStack; "
+                "print(LocalStack(Path(sys.argv[1])).status().kafka)"
+            ),
             str(tmp_path / "stack"),
         ],
         capture_output=True,
@@ -220,5 +222,5 @@ def test_binary_never_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 def test_binary_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(stack_module, "files", lambda package: tmp_path / "no-such-package")
-    with pytest.raises(StackError, match="noida-db binary not found at .*no-such-package"):
+    with pytest.raises(StackError, match=r"noida-db binary not found at .*no-such-package"):
         LocalStack(tmp_path / "stack", kafka_engine="standin").up(timeout=5)

@@ -37,12 +37,12 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 def cli(*args: str, env: dict[str, str], timeout: float = 120) -> str:
     argv = [sys.executable, "-m", "streamstash.services.cli", *args]
-    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout, check=False)  # noqa: S603
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
 
 
-def record_counts(kafka: str, settings, topic: str) -> int:  # noqa: ANN001 - KafkaSettings
+def record_counts(kafka: str, settings, topic: str) -> int:
     async def read() -> int:
         async with OffsetReader(settings.model_copy(update={"bootstrap_servers": kafka})) as reader:
             ends, starts = await reader.end_offsets(topic), await reader.beginning_offsets(topic)
@@ -62,7 +62,7 @@ def test_status_and_top_show_a_running_pipeline(servers, es: Elasticsearch, tmp_
     env = {**os.environ, names.ENV_KAFKA: servers.kafka, names.ENV_ELASTICSEARCH: servers.elasticsearch}
     run_log = tmp_path / "run.log"
     argv = [sys.executable, "-m", "streamstash.services.cli", "run", "--config", str(pipeline.path)]
-    run = subprocess.Popen(argv, stdout=run_log.open("wb"), stderr=subprocess.STDOUT, env=env)  # noqa: S603
+    run = subprocess.Popen(argv, stdout=run_log.open("wb"), stderr=subprocess.STDOUT, env=env)
     try:
         wait_for_count(es, pipeline.index, GOOD, timeout=240)
         wait_for_count(es, pipeline.aggregate_index, GOOD // EVERY, timeout=120)
@@ -88,8 +88,10 @@ def test_status_and_top_show_a_running_pipeline(servers, es: Elasticsearch, tmp_
                 "events_out",
                 "events_failed",
                 "events_dropped",
+                "events_lost",
                 "endpoints",
             }, entry
+            assert entry["events_lost"] == 0, entry
             assert entry["instances"] == 1, entry
             assert len(entry["endpoints"]) == 1, entry
         topics = pipeline.topics
@@ -128,8 +130,8 @@ def test_status_and_top_show_a_running_pipeline(servers, es: Elasticsearch, tmp_
             if line.count("│") >= 8
         }
         for service in names.SERVICES:
-            instances, _in_rate, _out_rate, lag, failed, _dropped = rows[service]
-            assert instances == "1" and lag == "0", (service, rows[service])
+            instances, _in_rate, _out_rate, lag, _failed, _dropped, lost = rows[service]
+            assert instances == "1" and lag == "0" and lost == "0", (service, rows[service])
         assert rows["parser"][4] == str(BAD)
     finally:
         run.send_signal(signal.SIGTERM)

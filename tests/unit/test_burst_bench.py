@@ -7,9 +7,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from burst import burst_windows, summarize_bursts  # noqa: E402
+from burst import burst_windows, summarize_bursts
 
-from streamstash.ops.loadgen import LoadShape  # noqa: E402
+from streamstash.ops.loadgen import LoadShape
 
 
 def test_windows_match_where_the_generator_bursts() -> None:

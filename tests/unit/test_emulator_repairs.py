@@ -19,7 +19,7 @@ def _restore_pause():
 
 
 def recording_fetch(answers: list[bool], calls: list[float]):
-    async def _proc_fetch_request(self, assignment, node_id, request):  # noqa: ANN001, ANN202 - aiokafka's shape
+    async def _proc_fetch_request(self, assignment, node_id, request):
         calls.append(time.monotonic())
         return answers.pop(0)
 
@@ -62,7 +62,7 @@ def test_zero_turns_the_pause_off() -> None:
 
 
 def test_a_fetcher_method_of_another_shape_is_refused() -> None:
-    async def _proc_fetch_request(self, node_id, request):  # noqa: ANN001, ANN202
+    async def _proc_fetch_request(self, node_id, request):
         return False
 
     with pytest.raises(RuntimeError, match="changed"):

@@ -21,13 +21,13 @@ from streamstash.events.envelope import (
 
 
 def sample_event(**overrides) -> Event:
-    values = dict(
-        message="GET / 200",
-        timestamp="2015-01-04T05:13:42.000Z",
-        source=Source(kind=names.SOURCE_FILE, path="/var/log/a.log", inode=7, offset=120),
-        tags=["web"],
-        fields={"verb": "GET", "response": 200},
-    )
+    values = {
+        "message": "GET / 200",
+        "timestamp": "2015-01-04T05:13:42.000Z",
+        "source": Source(kind=names.SOURCE_FILE, path="/var/log/a.log", inode=7, offset=120),
+        "tags": ["web"],
+        "fields": {"verb": "GET", "response": 200},
+    }
     values.update(overrides)
     return Event(**values)
 

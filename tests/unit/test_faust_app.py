@@ -37,5 +37,5 @@ def test_an_agent_that_crashed_ends_the_worker(tmp_path: Path) -> None:
 
 def test_no_app_without_the_adapter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(compat, "_installed", None)
-    with pytest.raises(RuntimeError, match="compat.install"):
+    with pytest.raises(RuntimeError, match=r"compat\.install"):
         make_app(config(tmp_path), "parser")

@@ -3,6 +3,7 @@ framers and syslog parser. Random input may only ever raise the documented error
 
 from __future__ import annotations
 
+import itertools
 import re
 import struct
 
@@ -85,7 +86,7 @@ def test_every_library_pattern_compiles_with_a_capture(name: str, field: str) ->
 
 def _chunked(data: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({cut % (len(data) + 1) for cut in cuts} | {0, len(data)})
-    return [data[start:end] for start, end in zip(points, points[1:])]
+    return [data[start:end] for start, end in itertools.pairwise(points)]
 
 
 @FUZZ

@@ -10,7 +10,7 @@ generated from this program's output, so there is no update switch.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ CASES = sorted(path.name for path in GOLDEN.iterdir() if (path / "pipeline.yml")
 # When the collector read the lines; stays in @timestamp unless a date filter replaces it.
 INGEST_TIME = "2030-01-01T00:00:00.000Z"
 # Yearless stamps (syslog) take the year of "now"; pin it so the expectations hold in any year.
-NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 TOPIC, PARTITION, OFFSET = "logs.raw", 0, 7
 
 
@@ -70,7 +70,7 @@ def test_golden(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.received == len(lines)
 
     mismatches = []
-    for position, (line, wanted) in enumerate(zip(lines, expected)):
+    for position, (line, wanted) in enumerate(zip(lines, expected, strict=True)):
         got = outcomes.get(f"{TOPIC}:{PARTITION}:{OFFSET}:{position}", {"dropped": True})
         if "dead_letter" in wanted:
             ok = (

@@ -12,10 +12,10 @@ import pytest
 import yaml
 
 from streamstash import names
+from streamstash.aggregation.sketches import percentile_name
 from streamstash.config import parse_pipeline
 from streamstash.config.indexer import ElasticsearchOutput
 from streamstash.events.templates import Template
-from streamstash.services.aggregator.sketches import percentile_name
 from streamstash.services.indexer.template import template_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,7 +27,7 @@ PIPELINES = [
     *sorted((REPO / "examples").glob("*.yml")),
     *sorted(KIBANA.glob("*.yml")),
 ]
-# Fields of every aggregate, whatever its metrics (see services/aggregator/logic.py).
+# Fields of every aggregate, whatever its metrics (see streamstash/aggregation/aggregates.py).
 AGGREGATE_TEXT_FIELDS = {names.FIELD_TASK_ID, names.FIELD_AGGREGATION, names.FIELD_FLUSH_REASON}
 AGGREGATE_OTHER_FIELDS = {
     names.FIELD_COUNT,

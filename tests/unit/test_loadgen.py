@@ -16,18 +16,18 @@ from streamstash.ops.loadgen import LoadShape, replay_lines
 def test_rate_is_base_rate_outside_bursts_and_ten_times_inside() -> None:
     shape = LoadShape(rate=100.0, jitter=0.2, burst_every=30.0, burst_factor=10.0, burst_seconds=5.0)
     rng = random.Random(7)
-    ticks = [step / 10 for step in range(0, 1200)]  # 120 simulated seconds
+    ticks = [step / 10 for step in range(1200)]  # 120 simulated seconds
     burst = [shape.rate_at(t, rng) for t in ticks if t % 30 < 5]
     steady = [shape.rate_at(t, rng) for t in ticks if t % 30 >= 5]
-    assert 80 <= min(steady) and max(steady) <= 120
-    assert 800 <= min(burst) and max(burst) <= 1200
+    assert min(steady) >= 80 and max(steady) <= 120
+    assert min(burst) >= 800 and max(burst) <= 1200
     assert 9 <= mean(burst) / mean(steady) <= 11
 
 
 def test_no_bursts_when_burst_every_is_zero() -> None:
     shape = LoadShape(rate=50.0, jitter=0.0, burst_every=0.0)
     rng = random.Random(1)
-    assert {shape.rate_at(t, rng) for t in range(0, 100)} == {50.0}
+    assert {shape.rate_at(t, rng) for t in range(100)} == {50.0}
 
 
 class FakeClock:

@@ -9,7 +9,7 @@ import json
 import logging
 import urllib.error
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -37,10 +37,8 @@ def test_replay_positions_earliest_iso_time_and_offsets() -> None:
     assert parse_position("earliest") == "earliest"
     assert parse_position("0:1500,1:1720") == {0: 1500, 1: 1720}
     assert parse_position("3:0") == {3: 0}
-    assert parse_position("2026-11-21T10:00:00Z") == datetime(2026, 11, 21, 10, tzinfo=timezone.utc)
-    assert parse_position("2026-11-21T10:00:00.250+01:00") == datetime(
-        2026, 11, 21, 9, 0, 0, 250_000, tzinfo=timezone.utc
-    )
+    assert parse_position("2026-11-21T10:00:00Z") == datetime(2026, 11, 21, 10, tzinfo=UTC)
+    assert parse_position("2026-11-21T10:00:00.250+01:00") == datetime(2026, 11, 21, 9, 0, 0, 250_000, tzinfo=UTC)
     for wrong in ("latest", "0:", "yesterday", "0:1,x:2"):
         with pytest.raises(ReplayError):
             parse_position(wrong)
@@ -175,7 +173,13 @@ def snapshot(taken_at: float, parser_in: float | None, parser_out: float | None,
         raw_records=1_000,
         services=[
             ServiceStatus(
-                service="collector", instances=1, events_in=0, events_out=1_000, events_failed=0, events_dropped=0
+                service="collector",
+                instances=1,
+                events_in=0,
+                events_out=1_000,
+                events_failed=0,
+                events_dropped=0,
+                events_lost=0,
             ),
             ServiceStatus(
                 service="parser",
@@ -185,6 +189,7 @@ def snapshot(taken_at: float, parser_in: float | None, parser_out: float | None,
                 events_out=parser_out,
                 events_failed=3,
                 events_dropped=1,
+                events_lost=2,
             ),
             ServiceStatus(service="aggregator", instances=None),
         ],
@@ -207,11 +212,11 @@ def table_rows(previous: PipelineStatus | None, current: PipelineStatus) -> tupl
 def test_top_shows_instances_rates_lag_failures_and_the_dlq() -> None:
     screen, rows = table_rows(None, snapshot(100.0, 400, 390, lag=12))
     assert "DLQ records 7" in screen and "raw records 1000" in screen
-    assert rows["service"] == ["instances", "in/s", "out/s", "lag", "failed", "dropped"]
-    assert rows["parser"] == ["2", "-", "-", "12", "3", "1"], "no rate before a second snapshot"
-    assert rows["aggregator"] == ["-", "-", "-", "-", "-", "-"], "nothing known: dashes, not zeros"
+    assert rows["service"] == ["instances", "in/s", "out/s", "lag", "failed", "dropped", "lost"]
+    assert rows["parser"] == ["2", "-", "-", "12", "3", "1", "2"], "no rate before a second snapshot"
+    assert rows["aggregator"] == ["-", "-", "-", "-", "-", "-", "-"], "nothing known: dashes, not zeros"
     _, rows = table_rows(snapshot(100.0, 400, 390, lag=12), snapshot(102.0, 1_400, 1_190, lag=0))
-    assert rows["parser"] == ["2", "500.0", "400.0", "0", "3", "1"]
+    assert rows["parser"] == ["2", "500.0", "400.0", "0", "3", "1", "2"]
 
 
 def test_status_json_is_machine_readable() -> None:
@@ -244,7 +249,7 @@ def test_the_endpoint_address_is_configurable_on_the_command_line() -> None:
 
 def get(port: int, path: str) -> tuple[int, bytes]:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
@@ -260,12 +265,8 @@ def test_health_server_answers_metrics_health_and_readiness() -> None:
         await server.start()
         try:
             assert server.port
-            assert server._runner is not None  # noqa: SLF001
-            hosts = {
-                socket.getsockname()[0]
-                for site in server._runner.sites  # noqa: SLF001
-                for socket in site._server.sockets
-            }  # noqa: SLF001
+            assert server._runner is not None
+            hosts = {socket.getsockname()[0] for site in server._runner.sites for socket in site._server.sockets}
             assert hosts == {"127.0.0.1"}
             health = await asyncio.to_thread(get, server.port, "/healthz")
             assert (health[0], json.loads(health[1])) == (200, {"status": "ok", "service": "parser"})
@@ -308,6 +309,7 @@ def test_every_service_has_the_standard_families() -> None:
     metrics.sent("logs.aggregated", 1, 2)
     metrics.failed("logs.parsed", "decode")
     metrics.dropped("logs.parsed", "drop_filter", 3)
+    metrics.lost("logs.parsed", "buffer_full", 0)
     metrics.observe_batch("aggregate", 0.02)
     metrics.lag("logs.parsed", 1, 40)
     metrics.lag("logs.parsed", 2, 0)
@@ -318,6 +320,7 @@ def test_every_service_has_the_standard_families() -> None:
         "streamstash_events_sent",
         "streamstash_events_failed",
         "streamstash_events_dropped",
+        "streamstash_events_lost",
         "streamstash_batch_seconds",
         "streamstash_consumer_lag",
         "streamstash_buffer_fill",

@@ -39,7 +39,7 @@ SERVICE = textwrap.dedent("""
 def start(drain_s: float, timeout_s: float) -> subprocess.Popen[str]:
     child = subprocess.Popen(
         [sys.executable, "-c", SERVICE, str(drain_s), str(timeout_s)],
-        text=True,  # noqa: S603
+        text=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -121,7 +121,7 @@ def test_logging_never_waits_for_a_stderr_nobody_reads() -> None:
     child = subprocess.Popen(
         [sys.executable, "-c", LOGGER],
         text=True,
-        stdout=subprocess.PIPE,  # noqa: S603
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
     try:

@@ -111,7 +111,7 @@ def test_the_engines_cache_is_outside_the_repository(monkeypatch: pytest.MonkeyP
 def test_the_pom_pins_a_kafka_4_broker() -> None:
     pom = artifacts.KAFKA.pom.read_text()
     assert "<artifactId>kafka_2.13</artifactId>" in pom and "${engine.version}" in pom
-    major, minor, patch = (int(part) for part in artifacts.KAFKA.version.split("."))
+    major, _minor, _patch = (int(part) for part in artifacts.KAFKA.version.split("."))
     assert major == 4
 
 

@@ -12,6 +12,8 @@ from streamstash.services.collector.checkpoints import CheckpointStore
 
 # Called by the publisher once Kafka acknowledged the event's batch, in the order events were emitted.
 Acknowledge = Callable[[], None]
+# emit(source_key, event, ack): the source key names where the line came from (one file, container,
+# connection...) and starts with the input's kind and a colon (`tcp:host:port:peer`), which the metrics use.
 Emit = Callable[[str, Event, Acknowledge | None], Awaitable[None]]
 
 

@@ -311,7 +311,7 @@ class BeatsInput:
         self.stopping = False  # connections stay open to take their last acknowledgements
         # The publisher's, set by the collector: seal a source's batch at once when a window is all in.
         self.flush: Callable[[str], None] | None = None
-        metrics.failed(topic, "beats_protocol_error", 0)
+        metrics.failed(topic, names.REASON_BEATS_PROTOCOL_ERROR, 0)
 
     def ssl_context(self) -> ssl.SSLContext | None:
         settings = self.settings
@@ -372,7 +372,7 @@ class BeatsInput:
             # stream callback log a traceback (CPython gh-113538, fixed in 3.12).
             pass
         except ProtocolError as exc:
-            self.metrics.failed(self.topic, "beats_protocol_error")
+            self.metrics.failed(self.topic, names.REASON_BEATS_PROTOCOL_ERROR)
             log.warning("beat broke the protocol, closing", extra={"peer": connection.peer, "error": str(exc)})
         except (ConnectionError, OSError, ssl.SSLError) as exc:
             log.info("beat connection lost", extra={"peer": connection.peer, "error": str(exc)})

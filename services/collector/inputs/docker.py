@@ -126,7 +126,6 @@ def engine_endpoint(docker_url: str) -> tuple[str | None, str]:
 
 class DockerInput:
     name = names.SOURCE_DOCKER
-    waits_for_recovery = True  # resumes from checkpoints, which crash recovery may move first
 
     def __init__(self, settings: DockerSettings, checkpoints: CheckpointStore) -> None:
         self.settings = settings

@@ -46,7 +46,6 @@ class WatchedFile:
     inode: int
     pending: bytearray = field(default_factory=bytearray)
     skipping: bool = False  # inside an over-long line whose rest is being discarded
-    last_seen: float = field(default_factory=time.monotonic)
 
 
 def file_identity(stat: os.stat_result) -> str:
@@ -55,8 +54,6 @@ def file_identity(stat: os.stat_result) -> str:
 
 class FileInput:
     name = names.SOURCE_FILE
-    # Started only after crash recovery and the previous run's spill are done (see recovery.py).
-    waits_for_recovery = True
 
     def __init__(self, settings: FileSettings, checkpoints: CheckpointStore) -> None:
         self.settings = settings
@@ -151,7 +148,6 @@ class FileInput:
         chunk = handle.read(READ_CHUNK)  # type: ignore[attr-defined]
         if not chunk:
             return False
-        watched.last_seen = time.monotonic()
         self._read_at = format_timestamp(time.time())
         await self._emit_lines(watched, chunk, sink.emit)
         await asyncio.sleep(0)  # emit only yields when buffers are full: let sends and acks run

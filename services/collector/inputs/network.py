@@ -2,7 +2,7 @@
 
 UDP: one datagram may hold several lines (each becomes an event). UDP cannot push back, so
 datagrams wait in a bounded queue while the collector's buffers are full; beyond it they are
-dropped and counted as ``streamstash_events_dropped{reason="buffer_full"}`` (one per line).
+lost and counted as ``streamstash_events_lost{reason="buffer_full"}`` (one per line).
 
 TCP: each connection is read only as fast as the publisher takes its lines, so a full buffer
 pushes back on the sender through TCP flow control. Framing is per connection (``framing.py``).
@@ -124,7 +124,7 @@ class UdpInput:
         try:
             self.queue.put_nowait((data, peer_name(address)))
         except asyncio.QueueFull:
-            self.metrics.dropped(self.topic, names.REASON_BUFFER_FULL, len(split_datagram(data)))
+            self.metrics.lost(self.topic, names.REASON_BUFFER_FULL, len(split_datagram(data)))
 
 
 class _DatagramReceiver(asyncio.DatagramProtocol):

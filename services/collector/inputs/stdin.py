@@ -6,6 +6,7 @@ import asyncio
 import socket
 import sys
 import time
+from typing import BinaryIO
 
 from streamstash import names
 from streamstash.config.collector import StdinInput as StdinSettings
@@ -18,7 +19,7 @@ from streamstash.services.collector.multiline import line_sink
 class StdinInput:
     name = names.SOURCE_STDIN
 
-    def __init__(self, settings: StdinSettings, stream=None) -> None:  # noqa: ANN001 - any binary file object
+    def __init__(self, settings: StdinSettings, stream: BinaryIO | None = None) -> None:
         self.settings = settings
         self.stream = stream if stream is not None else sys.stdin.buffer
         self.host = socket.gethostname()

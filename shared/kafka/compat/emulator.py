@@ -131,7 +131,7 @@ def _leave_abandoned_members() -> None:
         _leaving.add(task)
         task.add_done_callback(_leaving.discard)
 
-    GroupCoordinator.reset_generation = _mark(reset_generation)  # type: ignore[method-assign]
+    GroupCoordinator.reset_generation = _mark(reset_generation)
 
 
 async def leave_abandoned(client: Any, coordinator_id: int | None, group: str, member_id: str) -> int | None:
@@ -182,4 +182,4 @@ def _rejoin_on_empty_assignment() -> None:
         )
         self.request_rejoin()
 
-    GroupCoordinator._on_join_complete = _mark(_on_join_complete)  # type: ignore[method-assign]
+    GroupCoordinator._on_join_complete = _mark(_on_join_complete)

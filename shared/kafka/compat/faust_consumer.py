@@ -78,6 +78,7 @@ from faust.types import TP, TransportT
 from faust.types.tuples import Message
 
 from streamstash import names
+from streamstash.runtime.slots import StateSlot
 
 log = logging.getLogger(__name__)
 
@@ -257,8 +258,10 @@ async def rewind_never_committed(
 class AtLeastOnceApp(faust.App):
     """A Faust app whose Kafka transport makes ``AtLeastOnceConsumer`` consumers (for this app only)."""
 
+    state_slot: StateSlot | None = None  # the instance's state slot (make_app), locked for the process's life
+
     def _new_transport(self) -> TransportT:
         transport = super()._new_transport()
         if isinstance(transport, faust_aiokafka.Transport):
-            transport.Consumer = AtLeastOnceConsumer  # type: ignore[misc] - per instance, not Faust's class
+            transport.Consumer = AtLeastOnceConsumer  # type: ignore[misc]  # per instance, not Faust's class
         return transport

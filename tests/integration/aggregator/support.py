@@ -24,7 +24,7 @@ def start(
     services: list[str],
     pipeline: TestPipeline,
     servers,
-    log_dir: Path,  # noqa: ANN001 - Servers
+    log_dir: Path,
     env: dict[str, str] | None = None,
 ) -> list[ServiceProcess]:
     return [

@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from streamstash.events.envelope import Batch, Event, Source
@@ -17,7 +17,7 @@ GROK_PATTERN = (
     "elapsed:%{NUMBER:elapsed:int}%{GREEDYDATA}"
 )
 LINE = re.compile(r"^(?P<time>\S+) \S+ \S+ (?P<progress>\w+):(?P<action>\w+) elapsed:(?P<elapsed>\d+) ms")
-START = datetime(2026, 11, 21, 10, 0, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 21, 10, 0, 0, tzinfo=UTC)
 PROGRESSES = ["resize", "upload", "encode", "scan"]
 ACTIONS = ["thumbnail", "avatar", "banner"]
 

@@ -254,7 +254,7 @@ def test_replay_of_the_raw_topic_gives_the_same_aggregates(servers, tmp_path: Pa
     create_topics(first, servers.kafka)
     produce_batches(servers.kafka, first.topics.raw, raw_batches(lines, per_record=40))
 
-    def run(pipeline, label: str) -> dict:  # noqa: ANN001 - TestPipeline
+    def run(pipeline, label: str) -> dict:
         services = [
             ServiceProcess(
                 service, pipeline.path, servers.kafka, servers.elasticsearch, log_dir, name=f"{service}-{label}"

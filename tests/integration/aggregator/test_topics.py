@@ -11,13 +11,13 @@ import pytest
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from streamstash.kafka.clients import make_admin
-from streamstash.services.aggregator.app import TABLE_NAME, ensure_pipeline_topics
+from streamstash.services.aggregator.topics import TABLE_NAME, ensure_pipeline_topics
 from tests.helpers.pipelines import write_pipeline
 
 pytestmark = pytest.mark.integration
 
 
-async def describe(kafka_settings, names: list[str]) -> dict[str, tuple[int, str]]:  # noqa: ANN001
+async def describe(kafka_settings, names: list[str]) -> dict[str, tuple[int, str]]:
     admin = make_admin(kafka_settings)
     await admin.start()
     try:

@@ -104,7 +104,7 @@ def tcp_port(process: ServiceProcess) -> int:
 
 def ready(port: int) -> bool:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
             return response.status == 200
     except urllib.error.HTTPError as error:
         return error.code == 200
@@ -281,31 +281,32 @@ def test_stopped_while_kafka_is_down_the_next_run_sends_the_spill_once(
     spill_dir = state / "collector" / "spill"
 
     def tcp_received(port: int) -> float:
-        return total(scrape(port), "streamstash_events_received_total", topic=names.SOURCE_TCP)
+        return total(scrape(port), "streamstash_collector_input_events_total", input=names.SOURCE_TCP)
 
     first = ServiceProcess(
         "collector", pipeline.path, stand_in.kafka, stand_in.elasticsearch, log_dir, name="collector-1"
     )
-    port = first.http_port
-    connection = socket.create_connection(("127.0.0.1", tcp_port(first)))
     try:
-        connection.sendall("".join(f"tcp line {n}\n" for n in range(500)).encode())
-        wait_until_checkpointed(state, log_file.stat().st_size)
-        stand_in.stop_kafka()
-        connection.sendall("".join(f"tcp line {n}\n" for n in range(500, 3_500)).encode())
-        with open(log_file, "a", encoding="utf-8") as out:
-            out.write(access_lines(3_000, 5_000))
-        wait_until(lambda: tcp_received(port) == 3_500, timeout=60, message="tcp lines not taken in")
-        wait_until(
-            lambda: total(scrape(port), "streamstash_buffer_fill", buffer="spill") > 0,
-            timeout=60,
-            message="nothing spilled",
-        )
-    finally:
-        connection.close()
-    try:
+        port = first.http_port
+        connection = socket.create_connection(("127.0.0.1", tcp_port(first)))
+        try:
+            connection.sendall("".join(f"tcp line {n}\n" for n in range(500)).encode())
+            wait_until_checkpointed(state, log_file.stat().st_size)
+            stand_in.stop_kafka()
+            connection.sendall("".join(f"tcp line {n}\n" for n in range(500, 3_500)).encode())
+            with open(log_file, "a", encoding="utf-8") as out:
+                out.write(access_lines(3_000, 5_000))
+            wait_until(lambda: tcp_received(port) == 3_500, timeout=60, message="tcp lines not taken in")
+            wait_until(
+                lambda: total(scrape(port), "streamstash_buffer_fill", buffer="spill") > 0,
+                timeout=60,
+                message="nothing spilled",
+            )
+        finally:
+            connection.close()
         assert first.stop() == 0
     finally:
+        first.stop()  # a no-op once stopped; on a failure above it must not outlive the test
         stand_in.start_kafka()
     assert "batches spilled for the next run" in first.log_text()
     assert list(spill_dir.glob("*.spill"))

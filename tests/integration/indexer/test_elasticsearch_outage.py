@@ -48,7 +48,7 @@ PER_RECORD = 100
 
 def ready(port: int) -> bool:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
             return bool(json.loads(response.read())["ready"])
     except urllib.error.HTTPError as exc:
         if exc.code == 503:

@@ -6,10 +6,12 @@ from typing import Any
 
 import orjson
 
+from streamstash.aggregation.folding import TaskAggregator
+from streamstash.aggregation.processor import RecordProcessor
+from streamstash.aggregation.records import TaskGroup, task_records
+from streamstash.aggregation.routing import TaskRouter
 from streamstash.config import parse_pipeline
 from streamstash.events.envelope import Event, Source, format_timestamp
-from streamstash.services.aggregator.logic import RecordProcessor, TaskAggregator, TaskRouter
-from streamstash.services.aggregator.records import TaskGroup, task_records
 
 BASE_MS = 1_795_255_200_000  # 2026-11-21T10:00:00Z
 

@@ -7,10 +7,10 @@ import random
 import orjson
 import pytest
 
+from streamstash.aggregation import sketches
+from streamstash.aggregation.records import TaskGroup, TaskRecord, decode_task_record, encode_task_record
 from streamstash.config import ConfigError, parse_pipeline
 from streamstash.events.envelope import RecordDecodeError
-from streamstash.services.aggregator import sketches
-from streamstash.services.aggregator.records import TaskGroup, TaskRecord, decode_task_record, encode_task_record
 
 
 def aggregation(flush: str) -> str:
@@ -93,13 +93,13 @@ def test_task_records_round_trip_with_their_order() -> None:
     )
     assert decode_task_record(encode_task_record(record)) == record
     assert decode_task_record(encode_task_record(TaskRecord(idle_tick=True))).idle_tick
-    with pytest.raises(RecordDecodeError, match="not a logs.tasks record"):
+    with pytest.raises(RecordDecodeError, match=r"not a logs\.tasks record"):
         decode_task_record(b'{"events": []}x')
 
 
 def test_task_records_are_cut_by_events_and_by_estimated_bytes_keeping_every_event_in_order() -> None:
+    from streamstash.aggregation.records import task_records
     from streamstash.events.envelope import Event, Source, encoded_size
-    from streamstash.services.aggregator.records import task_records
 
     events = [
         Event(
@@ -121,7 +121,9 @@ def test_task_records_are_cut_by_events_and_by_estimated_bytes_keeping_every_eve
         replayed = []
         for record in records:
             placed = sorted(
-                (place, event.id) for group in record.groups for place, event in zip(group.order, group.events)
+                (place, event.id)
+                for group in record.groups
+                for place, event in zip(group.order, group.events, strict=True)
             )
             assert [place for place, _ in placed] == list(range(len(placed)))
             replayed += [event_id for _, event_id in placed]

@@ -9,14 +9,12 @@ import orjson
 import pytest
 
 from streamstash import names
+from streamstash.aggregation.flush import window_starts
+from streamstash.aggregation.folding import TaskAggregator
+from streamstash.aggregation.processor import RecordProcessor
+from streamstash.aggregation.records import partition_for
+from streamstash.aggregation.state import max_time_key
 from streamstash.events.envelope import Event, Source
-from streamstash.services.aggregator.logic import (
-    RecordProcessor,
-    TaskAggregator,
-    max_time_key,
-    window_starts,
-)
-from streamstash.services.aggregator.records import partition_for
 from tests.unit.aggregator.helpers import BASE_MS, MemoryTable, groups_of, make_processor, run, task_event
 
 
@@ -375,6 +373,8 @@ def test_router_leaves_untimed_events_to_the_indexer_for_event_time_rules() -> N
     both = make_processor(ISSUE_CASE + WINDOWED + "    index_events: true\n").aggregator.router
     assert not both.is_consumed(timed)
     assert both.is_consumed(untimed)  # only the every-N aggregation takes it, and it keeps no raw events
+    # The indexer routes nothing at all unless an aggregation consumes its events.
+    assert both.consumes and router.consumes and not indexed.consumes
 
 
 def test_partition_for_matches_kafkas_default_partitioner() -> None:
@@ -397,7 +397,7 @@ def test_lateness_is_judged_event_by_event_however_records_are_cut() -> None:
     def outcome(cuts: list[int]) -> dict[str, tuple]:
         processor, table = make_processor(WINDOWED), MemoryTable()
         emitted = []
-        for start, end in zip([0, *cuts], [*cuts, len(stream)]):
+        for start, end in zip([0, *cuts], [*cuts, len(stream)], strict=True):
             emitted += run(processor, table, stream[start:end])
         return {agg.id: (agg.fields["n"], agg.fields["total"], tuple(agg.tags)) for agg in emitted}
 
@@ -418,7 +418,7 @@ def test_a_session_the_watermark_passed_is_closed_before_a_later_arriving_event(
     def outcome(cuts: list[int]) -> list[tuple]:
         processor, table = make_processor(SESSIONS), MemoryTable()
         emitted = []
-        for start, end in zip([0, *cuts], [*cuts, len(stream)]):
+        for start, end in zip([0, *cuts], [*cuts, len(stream)], strict=True):
             emitted += run(processor, table, stream[start:end])
         return sorted((agg.id, agg.fields["n"], agg.fields[names.FIELD_FLUSH_REASON]) for agg in emitted)
 

@@ -78,7 +78,7 @@ class Collected:
         self.events: list[Event] = []
         self.acknowledge = acknowledge
 
-    async def emit(self, key: str, event: Event, ack) -> None:  # noqa: ANN001
+    async def emit(self, key: str, event: Event, ack) -> None:
         assert key == f"{names.SOURCE_DOCKER}:{event.source.container_id}"
         self.events.append(event)
         if self.acknowledge and ack is not None:
@@ -88,7 +88,7 @@ class Collected:
         return [e.message for e in self.events if container_id is None or e.source.container_id == container_id]
 
 
-async def wait_for(condition, timeout: float = 20.0) -> None:  # noqa: ANN001
+async def wait_for(condition, timeout: float = 20.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
         if condition():
@@ -182,7 +182,7 @@ async def test_a_restart_resumes_after_the_last_acknowledged_line(engine: FakeDo
     task = await running(DockerInput(settings, CheckpointStore(path)), acknowledged)
     try:
         await wait_for(lambda: "line 30" in acknowledged.messages())
-        assert acknowledged.messages() == expected[17:] + ["line 30"]
+        assert acknowledged.messages() == [*expected[17:], "line 30"]
         since = [request for request in engine.log_requests(web) if "since=" in request]
         assert since, "the resumed run asked the engine for everything again"
     finally:
@@ -194,7 +194,7 @@ class LimitedAck(Collected):
         super().__init__(acknowledge=False)
         self.limit = limit
 
-    async def emit(self, key: str, event: Event, ack) -> None:  # noqa: ANN001
+    async def emit(self, key: str, event: Event, ack) -> None:
         await super().emit(key, event, ack)
         if len(self.events) <= self.limit and ack is not None:
             ack()
@@ -327,7 +327,7 @@ async def test_a_stream_left_open_after_the_container_died_is_closed(
     collected = Collected()
     task = await running(source, collected)
     try:
-        await wait_for(lambda: web in source._responses)  # noqa: SLF001 - the stream is open
+        await wait_for(lambda: web in source._responses)
         engine.write(web, "last words, no newline")
         engine.stop(web)
         await wait_for(lambda: web not in source.followers)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import struct
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
@@ -29,11 +29,11 @@ def frame(stream: int, payload: bytes) -> bytes:
 
 
 def stamp(ts_ns: int) -> bytes:
-    moment = datetime.fromtimestamp(ts_ns // 1_000_000_000, tz=timezone.utc)
+    moment = datetime.fromtimestamp(ts_ns // 1_000_000_000, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S").encode() + b".%09dZ " % (ts_ns % 1_000_000_000)
 
 
-def feed_in_pieces(target, data: bytes, sizes: list[int]):  # noqa: ANN001, ANN201 - decoder or ContainerLog
+def feed_in_pieces(target, data: bytes, sizes: list[int]):
     out = []
     position = 0
     index = 0

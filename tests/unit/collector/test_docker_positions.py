@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
@@ -31,7 +31,7 @@ class Message:
 
 
 def stamp(ts_ns: int) -> bytes:
-    moment = datetime.fromtimestamp(ts_ns // SECOND, tz=timezone.utc)
+    moment = datetime.fromtimestamp(ts_ns // SECOND, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S").encode() + b".%09dZ " % (ts_ns % SECOND)
 
 

@@ -26,7 +26,7 @@ class Collected:
     def __init__(self) -> None:
         self.items: list[tuple[str, Event]] = []
 
-    async def emit(self, key: str, event: Event, ack) -> None:  # noqa: ANN001
+    async def emit(self, key: str, event: Event, ack) -> None:
         self.items.append((key, event))
         if ack is not None:
             ack()
@@ -36,7 +36,7 @@ class Collected:
         return [event.message for _, event in self.items]
 
 
-async def wait_for(condition, timeout: float = 10.0) -> None:  # noqa: ANN001
+async def wait_for(condition, timeout: float = 10.0) -> None:
     for _ in range(int(timeout / 0.02)):
         if condition():
             return

@@ -124,7 +124,7 @@ def test_single_lines_pass_through_unchanged() -> None:
 async def test_multiline_emit_flushes_on_timeout_and_on_close() -> None:
     received: list[tuple[str, str]] = []
 
-    async def emit(key, event, ack):  # noqa: ANN001, ANN202
+    async def emit(key, event, ack):
         received.append((key, event.message))
 
     async with MultilineEmit(MultilineSettings(pattern=r"^\s", timeout_ms=50), emit) as sink:
@@ -140,7 +140,7 @@ async def test_multiline_emit_flushes_on_timeout_and_on_close() -> None:
 
 
 async def test_without_settings_the_sink_is_the_emit_itself() -> None:
-    async def emit(key, event, ack):  # noqa: ANN001, ANN202
+    async def emit(key, event, ack):
         return None
 
     async with line_sink(None, emit) as sink:

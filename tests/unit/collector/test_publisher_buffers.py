@@ -25,9 +25,9 @@ def event(number: int) -> Event:
 async def emit_until_blocked(
     publisher: Publisher,
     key: str,
-    ack_for=lambda n: None,  # noqa: ANN001
+    ack_for=lambda n: None,
     check=lambda: None,
-) -> int:  # noqa: ANN001
+) -> int:
     """Emit until ``emit`` stops returning; ``check`` runs while it is blocked."""
     emitted = 0
 
@@ -100,7 +100,7 @@ async def test_what_kafka_did_not_take_at_stop_is_spilled_and_read_back_in_order
         spill=Spill(tmp_path / "spill", 10 * 1024 * 1024, 64 * 1024),
     )
     await again.start()
-    left = again._left_behind  # noqa: SLF001 - what begin() will send first
+    left = again._left_behind
     assert [meta.count for meta, _ in left] == [100, 100, 50]
     assert [meta.positions["file:1:2"][:2] for meta, _ in left] == [[0, 100], [100, 200], [200, 250]]
     await again.stop(timeout=0.1)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -21,7 +21,7 @@ def clock(monkeypatch: pytest.MonkeyPatch):
     def pin(moment: datetime) -> None:
         monkeypatch.setattr(timeformats, "utc_now", lambda: moment)
 
-    pin(datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc))
+    pin(datetime(2026, 11, 21, 12, 0, tzinfo=UTC))
     return pin
 
 
@@ -101,16 +101,16 @@ def test_text_that_does_not_fit_is_none(clock: Any, fmt: str, text: str) -> None
 
 
 def test_yearless_stamps_take_the_current_year_except_across_new_year(clock: Any) -> None:
-    clock(datetime(2027, 1, 1, 0, 5, tzinfo=timezone.utc))
+    clock(datetime(2027, 1, 1, 0, 5, tzinfo=UTC))
     assert parse("MMM dd HH:mm:ss", "Dec 31 23:59:59") == "2026-12-31T23:59:59.000Z"
     assert parse("MMM dd HH:mm:ss", "Jan 01 00:04:00") == "2027-01-01T00:04:00.000Z"
-    clock(datetime(2026, 12, 31, 23, 59, tzinfo=timezone.utc))
+    clock(datetime(2026, 12, 31, 23, 59, tzinfo=UTC))
     assert parse("MMM dd HH:mm:ss", "Jan 01 00:00:01") == "2027-01-01T00:00:01.000Z"
     assert parse("%b %d %H:%M:%S", "Jan 01 00:00:01") == "2027-01-01T00:00:01.000Z"
-    clock(datetime(2028, 6, 1, tzinfo=timezone.utc))
+    clock(datetime(2028, 6, 1, tzinfo=UTC))
     assert parse("MMM dd HH:mm:ss", "Feb 29 10:00:00") == "2028-02-29T10:00:00.000Z"
     assert parse("%b %d %H:%M:%S", "Feb 29 10:00:00") == "2028-02-29T10:00:00.000Z"
-    clock(datetime(2027, 6, 1, tzinfo=timezone.utc))
+    clock(datetime(2027, 6, 1, tzinfo=UTC))
     assert parse("MMM dd HH:mm:ss", "Feb 29 10:00:00") is None
 
 
@@ -131,7 +131,7 @@ def test_two_digit_years_pivot_around_now(clock: Any) -> None:
 )
 def test_unusable_formats_fail_when_loaded(fmt: str, problem: str) -> None:
     with pytest.raises(FormatError, match=problem):
-        make_parser(fmt, timezone.utc)
+        make_parser(fmt, UTC)
     with pytest.raises(ValidationError, match=problem):
         FilterEntry.model_validate({"date": {"match": ["t", fmt]}})
 

@@ -8,7 +8,8 @@ from pydantic import ValidationError
 from streamstash import names
 from streamstash.config.parser import DissectFilter as DissectSettings
 from streamstash.config.parser import FilterEntry
-from streamstash.filters.dissect import DissectFilter, DissectPatternError, compile_dissect
+from streamstash.events.dissect import DissectPatternError, compile_dissect
+from streamstash.filters.dissect import DissectFilter
 
 
 def run(text: str, pattern: str, **settings: Any) -> tuple[dict[str, Any], Any]:

@@ -96,7 +96,7 @@ def test_bad_settings_and_files_are_refused(tmp_path: Path) -> None:
         Settings(source="a", dictionary={"x": "y"}, dictionary_path=str(tmp_path / "d.yml"))
     with pytest.raises(ValidationError, match="old name"):
         Settings(source="a", field="b")
-    with pytest.raises(ValidationError, match="expected a .yml"):
+    with pytest.raises(ValidationError, match=r"expected a \.yml"):
         Settings(source="a", dictionary_path="codes.txt")
     with pytest.raises(ValidationError, match="not a valid regex"):
         Settings(source="a", dictionary={"(": "x"}, regex=True)

@@ -246,7 +246,7 @@ def test_invalid_regex_error_names_the_pattern_and_the_error() -> None:
         Grok(["%{WORD:a} (unclosed"])
     message = str(caught.value)
     assert "%{WORD:a} (unclosed" in message and "missing )" in message
-    with pytest.raises(GrokError, match="BROKEN.*does not compile"):
+    with pytest.raises(GrokError, match=r"BROKEN.*does not compile"):
         Grok(["%{BROKEN}"], pattern_definitions={"BROKEN": "a{2,1}"})
 
 
@@ -264,7 +264,7 @@ def test_other_constructor_errors() -> None:
         Grok(["%{INT}"], timeout_ms=0)
 
 
-# ---- time budget -------------------------------------------------------------------------------------------------------
+# ---- time budget -----------------------------------------------------------------------------------------------
 
 
 def test_catastrophic_patterns_are_bounded() -> None:
@@ -337,7 +337,7 @@ def test_long_lines_take_the_guarded_engine_with_the_same_result() -> None:
     assert grok.match(ACCESS).fields == {**result.fields, "agent": '"Mozilla"'}
 
 
-LOG_CHARS = st.sampled_from(list("0123456789abcdefABCDEF.:-/[]\"' <>@%+_\\\t") + ["Jan", "GET", "HTTP/1.1", " - "])
+LOG_CHARS = st.sampled_from([*list("0123456789abcdefABCDEF.:-/[]\"' <>@%+_\\\t"), "Jan", "GET", "HTTP/1.1", " - "])
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -352,7 +352,7 @@ def test_random_text_never_raises(text: str) -> None:
 FUZZ_GROK = Grok(["%{COMBINEDAPACHELOG}", "%{SYSLOGLINE}"], timeout_ms=200)
 
 
-# ---- CLI helper -------------------------------------------------------------------------------------------------------
+# ---- CLI helper ------------------------------------------------------------------------------------------------
 
 
 def test_run_grok_prints_one_object_per_line() -> None:

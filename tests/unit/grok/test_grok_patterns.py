@@ -232,8 +232,10 @@ SAMPLES: dict[str, tuple[list[str], list[str]]] = {
     "SYSLOG5424LINE": (
         [
             RFC5424 + " BOM'su root' failed for lonvick on /dev/pts/8",
-            "<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 "
-            'iut="3" eventSource="Application" eventID="1011"] An application event log entry',
+            (
+                "<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 "
+                'iut="3" eventSource="Application" eventID="1011"] An application event log entry'
+            ),
         ],
         ["<34>1"],
     ),
@@ -243,8 +245,10 @@ SAMPLES: dict[str, tuple[list[str], list[str]]] = {
     "NGINXACCESS": ([COMBINED, COMBINED + ' "10.0.0.1, 10.0.0.2" 0.005 0.004'], ["garbage"]),
     "NGINXERROR": (
         [
-            '2026/11/21 10:00:00 [error] 1234#5678: *99 open() "/srv/x" failed (2: No such file or directory), '
-            "client: 10.0.0.1",
+            (
+                '2026/11/21 10:00:00 [error] 1234#5678: *99 open() "/srv/x" failed (2: No such file or directory), '
+                "client: 10.0.0.1"
+            ),
             "2026/11/21 10:00:00 [warn] 12#12: conflicting server name",
         ],
         ["2026-11-21 10:00:00 [error] 1#1: x"],
@@ -307,8 +311,10 @@ SAMPLES: dict[str, tuple[list[str], list[str]]] = {
     "HAPROXYHTTP": (["Feb  6 12:14:14 localhost haproxy[14389]: " + HAPROXY_HTTP_BASE], [HAPROXY_HTTP_BASE]),
     "HAPROXYTCP": (
         [
-            "Feb  6 12:12:56 localhost haproxy[14387]: 10.0.1.2:33313 [06/Feb/2009:12:12:51.443] fnt bck/srv1 "
-            "0/0/5007 212 -- 0/0/0/0/3 0/0"
+            (
+                "Feb  6 12:12:56 localhost haproxy[14387]: 10.0.1.2:33313 [06/Feb/2009:12:12:51.443] fnt bck/srv1 "
+                "0/0/5007 212 -- 0/0/0/0/3 0/0"
+            )
         ],
         ["Feb  6 12:12:56 localhost haproxy[14387]: 10.0.1.2:33313 fnt bck/srv1"],
     ),
@@ -476,7 +482,9 @@ def test_whole_tutorial_log_parses_with_combinedapachelog() -> None:
     lines = [line for line in TUTORIAL_LOG.read_text().splitlines() if line.strip()]
     assert len(lines) == 100
     results = [grok.match(line) for line in lines]
-    assert all(result.matched for result in results), [line for line, r in zip(lines, results) if not r.matched]
+    assert all(result.matched for result in results), [
+        line for line, r in zip(lines, results, strict=True) if not r.matched
+    ]
     fields = results[0].fields  # the file's second line (its first is empty)
     assert fields == {
         "clientip": "83.149.9.216",
@@ -496,16 +504,18 @@ def test_whole_tutorial_log_parses_with_combinedapachelog() -> None:
     for result in results:
         assert "rawrequest" not in result.fields
         assert re.fullmatch(r"\d{3}", result.fields["response"])
-    dashes = [r.fields for line, r in zip(lines, results) if re.search(r'" \d{3} - "', line)]
+    dashes = [r.fields for line, r in zip(lines, results, strict=True) if re.search(r'" \d{3} - "', line)]
     assert dashes and all("bytes" not in fields for fields in dashes)
 
 
 def test_tutorial_log_typed() -> None:
     grok = Grok(
         [
-            r"%{IPORHOST:clientip} %{HTTPDUSER:ident} %{USER:auth} \[%{HTTPDATE:timestamp}\] "
-            r'"(?:%{WORD:verb} %{NOTSPACE:request}(?: HTTP/%{NUMBER:httpversion:float})?|%{DATA:rawrequest})" '
-            r"%{NUMBER:response:int} (?:%{NUMBER:bytes:int}|-) %{QS:referrer} %{QS:agent}"
+            (
+                r"%{IPORHOST:clientip} %{HTTPDUSER:ident} %{USER:auth} \[%{HTTPDATE:timestamp}\] "
+                r'"(?:%{WORD:verb} %{NOTSPACE:request}(?: HTTP/%{NUMBER:httpversion:float})?|%{DATA:rawrequest})" '
+                r"%{NUMBER:response:int} (?:%{NUMBER:bytes:int}|-) %{QS:referrer} %{QS:agent}"
+            )
         ]
     )
     line = TUTORIAL_LOG.read_text().splitlines()[1]
@@ -553,7 +563,7 @@ def test_nginx_access() -> None:
     assert fields["clientip"] == "10.0.0.7" and fields["verb"] == "POST" and fields["response"] == "201"
     assert fields["x_forwarded_for"] == '"203.0.113.9"'
     assert fields["request_time"] == "0.012" and fields["upstream_response_time"] == "0.010"
-    plain = Grok(["%{NGINXACCESS}"]).match(line.split(' "203')[0]).fields
+    plain = Grok(["%{NGINXACCESS}"]).match(line.split(' "203', maxsplit=1)[0]).fields
     assert "x_forwarded_for" not in plain and plain["agent"] == '"curl/8.4.0"'
 
 
@@ -585,8 +595,10 @@ def test_java_stack_trace_and_catalina() -> None:
 def test_application_line() -> None:
     grok = Grok(
         [
-            "%{TIMESTAMP_ISO8601:origtime}%{GREEDYDATA} %{WORD:progress}:%{WORD:action} "
-            "elapsed:%{NUMBER:elapsed:int}%{GREEDYDATA}"
+            (
+                "%{TIMESTAMP_ISO8601:origtime}%{GREEDYDATA} %{WORD:progress}:%{WORD:action} "
+                "elapsed:%{NUMBER:elapsed:int}%{GREEDYDATA}"
+            )
         ]
     )
     result = grok.match("2026-11-21T10:00:00.123Z worker-3 INFO resize:thumbnail elapsed:137 ms id=42")

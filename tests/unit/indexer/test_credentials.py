@@ -59,7 +59,7 @@ def test_client_gets_the_credentials_and_tls_options() -> None:
     )
     client = make_client(settings)
     try:
-        headers = client._headers  # noqa: SLF001 - the only way to see what the client will send
+        headers = client._headers
         assert headers["authorization"] == f"ApiKey {API_KEY}"
     finally:
         asyncio.run(client.close())

@@ -30,7 +30,7 @@ def run(tmp_path: Path, text: str, allow_partial: bool = False, to_file: bool = 
 
 
 def test_a_clean_translation_exits_0_and_loads(tmp_path: Path) -> None:
-    code, written, errors, _ = run(tmp_path, CLEAN)
+    code, _written, errors, _ = run(tmp_path, CLEAN)
     assert code == EXIT_OK, errors
     config = load_pipeline(tmp_path / "pipeline.yml", env={})
     assert [entry.kind for entry in config.filters] == ["mutate"] and config.inputs[0].type == "stdin"

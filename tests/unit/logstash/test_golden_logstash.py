@@ -37,6 +37,10 @@ import pytest
 from typer.testing import CliRunner
 
 from streamstash import names
+from streamstash.aggregation.folding import TaskAggregator
+from streamstash.aggregation.processor import RecordProcessor
+from streamstash.aggregation.records import task_records
+from streamstash.aggregation.routing import TaskRouter
 from streamstash.cli import app
 from streamstash.config import load_pipeline
 from streamstash.events.envelope import Batch, Event, Source, encode, to_document
@@ -45,8 +49,6 @@ from streamstash.filters import FilterChain
 from streamstash.logstash.command import import_logstash_command
 from streamstash.logstash.parser import parse_file
 from streamstash.logstash.translator import translate
-from streamstash.services.aggregator.logic import RecordProcessor, TaskAggregator, TaskRouter
-from streamstash.services.aggregator.records import task_records
 from streamstash.services.indexer.documents import DocumentBuilder, IndexNamer
 from streamstash.services.parser.logic import RecordParser
 

@@ -360,7 +360,7 @@ def test_conditional_outputs_that_differ_in_more_than_the_index_are_reported() -
         'output { if [a] { elasticsearch { hosts => ["x:9200"] index => "a" } } '
         'else { elasticsearch { hosts => ["y:9200"] index => "b" } } }'
     )
-    assert [(severity, subject) for severity, _, subject in findings(translation.report)][0] == (
+    assert next((severity, subject) for severity, _, subject in findings(translation.report)) == (
         "untranslated",
         "output",
     )

@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from streamstash import names
+from streamstash.aggregation import sketches
 from streamstash.aggregation.routing import WILDCARD
 from streamstash.config.aggregator import AggregationSpec, MetricSpec
 from streamstash.events.fieldpath import get_field
-from streamstash.services.aggregator import sketches
 
 TIMESTAMP = names.FIELD_TIMESTAMP
 
@@ -40,7 +40,7 @@ def _later(time: int | None, than: int | None) -> bool:
 class Accumulator:
     """Live form of one stored accumulator; ``dump`` gives the stored form back."""
 
-    __slots__ = ("spec", "n", "first_time", "last_time", "timestamp", "fields", "values", "first_id", "_pending")
+    __slots__ = ("_pending", "fields", "first_id", "first_time", "last_time", "n", "spec", "timestamp", "values")
 
     def __init__(self, spec: AggregationSpec, stored: dict[str, Any] | None = None) -> None:
         self.spec = spec

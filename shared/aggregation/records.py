@@ -17,9 +17,9 @@ import functools
 from collections.abc import Callable
 
 import msgspec
-from aiokafka.partitioner import murmur2
 
 from streamstash.events.envelope import Event, RecordDecodeError, encoded_size
+from streamstash.kafka.partitioner import default_partition
 
 
 class TaskGroup(msgspec.Struct, array_like=True):
@@ -56,7 +56,7 @@ def decode_task_record(data: bytes) -> TaskRecord:
 @functools.lru_cache(maxsize=65536)
 def partition_for(key: str, partitions: int) -> int:
     """The partition Kafka's default partitioner picks for ``key`` (the Java client's murmur2)."""
-    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+    return default_partition(key.encode(), partitions)
 
 
 def task_records(

@@ -115,4 +115,4 @@ def add_distinct_values(state: str | None, values: list[Any], precision: int) ->
 
 
 def distinct_estimate(state: str) -> int:
-    return int(round(datasketches.hll_sketch.deserialize(base64.b64decode(state)).get_estimate()))
+    return round(datasketches.hll_sketch.deserialize(base64.b64decode(state)).get_estimate())
