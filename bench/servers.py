@@ -78,11 +78,16 @@ def search_client(addresses: StackAddresses, timeout: float = 60) -> Any:
 
 
 @contextlib.contextmanager
-def local_stack(directory: Path, kafka_engine: str | None = None, search: str | None = None) -> Iterator[StackAddresses]:
+def local_stack(
+    directory: Path, kafka_engine: str | None = None, search: str | None = None
+) -> Iterator[StackAddresses]:
     """A local stack in ``directory`` (engines: as given, else STREAMSTASH_STACK / STREAMSTASH_STACK_SEARCH, else
     auto and the stand-in), stopped after."""
-    stack, addresses = start_local_stack(directory, kafka_engine or os.environ.get(names.ENV_STACK) or "auto",
-                                         search or os.environ.get(names.ENV_STACK_SEARCH) or "standin")
+    stack, addresses = start_local_stack(
+        directory,
+        kafka_engine or os.environ.get(names.ENV_STACK) or "auto",
+        search or os.environ.get(names.ENV_STACK_SEARCH) or "standin",
+    )
     try:
         yield addresses
     finally:

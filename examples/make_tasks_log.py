@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.integration.aggregator.tasklog import task_lines  # noqa: E402
+from tests.integration.aggregator.tasklog import task_lines
 
 
 def main() -> None:

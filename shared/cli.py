@@ -84,7 +84,7 @@ KafkaEngineOption = Annotated[
 
 
 SearchEngineOption = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--search",
         envvar=names.ENV_STACK_SEARCH,

@@ -195,4 +195,3 @@ async def install_template_when_reachable(
             log.warning("cannot install index template yet", extra={"attempt": attempt, "error": repr(exc)[:300]})
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), retry.delay(attempt))
-

@@ -141,7 +141,9 @@ class ElasticsearchSettings(StrictModel):
 
 
 def _parts(host: object) -> list[object]:
-    return host.split(",") if isinstance(host, str) else [host]  # a non-string stays, for pydantic to refuse
+    if isinstance(host, str):
+        return list(host.split(","))
+    return [host]  # a non-string stays, for pydantic to refuse
 
 
 class HttpSettings(StrictModel):

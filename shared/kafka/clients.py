@@ -10,7 +10,6 @@ from aiokafka.admin import AIOKafkaAdminClient
 from streamstash.config.common import KafkaSettings
 from streamstash.kafka.security import client_security
 
-
 # How often a consumer asks for metadata without a reason. aiokafka (and Faust) default to 5 minutes and
 # do not ask again for a subscribed topic the broker left out: after a broker restart it can answer before
 # it serves every topic, a group's assignment then leaves that topic out, and its consumers sat idle for
