@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -33,9 +35,23 @@ EPOCH_FORMATS = ("UNIX", "UNIX_MS")
 KNOWN_NAMED = ("ISO8601", "UNIX", "UNIX_MS", "TAI64N", *NAMED_FORMATS)
 
 
+_pinned_now: ContextVar[datetime | None] = ContextVar("streamstash_pinned_now", default=None)
+
+
 def utc_now() -> datetime:
     """The clock yearless formats guess the year from (a module function so a test can pin it)."""
-    return datetime.now(timezone.utc)
+    pinned = _pinned_now.get()
+    return datetime.now(timezone.utc) if pinned is None else pinned
+
+
+@contextmanager
+def pinned_clock(moment: datetime) -> Iterator[None]:
+    """Within the block, `utc_now` is ``moment``: `streamstash test` reads yearless stamps the same way every year."""
+    token = _pinned_now.set(moment)
+    try:
+        yield
+    finally:
+        _pinned_now.reset(token)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any
 
 from streamstash.config.parser import FilterEntry
 from streamstash.events.conditions import compile_condition
+from streamstash.events.envelope import DeadLetter, Event, from_working_dict, to_working_dict
 from streamstash.filters.base import Filter, Verdict
 from streamstash.filters.registry import build_filter
 
@@ -39,3 +40,22 @@ class FilterChain:
             if verdict is not None:
                 return verdict
         return None
+
+    def filter_event(self, event: Event, stage: str) -> Event | DeadLetter | None:
+        """The event after the chain, its dead letter, or None when a filter dropped it.
+
+        The parser and `streamstash test` both go through here, so a pipeline's tests see exactly what
+        the parser does with a line (a filter that raises dead-letters the event, it never stops a stream).
+        """
+        doc = to_working_dict(event)
+        try:
+            verdict = self.apply(doc)
+        except Exception as exc:  # noqa: BLE001 - one bad event must not stop the partition
+            return DeadLetter(stage=stage, reason=f"filter error: {exc!r}", event=event, origin=event.id)
+        if verdict is None:
+            return from_working_dict(event, doc)
+        if verdict.action == "drop":
+            return None
+        failed = from_working_dict(event, doc)
+        failed.message = event.message  # the original line, whatever the filters did to it
+        return DeadLetter(stage=stage, reason=verdict.reason, event=failed, origin=event.id)
