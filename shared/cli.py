@@ -425,17 +425,26 @@ def pipeline_tests(
     junit: Annotated[Optional[Path], typer.Option(help="Also write a JUnit XML report here.")] = None,
     case: Annotated[list[str], typer.Option(help="Run only the cases whose name matches (glob; repeatable).")] = [],  # noqa: B006
     ignore: Annotated[
-        list[str], typer.Option(help="Leave this field out of every comparison (a name, or a reference like \\[http]\\[status]; repeatable).")
+        list[str],
+        typer.Option(
+            help="Leave this field out of every comparison (a name, or a reference like \\[http]\\[status]; repeatable)."
+        ),
     ] = [],  # noqa: B006
+    received_at: Annotated[
+        Optional[str],
+        typer.Option(
+            help="The clock of LFV files (ISO 8601): @timestamp of lines no date filter sets, year of yearless "
+            "stamps. Default 2000-01-01T00:00:00Z; streamstash cases set `received_at` themselves."
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also list the cases that pass.")] = False,
 ) -> None:
     """Run the pipeline's test cases in memory (filters and aggregations; no Kafka, no Elasticsearch)."""
     from streamstash.pipetest.command import Selection, run_pipeline_tests
 
+    selection = Selection(case, ignore) if received_at is None else Selection(case, ignore, received_at)
     raise typer.Exit(
-        run_pipeline_tests(
-            config, cases or [], lfv, Selection(case, ignore), junit, verbose, out=sys.stdout, err=sys.stderr
-        )
+        run_pipeline_tests(config, cases or [], lfv, selection, junit, verbose, out=sys.stdout, err=sys.stderr)
     )
 
 

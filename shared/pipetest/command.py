@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import TextIO
 
 from streamstash.config import ConfigError, PipelineConfig, load_pipeline, parse_pipeline
-from streamstash.config.testcases import PipelineTests
+from streamstash.config.testcases import DEFAULT_RECEIVED_AT, PipelineTests
+from streamstash.events.timeformats import parse_iso8601
 from streamstash.filters import FilterChain
 from streamstash.pipetest.aggregation import TaskRouter
 from streamstash.pipetest.cases import case_files, load_case_file, run_case
@@ -33,6 +34,7 @@ class Selection:
 
     patterns: Sequence[str] = ()
     ignore: Sequence[str] = ()
+    lfv_received_at: str = DEFAULT_RECEIVED_AT
 
     def wants(self, name: str) -> bool:
         return not self.patterns or any(fnmatch.fnmatchcase(name, pattern) for pattern in self.patterns)
@@ -57,6 +59,8 @@ def run_pipeline_tests(
         for path in _existing(case_files(case_paths)):
             suites.append((str(path), load_case_file(path)))
         lfvs = [(path, load_lfv_file(path)) for path in _existing(lfv_files(lfv_paths))]
+        if parse_iso8601(selection.lfv_received_at) is None:
+            raise ConfigError(f"--received-at {selection.lfv_received_at!r}: not an ISO 8601 time")
     except ConfigError as exc:
         print(str(exc), file=err)
         return EXIT_INVALID
@@ -66,7 +70,7 @@ def run_pipeline_tests(
             run_case(config, suite, tests, case, selection.ignore) for case in tests.cases if selection.wants(case.name)
         )
     for path, lfv in lfvs:
-        results.extend(run_lfv_file(config, path, lfv, ignore=selection.ignore))
+        results.extend(run_lfv_file(config, path, lfv, ignore=selection.ignore, received_at=selection.lfv_received_at))
     if not results:
         where = "no `tests:` section, no case files" if not selection.patterns else "no case matches --case"
         print(f"{config_path}: nothing to test ({where}; LFV files: {len(lfvs)})", file=err)

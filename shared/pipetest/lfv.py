@@ -42,7 +42,7 @@ from streamstash.config.loader import format_validation_error
 from streamstash.config.parser import JsonFilter as JsonSettings
 from streamstash.config.testcases import DEFAULT_RECEIVED_AT, expand_references, plain_value
 from streamstash.events.envelope import Event, Source
-from streamstash.events.timeformats import parse_iso8601
+from streamstash.events.timeformats import format_iso8601, parse_iso8601
 from streamstash.filters.json import JsonFilter
 from streamstash.pipetest.compare import Document, compare_documents, render_value
 from streamstash.pipetest.results import CaseResult
@@ -241,15 +241,22 @@ class _Codec:
 
 
 def run_lfv_file(
-    config: PipelineConfig, path: Path, lfv: LfvFile, suite: str | None = None, ignore: Sequence[str] = ()
+    config: PipelineConfig,
+    path: Path,
+    lfv: LfvFile,
+    suite: str | None = None,
+    ignore: Sequence[str] = (),
+    received_at: str = DEFAULT_RECEIVED_AT,
 ) -> list[CaseResult]:
-    """Every test case of one LFV file, in one run; one result per test case. ``ignore``: on top of the file's."""
+    """Every test case of one LFV file, in one run; one result per test case. ``ignore``: on top of the file's;
+    ``received_at``: the run's clock (LFV has none: Logstash stamps lines with the time it reads them)."""
     suite = suite or str(path)
     if not lfv.testcases:
         return [CaseResult(suite=suite, name="(file)", error="the file has no testcases")]
-    clock = parse_iso8601(DEFAULT_RECEIVED_AT)
-    assert clock is not None
-    codec = _Codec(lfv.codec, pipeline_decodes_json(config), DEFAULT_RECEIVED_AT)
+    clock = parse_iso8601(received_at)
+    if clock is None:
+        raise ValueError(f"not an ISO 8601 time: {received_at!r}")
+    codec = _Codec(lfv.codec, pipeline_decodes_json(config), format_iso8601(clock))
     notes = lfv.notes()
     results = [
         CaseResult(suite=suite, name=f"testcases[{index}]", description=case.description, notes=list(notes))
