@@ -427,7 +427,8 @@ def pipeline_tests(
     ignore: Annotated[
         list[str],
         typer.Option(
-            help="Leave this field out of every comparison (a name, or a reference like \\[http]\\[status]; repeatable)."
+            help="Leave this field out of every comparison (a name, or a reference like \\[http]\\[status]; "
+            "repeatable)."
         ),
     ] = [],  # noqa: B006
     received_at: Annotated[

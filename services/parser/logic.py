@@ -14,6 +14,8 @@ from streamstash.events.envelope import (
     Source,
     decode_batch,
     event_id,
+    from_working_dict,
+    to_working_dict,
 )
 from streamstash.filters import FilterChain
 
@@ -49,13 +51,22 @@ class RecordParser:
         return result
 
     def _parse_event(self, event: Event, result: ParseResult) -> None:
-        outcome = self.chain.filter_event(event, STAGE)
-        if outcome is None:
+        doc = to_working_dict(event)
+        try:
+            verdict = self.chain.apply(doc)
+        except Exception as exc:  # noqa: BLE001 - one bad event must not stop the partition
+            result.dead_letters.append(
+                DeadLetter(stage=STAGE, reason=f"filter error: {exc!r}", event=event, origin=event.id)
+            )
+            return
+        if verdict is None:
+            result.parsed.append(from_working_dict(event, doc))
+        elif verdict.action == "drop":
             result.dropped += 1
-        elif isinstance(outcome, DeadLetter):
-            result.dead_letters.append(outcome)
         else:
-            result.parsed.append(outcome)
+            failed = from_working_dict(event, doc)
+            failed.message = event.message  # the original line, whatever the filters did to it
+            result.dead_letters.append(DeadLetter(stage=STAGE, reason=verdict.reason, event=failed, origin=event.id))
 
 
 def _undecodable(value: bytes, origin: str, reason: str) -> DeadLetter:

@@ -13,8 +13,7 @@ from pydantic import ValidationError
 from streamstash.config.pipeline import PipelineConfig
 from streamstash.config.substitution import UnsetVariableError, substitute
 
-
-LITERAL_SECTIONS = ("tests",)
+LITERAL_SECTIONS = ("tests",)  # taken as written: no ${VAR} substitution
 
 
 class ConfigError(ValueError):

@@ -185,6 +185,11 @@ class PipelineTestCase(StrictModel):
             return format_iso8601(moment)
         return value
 
+    @field_validator("lines", mode="before")
+    @classmethod
+    def _one_line_is_a_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
     @field_validator("events", mode="before")
     @classmethod
     def _plain_events(cls, value: Any) -> Any:

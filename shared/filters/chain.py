@@ -42,11 +42,10 @@ class FilterChain:
         return None
 
     def filter_event(self, event: Event, stage: str) -> Event | DeadLetter | None:
-        """The event after the chain, its dead letter, or None when a filter dropped it.
-
-        The parser and `streamstash test` both go through here, so a pipeline's tests see exactly what
-        the parser does with a line (a filter that raises dead-letters the event, it never stops a stream).
-        """
+        """The event after the chain, its dead letter, or None when a filter dropped it: the parser's step for
+        one event (`RecordParser._parse_event`), as `streamstash test` takes it; a filter that raises
+        dead-letters the event, it never stops a stream. tests/unit/pipetest/test_runner.py checks that both
+        give the same result."""
         doc = to_working_dict(event)
         try:
             verdict = self.apply(doc)

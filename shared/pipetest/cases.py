@@ -16,6 +16,7 @@ from streamstash.config.loader import format_validation_error
 from streamstash.config.testcases import PipelineTestCase, PipelineTests
 from streamstash.events.envelope import Event, Source
 from streamstash.events.timeformats import parse_iso8601
+from streamstash.filters import FilterChain
 from streamstash.pipetest.compare import compare_documents
 from streamstash.pipetest.results import CaseResult
 from streamstash.pipetest.runner import PipelineRun, Produced, at_end_rule, make_event
@@ -81,15 +82,20 @@ def case_events(config: PipelineConfig, case: PipelineTestCase) -> list[Event]:
 
 
 def run_case(
-    config: PipelineConfig, suite: str, tests: PipelineTests, case: PipelineTestCase, ignore: Sequence[str]
+    config: PipelineConfig,
+    suite: str,
+    tests: PipelineTests,
+    case: PipelineTestCase,
+    ignore: Sequence[str],
+    chain: FilterChain | None = None,
 ) -> CaseResult:
-    """One case through a run of its own."""
+    """One case through a run of its own (``chain``: the pipeline's, built once for all cases)."""
     started = time.perf_counter()
     result = CaseResult(suite=suite, name=case.name, description=case.description)
     try:
         clock = parse_iso8601(case.received_at)
         assert clock is not None  # validated by the model
-        run = PipelineRun(config, clock, seed=case.name)
+        run = PipelineRun(config, clock, seed=case.name, chain=chain)
         produced = run.feed(case_events(config, case))
         rule = at_end_rule(case.at_end)
         if rule is not None:

@@ -52,7 +52,7 @@ def run_pipeline_tests(
 ) -> int:
     try:
         config = load_pipeline(config_path)
-        usable(config, str(config_path))
+        chain = usable(config, str(config_path))
         suites: list[tuple[str, PipelineTests]] = []
         if config.tests.cases:
             suites.append((str(config_path), config.tests))
@@ -67,7 +67,9 @@ def run_pipeline_tests(
     results: list[CaseResult] = []
     for suite, tests in suites:
         results.extend(
-            run_case(config, suite, tests, case, selection.ignore) for case in tests.cases if selection.wants(case.name)
+            run_case(config, suite, tests, case, selection.ignore, chain)
+            for case in tests.cases
+            if selection.wants(case.name)
         )
     for path, lfv in lfvs:
         results.extend(run_lfv_file(config, path, lfv, ignore=selection.ignore, received_at=selection.lfv_received_at))
@@ -81,13 +83,14 @@ def run_pipeline_tests(
     return EXIT_PASSED if summarise(results).failed == 0 else EXIT_FAILED
 
 
-def usable(config: PipelineConfig, source: str) -> None:
+def usable(config: PipelineConfig, source: str) -> FilterChain:
     """Compile the filters and aggregations, as `streamstash check` does, before any case runs."""
     try:
-        FilterChain(config.filters)
+        chain = FilterChain(config.filters)
         TaskRouter(config.aggregations)
     except ValueError as exc:
         raise ConfigError(f"{source}: {exc}") from exc
+    return chain
 
 
 def _existing(paths: list[Path]) -> list[Path]:
@@ -105,7 +108,7 @@ def migration_check(pipeline_text: str, source: str, lfv_paths: Sequence[Path], 
     results: list[CaseResult] = []
     try:
         config = parse_pipeline(pipeline_text, source=source, env=os.environ)
-        usable(config, source)
+        chain = usable(config, source)
     except ConfigError as exc:
         print(f"cannot run the LFV tests against the translation: {exc}", file=out)
         return Summary(0, 1)
@@ -117,7 +120,7 @@ def migration_check(pipeline_text: str, source: str, lfv_paths: Sequence[Path], 
         except ConfigError as exc:
             results.append(CaseResult(suite=str(path), name="(file)", error=str(exc)))
     for path, lfv in loaded:
-        results.extend(run_lfv_file(config, path, lfv))
+        results.extend(run_lfv_file(config, path, lfv, chain=chain))
     if results:
         write_report(results, out)
     summary = summarise(results)

@@ -43,6 +43,7 @@ from streamstash.config.parser import JsonFilter as JsonSettings
 from streamstash.config.testcases import DEFAULT_RECEIVED_AT, expand_references, plain_value
 from streamstash.events.envelope import Event, Source
 from streamstash.events.timeformats import format_iso8601, parse_iso8601
+from streamstash.filters import FilterChain
 from streamstash.filters.json import JsonFilter
 from streamstash.pipetest.compare import Document, compare_documents, render_value
 from streamstash.pipetest.results import CaseResult
@@ -247,6 +248,7 @@ def run_lfv_file(
     suite: str | None = None,
     ignore: Sequence[str] = (),
     received_at: str = DEFAULT_RECEIVED_AT,
+    chain: FilterChain | None = None,
 ) -> list[CaseResult]:
     """Every test case of one LFV file, in one run; one result per test case. ``ignore``: on top of the file's;
     ``received_at``: the run's clock (LFV has none: Logstash stamps lines with the time it reads them)."""
@@ -263,7 +265,7 @@ def run_lfv_file(
         for index, case in enumerate(lfv.testcases)
     ]
     try:
-        run = PipelineRun(config, clock, seed=path.name)
+        run = PipelineRun(config, clock, seed=path.name, chain=chain)
         segments: list[Produced] = []
         for case in lfv.testcases:
             fields = expand_references({**lfv.fields, **case.fields})

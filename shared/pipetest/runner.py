@@ -25,6 +25,7 @@ from streamstash.config.aggregator import AggregationSpec
 from streamstash.events.envelope import DeadLetter, Event, Source, from_working_dict, to_document
 from streamstash.events.timeformats import format_iso8601, parse_iso8601, pinned_clock
 from streamstash.filters import FilterChain
+from streamstash.filters.date import DateFilter
 from streamstash.filters.drop import DropFilter
 from streamstash.pipetest.aggregation import RecordProcessor, TaskAggregator, TaskRouter, task_records
 
@@ -71,15 +72,18 @@ def make_event(doc: Document, source: Source) -> Event:
 class PipelineRun:
     """One stream through the filters and aggregations of ``config``; state carries over between `feed` calls."""
 
-    def __init__(self, config: PipelineConfig, clock: datetime, seed: str) -> None:
+    def __init__(self, config: PipelineConfig, clock: datetime, seed: str, chain: FilterChain | None = None) -> None:
+        """``chain``: the pipeline's filter chain, built once for many runs (compiling grok patterns is what costs)."""
         self.clock = clock
         self.raw_topic = config.kafka.topics.raw
         self.partitions = config.kafka.partitions
-        with pinned_clock(clock):
-            self.chain = FilterChain(config.filters)
+        self.chain = FilterChain(config.filters) if chain is None else chain
         for index, step in enumerate(self.chain.steps):
+            # The filters that keep something between events start afresh, as in a new parser.
             if isinstance(step.filter, DropFilter):
                 step.filter.chance = random.Random(f"{seed}:{index}").random
+            elif isinstance(step.filter, DateFilter):
+                step.filter.forget_conversions()
         self.router = TaskRouter(config.aggregations)
         self.processor = RecordProcessor(TaskAggregator(self.router))
         self.table: dict[bytes, bytes] = {}

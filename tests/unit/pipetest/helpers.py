@@ -9,6 +9,7 @@ import yaml
 
 from streamstash.config import PipelineConfig, parse_pipeline
 from streamstash.config.testcases import PipelineTests
+from streamstash.filters import FilterChain
 from streamstash.pipetest.cases import run_case
 from streamstash.pipetest.command import Selection, run_pipeline_tests
 from streamstash.pipetest.results import CaseResult
@@ -28,9 +29,10 @@ def pipeline(text: str) -> PipelineConfig:
 
 
 def run_cases(config: PipelineConfig, cases: str) -> list[CaseResult]:
-    """Cases (YAML, the shape of `tests:`) run against ``config``, each on its own."""
+    """Cases (YAML, the shape of `tests:`) run against ``config``, each on its own, on one chain as the command does."""
     tests = PipelineTests.model_validate(yaml.safe_load(cases))
-    return [run_case(config, "cases.yml", tests, case, ()) for case in tests.cases]
+    chain = FilterChain(config.filters)
+    return [run_case(config, "cases.yml", tests, case, (), chain) for case in tests.cases]
 
 
 def run_command(

@@ -21,7 +21,7 @@ def test_errors_in_the_tests_section_name_the_file_and_the_key() -> None:
 
 def test_errors_in_a_case_file_name_the_file_and_the_key(tmp_path: Path) -> None:
     path = tmp_path / "cases.yml"
-    path.write_text("- name: one\n  lines: [a]\n- name: two\n  lines: not-a-list\n", encoding="utf-8")
+    path.write_text("- name: one\n  lines: [a]\n- name: two\n  lines: {not: a list}\n", encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
         load_case_file(path)
     message = str(caught.value)
