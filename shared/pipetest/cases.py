@@ -102,8 +102,12 @@ def run_case(
             produced.aggregates.extend(run.finish(rule))
     except Exception as exc:  # noqa: BLE001 - one case that cannot run must not hide the others' results
         result.error = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
-        return result
-    result.problems = check(case, produced, case.match or tests.match, [*tests.ignore, *case.ignore, *ignore])
+    else:
+        result.problems = check(case, produced, case.match or tests.match, [*tests.ignore, *case.ignore, *ignore])
+        if result.problems and produced.consumed and case.expect.documents != "any":
+            result.notes.append(
+                f"{produced.consumed} event(s) went only to aggregations (`index_events: false`): not documents"
+            )
     result.seconds = time.perf_counter() - started
     return result
 

@@ -72,7 +72,9 @@ def run_pipeline_tests(
             if selection.wants(case.name)
         )
     for path, lfv in lfvs:
-        results.extend(run_lfv_file(config, path, lfv, ignore=selection.ignore, received_at=selection.lfv_received_at))
+        results.extend(
+            run_lfv_file(config, path, lfv, ignore=selection.ignore, received_at=selection.lfv_received_at, chain=chain)
+        )
     if not results:
         where = "no `tests:` section, no case files" if not selection.patterns else "no case matches --case"
         print(f"{config_path}: nothing to test ({where}; LFV files: {len(lfvs)})", file=err)

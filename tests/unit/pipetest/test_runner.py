@@ -138,6 +138,13 @@ def test_events_aggregations_consume_are_not_documents() -> None:
 """
     [result] = run_cases(config, cases)
     assert result.passed, result.problems
+    [result] = run_cases(config, cases.replace("documents: []", "documents: [{action: resize}, {action: resize}]"))
+    assert result.problems == [
+        "documents: expected 2, got 0",
+        '    missing documents[0]: {"action": "resize"}',
+        '    missing documents[1]: {"action": "resize"}',
+    ]
+    assert result.notes == ["2 event(s) went only to aggregations (`index_events: false`): not documents"]
 
 
 def test_at_end_decides_what_happens_to_open_tasks() -> None:
