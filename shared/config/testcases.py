@@ -69,6 +69,26 @@ def document_value(value: Any) -> dict[str, Any]:
     return expand_references(plain_value(value))
 
 
+def text_lines(value: Any) -> Any:
+    """Lines as text: one string is one line; an unquoted integer or date (`- 404`) is the text it was written
+    as; other values YAML reads as something else (true, 1.50, 10:00:00Z) must be quoted."""
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list):
+        return value
+    lines = []
+    for index, item in enumerate(value):
+        if isinstance(item, str):
+            lines.append(item)
+        elif isinstance(item, date) and not isinstance(item, datetime):
+            lines.append(item.isoformat())
+        elif isinstance(item, int) and not isinstance(item, bool):
+            lines.append(str(item))
+        else:
+            raise ValueError(f"line {index} is read by YAML as {item!r}, not as text: quote it")  # noqa: TRY004
+    return lines
+
+
 def _documents(value: Any) -> Any:
     if isinstance(value, list):
         return [document_value(item) for item in value]
@@ -187,8 +207,8 @@ class PipelineTestCase(StrictModel):
 
     @field_validator("lines", mode="before")
     @classmethod
-    def _one_line_is_a_list(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
+    def _text_lines(cls, value: Any) -> Any:
+        return text_lines(value)
 
     @field_validator("events", mode="before")
     @classmethod

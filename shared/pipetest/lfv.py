@@ -40,7 +40,7 @@ from streamstash.config import ConfigError, PipelineConfig
 from streamstash.config.aggregator import AggregationSpec
 from streamstash.config.loader import format_validation_error
 from streamstash.config.parser import JsonFilter as JsonSettings
-from streamstash.config.testcases import DEFAULT_RECEIVED_AT, expand_references, plain_value
+from streamstash.config.testcases import DEFAULT_RECEIVED_AT, expand_references, plain_value, text_lines
 from streamstash.events.envelope import Event, Source
 from streamstash.events.timeformats import format_iso8601, parse_iso8601
 from streamstash.filters import FilterChain
@@ -88,6 +88,11 @@ class LfvTestCase(BaseModel):
     @classmethod
     def _plain(cls, value: Any) -> Any:
         return plain_value(value)
+
+    @field_validator("input", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        return text_lines(value) if isinstance(value, list) else value  # LFV reads each item as a string
 
 
 class LfvFile(BaseModel):

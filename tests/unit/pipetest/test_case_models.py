@@ -100,3 +100,15 @@ def test_invalid_cases_are_refused(case: str, error: str) -> None:
 def test_case_names_are_unique() -> None:
     with pytest.raises(ConfigError, match="two cases are named 'one'"):
         parse_pipeline("tests:\n  - {name: one, lines: [a]}\n  - {name: one, lines: [b]}\n", "p.yml", env={})
+
+
+def test_unquoted_numbers_and_dates_are_lines_as_written_booleans_must_be_quoted() -> None:
+    text = "tests:\n  - name: one\n    lines: [404, 2026-11-21, single]\n"
+    case = parse_pipeline(text, "pipeline.yml", env={}).tests.cases[0]
+    assert case.lines == ["404", "2026-11-21", "single"]
+    assert parse_pipeline("tests:\n  - {name: one, lines: one line}\n", "p.yml", env={}).tests.cases[0].lines == [
+        "one line"
+    ]
+    for value, read_as in (("yes", "True"), ("1.50", "1.5"), ("2026-11-21T10:00:00Z", "datetime")):
+        with pytest.raises(ConfigError, match=rf"tests\.cases\.0\.lines: .*line 1 is read by YAML as {read_as}"):
+            parse_pipeline(f"tests:\n  - {{name: one, lines: [a, {value}]}}\n", "pipeline.yml", env={})
