@@ -478,6 +478,44 @@ def check(config: ConfigOption) -> None:
     )
 
 
+@app.command("test")
+def pipeline_tests(
+    config: ConfigOption,
+    cases: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Files of test cases, or directories of them (*.yml), on top of the pipeline's `tests:`."),
+    ] = None,
+    lfv: Annotated[
+        list[Path],
+        typer.Option(help="logstash-filter-verifier test-case file, or a directory of them (repeatable)."),
+    ] = [],  # noqa: B006
+    junit: Annotated[Path | None, typer.Option(help="Also write a JUnit XML report here.")] = None,
+    case: Annotated[list[str], typer.Option(help="Run only the cases whose name matches (glob; repeatable).")] = [],  # noqa: B006
+    ignore: Annotated[
+        list[str],
+        typer.Option(
+            help="Leave this field out of every comparison (a name, or a reference like \\[http]\\[status]; "
+            "repeatable)."
+        ),
+    ] = [],  # noqa: B006
+    received_at: Annotated[
+        str | None,
+        typer.Option(
+            help="The clock of LFV files (ISO 8601): @timestamp of lines no date filter sets, year of yearless "
+            "stamps. Default 2000-01-01T00:00:00Z; streamstash cases set `received_at` themselves."
+        ),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also list the cases that pass.")] = False,
+) -> None:
+    """Run the pipeline's test cases in memory (filters and aggregations; no Kafka, no Elasticsearch)."""
+    from streamstash.pipetest.command import Selection, run_pipeline_tests
+
+    selection = Selection(case, ignore) if received_at is None else Selection(case, ignore, received_at)
+    raise typer.Exit(
+        run_pipeline_tests(config, cases or [], lfv, selection, junit, verbose, out=sys.stdout, err=sys.stderr)
+    )
+
+
 @app.command("import-logstash")
 def import_logstash(
     logstash_conf: Annotated[Path, typer.Argument(help="The Logstash pipeline file (logstash.conf).")],
@@ -496,11 +534,22 @@ def import_logstash(
             help='Read \\n, \\t, \\" ... in quoted strings, as Logstash does with config.support_escapes: true.'
         ),
     ] = False,
+    lfv_tests: Annotated[
+        Path | None,
+        typer.Option(
+            help="A directory (or file) of logstash-filter-verifier test cases: run them against the translation "
+            "and print how many pass (exit 1 unless all do)."
+        ),
+    ] = None,
 ) -> None:
     """Translate a Logstash pipeline (inputs, filters, aggregate idioms, elasticsearch output) into ours."""
     from streamstash.logstash.command import import_logstash_command
 
-    raise typer.Exit(import_logstash_command(logstash_conf, output, allow_partial, support_escapes=support_escapes))
+    raise typer.Exit(
+        import_logstash_command(
+            logstash_conf, output, allow_partial, support_escapes=support_escapes, lfv_tests=lfv_tests
+        )
+    )
 
 
 @app.command()

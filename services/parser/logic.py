@@ -5,15 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from streamstash import names
-from streamstash.events.deadletters import dead_letter, undecodable_letter
+from streamstash.events.deadletters import undecodable_letter
 from streamstash.events.envelope import (
     DeadLetter,
     Event,
     RecordDecodeError,
     decode_batch,
     event_id,
-    from_working_dict,
-    to_working_dict,
 )
 from streamstash.events.inputfields import CLASSIC, InputFields
 from streamstash.filters import FilterChain
@@ -53,19 +51,10 @@ class RecordParser:
         return result
 
     def _parse_event(self, event: Event, result: ParseResult) -> None:
-        doc = to_working_dict(event)
-        shown = self.input_fields.show(doc, event)  # Logstash's `host`, `path`, ... for the filters to see
-        try:
-            verdict = self.chain.apply(doc)
-        except Exception as exc:  # noqa: BLE001 - one bad event must not stop the partition
-            result.dead_letters.append(dead_letter(STAGE, f"filter error: {exc!r}", event))
-            return
-        self.input_fields.hide(doc, shown)
-        if verdict is None:
-            result.parsed.append(from_working_dict(event, doc))
-        elif verdict.action == "drop":
+        outcome = self.chain.filter_event(event, STAGE, self.input_fields)
+        if outcome is None:
             result.dropped += 1
+        elif isinstance(outcome, DeadLetter):
+            result.dead_letters.append(outcome)
         else:
-            failed = from_working_dict(event, doc)
-            failed.message = event.message  # the original line, whatever the filters did to it
-            result.dead_letters.append(dead_letter(STAGE, verdict.reason, failed))
+            result.parsed.append(outcome)

@@ -19,6 +19,7 @@ from streamstash.config.common import (
 )
 from streamstash.config.indexer import OutputSettings
 from streamstash.config.parser import FilterEntry, ParserSettings
+from streamstash.config.testcases import PipelineTests
 
 
 class PipelineConfig(StrictModel):
@@ -57,6 +58,11 @@ class PipelineConfig(StrictModel):
     parser: ParserSettings = Field(default_factory=ParserSettings, description="Parser tuning.")
     aggregations: list[AggregationSpec] = Field(default_factory=list, description="Aggregator tasks.")
     outputs: OutputSettings = Field(default_factory=OutputSettings, description="Indexer outputs.")
+    tests: PipelineTests = Field(
+        default_factory=PipelineTests,
+        description="Test cases `streamstash test` runs in memory through the filters and aggregations "
+        "(taken literally: no `${VAR}` substitution).",
+    )
 
     @property
     def uses_local_stack(self) -> bool:

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,9 +33,23 @@ Parser = Callable[[str], datetime | None]
 NAMED_FORMATS = {"HTTPDATE": "dd/MMM/yyyy:HH:mm:ss Z"}
 
 
+_pinned_now: ContextVar[datetime | None] = ContextVar("streamstash_pinned_now", default=None)
+
+
 def utc_now() -> datetime:
     """The clock yearless formats guess the year from (a module function so a test can pin it)."""
-    return datetime.now(UTC)
+    pinned = _pinned_now.get()
+    return datetime.now(UTC) if pinned is None else pinned
+
+
+@contextmanager
+def pinned_clock(moment: datetime) -> Iterator[None]:
+    """Within the block, `utc_now` is ``moment``: `streamstash test` reads yearless stamps the same way every year."""
+    token = _pinned_now.set(moment)
+    try:
+        yield
+    finally:
+        _pinned_now.reset(token)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """`streamstash import-logstash logstash.conf [-o pipeline.yml] [--allow-partial]`.
 
 Exit codes: 0 translated (notes may list behaviours that differ); 1 some spots could not be translated
-(they are marked in the file written) and `--allow-partial` was not given; 2 the Logstash file cannot be
-read or parsed, or the result does not load (a translator bug, reported as such).
+(they are marked in the file written) and `--allow-partial` was not given, or with `--lfv-tests` not every
+logstash-filter-verifier test case passes against the translation; 2 the Logstash file cannot be read or
+parsed, or the result does not load (a translator bug, reported as such).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def import_logstash_command(
     allow_partial: bool,
     *,
     support_escapes: bool = False,
+    lfv_tests: Path | None = None,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
 ) -> int:
@@ -68,14 +70,20 @@ def import_logstash_command(
     untranslated = len(report.untranslated_spots)
     target = str(output) if output is not None else "stdout"
     print(f"{path} -> {target}: {untranslated} untranslated spot(s), {len(report.notes)} note(s)", file=stderr)
+    code = EXIT_OK
+    if lfv_tests is not None:
+        from streamstash.pipetest.command import migration_check
+
+        if migration_check(text, f"translation of {path}", [lfv_tests], stderr).failed:
+            code = EXIT_PARTIAL
     if untranslated and not allow_partial:
         print(
             "some of the pipeline is not translated (marked UNTRANSLATED in the output); fix those spots or "
             "pass --allow-partial",
             file=stderr,
         )
-        return EXIT_PARTIAL
-    return EXIT_OK
+        code = EXIT_PARTIAL
+    return code
 
 
 def validate(text: str, translation: Translation) -> tuple[str | None, set[str]]:
