@@ -24,6 +24,12 @@ from tests.conftest import Servers
 
 ENGINES = ("opensearch", "standin")
 
+# For the longest outage tests: what they check is the indexer's, and a real OpenSearch node shows it; the
+# stand-in's run repeats it and goes with the slow tests (`make test-all`), to keep the default suite short.
+opensearch_by_default = pytest.mark.parametrize(
+    "servers", ["opensearch", pytest.param("standin", marks=pytest.mark.slow)], indirect=True
+)
+
 # What each engine calls a document that does not fit the mapping (Elasticsearch 8 renamed OpenSearch's
 # and Elasticsearch 7's mapper_parsing_exception; the stand-in answers as Elasticsearch 8 does).
 MAPPING_ERROR = {"standin": "document_parsing_exception", "opensearch": "mapper_parsing_exception"}

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.elastic import SearchClient, all_documents, count, wait_for_count
-from tests.helpers.engines import es_of_each_engine, servers_of_each_engine  # noqa: F401 - runs on each engine
+from tests.helpers.engines import es_of_each_engine, opensearch_by_default, servers_of_each_engine  # noqa: F401 - runs on each engine
 from tests.helpers.kafka import read_events
 from tests.helpers.pipelines import write_pipeline
 from tests.helpers.processes import start_services, stop_all
@@ -48,6 +48,7 @@ def replay(pipeline_path: Path, servers, *args: str) -> subprocess.CompletedProc
     )
 
 
+@opensearch_by_default
 def test_replay_into_new_index_then_same_index(servers, es: SearchClient, tmp_path: Path, log_dir: Path) -> None:
     log_file = tmp_path / "access.log"
     shutil.copy(TUTORIAL_LOG, log_file)

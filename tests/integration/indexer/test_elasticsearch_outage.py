@@ -24,7 +24,7 @@ import pytest
 from streamstash import names
 from tests.conftest import Servers
 from tests.helpers.elastic import SearchClient, count, wait_for_count
-from tests.helpers.engines import es_of_each_engine, servers_of_each_engine  # noqa: F401 - runs on each engine
+from tests.helpers.engines import es_of_each_engine, opensearch_by_default, servers_of_each_engine  # noqa: F401 - runs on each engine
 from tests.helpers.kafka import read_dead_letters
 from tests.helpers.processes import ServiceProcess
 from tests.helpers.waiting import wait_until
@@ -97,6 +97,7 @@ def outage_of(servers: Servers) -> Iterator[Outage]:
         yield Outage(servers, proxy)
 
 
+@opensearch_by_default
 def test_elasticsearch_down_for_20s_pauses_then_catches_up_with_nothing_lost(
     servers, es: SearchClient, tmp_path: Path, log_dir: Path
 ) -> None:
