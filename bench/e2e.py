@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import contextlib
 
+import profiles
 from index import run_ceiling
 from servers import add_server_options, run_on_servers, search_client
 from workload import generate_lines
@@ -62,6 +63,11 @@ SAMPLE_EVERY = 20  # every 20th latency line is timed
 SAMPLE_BATCH = 500
 BASELINE_CAP = 20_000
 CEILING_DOCUMENTS = 20_000
+# Issue 16's targets: CPU µs per line (collector, parser), per event (aggregator), per document (indexer).
+STAGE_TARGET_US = {"collector": 5.0, "parser": 10.0, "aggregator": 6.0, "indexer": 8.0}
+TARGET_LINES_PER_CPU_SECOND = 40_000
+TARGET_P99_SECONDS = 2.0
+TARGET_PEAK_RSS_MB = 200
 
 
 def task_lines(count: int) -> list[str]:
@@ -101,6 +107,7 @@ def pipeline(directory: Path, access: Path, tasks: Path) -> tuple[Path, str, str
         "filters": [
             {"grok": {"match": {"message": ["%{COMBINEDAPACHELOG}", TASK_GROK]}}},
             {"mutate": {"convert": {"response": "integer", "bytes": "integer"}}},
+            {"date": {"match": ["timestamp", "dd/MMM/yyyy:HH:mm:ss Z"]}},
         ],
         "aggregations": [
             {
@@ -289,6 +296,12 @@ def main() -> None:
         default=BASELINE_CAP,
         help="lines the naive shipper sends (OpenSearch fsyncs its translog per request: ~50 lines/s here)",
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="py-spy every service during the bulk phase; raw stacks in DIR/<service>.txt, top frames printed",
+    )
     add_server_options(parser)
     run_on_servers(parser.parse_args(), "bench-e2e-", run)
 
@@ -322,7 +335,13 @@ def run(args: argparse.Namespace, work: Path, addresses: StackAddresses) -> None
                 stop_sampling.wait(1.0)
 
         sampler = threading.Thread(target=sample, daemon=True)
+        received_before = {name: received(port) for name, port in ports.items()}
         cpu_before = {name: cpu_seconds(process.process.pid) for name, process in services.items()}
+        taken = (
+            [profiles.start(name, process.process.pid, args.profile) for name, process in services.items()]
+            if args.profile
+            else []
+        )
         started = time.monotonic()
         sampler.start()
         with access.open("a", encoding="utf-8") as out:
@@ -332,6 +351,9 @@ def run(args: argparse.Namespace, work: Path, addresses: StackAddresses) -> None
         expected_aggs = expected_aggregates(tasks)
         ended = wait_indexed(indexer_port, expected_docs + expected_aggs, timeout=3600)
         cpu_used = {name: cpu_seconds(process.process.pid) - cpu_before[name] for name, process in services.items()}
+        received_during = {name: received(port) - received_before[name] for name, port in ports.items()}
+        for profile in taken:
+            profiles.stop(profile)
         stop_sampling.set()
         sampler.join()
         total_lines = len(access_lines) + len(tasks)
@@ -358,6 +380,26 @@ def run(args: argparse.Namespace, work: Path, addresses: StackAddresses) -> None
             + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in cpu_used.items())
             + "; Kafka and Elasticsearch not counted)"
         )
+        print(f"  target: at least {TARGET_LINES_PER_CPU_SECOND:,} lines per CPU-second")
+        # The collector and the parser are charged per line written, the aggregator per event it received
+        # (parsed events re-keyed plus task events folded), the indexer per document it indexed.
+        per_unit = {
+            "collector": total_lines,
+            "parser": total_lines,
+            "aggregator": received_during["aggregator"],
+            "indexer": len(access_lines) + expected_aggs,
+        }
+        units = {"collector": "line", "parser": "line", "aggregator": "event", "indexer": "document"}
+        for name, seconds in cpu_used.items():
+            micros = seconds * 1e6 / max(per_unit[name], 1)
+            target = STAGE_TARGET_US[name]
+            print(
+                f"  {name:<10} {micros:6.1f} µs CPU per {units[name]} over {per_unit[name]:,.0f} "
+                f"(target <= {target:g}: {'met' if micros <= target else 'NOT met'})"
+            )
+        for profile in taken:
+            print(profiles.summarise(profile))
+            print(f"  taken with: {profile.command}")
         documents, aggregates = (
             settled_count(es, index, expected_docs),
             settled_count(es, aggregate_index, expected_aggs),
@@ -390,12 +432,17 @@ def run(args: argparse.Namespace, work: Path, addresses: StackAddresses) -> None
             p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
             print(
                 f"latency at {args.latency_rate:g}/s: {len(latencies):,}/{wanted:,} timed lines seen, "
-                f"p50 {p50 * 1000:,.0f} ms, p99 {p99 * 1000:,.0f} ms (written -> searchable)"
+                f"p50 {p50 * 1000:,.0f} ms, p99 {p99 * 1000:,.0f} ms (written -> searchable; target p99 < "
+                f"{TARGET_P99_SECONDS:g} s: {'met' if p99 < TARGET_P99_SECONDS else 'NOT met'})"
             )
         else:
             print("latency: no latency lines became searchable")
         for name, process in services.items():
-            print(f"peak RSS {name:<10} {peak_rss_mb(process.process.pid):,.0f} MB")
+            peak = peak_rss_mb(process.process.pid)
+            print(
+                f"peak RSS {name:<10} {peak:,.0f} MB (target <= {TARGET_PEAK_RSS_MB} MB: "
+                f"{'met' if peak <= TARGET_PEAK_RSS_MB else 'NOT met'})"
+            )
     finally:
         for process in services.values():
             process.stop()
