@@ -22,17 +22,15 @@ SAMPLE_RATE = 200  # samples per second
 class Profile:
     name: str
     path: Path
+    log: Path
+    command: list[str]
     process: subprocess.Popen[bytes]
-
-    @property
-    def command(self) -> str:
-        return " ".join(str(part) for part in self.process.args)  # type: ignore[union-attr]
 
 
 def py_spy() -> str:
     found = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(found).exists():
-        raise SystemExit("--profile needs py-spy: pip install py-spy")
+        raise SystemExit("--profile needs py-spy: pip install -e '.[bench]'")
     return found
 
 
@@ -41,8 +39,10 @@ def start(name: str, pid: int, directory: Path) -> Profile:
     path = directory / f"{name}.txt"
     command = [py_spy(), "record", "--pid", str(pid), "--format", "raw", "--rate", str(SAMPLE_RATE)]
     command += ["--nonblocking", "--output", str(path)]
-    log = (directory / f"{name}.py-spy.log").open("wb")
-    return Profile(name, path, subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT))
+    log = directory / f"{name}.py-spy.log"
+    with log.open("wb") as output:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+    return Profile(name, path, log, command, process)
 
 
 def stop(profile: Profile) -> None:
@@ -83,7 +83,7 @@ def top_frames(path: Path, count: int = 12) -> tuple[int, list[tuple[str, int]],
 
 def summarise(profile: Profile, count: int = 12) -> str:
     if not profile.path.exists():
-        return f"profile {profile.name}: py-spy wrote nothing (see {profile.path.with_suffix('.py-spy.log')})"
+        return f"profile {profile.name}: py-spy wrote nothing (see {profile.log})"
     total, own, anywhere = top_frames(profile.path, count)
     lines = [f"profile {profile.name}: {total:,} samples, {profile.path}", "  self:"]
     lines += [f"    {samples / total:6.1%}  {frame}" for frame, samples in own]
