@@ -129,6 +129,8 @@ ENV_STACK_SEARCH: Final = "STREAMSTASH_STACK_SEARCH"
 ENV_ELASTICSEARCH_DISTRIBUTION: Final = "STREAMSTASH_ELASTICSEARCH_DISTRIBUTION"
 # Where engines fetched from Maven Central are kept (default: ~/.cache/streamstash).
 ENV_ENGINES_DIR: Final = "STREAMSTASH_ENGINES_DIR"
+# "off": services keep Python's default garbage-collector settings (runtime.garbage).
+ENV_GC_TUNING: Final = "STREAMSTASH_GC_TUNING"
 
 # The `streamstash` command as a module (`python -m`), for processes that start services.
 ENTRY_MODULE: Final = "streamstash.services.cli"

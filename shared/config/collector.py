@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from streamstash.config.base import StrictModel
-from streamstash.config.common import BatchSettings
+from streamstash.config.common import BatchSettings, Compression
 from streamstash.config.security import TlsListener
 
 ONE_MIB = 1024 * 1024
@@ -299,6 +299,8 @@ class CollectorSettings(StrictModel):
         "to disk and sent by the next run.",
         examples=[60],
     )
-    compression: Literal["none", "gzip", "lz4", "zstd"] = Field(
-        "lz4", description="Producer compression.", examples=["zstd"]
+    compression: Compression | None = Field(
+        None,
+        description="Compression of the records sent to `logs.raw`; unset: `kafka.compression`.",
+        examples=["lz4"],
     )

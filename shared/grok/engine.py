@@ -237,7 +237,10 @@ class Grok:
         self.keep_empty_captures = keep_empty_captures
         self.expressions = [CompiledExpression(text, library, keep_empty_captures) for text in self.patterns]
         self._budget_s = None if timeout_ms is None else timeout_ms / 1000.0
-        self._any_guarded = any(expression.guarded_search is not None for expression in self.expressions)
+        # Which texts some expression reads on the guarded engine: those are the only matches that need the
+        # clock (a read of the CPU clock is a system call, a fifth of a short line's match).
+        self._always_guarded = any(expression.fast_search is None for expression in self.expressions)
+        self._guarded_when_long = any(expression.guarded_search is not None for expression in self.expressions)
         # Match one event's text: a closure built here rather than a method, one attribute lookup less per event.
         self.match: Callable[[str], GrokResult] = (
             self._single_matcher(self.expressions[0]) if len(self.expressions) == 1 else self._match_several
@@ -283,13 +286,13 @@ class Grok:
 
     def _match_several(self, text: str) -> GrokResult:
         # The budget is CPU time, as the regex package counts it; the clock is read only if some expression
-        # runs on the guarded engine (the others cannot be interrupted anyway).
+        # runs on the guarded engine for this text (the others cannot be interrupted anyway).
+        long_text = len(text) > MAX_FAST_LENGTH
         deadline = None
-        if self._budget_s is not None and self._any_guarded:
+        if self._budget_s is not None and (self._always_guarded or (long_text and self._guarded_when_long)):
             deadline = time.process_time() + self._budget_s
         fields: dict[str, Any] | None = None
         first: int | None = None
-        long_text = len(text) > MAX_FAST_LENGTH
         for index, expression in enumerate(self.expressions):
             if expression.fast_search is not None and (not long_text or expression.guarded_search is None):
                 m = expression.fast_search(text)

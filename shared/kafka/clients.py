@@ -28,15 +28,20 @@ def consumer_group(settings: KafkaSettings, service: str) -> str:
     return f"{settings.consumer_group_prefix}-{service}"
 
 
+def compression_type(compression: str) -> str | None:
+    """What aiokafka and Faust take for a ``Compression`` setting."""
+    return None if compression == "none" else compression
+
+
 def make_producer(
-    settings: KafkaSettings, client_id: str, compression: str = "lz4", **overrides: Any
+    settings: KafkaSettings, client_id: str, compression: str | None = None, **overrides: Any
 ) -> AIOKafkaProducer:
     options: dict[str, Any] = {
         "bootstrap_servers": bootstrap(settings),
         "client_id": client_id,
         "acks": "all",
         "enable_idempotence": True,
-        "compression_type": None if compression == "none" else compression,
+        "compression_type": compression_type(compression or settings.compression),
         "linger_ms": 5,
         "max_batch_size": 1024 * 1024,
         "max_request_size": settings.max_message_bytes,

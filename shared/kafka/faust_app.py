@@ -17,7 +17,7 @@ from faust.types import TP
 from streamstash.config import PipelineConfig
 from streamstash.config.common import KafkaSettings
 from streamstash.kafka import compat
-from streamstash.kafka.clients import METADATA_MAX_AGE_MS, bootstrap, consumer_group
+from streamstash.kafka.clients import METADATA_MAX_AGE_MS, bootstrap, compression_type, consumer_group
 from streamstash.kafka.compat.faust_consumer import agent_topics
 from streamstash.kafka.compat.internals import (
     coordination_error,
@@ -27,6 +27,7 @@ from streamstash.kafka.compat.internals import (
 )
 from streamstash.kafka.membership import leave_for_predecessor_now, remember_member
 from streamstash.kafka.security import faust_credentials
+from streamstash.runtime.garbage import settle_garbage_collection
 from streamstash.runtime.http import HealthServer
 from streamstash.runtime.logs import configure_logging
 from streamstash.runtime.metrics import ServiceMetrics
@@ -57,7 +58,7 @@ def make_app(config: PipelineConfig, service: str, **overrides: Any) -> faust.Ap
         "topic_partitions": kafka.partitions,
         "topic_replication_factor": kafka.replication_factor,
         "producer_acks": -1,
-        "producer_compression_type": "lz4",
+        "producer_compression_type": compression_type(kafka.compression),
         "producer_max_request_size": kafka.max_message_bytes,
         "producer_linger_ms": 5,
         "consumer_max_fetch_size": kafka.max_message_bytes,
@@ -270,6 +271,7 @@ def run_worker(app: faust.App, config: PipelineConfig, service: str) -> None:
         override_logging=False,
         redirect_stdouts=False,
     )
+    settle_garbage_collection(service)
     try:
         worker.execute_from_commandline()
     finally:

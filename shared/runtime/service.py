@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from streamstash.config import PipelineConfig
+from streamstash.runtime.garbage import settle_garbage_collection
 from streamstash.runtime.logs import configure_logging, flush_logs
 
 log = logging.getLogger(__name__)
@@ -105,4 +106,5 @@ def run_service(service: str, config: PipelineConfig, main: Callable[[asyncio.Ev
                 "stopped", extra={"service": service, "drained_in_s": round(time.monotonic() - signals.first_at, 3)}
             )
 
+    settle_garbage_collection(service)
     asyncio.run(supervise())
