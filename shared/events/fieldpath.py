@@ -29,8 +29,11 @@ def _child(node: Any, part: str) -> Any:
 
 
 def get_field(doc: dict[str, Any], reference: str, default: Any = None) -> Any:
+    parts = parse_path(reference)
+    if len(parts) == 1 and type(doc) is dict:  # a top-level field, most references: one dict lookup
+        return doc.get(parts[0], default)
     node: Any = doc
-    for part in parse_path(reference):
+    for part in parts:
         node = _child(node, part)
         if node is _MISSING:
             return default
@@ -38,6 +41,9 @@ def get_field(doc: dict[str, Any], reference: str, default: Any = None) -> Any:
 
 
 def has_field(doc: dict[str, Any], reference: str) -> bool:
+    parts = parse_path(reference)
+    if len(parts) == 1 and type(doc) is dict:
+        return parts[0] in doc
     return get_field(doc, reference, _MISSING) is not _MISSING
 
 
@@ -45,6 +51,9 @@ def set_field(doc: dict[str, Any], reference: str, value: Any) -> None:
     """Set a field, creating the objects on the way; an index into an existing list replaces that item
     (or appends, one past the end), as Logstash does."""
     parts = parse_path(reference)
+    if len(parts) == 1 and type(doc) is dict:
+        doc[parts[0]] = value
+        return
     node: Any = doc
     for part in parts[:-1]:
         child = _child(node, part)

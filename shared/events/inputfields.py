@@ -106,6 +106,11 @@ class InputFields:
         before they are written to, so the event itself is never changed."""
         shown: list[Shown] = []
         for path, value in self.of(event):
+            if len(path) == 1:  # `host`, `path`: the classic names, no object on the way
+                if path[0] not in doc:
+                    doc[path[0]] = value
+                    shown.append(Shown(path, value, ()))
+                continue
             node = doc
             created: list[Path] = []
             for depth, part in enumerate(path[:-1]):
@@ -129,6 +134,11 @@ class InputFields:
         """Take away the shown fields that still hold their value, and the objects made for them that are
         empty now."""
         for item in reversed(shown):
+            if len(item.path) == 1:  # shown at the top level: nothing was created for it
+                leaf = item.path[0]
+                if leaf in doc and type(doc[leaf]) is type(item.value) and doc[leaf] == item.value:
+                    del doc[leaf]
+                continue
             parents: list[dict[str, Any]] = [doc]
             node: Any = doc
             for part in item.path[:-1]:

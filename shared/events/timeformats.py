@@ -108,7 +108,13 @@ def joda_to_strftime(pattern: str) -> str:
 def format_iso8601(moment: datetime) -> str:
     """UTC, millisecond precision, `Z` suffix: the one form `@timestamp` takes."""
     moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    if moment.year < 1000:  # strftime's own (unpadded) year, as before
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # Formatting the fields directly costs a third of strftime, once per parsed stamp.
+    return (
+        f"{moment.year}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:{moment.minute:02d}:"
+        f"{moment.second:02d}.{moment.microsecond // 1000:03d}Z"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -340,6 +346,7 @@ def _zone_for_id(name: str) -> tzinfo | None:
         return None
 
 
+@functools.lru_cache(maxsize=256)  # a log writes the same few offsets on every line
 def _offset_zone(text: str) -> tzinfo:
     if text == "Z":
         return UTC

@@ -17,6 +17,8 @@ _DECIMAL = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*")
 
 
 def _to_integer(value: Any) -> Any:
+    if type(value) is str and value.isdecimal():  # plain digits, most values: what the patterns below accept
+        return int(value)
     if isinstance(value, str) and "," in value:
         value = _without_grouping(value)
     if isinstance(value, bool):
