@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import re
 import sys
 import threading
@@ -40,8 +39,9 @@ import contextlib
 
 import profiles
 from index import run_ceiling
+from procstat import cpu_seconds, peak_rss_mb
 from servers import add_server_options, run_on_servers, search_client
-from workload import generate_lines
+from workload import ACCESS_FILTERS, generate_lines
 
 from streamstash.stack.manager import StackAddresses
 from tests.helpers.processes import ServiceProcess
@@ -109,11 +109,8 @@ def pipeline(directory: Path, access: Path, tasks: Path) -> tuple[Path, str, str
         "state_dir": str(directory / "state"),
         "logging": {"level": "INFO"},  # the metrics port is in an INFO line
         "inputs": [{"type": "file", "paths": [str(access), str(tasks)], "start_position": "beginning"}],
-        "filters": [
-            {"grok": {"match": {"message": ["%{COMBINEDAPACHELOG}", TASK_GROK]}}},
-            {"mutate": {"convert": {"response": "integer", "bytes": "integer"}}},
-            {"date": {"match": ["timestamp", "dd/MMM/yyyy:HH:mm:ss Z"]}},
-        ],
+        # The task lines' pattern beside the access lines' one, then the rest of the access chain.
+        "filters": [{"grok": {"match": {"message": ["%{COMBINEDAPACHELOG}", TASK_GROK]}}}, *ACCESS_FILTERS[1:]],
         "aggregations": [
             {
                 "name": "task_elapsed",
@@ -176,19 +173,6 @@ def wait_indexed(indexer_port: int, expected: int, timeout: float) -> float:
 
 def met(ok: bool) -> str:
     return "met" if ok else "NOT met"
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (/proc/<pid>/stat fields 14 and 15)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 Elasticsearch = Any  # elasticsearch.Elasticsearch or opensearchpy.OpenSearch: only calls both take alike

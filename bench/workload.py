@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 # COMBINEDAPACHELOG with the two numeric fields typed (bytes stays `(?:NUMBER|-)`, as in Logstash).
 GROK_PATTERN = (
@@ -11,6 +12,13 @@ GROK_PATTERN = (
     r'"(?:%{WORD:verb} %{NOTSPACE:request}(?: HTTP/%{NUMBER:httpversion})?|%{DATA:rawrequest})" '
     r"%{NUMBER:response:int} (?:%{NUMBER:bytes:int}|-) %{QS:referrer} %{QS:agent}"
 )
+
+# The parser's chain issue 16's targets name: grok COMBINEDAPACHELOG, mutate convert and date.
+ACCESS_FILTERS: list[dict[str, Any]] = [
+    {"grok": {"match": {"message": ["%{COMBINEDAPACHELOG}"]}}},
+    {"mutate": {"convert": {"response": "integer", "bytes": "integer"}}},
+    {"date": {"match": ["timestamp", "dd/MMM/yyyy:HH:mm:ss Z"]}},
+]
 
 VERBS = ["GET"] * 20 + ["POST"] * 4 + ["HEAD", "PUT", "DELETE", "OPTIONS"]
 STATUSES = [200] * 30 + [304] * 5 + [301, 302, 404, 404, 403, 500, 503, 206, 204]

@@ -180,6 +180,7 @@ class CompiledExpression:
         self.extract = build_extractor(self.expansion.captures, numbers, self.analysis.mandatory_groups, keep_empty)
         self.fast_search = fast.search if fast is not None else None
         self.guarded_search = guarded.search if guarded is not None else None
+        self.required_text = self.analysis.required_text  # a text without it cannot match
 
 
 def _compile(compiler: Callable[[str], Any], regex_text: str) -> tuple[Any, Exception | None]:
@@ -263,6 +264,7 @@ class Grok:
     def _single_matcher(self, expression: CompiledExpression) -> Callable[[str], GrokResult]:
         """The common case, one expression, as a closure: no loop, no clock unless the guarded engine runs."""
         fast_search, guarded_search, extract = expression.fast_search, expression.guarded_search, expression.extract
+        required = expression.required_text or ""  # "" is in every text
         timeout = None if self.timeout_ms is None else self.timeout_ms / 1000.0
         new, result_type = _new_result, GrokResult
         max_fast: float = MAX_FAST_LENGTH
@@ -270,6 +272,8 @@ class Grok:
             max_fast = float("inf")
 
         def match(text: str) -> GrokResult:
+            if required not in text:
+                return new(result_type, (False, False, {}, None))
             if fast_search is not None and len(text) <= max_fast:
                 m = fast_search(text)
             else:
@@ -294,6 +298,8 @@ class Grok:
         fields: dict[str, Any] | None = None
         first: int | None = None
         for index, expression in enumerate(self.expressions):
+            if expression.required_text is not None and expression.required_text not in text:
+                continue  # cannot match: no need to try it at every position
             if expression.fast_search is not None and (not long_text or expression.guarded_search is None):
                 m = expression.fast_search(text)
             else:

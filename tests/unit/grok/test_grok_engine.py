@@ -329,6 +329,41 @@ def test_mandatory_groups() -> None:
     assert analysis.mandatory_groups == {1, 5}
 
 
+@pytest.mark.parametrize(
+    ("regex", "required"),
+    [
+        (r"ab\.c(?:de)?f", "ab.c"),  # the optional part breaks the run; the longest run wins
+        (r"x(?:abc)+y", "abc"),  # a body taken at least once
+        (r"x(?:abc)*y", "x"),  # a body that may be skipped is not required
+        (r"foo|bar", None),  # alternatives: neither is on every path
+        (r"(?i)abc", None),  # either case matches: no substring test
+        (r"a(?i:bcd)e", "a"),  # nor inside a case-blind group
+        (r"(?=abc)\w+", None),  # a lookahead is not part of the match's own text
+        (r"\d+", None),
+    ],
+)
+def test_required_text(regex: str, required: str | None) -> None:
+    assert analyze(regex).required_text == required
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from([r"ab(?:cd)+e", r"a.c", r"(?:ab|cd)e", r"x(?:yz)?w", r"(?P<n>\d+)-ab", r"a(?i:B)c"]),
+    st.text(alphabet="abcdexyzwB-12", max_size=12),
+)
+def test_the_required_text_never_changes_a_result(regex: str, text: str) -> None:
+    assert Grok([regex], timeout_ms=None).match(text).matched == (re.search(regex, text) is not None)
+
+
+def test_a_line_for_another_pattern_is_refused_before_any_search() -> None:
+    grok = Grok(["%{COMBINEDAPACHELOG}", "%{TIMESTAMP_ISO8601:at} %{WORD:level} elapsed:%{NUMBER:ms:int}"])
+    assert grok.expressions[0].required_text == '] "'
+    task = "2026-11-21T10:00:00.000Z INFO elapsed:1629"
+    result = grok.match(task)
+    assert result.matched and result.pattern_index == 1 and result.fields["ms"] == 1629
+    assert grok.match(ACCESS).pattern_index == 0
+
+
 def test_long_lines_take_the_guarded_engine_with_the_same_result() -> None:
     grok = Grok(["%{COMBINEDAPACHELOG}"])
     long_line = ACCESS.replace('"Mozilla"', '"' + "M" * MAX_FAST_LENGTH + '"')
