@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import contextlib
 
 import profiles
+import stage_latency
 from index import run_ceiling
 from procstat import cpu_seconds, peak_rss_mb
 from servers import add_server_options, run_on_servers, search_client
@@ -194,10 +195,13 @@ def settled_count(es: Elasticsearch, index: str, expected: int, timeout: float =
     return count
 
 
-def latency_phase(es: Elasticsearch, index: str, access: Path, seconds: float, rate: float) -> tuple[list[float], int]:
-    """Write ``rate`` lines/s for ``seconds``; every SAMPLE_EVERY-th carries its write time in ``bytes``.
+def latency_phase(
+    es: Elasticsearch, index: str, access: Path, seconds: float, rate: float
+) -> tuple[dict[int, float], dict[int, float], int]:
+    """Write ``rate`` lines/s for ``seconds``; every SAMPLE_EVERY-th carries a mark in ``bytes``.
 
-    Returns the sorted latencies of the timed lines seen, and how many lines were written.
+    Returns when each mark was written and when it was seen searchable (wall clock, comparable with Kafka's
+    record timestamps), and how many lines were written.
 
     Only the marked lines are looked for, and each search asks only for marks not seen yet: a search for
     all of them ten times a second loaded the stand-in enough to slow the very pipeline it measured.
@@ -206,6 +210,7 @@ def latency_phase(es: Elasticsearch, index: str, access: Path, seconds: float, r
     total = int(rate * seconds)
     started = time.monotonic()
     written: list[int] = []  # marks in the order written
+    written_at: dict[int, float] = {}
     seen: dict[int, float] = {}
     done = threading.Event()
 
@@ -230,7 +235,7 @@ def latency_phase(es: Elasticsearch, index: str, access: Path, seconds: float, r
                     )["hits"]["hits"]
                 except Exception:  # noqa: BLE001 - the index may not show the first marks yet
                     hits = []
-                now = time.monotonic()
+                now = time.time()
                 for hit in hits:
                     seen.setdefault(int(hit["_source"]["bytes"]), now)
             if done.is_set() and time.monotonic() - finished > 60:
@@ -249,6 +254,7 @@ def latency_phase(es: Elasticsearch, index: str, access: Path, seconds: float, r
             line = template
             if k % SAMPLE_EVERY == 0:
                 mark = LATENCY_MARK + int((time.monotonic() - started) * 1e6)
+                written_at[mark] = time.time()
                 written.append(mark)
                 line = re.sub(r'" (\d{3}) (\d+|-) "', f'" \\1 {mark} "', template, count=1)
             out.write(line + "\n")
@@ -256,7 +262,7 @@ def latency_phase(es: Elasticsearch, index: str, access: Path, seconds: float, r
     finished = time.monotonic()
     done.set()
     poller.join()
-    return sorted((seen_at - started) - (value - LATENCY_MARK) / 1e6 for value, seen_at in seen.items()), total
+    return written_at, seen, total
 
 
 async def baseline(lines: list[str], es_url: str, index: str) -> float:
@@ -314,8 +320,14 @@ def run(args: argparse.Namespace, work: Path, addresses: StackAddresses) -> None
         # Latency first, while the index is small: on the stand-in every search costs time in proportion to
         # the index, and the poll would measure that instead of the pipeline.
         print(f"services up; latency phase: {args.latency_rate:g} lines/s for {args.latency_seconds:g} s", flush=True)
-        latencies, latency_lines = latency_phase(es, index, access, args.latency_seconds, args.latency_rate)
+        written_at, seen_at, latency_lines = latency_phase(es, index, access, args.latency_seconds, args.latency_rate)
+        latencies = sorted(seen_at[mark] - written_at[mark] for mark in seen_at)
         wait_indexed(indexer_port, latency_lines, timeout=600)
+        # Where the time goes: Kafka's record timestamps say when the collector and the parser sent each mark.
+        topics = yaml.safe_load(config.read_text())["kafka"]["topics"]
+        stages = asyncio.run(
+            stage_latency.stages(addresses.kafka, topics["raw"], topics["parsed"], written_at, seen_at)
+        )
         print(f"writing {len(access_lines):,} access + {len(tasks):,} task lines", flush=True)
         samples: dict[str, list[tuple[float, float]]] = {name: [] for name in SERVICES}
         stop_sampling = threading.Event()
@@ -427,6 +439,8 @@ def run(args: argparse.Namespace, work: Path, addresses: StackAddresses) -> None
                 f"p50 {p50 * 1000:,.0f} ms, p99 {p99 * 1000:,.0f} ms (written -> searchable; target p99 < "
                 f"{TARGET_P99_SECONDS:g} s: {met(p99 < TARGET_P99_SECONDS)})"
             )
+            for stage, values in stages.items():
+                print(f"  {stage:<34} {stage_latency.summary(values)}")
         else:
             print("latency: no latency lines became searchable")
         for name, process in services.items():
