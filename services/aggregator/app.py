@@ -21,7 +21,8 @@ from faust.types import TP, AgentT, ChannelT
 from streamstash import names
 from streamstash.aggregation.folding import TaskAggregator
 from streamstash.aggregation.processor import RecordOutcome, RecordProcessor
-from streamstash.aggregation.records import TaskRecord, decode_task_record, encode_task_record, task_records
+from streamstash.aggregation.records import TaskRecord, decode_task_record, encode_task_record
+from streamstash.aggregation.rekey import rekey_round
 from streamstash.aggregation.routing import TaskRouter
 from streamstash.config import PipelineConfig
 from streamstash.events.deadletters import undecodable_letter
@@ -129,13 +130,11 @@ def wire(app: faust.App, config: PipelineConfig, endpoints: Endpoints, metrics: 
                     continue
                 metrics.received(message.topic, message.partition, len(batch.events))
                 events.extend(batch.events)
-            by_partition = task_records(
-                events, router.keys_for, partitions, tuning.MAX_EVENTS_PER_TASK_RECORD, record_bytes
-            )
-            for partition, records_of_partition in by_partition.items():
-                for task_record in records_of_partition:
-                    await endpoints.tasks.send(value=encode_task_record(task_record), partition=partition)
-                    metrics.sent(tasks_topic_name, partition, task_record.event_count())
+            for partition, value, count in rekey_round(
+                events, router, partitions, tuning.MAX_EVENTS_PER_TASK_RECORD, record_bytes
+            ):
+                await endpoints.tasks.send(value=value, partition=partition)
+                metrics.sent(tasks_topic_name, partition, count)
 
     @app.agent(endpoints.tasks, concurrency=1)
     async def aggregate(stream: faust.StreamT) -> None:

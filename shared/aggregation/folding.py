@@ -22,7 +22,7 @@ from streamstash.aggregation.flush import (
     session_end,
     window_starts,
 )
-from streamstash.aggregation.routing import TaskRouter, split_key
+from streamstash.aggregation.routing import WILDCARD, TaskRouter, split_key
 from streamstash.aggregation.state import SEGMENT, TaskState, new_state
 from streamstash.config.aggregator import AggregationSpec
 from streamstash.events.envelope import Event, parse_event_id, to_working_dict
@@ -77,6 +77,7 @@ class TaskAggregator:
         live: dict[str, Accumulator] = {}
         lateness = spec.flush.allowed_lateness
         window = spec.flush.window
+        keeps_all = bool(route.kept) and route.kept[0] == WILDCARD
         for event, newest, time in zip(events, newest_before, times, strict=True):
             position = raw_position(event)
             if position is not None:
@@ -88,8 +89,8 @@ class TaskAggregator:
                 state["seen"][partition_key] = list(at)
             result.folded += 1
             # Metrics, kept fields and end_when read the input's fields too (`host`, `path`, ...); `*` keeps
-            # the event's own fields only, like its document.
-            plain = to_working_dict(event)
+            # the event's own fields only, like its document (only `*` reads them: not made otherwise).
+            plain = to_working_dict(event) if keeps_all else None
             doc = self.router.input_fields.view(to_working_dict(event), event)
             watermark = None if newest is None else newest - lateness
             if window is not None:

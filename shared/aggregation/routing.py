@@ -12,6 +12,7 @@ from streamstash import names
 from streamstash.config.aggregator import AggregationSpec, FieldCondition
 from streamstash.events.conditions import compile_condition
 from streamstash.events.envelope import Event, to_working_dict
+from streamstash.events.fieldpath import parse_path
 from streamstash.events.inputfields import CLASSIC, InputFields
 from streamstash.events.templates import Template
 from streamstash.events.timeformats import parse_iso8601
@@ -37,6 +38,8 @@ class Route:
     when: Predicate | None
     end_when: Predicate | None
     kept: list[str]
+    # Top-level names the task id needs that only the event's own `fields` can hold (see `TaskRouter.candidates`).
+    needs: tuple[str, ...] = ()
     # add_fields / timeout_fields: field -> a value, or a condition whose truth is the value
     added: list[tuple[str, Any, Predicate | None]] = field(default_factory=list)
     added_on_timeout: list[tuple[str, Any, Predicate | None]] = field(default_factory=list)
@@ -46,9 +49,11 @@ class TaskRouter:
     """Which aggregation task, if any, each parsed event belongs to."""
 
     def __init__(self, specs: list[AggregationSpec], input_fields: InputFields = CLASSIC) -> None:
-        self.routes = [_route(spec) for spec in specs]
-        self.by_name = {route.spec.name: route for route in self.routes}
         self.input_fields = input_fields
+        # Names the working dict can have besides the event's fields: the envelope's and the input's.
+        shown = frozenset({names.FIELD_MESSAGE, names.FIELD_TIMESTAMP, names.FIELD_TAGS}) | input_fields.roots
+        self.routes = [_route(spec, shown) for spec in specs]
+        self.by_name = {route.spec.name: route for route in self.routes}
         self._consuming = [route for route in self.routes if not route.spec.index_events]
         self._indexing = [route for route in self.routes if route.spec.index_events]
 
@@ -70,12 +75,28 @@ class TaskRouter:
         return grouped
 
     def keys_for(self, event: Event) -> list[str]:
-        if not self.routes:
+        routes = self.candidates(event, self.routes)
+        if not routes:
             return []
         doc = self.working(event)
-        return [
-            f"{route.spec.name}{KEY_SEPARATOR}{task_id}" for route, task_id in self._matching(event, doc, self.routes)
-        ]
+        return [f"{route.spec.name}{KEY_SEPARATOR}{task_id}" for route, task_id in self._matching(event, doc, routes)]
+
+    def candidates(self, event: Event, routes: list[Route]) -> list[Route]:
+        """The ``routes`` that can match ``event``: those whose task id finds every field it needs at the top level.
+
+        A task id renders only when each field it references is there, and most events (in a pipeline where
+        aggregations take a few kinds of line) lack one: checked on `event.fields` alone, they are passed over
+        without the working dict and the input's fields, which cost more than the rest of their routing.
+        """
+        fields = event.fields
+        out = []
+        for route in routes:
+            for name in route.needs:
+                if name not in fields:
+                    break
+            else:
+                out.append(route)
+        return out
 
     def is_consumed(self, event: Event) -> bool:
         """True when aggregations take the event and none of them asks to index the raw events too.
@@ -83,12 +104,13 @@ class TaskRouter:
         Only the consuming aggregations are looked at first (none: nothing to route at all), the others only
         for an event one of them takes (bench/routing.py has the costs).
         """
-        if not self._consuming:
+        consuming = self.candidates(event, self._consuming)
+        if not consuming:
             return False
         doc = self.working(event)
-        if next(iter(self._matching(event, doc, self._consuming)), None) is None:
+        if next(iter(self._matching(event, doc, consuming)), None) is None:
             return False
-        return next(iter(self._matching(event, doc, self._indexing)), None) is None
+        return next(iter(self._matching(event, doc, self.candidates(event, self._indexing))), None) is None
 
     def _matching(self, event: Event, doc: dict[str, Any], routes: list[Route]) -> Iterable[tuple[Route, str]]:
         if event.source.kind == names.SOURCE_AGGREGATE:
@@ -110,15 +132,18 @@ class TaskRouter:
             yield route, task_id
 
 
-def _route(spec: AggregationSpec) -> Route:
+def _route(spec: AggregationSpec, shown: frozenset[str]) -> Route:
     template = Template(spec.task_id)
     kept = [WILDCARD] if WILDCARD in spec.keep_fields else list(dict.fromkeys([*template.fields, *spec.keep_fields]))
+    roots = (parse_path(reference) for reference in template.fields)
+    needs = tuple(dict.fromkeys(path[0] for path in roots if path and path[0] not in shown))
     return Route(
         spec,
         template,
         compile_condition(spec.when) if spec.when else None,
         compile_condition(spec.flush.end_when) if spec.flush.end_when else None,
         kept,
+        needs,
         _added(spec.add_fields),
         _added(spec.timeout_fields),
     )

@@ -68,6 +68,10 @@ class InputFields:
     def __init__(self, ecs: bool = False, enabled: bool = True) -> None:
         self.ecs = ecs
         self.enabled = enabled
+        # Every top-level name `of` can give an event: a reader that needs a field outside these (and outside
+        # the envelope's own message/@timestamp/tags) knows from `event.fields` alone whether it is there.
+        roots = ("host", "log", _METADATA) if ecs else ("host", "port", "path", _METADATA)
+        self.roots: frozenset[str] = frozenset(roots if enabled else ())
 
     def of(self, event: Event) -> list[tuple[Path, Any]]:
         source = event.source
@@ -111,22 +115,9 @@ class InputFields:
                     doc[path[0]] = value
                     shown.append(Shown(path, value, ()))
                 continue
-            node = doc
-            created: list[Path] = []
-            for depth, part in enumerate(path[:-1]):
-                child = node.get(part)
-                if child is None:
-                    child = node[part] = {}
-                    created.append(path[: depth + 1])
-                elif isinstance(child, dict):
-                    child = node[part] = dict(child)
-                else:
-                    break  # a value where an object is needed: leave the event's own field alone
-                node = child
-            else:
-                if path[-1] not in node:
-                    node[path[-1]] = value
-                    shown.append(Shown(path, value, tuple(created)))
+            created = _add(doc, path, value)
+            if created is not None:
+                shown.append(Shown(path, value, created))
         return shown
 
     @staticmethod
@@ -159,8 +150,32 @@ class InputFields:
 
     def view(self, doc: dict[str, Any], event: Event) -> dict[str, Any]:
         """`doc` (a working dict of the event, not shared) with the input fields added, for reading."""
-        self.show(doc, event)
+        for path, value in self.of(event):
+            if len(path) == 1:
+                doc.setdefault(path[0], value)  # what `_add` does for a top-level field, without its bookkeeping
+            else:
+                _add(doc, path, value)
         return doc
+
+
+def _add(doc: dict[str, Any], path: Path, value: Any) -> tuple[Path, ...] | None:
+    """Set ``path`` to ``value`` unless ``doc`` has it; the objects created on the way, None if not set."""
+    node = doc
+    created: list[Path] = []
+    for depth, part in enumerate(path[:-1]):
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+            created.append(path[: depth + 1])
+        elif isinstance(child, dict):
+            child = node[part] = dict(child)
+        else:
+            return None  # a value where an object is needed: leave the event's own field alone
+        node = child
+    if path[-1] in node:
+        return None
+    node[path[-1]] = value
+    return tuple(created)
 
 
 CLASSIC = InputFields(ecs=False)

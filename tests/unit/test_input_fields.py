@@ -129,3 +129,27 @@ aggregations:
     assert router.keys_for(Event(message="m", source=STDIN, fields={})) == []  # no path
     off = TaskRouter(config.aggregations, InputFields(enabled=False))
     assert off.keys_for(event) == []
+
+
+@pytest.mark.parametrize("ecs", [False, True])
+@pytest.mark.parametrize(
+    ("source", "fields"),
+    [
+        (FILE, {}),
+        (STDIN, {}),
+        (UDP, {}),
+        (TCP6, {}),
+        (TCP6, {names.FIELD_SYSLOG: {"facility": 1}}),
+        (Source(kind=names.SOURCE_DOCKER, host="node-1"), {}),
+    ],
+)
+def test_roots_name_every_top_level_field_an_input_gives_and_view_adds_what_show_does(
+    source: Source, fields: dict[str, Any], ecs: bool
+) -> None:
+    inputs = InputFields(ecs=ecs)
+    event = Event(message="m", source=source, fields=fields)
+    assert {path[0] for path, _ in inputs.of(event)} <= inputs.roots
+    shown_doc = to_working_dict(event)
+    inputs.show(shown_doc, event)
+    assert inputs.view(to_working_dict(event), event) == shown_doc
+    assert InputFields(ecs=ecs, enabled=False).roots == frozenset()
