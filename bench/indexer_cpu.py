@@ -1,0 +1,161 @@
+"""The indexer's CPU per document in this process: no Kafka, no Elasticsearch, beside a bare baseline.
+
+    python bench/indexer_cpu.py [--lines 60000] [--rounds 5] [--profile out.prof]
+
+Records are made as the end-to-end run makes them (bench/e2e.py's pipeline: grok COMBINEDAPACHELOG or the
+task pattern, mutate convert, date; file input with host and path; 500 lines per record; one task line per
+five access lines, which its `index_events: false` aggregation takes away from the index). Then, timed
+with ``time.process_time``:
+
+* indexer: what the service does per record, without the network: ``decode_record`` (decode, routing,
+  documents and ids), the batching (``BulkAccumulator``), the NDJSON body of each request, and the
+  ``BulkWriter`` reading an all-created response (through a stand-in engine that answers at once).
+* baseline: the plain work underneath: msgspec decode of the same records, and ``orjson.dumps`` of an
+  action header and a document per event (no routing, no batching).
+
+Prints the median over ``--rounds`` of CPU µs per indexed document for both, and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import statistics
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka.structs import ConsumerRecord
+from e2e import pipeline, task_lines  # bench/, beside this script
+from workload import generate_lines
+
+from streamstash.config import PipelineConfig, load_pipeline
+from streamstash.events.envelope import Batch, Event, Source, decode_batch, encode, to_document
+from streamstash.filters import FilterChain
+from streamstash.services.indexer.app import consumed_by_aggregations, document_builders
+from streamstash.services.indexer.bulk import BulkWriter, RetryPolicy
+from streamstash.services.indexer.pipeline import BulkAccumulator, decode_record
+from streamstash.services.parser.logic import RecordParser
+
+RECORD_LINES = 500
+TASKS_EVERY = 6  # e2e: 1,000,000 access lines + 200,000 task lines
+
+
+def e2e_config(directory: Path) -> PipelineConfig:
+    path, _, _ = pipeline(directory, directory / "access.log", directory / "tasks.log")
+    return load_pipeline(path, env={"STREAMSTASH_KAFKA": "127.0.0.1:1"})
+
+
+def workload(count: int) -> list[str]:
+    access = generate_lines(count - count // TASKS_EVERY)
+    tasks = iter(task_lines(count // TASKS_EVERY))
+    lines: list[str] = []
+    for index, line in enumerate(access):
+        lines.append(line)
+        if index % (TASKS_EVERY - 1) == TASKS_EVERY - 2:
+            lines.append(next(tasks, line))
+    return lines
+
+
+def parsed_records(config: PipelineConfig, topic: str, lines: list[str]) -> list[ConsumerRecord]:
+    parser = RecordParser(FilterChain(config.filters))
+    source = Source(kind="file", host="bench-host", path="/var/log/access.log")
+    records = []
+    for offset, start in enumerate(range(0, len(lines), RECORD_LINES)):
+        raw = Batch(events=[Event(message=line, source=source) for line in lines[start : start + RECORD_LINES]])
+        value = encode(Batch(events=parser.parse_record(encode(raw), "logs.raw", 0, offset).parsed))
+        records.append(ConsumerRecord(topic, 0, offset, 0, 0, None, value, None, 0, len(value), []))
+    return records
+
+
+class AnsweringEngine:
+    """Answers every bulk request at once: each action created."""
+
+    def __init__(self) -> None:
+        self.bodies = 0
+
+    async def bulk(self, body: bytes, filter_path: Sequence[str]) -> dict[str, Any]:
+        self.bodies += 1
+        return {"errors": False, "items": [_CREATED] * (body.count(b"\n") // 2)}  # two lines per action
+
+
+_CREATED = {"index": {"status": 201, "result": "created"}}
+
+
+def run_indexer(config: PipelineConfig, records: list[ConsumerRecord]) -> tuple[float, int]:
+    topic = config.kafka.topics.parsed
+    builder = document_builders(config)[topic]
+    skip = consumed_by_aggregations(config)
+    bulk = config.outputs.elasticsearch.bulk
+    writer = BulkWriter(AnsweringEngine(), RetryPolicy())  # type: ignore[arg-type]
+    loop = asyncio.new_event_loop()
+    try:
+        started = time.process_time()
+        accumulator = BulkAccumulator(bulk.max_docs, bulk.max_bytes, bulk.flush_ms / 1000)
+        documents = 0
+        for message in records:
+            decoded = decode_record(message, builder, skip)
+            accumulator.add(decoded.actions, 0.0)
+            while accumulator.full():
+                documents += len(loop.run_until_complete(writer.write(accumulator.take())).settled)
+        while accumulator:
+            documents += len(loop.run_until_complete(writer.write(accumulator.take())).settled)
+        return time.process_time() - started, documents
+    finally:
+        loop.close()
+
+
+def run_baseline(records: list[ConsumerRecord], documents: int) -> float:
+    started = time.process_time()
+    for message in records:
+        lines = []
+        for event in decode_batch(message.value).events:
+            lines.append(orjson.dumps({"index": {"_index": "logs", "_id": event.id}}))
+            lines.append(orjson.dumps(to_document(event)))
+        b"\n".join(lines)
+    return time.process_time() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lines", type=int, default=60_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--profile", help="write a cProfile of one indexer round here")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-indexer-cpu-") as work:
+        config = e2e_config(Path(work))
+    records = parsed_records(config, config.kafka.topics.parsed, workload(args.lines))
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.runcall(run_indexer, config, records)
+        profiler.dump_stats(args.profile)
+        print(f"profile written to {args.profile}")
+        return
+    indexer_us: list[float] = []
+    baseline_us: list[float] = []
+    documents = 0
+    for _ in range(args.rounds):  # interleaved, so a busy moment on a shared machine hits both alike
+        seconds, documents = run_indexer(config, records)
+        indexer_us.append(seconds * 1e6 / documents)
+        baseline_us.append(run_baseline(records, documents) * 1e6 / documents)
+    indexer, baseline = statistics.median(indexer_us), statistics.median(baseline_us)
+    print(f"{args.lines:,} lines in {len(records)} records, {documents:,} documents indexed; median of {args.rounds}")
+    print(
+        f"indexer  (decode, route, documents, bulk bodies, results): {indexer:6.2f} µs CPU/document  {_all(indexer_us)}"
+    )
+    print(
+        f"baseline (msgspec decode + orjson header and document):    {baseline:6.2f} µs CPU/document  {_all(baseline_us)}"
+    )
+    print(f"ratio indexer/baseline: {indexer / baseline:.2f}x")
+
+
+def _all(values: list[float]) -> str:
+    return "(" + ", ".join(f"{value:.2f}" for value in values) + ")"
+
+
+if __name__ == "__main__":
+    main()
