@@ -12,12 +12,15 @@ from streamstash import names
 from streamstash.config.aggregator import AggregationSpec, FieldCondition
 from streamstash.events.conditions import compile_condition
 from streamstash.events.envelope import Event, to_working_dict
-from streamstash.events.inputfields import CLASSIC, InputFields
+from streamstash.events.fieldpath import parse_path
+from streamstash.events.inputfields import CLASSIC, SHOWN_ROOTS, InputFields
 from streamstash.events.templates import Template
 from streamstash.events.timeformats import parse_iso8601
 
 KEY_SEPARATOR = "|"
 WILDCARD = "*"  # keep_fields: every field of the task's first event
+# Top-level names a working view (`TaskRouter.working`) may hold that are not among the event's fields.
+VIEW_ROOTS: frozenset[str] = frozenset({names.FIELD_MESSAGE, names.FIELD_TIMESTAMP, names.FIELD_TAGS}) | SHOWN_ROOTS
 
 
 def event_time_ms(event: Event) -> int | None:
@@ -40,6 +43,9 @@ class Route:
     # add_fields / timeout_fields: field -> a value, or a condition whose truth is the value
     added: list[tuple[str, Any, Predicate | None]] = field(default_factory=list)
     added_on_timeout: list[tuple[str, Any, Predicate | None]] = field(default_factory=list)
+    # Top-level fields the task id cannot render without that only the event's own fields can hold: an
+    # event whose fields lack one of them is not this route's (True otherwise says nothing).
+    needs: frozenset[str] = frozenset()
 
 
 class TaskRouter:
@@ -50,6 +56,7 @@ class TaskRouter:
         self.by_name = {route.spec.name: route for route in self.routes}
         self.input_fields = input_fields
         self._consuming = [route for route in self.routes if not route.spec.index_events]
+        self._consuming_needs = [route.needs for route in self._consuming]
         self._indexing = [route for route in self.routes if route.spec.index_events]
 
     @property
@@ -84,6 +91,14 @@ class TaskRouter:
         for an event one of them takes (bench/routing.py has the costs).
         """
         if not self._consuming:
+            return False
+        # Most events of a pipeline lack the fields a consuming task id names (access lines beside task
+        # lines): those are told apart before the working view, a dict copy with input fields, is built.
+        keys = event.fields.keys()
+        for needs in self._consuming_needs:
+            if keys >= needs:
+                break
+        else:
             return False
         doc = self.working(event)
         if next(iter(self._matching(event, doc, self._consuming)), None) is None:
@@ -121,7 +136,15 @@ def _route(spec: AggregationSpec) -> Route:
         kept,
         _added(spec.add_fields),
         _added(spec.timeout_fields),
+        _needs(template),
     )
+
+
+def _needs(template: Template) -> frozenset[str]:
+    """The first names of the task id's field references that a working view can only take from the
+    event's fields (a reference whose first name is absent renders nothing: MissingFieldError)."""
+    paths = [parse_path(reference) for reference in template.fields]
+    return frozenset(path[0] for path in paths if path and path[0] not in VIEW_ROOTS)
 
 
 def _added(fields: dict[str, Any]) -> list[tuple[str, Any, Predicate | None]]:

@@ -40,6 +40,9 @@ Path = tuple[str, ...]
 
 _CLASSIC_HOST: Path = ("host",)
 _METADATA = names.FIELD_METADATA
+# Every top-level name a path of `InputFields.of` starts with, in either naming: a field outside these is
+# never shown, so only the event's own fields can hold it (the routing's shortcut relies on this).
+SHOWN_ROOTS: frozenset[str] = frozenset({"host", "port", "path", "log", _METADATA})
 
 
 @dataclass(slots=True)
