@@ -39,6 +39,7 @@ from streamstash.filters import FilterChain
 from streamstash.services.indexer.app import consumed_by_aggregations, document_builders
 from streamstash.services.indexer.bulk import BulkWriter, RetryPolicy
 from streamstash.services.indexer.pipeline import BulkAccumulator, decode_record
+from streamstash.services.indexer.tuning import tune_gc
 from streamstash.services.parser.logic import RecordParser
 
 RECORD_LINES = 500
@@ -126,6 +127,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", help="write a cProfile of one indexer round here")
     args = parser.parse_args()
+    tune_gc()  # the collector's settings of the indexer process (run_indexer sets them), for both contenders
     with tempfile.TemporaryDirectory(prefix="bench-indexer-cpu-") as work:
         config = e2e_config(Path(work))
     records = parsed_records(config, config.kafka.topics.parsed, workload(args.lines))

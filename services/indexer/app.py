@@ -25,6 +25,7 @@ from streamstash.runtime.metrics import ServiceMetrics
 from streamstash.runtime.slots import StateSlot, claim_slot
 from streamstash.search.client import log_connection, make_engine
 from streamstash.search.engine import OPENSEARCH, WrongProductError
+from streamstash.services.indexer import tuning
 from streamstash.services.indexer.bulk import BulkWriter, RetryPolicy
 from streamstash.services.indexer.consumer import DeadLetterSink, IndexerLoop
 from streamstash.services.indexer.documents import DocumentBuilder, IndexNamer
@@ -94,6 +95,7 @@ async def run_indexer(config: PipelineConfig, stop: asyncio.Event) -> None:
     output = config.outputs.elasticsearch
     bulk = output.bulk
     metrics = ServiceMetrics(names.SERVICE_INDEXER)
+    tuning.tune_gc()
     log_connection(config.elasticsearch, names.SERVICE_INDEXER)
     refused = refused_by_opensearch(output) if config.elasticsearch.distribution == OPENSEARCH else None
     if refused is not None:
