@@ -10,10 +10,12 @@ with ``time.process_time``:
 * indexer: what the service does per record, without the network: ``decode_record`` (decode, routing,
   documents and ids), the batching (``BulkAccumulator``), the NDJSON body of each request, and the
   ``BulkWriter`` reading an all-created response (through a stand-in engine that answers at once).
+* loop: the same records through the service's own loop (``IndexerLoop``: asyncio, polls of
+  ``RECORDS_PER_POLL`` records, metrics, commit tracking) on a consumer that hands them out at once.
 * baseline: the plain work underneath: msgspec decode of the same records, and ``orjson.dumps`` of an
   action header and a document per event (no routing, no batching).
 
-Prints the median over ``--rounds`` of CPU µs per indexed document for both, and their ratio.
+Prints the median over ``--rounds`` of CPU µs per indexed document for each, and the ratios to the baseline.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import statistics
 import tempfile
 import time
@@ -29,15 +32,19 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 from e2e import pipeline, task_lines  # bench/, beside this script
 from workload import generate_lines
 
+from streamstash import names
 from streamstash.config import PipelineConfig, load_pipeline
 from streamstash.events.envelope import Batch, Event, Source, decode_batch, encode, to_document
 from streamstash.filters import FilterChain
+from streamstash.runtime.metrics import ServiceMetrics
 from streamstash.services.indexer.app import consumed_by_aggregations, document_builders
 from streamstash.services.indexer.bulk import BulkWriter, RetryPolicy
+from streamstash.services.indexer.consumer import DeadLetterSink, IndexerLoop
 from streamstash.services.indexer.pipeline import BulkAccumulator, decode_record
 from streamstash.services.indexer.tuning import tune_gc
 from streamstash.services.parser.logic import RecordParser
@@ -77,11 +84,15 @@ class AnsweringEngine:
     """Answers every bulk request at once: each action created."""
 
     def __init__(self) -> None:
-        self.bodies = 0
+        self.documents = 0
 
     async def bulk(self, body: bytes, filter_path: Sequence[str]) -> dict[str, Any]:
-        self.bodies += 1
-        return {"errors": False, "items": [_CREATED] * (body.count(b"\n") // 2)}  # two lines per action
+        actions = body.count(b"\n") // 2  # two lines per action
+        self.documents += actions
+        return {"errors": False, "items": [_CREATED] * actions}
+
+    async def ping(self) -> bool:
+        return True
 
 
 _CREATED = {"index": {"status": 201, "result": "created"}}
@@ -110,7 +121,72 @@ def run_indexer(config: PipelineConfig, records: list[ConsumerRecord]) -> tuple[
         loop.close()
 
 
-def run_baseline(records: list[ConsumerRecord], documents: int) -> float:
+class FeedingConsumer:
+    """Hands out the records as aiokafka's getmany would, then stops the loop once all of them are settled."""
+
+    def __init__(self, records: list[ConsumerRecord], stop: asyncio.Event) -> None:
+        self.records = list(records)
+        self.stop = stop
+        self.loop: IndexerLoop | None = None
+        self.partition = TopicPartition(records[0].topic, records[0].partition)
+
+    async def getmany(self, timeout_ms: int = 0, max_records: int | None = None) -> dict[TopicPartition, Any]:
+        if self.records:
+            taken, self.records = self.records[:max_records], self.records[max_records:]
+            return {self.partition: taken}
+        if self.loop is not None and not self.loop.tracker.unsettled():
+            self.stop.set()
+        await asyncio.sleep(timeout_ms / 1000)
+        return {}
+
+    def assignment(self) -> set[TopicPartition]:
+        return {self.partition}
+
+    def pause(self, *partitions: TopicPartition) -> None:
+        pass
+
+    def resume(self, *partitions: TopicPartition) -> None:
+        pass
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        pass
+
+    def highwater(self, partition: TopicPartition) -> int:
+        return len(self.records)
+
+    async def position(self, partition: TopicPartition) -> int:
+        return 0
+
+
+def run_loop(config: PipelineConfig, records: list[ConsumerRecord]) -> tuple[float, int]:
+    """The service's loop itself (``IndexerLoop``: asyncio, metrics, commits) on a consumer that hands out the
+    records at once and an engine that answers at once."""
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        consumer = FeedingConsumer(records, stop)
+        engine = AnsweringEngine()
+        metrics = ServiceMetrics(names.SERVICE_INDEXER)
+        loop = IndexerLoop(
+            consumer,  # type: ignore[arg-type]
+            engine,  # type: ignore[arg-type]
+            DeadLetterSink(None, config.kafka.topics.dlq),  # type: ignore[arg-type]
+            document_builders(config),
+            consumed_by_aggregations(config),
+            config.outputs.elasticsearch.bulk,
+            metrics,
+            lambda observer: BulkWriter(engine, RetryPolicy(), observer),  # type: ignore[arg-type]
+        )
+        consumer.loop = loop
+        await loop.run(stop)
+        return engine.documents
+
+    started = time.process_time()
+    documents = asyncio.run(main())
+    return time.process_time() - started, documents
+
+
+def run_baseline(records: list[ConsumerRecord]) -> float:
     started = time.process_time()
     for message in records:
         lines = []
@@ -125,34 +201,42 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lines", type=int, default=60_000)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--profile", help="write a cProfile of one indexer round here")
+    parser.add_argument("--profile", help="write a cProfile of one round of --profile-contender here")
+    parser.add_argument("--profile-contender", choices=["indexer", "loop"], default="indexer")
     args = parser.parse_args()
     tune_gc()  # the collector's settings of the indexer process (run_indexer sets them), for both contenders
     with tempfile.TemporaryDirectory(prefix="bench-indexer-cpu-") as work:
         config = e2e_config(Path(work))
     records = parsed_records(config, config.kafka.topics.parsed, workload(args.lines))
+    contenders = {"indexer": run_indexer, "loop": run_loop}
     if args.profile:
         profiler = cProfile.Profile()
-        profiler.runcall(run_indexer, config, records)
+        profiler.runcall(contenders[args.profile_contender], config, records)
         profiler.dump_stats(args.profile)
-        print(f"profile written to {args.profile}")
+        print(f"profile of {args.profile_contender} written to {args.profile}")
         return
-    indexer_us: list[float] = []
-    baseline_us: list[float] = []
+    per_document: dict[str, list[float]] = {"indexer": [], "loop": [], "baseline": []}
     documents = 0
-    for _ in range(args.rounds):  # interleaved, so a busy moment on a shared machine hits both alike
-        seconds, documents = run_indexer(config, records)
-        indexer_us.append(seconds * 1e6 / documents)
-        baseline_us.append(run_baseline(records, documents) * 1e6 / documents)
-    indexer, baseline = statistics.median(indexer_us), statistics.median(baseline_us)
+    for _ in range(args.rounds):  # interleaved, so a busy moment on a shared machine hits all alike
+        for name, contender in contenders.items():
+            gc.collect()  # each contender starts from the same heap, not the garbage of the one before
+            seconds, documents = contender(config, records)
+            per_document[name].append(seconds * 1e6 / documents)
+        gc.collect()
+        per_document["baseline"].append(run_baseline(records) * 1e6 / documents)
+    medians = {name: statistics.median(values) for name, values in per_document.items()}
     print(f"{args.lines:,} lines in {len(records)} records, {documents:,} documents indexed; median of {args.rounds}")
+    labels = {
+        "indexer": "indexer  (decode, route, documents, bulk bodies, results)",
+        "loop": "loop     (the same in IndexerLoop: asyncio, metrics, commits)",
+        "baseline": "baseline (msgspec decode + orjson header and document)",
+    }
+    for name, label in labels.items():
+        print(f"{label}: {medians[name]:6.2f} µs CPU/document  {_all(per_document[name])}")
+    baseline = medians["baseline"]
     print(
-        f"indexer  (decode, route, documents, bulk bodies, results): {indexer:6.2f} µs CPU/document  {_all(indexer_us)}"
+        f"ratio indexer/baseline: {medians['indexer'] / baseline:.2f}x; loop/baseline: {medians['loop'] / baseline:.2f}x"
     )
-    print(
-        f"baseline (msgspec decode + orjson header and document):    {baseline:6.2f} µs CPU/document  {_all(baseline_us)}"
-    )
-    print(f"ratio indexer/baseline: {indexer / baseline:.2f}x")
 
 
 def _all(values: list[float]) -> str:
