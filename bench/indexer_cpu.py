@@ -222,8 +222,8 @@ def main() -> None:
             gc.collect()  # each contender starts from the same heap, not the garbage of the one before
             seconds, documents = contender(config, records)
             per_document[name].append(seconds * 1e6 / documents)
-        gc.collect()
-        per_document["baseline"].append(run_baseline(records) * 1e6 / documents)
+            gc.collect()
+            per_document["baseline"].append(run_baseline(records) * 1e6 / documents)
     medians = {name: statistics.median(values) for name, values in per_document.items()}
     print(f"{args.lines:,} lines in {len(records)} records, {documents:,} documents indexed; median of {args.rounds}")
     labels = {
