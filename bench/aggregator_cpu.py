@@ -43,6 +43,7 @@ from streamstash.config import PipelineConfig, load_pipeline
 from streamstash.events.envelope import Batch, Event, Source, decode_batch, encode
 from streamstash.events.inputfields import input_fields_for
 from streamstash.filters import FilterChain
+from streamstash.runtime.garbage import settle_garbage_collection
 from streamstash.services.aggregator import tuning
 from streamstash.services.parser.logic import RecordParser
 
@@ -131,7 +132,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--profile", type=Path, help="cProfile one run of the aggregator into this file")
     args = parser.parse_args()
-    tuning.tune_gc()  # as the service runs
+    settle_garbage_collection("aggregator")  # as the service runs
 
     with tempfile.TemporaryDirectory(prefix="bench-aggcpu-") as temporary:
         work = Path(temporary)

@@ -62,7 +62,6 @@ class Aggregator:
 
 
 def build_app(config: PipelineConfig) -> faust.App:
-    tuning.tune_gc()
     # RocksDB lives in the instance's state slot (make_app's datadir): a restart recovers from it.
     app = make_app(
         config,

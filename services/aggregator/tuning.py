@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-
 # A round of parsed records makes one logs.tasks record per partition, and the aggregate stage writes
 # each task of a record once to the table (one changelog message per task): the more events a round
 # holds, the fewer writes per event (10,000 tasks: 0.37 writes per event with rounds of 50 records
@@ -16,15 +14,6 @@ IDLE_CHECK_SECONDS = 1.0
 # partitions back (Faust's default is 60 s); heartbeats come from the consumer thread every 3 s.
 SESSION_TIMEOUT_SECONDS = 20.0
 REBALANCE_TIMEOUT_SECONDS = 30.0
-# A round decodes tens of thousands of events, each a few container objects that all stay alive until
-# the round ends: with CPython's default (a young collection every 700 allocations, older ones in turn)
-# the collector took a third of the aggregator's CPU in bench/aggregate.py. Young collections every
-# 20,000 allocations cut that to almost nothing; memory is freed by reference counting as before.
-GC_YOUNG_THRESHOLD = 20_000
-
-
-def tune_gc() -> None:
-    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def task_record_bytes(max_message_bytes: int) -> int:

@@ -197,8 +197,20 @@ class BulkWriter:
             raise RuntimeError(f"bulk response has {len(items)} items for {len(todo)} actions")
         retry: list[Action] = []
         throttled = False
+        settled = outcome.settled
+        created = updated = 0
         for action, item in zip(todo, items, strict=True):
             result = next(iter(item.values()))
+            status = result.get("status")
+            if type(status) is int and 200 <= status < 300:
+                # What nearly every item is, told without classify_item (the same verdict) and counted once
+                # per request below: per item, this loop was a tenth of the indexer's CPU.
+                settled.append(action)
+                if result.get("result") == "created":
+                    created += 1
+                else:
+                    updated += 1
+                continue
             kind, reason = classify_item(action.op_type, result)
             if kind is ItemResult.RETRY:
                 throttled = throttled or result.get("status") == THROTTLED
@@ -215,8 +227,12 @@ class BulkWriter:
                 outcome.rejected.append((action, reason or "rejected"))
                 outcome.results[kind] += 1
             else:
-                outcome.settled.append(action)
+                settled.append(action)
                 outcome.results[kind] += 1
+        if created:
+            outcome.results[ItemResult.CREATED] += created
+        if updated:
+            outcome.results[ItemResult.UPDATED] += updated
         return retry, throttled
 
     async def _wait(self, attempt: int, why: str, documents: int, level: int = logging.WARNING) -> None:

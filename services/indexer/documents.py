@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -44,19 +45,34 @@ class Action:
 
     @property
     def body(self) -> bytes:
-        """The two NDJSON lines of this action, encoded once (sizes for batching, reused on retries)."""
+        """The two NDJSON lines of this action, encoded once (sizes for batching, reused on retries).
+
+        The header is the bytes ``orjson.dumps(self.bulk_header())`` gives, put together from a start
+        encoded once per op_type and index: building and encoding two dicts per document was a twentieth
+        of the indexer's CPU.
+        """
         if self._body is None:
-            self._body = (
-                orjson.dumps(self.bulk_header())
-                + b"\n"
-                + orjson.dumps(self.document, default=str, option=orjson.OPT_NON_STR_KEYS)
-                + b"\n"
+            tail = b"}}\n" if self.pipeline is None else b',"pipeline":' + orjson.dumps(self.pipeline) + b"}}\n"
+            self._body = b"".join(
+                (
+                    _header_start(self.op_type, self.index),
+                    orjson.dumps(self.id),
+                    tail,
+                    orjson.dumps(self.document, default=str, option=orjson.OPT_NON_STR_KEYS),
+                    b"\n",
+                )
             )
         return self._body
 
     @property
     def size(self) -> int:
         return len(self.body)
+
+
+@functools.lru_cache(maxsize=1024)  # index names are few (constant, or one per day or target)
+def _header_start(op_type: str, index: str) -> bytes:
+    """``{"<op_type>":{"_index":"<index>","_id":`` as orjson writes it."""
+    return b"{" + orjson.dumps(op_type) + b':{"_index":' + orjson.dumps(index) + b',"_id":'
 
 
 class IndexNamer:

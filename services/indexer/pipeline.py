@@ -68,16 +68,17 @@ class BulkAccumulator:
         self.max_docs = max_docs
         self.max_bytes = max_bytes
         self.flush_s = flush_s
-        self._actions: deque[tuple[Action, float]] = deque()  # (action, when it arrived)
+        # (action, when it arrived, its size): the size read once, not again by every look at it
+        self._actions: deque[tuple[Action, float, int]] = deque()
         self.bytes = 0
 
     def __len__(self) -> int:
         return len(self._actions)
 
     def add(self, actions: list[Action], now: float) -> None:
-        for action in actions:
-            self._actions.append((action, now))
-            self.bytes += action.size
+        entries = [(action, now, action.size) for action in actions]
+        self._actions.extend(entries)
+        self.bytes += sum(entry[2] for entry in entries)
 
     def full(self) -> bool:
         return len(self._actions) >= self.max_docs or self.bytes >= self.max_bytes
@@ -94,13 +95,14 @@ class BulkAccumulator:
         """The next request: oldest first, at most ``max_docs`` and ``max_bytes`` (at least one action)."""
         chunk: list[Action] = []
         size = 0
-        while self._actions and len(chunk) < self.max_docs:
-            action = self._actions[0][0]
-            if chunk and size + action.size > self.max_bytes:
+        waiting = self._actions
+        while waiting and len(chunk) < self.max_docs:
+            action, _, action_size = waiting[0]
+            if chunk and size + action_size > self.max_bytes:
                 break
-            self._actions.popleft()
+            waiting.popleft()
             chunk.append(action)
-            size += action.size
+            size += action_size
         self.bytes -= size
         return chunk
 
@@ -109,5 +111,5 @@ class BulkAccumulator:
         kept = deque(entry for entry in self._actions if (entry[0].topic, entry[0].partition) not in partitions)
         dropped = len(self._actions) - len(kept)
         self._actions = kept
-        self.bytes = sum(entry[0].size for entry in kept)
+        self.bytes = sum(entry[2] for entry in kept)
         return dropped

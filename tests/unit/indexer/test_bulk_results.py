@@ -1,9 +1,20 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import pytest
 
-from streamstash.services.indexer.bulk import ItemResult, RetryPolicy, classify_item, error_reason, is_retryable_status
-from streamstash.services.indexer.documents import OP_CREATE, OP_INDEX
+from streamstash.events.envelope import Event, Source
+from streamstash.services.indexer.bulk import (
+    BulkWriter,
+    ItemResult,
+    RetryPolicy,
+    classify_item,
+    error_reason,
+    is_retryable_status,
+)
+from streamstash.services.indexer.documents import OP_CREATE, OP_INDEX, Action, DocumentBuilder, IndexNamer
 
 MAPPING_ERROR = {
     "status": 400,
@@ -72,3 +83,45 @@ def test_backoff_is_exponential_with_full_jitter_and_capped() -> None:
         assert all(0 <= delay <= ceiling for delay in delays)
         assert max(delays) > ceiling * 0.8  # full jitter spans the whole range
         assert min(delays) < ceiling * 0.2
+
+
+class AnsweringEngine:
+    """Answers each bulk request with the next list of item results."""
+
+    def __init__(self, *answers: list[dict[str, Any]]) -> None:
+        self.answers = list(answers)
+        self.bodies: list[bytes] = []
+
+    async def bulk(self, body: bytes, filter_path: Sequence[str]) -> dict[str, Any]:
+        self.bodies.append(body)
+        return {"items": self.answers.pop(0)}
+
+
+def actions(op_type: str, count: int) -> list[Action]:
+    builder = DocumentBuilder(IndexNamer("i", "f"), op_type=op_type)
+    return [builder.action_for(Event(message="m", source=Source(kind="file"), id=f"id-{n}")) for n in range(count)]
+
+
+async def test_a_requests_items_are_settled_counted_retried_and_rejected_as_classified() -> None:
+    todo = actions(OP_CREATE, 7)
+    first = [
+        {"create": {"status": 201, "result": "created"}},
+        {"create": {"status": 200, "result": "updated"}},
+        {"create": CONFLICT},
+        {"create": {"status": 429, "error": {"type": "es_rejected_execution_exception"}}},
+        {"create": MAPPING_ERROR},
+        {"create": {"status": "201", "result": "created"}},  # not an int: read as classify_item reads it
+        {"create": {"status": 201, "result": "created"}},
+    ]
+    engine = AnsweringEngine(first, [{"create": {"status": 201, "result": "created"}}])
+    outcome = await BulkWriter(engine, RetryPolicy(initial_s=0, max_s=0)).write(todo)  # type: ignore[arg-type]
+    assert [action.id for action in outcome.settled] == ["id-0", "id-1", "id-2", "id-5", "id-6", "id-3"]
+    assert [action.id for action, _ in outcome.rejected] == ["id-4"]
+    assert outcome.results == {
+        ItemResult.CREATED: 4,
+        ItemResult.UPDATED: 1,
+        ItemResult.ALREADY_INDEXED: 1,
+        ItemResult.RETRY: 1,
+        ItemResult.REJECTED: 1,
+    }
+    assert engine.bodies[1] == todo[3].body and todo[3].retries == 1

@@ -74,6 +74,23 @@ def test_action_body_is_the_bulk_ndjson_pair_with_the_event_id() -> None:
     assert action.size == len(action.body)
 
 
+@pytest.mark.parametrize("op_type", ["index", OP_CREATE])
+@pytest.mark.parametrize("pipeline", [None, "geoip", 'odd "pipe\\line" \u00e9'])
+@pytest.mark.parametrize("index", ["logs", 'logs-"quoted"-\u00e9\u2603', "tab\tand\nline"])
+def test_action_header_is_the_encoded_bulk_header(op_type: str, pipeline: str | None, index: str) -> None:
+    action = Action(
+        index=index,
+        id='id "with" \\ and \u00fc',
+        document={"a": 1},
+        event=Event(source=SOURCE),
+        op_type=op_type,
+        pipeline=pipeline,
+    )
+    header, document, tail = action.body.split(b"\n")
+    assert header == orjson.dumps(action.bulk_header())
+    assert (document, tail) == (b'{"a":1}', b"")
+
+
 def test_create_op_type_for_data_streams() -> None:
     config = parse_pipeline("outputs:\n  elasticsearch:\n    index: logs-web-default\n    data_stream: true\n", env={})
     assert config.outputs.elasticsearch.op_type == OP_CREATE
