@@ -39,6 +39,7 @@ from aiokafka import AIOKafkaConsumer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from procstat import cpu_seconds
 from servers import kafka_or_local
 
 from streamstash.aggregation.folding import TaskAggregator
@@ -132,13 +133,12 @@ def folded(port: int, topic: str) -> float:
     return total
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process (Linux /proc), None elsewhere."""
+def process_cpu(pid: int) -> float | None:
+    """The process's CPU seconds, None where /proc does not tell (not Linux)."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return cpu_seconds(pid)
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_aggregator(
@@ -164,10 +164,10 @@ def run_aggregator(
             while time.monotonic() < deadline:
                 done = folded(port, topic)
                 if started is None and done > 0:
-                    started, first, cpu_first = time.monotonic(), done, cpu_seconds(process.pid)
+                    started, first, cpu_first = time.monotonic(), done, process_cpu(process.pid)
                 if done >= events:
                     assert started is not None
-                    elapsed, cpu_last = time.monotonic() - started, cpu_seconds(process.pid)
+                    elapsed, cpu_last = time.monotonic() - started, process_cpu(process.pid)
                     cpu = None if cpu_first is None or cpu_last is None else cpu_last - cpu_first
                     return (
                         (events - first) / elapsed,
