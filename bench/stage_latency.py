@@ -11,38 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord
 
 from streamstash.events.envelope import Event, decode_batch
-from streamstash.kafka.compat.internals import force_metadata_update
+from tests.helpers.kafka import read_to_end
 
 _MARK_IN_LINE = re.compile(r'" \d{3} (\d+) "')
-
-
-async def read_topic(kafka: str, topic: str) -> list[ConsumerRecord]:
-    """Every record ``topic`` holds now (explicit seeks: aiokafka's seek_to_beginning can lose to the reset
-    assign() starts, see tests/integration/collector/support.py)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka, group_id=None, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        await force_metadata_update(consumer)  # one without a subscription knows no topic until it asks
-        known = consumer.partitions_for_topic(topic)
-        if not known:
-            raise RuntimeError(f"{topic} is not in the broker's metadata")
-        partitions = [TopicPartition(topic, p) for p in sorted(known)]
-        consumer.assign(partitions)
-        begins, ends = await consumer.beginning_offsets(partitions), await consumer.end_offsets(partitions)
-        for tp in partitions:
-            consumer.seek(tp, begins[tp])
-        records: list[ConsumerRecord] = []
-        remaining = {tp for tp in partitions if ends[tp] > begins[tp]}
-        while remaining:
-            for tp, found in (await consumer.getmany(*remaining, timeout_ms=1000)).items():
-                records.extend(record for record in found if record.offset < ends[tp])
-            remaining = {tp for tp in remaining if await consumer.position(tp) < ends[tp]}
-        return records
-    finally:
-        await consumer.stop()
 
 
 def _sent_at(records: list[ConsumerRecord], mark_of: Callable[[Event], int | None]) -> dict[int, float]:
@@ -69,8 +43,8 @@ async def stages(
     kafka: str, raw_topic: str, parsed_topic: str, written_at: dict[int, float], seen_at: dict[int, float]
 ) -> dict[str, list[float]]:
     """Seconds per stage for every mark seen in all three places."""
-    in_raw = _sent_at(await read_topic(kafka, raw_topic), _raw_mark)
-    in_parsed = _sent_at(await read_topic(kafka, parsed_topic), _parsed_mark)
+    in_raw = _sent_at(await read_to_end(kafka, raw_topic), _raw_mark)
+    in_parsed = _sent_at(await read_to_end(kafka, parsed_topic), _parsed_mark)
     marks = [mark for mark in seen_at if mark in in_raw and mark in in_parsed and mark in written_at]
     return {
         "written -> logs.raw (collector)": [in_raw[m] - written_at[m] for m in marks],

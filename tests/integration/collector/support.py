@@ -11,14 +11,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-
 from streamstash import names
 from streamstash.events.envelope import Event, decode_batch
-from streamstash.kafka.compat.internals import force_metadata_update
 from streamstash.kafka.topics import ensure_topics
 from streamstash.stack.manager import LocalStack, StackAddresses
-from tests.helpers.kafka import read_events
+from tests.helpers.kafka import read_events, read_to_end
 from tests.helpers.pipelines import TestPipeline
 from tests.helpers.waiting import wait_until
 
@@ -37,69 +34,18 @@ def raw_events_now(kafka: str, pipeline: TestPipeline, timeout: float = 30) -> l
     Unlike ``raw_events`` this reads up to the end offsets instead of for a fixed time, so a test
     can compare exact counts, and pays no idle wait per look.
     """
-    records = asyncio.run(asyncio.wait_for(_read_to_end(kafka, pipeline.topics.raw), timeout))
+    records = asyncio.run(asyncio.wait_for(read_to_end(kafka, pipeline.topics.raw), timeout))
     return [event for record in records for event in decode_batch(record.value).events]
 
 
 def published_positions(kafka: str, pipeline: TestPipeline, timeout: float = 30) -> dict[str, int]:
     """Per checkpoint key, the furthest position the records in logs.raw carry (their headers' ranges)."""
     furthest: dict[str, int] = {}
-    for record in asyncio.run(asyncio.wait_for(_read_to_end(kafka, pipeline.topics.raw), timeout)):
+    for record in asyncio.run(asyncio.wait_for(read_to_end(kafka, pipeline.topics.raw), timeout)):
         ranges = dict(record.headers or ()).get(names.HEADER_POSITIONS)
         for key, (_start, end, _path) in json.loads(ranges or b"{}").items():
             furthest[key] = max(furthest.get(key, end), end)
     return furthest
-
-
-async def _read_to_end(kafka: str, topic: str) -> list[ConsumerRecord]:
-    # earliest: see the explicit seeks below for why the reset strategy must agree with them.
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=kafka, enable_auto_commit=False, group_id=None, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    try:
-        partitions = consumer.partitions_for_topic(topic)
-        deadline = asyncio.get_running_loop().time() + 10
-        # The topic exists (tests create it first), but a loaded broker may not list it in its metadata yet:
-        # an empty answer here would read as "logs.raw holds nothing".
-        while not partitions:
-            if asyncio.get_running_loop().time() >= deadline:
-                raise AssertionError(f"{topic} is not in the broker's metadata")
-            await force_metadata_update(consumer)
-            partitions = consumer.partitions_for_topic(topic)
-            if not partitions:
-                await asyncio.sleep(0.1)
-        assignment = [TopicPartition(topic, partition) for partition in sorted(partitions)]
-        consumer.assign(assignment)
-        begins = await consumer.beginning_offsets(assignment)
-        ends = await consumer.end_offsets(assignment)
-        # An explicit seek, never seek_to_beginning: assign() starts a reset with the default strategy, and
-        # aiokafka 0.14 applies that ListOffsets answer to a partition still awaiting *a* reset, whichever
-        # was asked last (Fetcher._update_fetch_positions). A seek_to_beginning landing while it is in
-        # flight was then undone, the position sat at the end and this read returned nothing for the
-        # partition. Kafka's Java client had the same race (KAFKA-7703).
-        for tp in assignment:
-            consumer.seek(tp, begins[tp])
-        records: dict[TopicPartition, list[ConsumerRecord]] = {tp: [] for tp in assignment}
-        remaining = {tp for tp in assignment if ends[tp] > begins[tp]}
-        while remaining:
-            batches = await consumer.getmany(*remaining, timeout_ms=500)
-            for tp, found in batches.items():
-                records[tp].extend(record for record in found if record.offset < ends[tp])
-            for tp in list(remaining):
-                if await consumer.position(tp) >= ends[tp]:
-                    remaining.discard(tp)
-        # logs.raw is written by idempotent, non-transactional producers: its offsets have no gaps, so a read
-        # that got fewer records than the offsets span skipped some, and must not pass for the whole topic.
-        short = {
-            tp.partition: (begins[tp], ends[tp], len(records[tp]))
-            for tp in assignment
-            if len(records[tp]) != ends[tp] - begins[tp]
-        }
-        assert not short, f"{topic}: short read, per partition (first offset, end offset, records read): {short}"
-        return [record for tp in assignment for record in records[tp]]
-    finally:
-        await consumer.stop()
 
 
 def file_lines(path: Path) -> dict[int, str]:
