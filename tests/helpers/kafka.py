@@ -6,6 +6,7 @@ Each takes the bootstrap servers of a plaintext Kafka, or the `KafkaSettings` of
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TypeAlias
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -24,43 +25,30 @@ def _client_options(kafka: Kafka) -> dict[str, object]:
     return {"bootstrap_servers": kafka.bootstrap_servers, **client_security(kafka)}
 
 
-async def _read(bootstrap: Kafka, topic: str, expected: int, timeout: float) -> list[bytes]:
-    consumer = AIOKafkaConsumer(
-        topic, auto_offset_reset="earliest", enable_auto_commit=False, group_id=None, **_client_options(bootstrap)
-    )
-    await consumer.start()
-    values: list[bytes] = []
-    try:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while asyncio.get_running_loop().time() < deadline:
-            batches = await consumer.getmany(timeout_ms=500)
-            for messages in batches.values():
-                values.extend(message.value for message in messages)
-            if expected and len(values) >= expected:
-                break
-    finally:
-        await consumer.stop()
-    return values
-
-
 def read_dead_letters(bootstrap: Kafka, topic: str, expected: int, timeout: float = 30) -> list[DeadLetter]:
-    letters: list[DeadLetter] = []
-    for value in asyncio.run(_read(bootstrap, topic, 0, timeout=3)) or []:
-        letters.extend(decode_dead_letters(value).letters)
-    deadline_reads = 0
-    while len(letters) < expected and deadline_reads < timeout / 3:
+    """The dead letters ``topic`` holds once there are ``expected`` of them (or ``timeout`` passed)."""
+    deadline = time.monotonic() + timeout
+    while True:
         letters = [
             letter
-            for value in asyncio.run(_read(bootstrap, topic, 0, timeout=3))
-            for letter in decode_dead_letters(value).letters
+            for record in asyncio.run(read_to_end(bootstrap, topic))
+            for letter in decode_dead_letters(record.value).letters
         ]
-        deadline_reads += 1
+        if len(letters) >= expected or time.monotonic() >= deadline:
+            break
+        time.sleep(0.2)
     assert len(letters) == expected, f"{topic}: {len(letters)} dead letters, expected {expected}"
     return letters
 
 
-def read_events(bootstrap: Kafka, topic: str, timeout: float = 3) -> list[Event]:
-    return [event for value in asyncio.run(_read(bootstrap, topic, 0, timeout)) for event in decode_batch(value).events]
+def read_events(bootstrap: Kafka, topic: str, timeout: float = 30) -> list[Event]:
+    """Every event ``topic`` holds at the call, each partition in offset order.
+
+    Up to the end offsets, never for a fixed time: a timed read could come back short on a loaded machine
+    and pass for the whole topic, and it paid its whole timeout on every call.
+    """
+    records = asyncio.run(asyncio.wait_for(read_to_end(bootstrap, topic), timeout))
+    return [event for record in records for event in decode_batch(record.value).events]
 
 
 def produce_batches(bootstrap: Kafka, topic: str, batches: list[tuple[bytes, Batch | bytes]]) -> None:
@@ -77,12 +65,12 @@ def produce_batches(bootstrap: Kafka, topic: str, batches: list[tuple[bytes, Bat
     asyncio.run(send())
 
 
-async def read_to_end(kafka: str, topic: str) -> list[ConsumerRecord]:
+async def read_to_end(kafka: Kafka, topic: str) -> list[ConsumerRecord]:
     """Every record ``topic`` holds at the call, each partition in offset order, read up to the end offsets;
     a read that got fewer records than the offsets span fails (the topics read so have no gaps)."""
     # earliest: see the explicit seeks below for why the reset strategy must agree with them.
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=kafka, enable_auto_commit=False, group_id=None, auto_offset_reset="earliest"
+        enable_auto_commit=False, group_id=None, auto_offset_reset="earliest", **_client_options(kafka)
     )
     await consumer.start()
     try:
@@ -117,8 +105,9 @@ async def read_to_end(kafka: str, topic: str) -> list[ConsumerRecord]:
             for tp in list(remaining):
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
-        # logs.raw is written by idempotent, non-transactional producers: its offsets have no gaps, so a read
-        # that got fewer records than the offsets span skipped some, and must not pass for the whole topic.
+        # Our topics are written by idempotent, non-transactional producers and never compacted: their offsets
+        # have no gaps, so a read that got fewer records than the offsets span skipped some, and must not pass
+        # for the whole topic.
         short = {
             tp.partition: (begins[tp], ends[tp], len(records[tp]))
             for tp in assignment

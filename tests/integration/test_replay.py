@@ -119,13 +119,13 @@ def test_replay_of_ranges_given_by_offsets_and_by_time(
     )
     services = start_services(["collector"], pipeline.path, servers.kafka, servers.elasticsearch, log_dir)
     try:
-        wait_until(lambda: len(read_events(servers.kafka, pipeline.topics.raw, timeout=1)) >= 50, timeout=90)
+        wait_until(lambda: len(read_events(servers.kafka, pipeline.topics.raw)) >= 50, timeout=90)
         time.sleep(0.05)
         between = datetime.now(UTC)
         time.sleep(0.05)
         with log_file.open("ab") as out:
             out.write(b"".join(lines[50:]))
-        wait_until(lambda: len(read_events(servers.kafka, pipeline.topics.raw, timeout=1)) >= 100, timeout=90)
+        wait_until(lambda: len(read_events(servers.kafka, pipeline.topics.raw)) >= 100, timeout=90)
     finally:
         stop_all(services)
     moment = between.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

@@ -100,11 +100,11 @@ def test_sigterm_drains_every_service_and_a_second_signal_exits_at_once(
         # committed, so nothing was read or written twice.
         running = start_all(2)
         wait_mid_stream(running)
-        raw = read_events(servers.kafka, pipeline.topics.raw, timeout=4)
+        raw = read_events(servers.kafka, pipeline.topics.raw)
         assert not duplicates([event.source.offset for event in raw]), "the collector sent lines twice"
-        parsed = read_events(servers.kafka, pipeline.topics.parsed, timeout=4)
+        parsed = read_events(servers.kafka, pipeline.topics.parsed)
         assert not duplicates([event.id for event in parsed]), "the parser handled raw records twice"
-        aggregated = read_events(servers.kafka, pipeline.topics.aggregated, timeout=4)
+        aggregated = read_events(servers.kafka, pipeline.topics.aggregated)
         assert not duplicates([event.id for event in aggregated]), "the aggregator emitted aggregates twice"
         rewritten = {doc: version for doc, version in document_versions(es, pipeline.index).items() if version > 1}
         assert not rewritten, f"{len(rewritten)} documents indexed twice"
@@ -130,8 +130,8 @@ def test_sigterm_drains_every_service_and_a_second_signal_exits_at_once(
 
     assert count(es, pipeline.index) == lines
     # Re-reading after the exit at once may repeat records in the topics, never lose one.
-    raw = read_events(servers.kafka, pipeline.topics.raw, timeout=4)
+    raw = read_events(servers.kafka, pipeline.topics.raw)
     assert len({event.source.offset for event in raw}) == lines, "lines missing from the raw topic"
-    parsed = read_events(servers.kafka, pipeline.topics.parsed, timeout=4)
+    parsed = read_events(servers.kafka, pipeline.topics.parsed)
     assert len({event.id for event in parsed}) == lines, "lines missing from the parsed topic"
     assert_aggregates_exact(es, pipeline.aggregate_index, lines, TASKS, EVERY)

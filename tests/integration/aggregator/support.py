@@ -58,7 +58,7 @@ def feed_parsed_slowly(
 
 def aggregates_by_id(kafka: str, pipeline: TestPipeline) -> dict[str, Event]:
     """Every aggregate on `logs.aggregated`, the last copy of each id (what the indexer leaves in place)."""
-    return {event.id: event for event in read_events(kafka, pipeline.topics.aggregated, timeout=4) if event.id}
+    return {event.id: event for event in read_events(kafka, pipeline.topics.aggregated) if event.id}
 
 
 def serving_port(process: ServiceProcess, timeout: float = 240) -> int:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streamstash import names
-from streamstash.events.envelope import Event, decode_batch
+from streamstash.events.envelope import Event
 from streamstash.kafka.topics import ensure_topics
 from streamstash.stack.manager import LocalStack, StackAddresses
 from tests.helpers.kafka import read_events, read_to_end
@@ -24,18 +24,8 @@ def create_topics(pipeline: TestPipeline, kafka: str) -> None:
     asyncio.run(ensure_topics(pipeline.config.kafka.model_copy(update={"bootstrap_servers": kafka})))
 
 
-def raw_events(kafka: str, pipeline: TestPipeline, timeout: float = 3) -> list[Event]:
-    return read_events(kafka, pipeline.topics.raw, timeout=timeout)
-
-
-def raw_events_now(kafka: str, pipeline: TestPipeline, timeout: float = 30) -> list[Event]:
-    """Every event logs.raw holds at the moment of the call, each partition in offset order.
-
-    Unlike ``raw_events`` this reads up to the end offsets instead of for a fixed time, so a test
-    can compare exact counts, and pays no idle wait per look.
-    """
-    records = asyncio.run(asyncio.wait_for(read_to_end(kafka, pipeline.topics.raw), timeout))
-    return [event for record in records for event in decode_batch(record.value).events]
+def raw_events(kafka: str, pipeline: TestPipeline) -> list[Event]:
+    return read_events(kafka, pipeline.topics.raw)
 
 
 def published_positions(kafka: str, pipeline: TestPipeline, timeout: float = 30) -> dict[str, int]:

@@ -30,7 +30,7 @@ from tests.helpers.pipelines import write_pipeline
 from tests.helpers.processes import ServiceProcess, start_services, stop_all
 from tests.helpers.tls import Certificates, make_certificates
 from tests.helpers.waiting import wait_until
-from tests.integration.collector.support import create_topics, raw_events_now
+from tests.integration.collector.support import create_topics, raw_events
 
 if TYPE_CHECKING:  # imported at run time, pytest would try to collect it as a test class
     from tests.helpers.pipelines import TestPipeline
@@ -100,7 +100,7 @@ def raw_events_once_there(kafka: str, pipeline: TestPipeline, expected: int) -> 
 
     def enough() -> bool:
         nonlocal found
-        found = raw_events_now(kafka, pipeline)
+        found = raw_events(kafka, pipeline)
         return len(found) >= expected
 
     with contextlib.suppress(AssertionError):

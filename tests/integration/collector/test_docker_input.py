@@ -27,7 +27,7 @@ from tests.helpers.fake_docker import FakeDockerEngine
 from tests.helpers.pipelines import write_pipeline
 from tests.helpers.processes import ServiceProcess
 from tests.helpers.waiting import wait_until
-from tests.integration.collector.support import create_topics, published_positions, raw_events, raw_events_now
+from tests.integration.collector.support import create_topics, published_positions, raw_events
 
 if TYPE_CHECKING:
     from tests.helpers.pipelines import TestPipeline
@@ -101,7 +101,7 @@ def test_lines_of_two_containers_and_their_lifecycle(
     collector = ServiceProcess("collector", pipeline.path, servers.kafka, servers.elasticsearch, log_dir)
     try:
         events = wait_until(
-            lambda: (found := raw_events(servers.kafka, pipeline, 1.5)) and len(found) >= 7 and found,
+            lambda: (found := raw_events(servers.kafka, pipeline)) and len(found) >= 7 and found,
             timeout=90,
             message="the lines of both containers did not reach logs.raw",
         )
@@ -131,7 +131,7 @@ def test_lines_of_two_containers_and_their_lifecycle(
             ("web", "stdout", "goodbye, no newline", stamp(BASE_NS + 700_000_000)),
         }
         wait_until(
-            lambda: len(raw_events(servers.kafka, pipeline, 1.5)) >= 9,
+            lambda: len(raw_events(servers.kafka, pipeline)) >= 9,
             timeout=60,
             message="the late container's line or the exited one's last line is missing",
         )
@@ -283,7 +283,7 @@ def test_restarts_neither_repeat_nor_skip_a_line(
 
     def in_kafka() -> dict[str, list[tuple[str | None, str | None]]]:
         found: dict[str, list[tuple[str | None, str | None]]] = {name: [] for name in (*ids, "pacer")}
-        for event in raw_events_now(servers.kafka, pipeline):
+        for event in raw_events(servers.kafka, pipeline):
             found[str(event.source.container_name)].append((event.source.stream, event.message))
         return found
 

@@ -180,7 +180,7 @@ def test_ten_second_outage_during_a_stream_loses_nothing(stand_in: StandIn, tmp_
         sender.halt.set()
         assert collector.stop() == 0
     assert "kafka reachable again" in collector.log_text()
-    events = raw_events(stand_in.kafka, pipeline, timeout=5)
+    events = raw_events(stand_in.kafka, pipeline)
     file_events = [event for event in events if event.source.kind == names.SOURCE_FILE]
     tcp_events = [event for event in events if event.source.kind == names.SOURCE_TCP]
     assert_every_line_exactly_once(file_events, log_file)
@@ -320,7 +320,7 @@ def test_stopped_while_kafka_is_down_the_next_run_sends_the_spill_once(
     finally:
         assert second.stop() == 0
     assert "spilled batches left by the previous run, sent first" in second.log_text()
-    events = raw_events(stand_in.kafka, pipeline, timeout=5)
+    events = raw_events(stand_in.kafka, pipeline)
     assert_every_line_exactly_once([e for e in events if e.source.kind == names.SOURCE_FILE], log_file)
     assert sorted(e.message for e in events if e.source.kind == names.SOURCE_TCP) == sorted(
         f"tcp line {n}" for n in range(3_500)

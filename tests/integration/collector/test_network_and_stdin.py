@@ -86,7 +86,7 @@ def test_udp_and_tcp_listeners(servers, tmp_path: Path, log_dir: Path) -> None:
             tcp.sendall(b"ERROR failed\n  at a.B(B.java:1)\nCaused by: x\n  at c.D(D.java:2)\nINFO fine\n")
 
         def all_events():
-            events = raw_events(servers.kafka, pipeline, timeout=2)
+            events = raw_events(servers.kafka, pipeline)
             return events if len(events) >= 10 else None
 
         events = wait_until(all_events, timeout=60, message="lines did not reach logs.raw")
