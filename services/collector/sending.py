@@ -106,6 +106,7 @@ class OrderedSender:
         self.recovered = asyncio.Event()
         self.unacked: dict[int, SealedBatch] = {}  # by sequence
         self.sending: dict[str, asyncio.Task[None]] = {}  # last send task per source key
+        self._pending: set[asyncio.Task[None]] = set()  # every send task not finished, of every source
         self.in_flight: set[SealedBatch] = set()  # sent at least once, not acknowledged yet
         self._recent: dict[str, deque[Sending]] = {}  # per source key
 
@@ -119,6 +120,8 @@ class OrderedSender:
         task = asyncio.create_task(self._send_after(previous, window, batch), name=f"send:{key}")
         recent.append((task, batch))
         self.sending[key] = task
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
         task.add_done_callback(functools.partial(self._forget, key))
         return task
 
@@ -212,7 +215,9 @@ class OrderedSender:
             await asyncio.gather(*list(self.sending.values()), return_exceptions=True)
 
     async def cancel(self) -> None:
-        tasks = list(self.sending.values())
+        # All of them, not only the last of each source: an earlier send left running would outlive the stop
+        # that spilled its batch, and could still hand it to Kafka.
+        tasks = list(self._pending)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

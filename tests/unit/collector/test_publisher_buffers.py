@@ -78,6 +78,7 @@ async def test_lines_of_files_wait_in_memory_and_are_never_spilled(tmp_path: Pat
     assert emitted == MEMORY
     assert spill.events == 0
     assert paused == [False]  # a paused file is normal backpressure, not an alarm
+    await publisher.stop(timeout=0.1)
 
 
 async def test_what_kafka_did_not_take_at_stop_is_spilled_and_read_back_in_order(tmp_path: Path) -> None:
@@ -140,3 +141,17 @@ async def test_lines_their_sender_keeps_wait_in_memory_and_are_left_to_it_at_sto
     await publisher.stop(timeout=0.1)  # Kafka never came: nothing kept for the next run, the Beat resends
     assert spill.events == 0 and Spill(tmp_path / "spill", 256 * 1024, 64 * 1024).load() == []
     assert not any(ack.acked for ack in acks)
+
+
+async def test_cancel_leaves_no_send_of_a_source_running(tmp_path: Path) -> None:
+    """Every batch of one source still waiting to be sent is cancelled, not only the last one sealed."""
+    publisher = Publisher(None, "raw", BATCH, ServiceMetrics("collector"), MEMORY, spill=None)
+    await publisher.start()
+    for number in range(5 * BATCH.max_events):  # five sealed batches of one source, none sent: no recovery ran
+        await publisher.emit("tcp:h:1:cancelled-peer", event(number), None)
+    await asyncio.sleep(0.05)  # the last batch's linger
+    sends = [task for task in asyncio.all_tasks() if task.get_name() == "send:tcp:h:1:cancelled-peer"]
+    assert len(sends) == 5
+    await publisher.sender.cancel()
+    assert all(task.cancelled() for task in sends)
+    await publisher.stop(timeout=0.1)
