@@ -15,7 +15,7 @@ from streamstash.config.collector import FileInput as FileSettings
 from streamstash.config.collector import MultilineSettings
 from streamstash.events.envelope import Event
 from streamstash.services.collector.checkpoints import CheckpointStore
-from streamstash.services.collector.inputs.file import FileInput
+from streamstash.services.collector.inputs.file import FileInput, ReadBackoff
 
 POLL_MS = 20
 
@@ -212,3 +212,18 @@ async def test_exit_at_eof_ends_the_input(tmp_path: Path) -> None:
     source = FileInput(settings(log, start_position="beginning", exit_at_eof=True), CheckpointStore(tmp_path / "c"))
     await asyncio.wait_for(source.run(collected.emit), 10)
     assert collected.messages == ["x 0", "x 1", "x 2"]
+
+
+def test_after_lines_were_read_the_files_are_looked_at_again_soon_then_backed_off_to_the_poll() -> None:
+    backoff = ReadBackoff(poll_s=1.0)
+    assert backoff.next_idle_wait() == 1.0  # nothing read yet: the poll interval
+    backoff.read_lines()
+    assert [backoff.next_idle_wait() for _ in range(7)] == pytest.approx([0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0])
+    backoff.read_lines()
+    assert backoff.next_idle_wait() == 0.05
+
+
+def test_the_look_again_wait_never_exceeds_a_short_poll_interval() -> None:
+    backoff = ReadBackoff(poll_s=0.02)
+    backoff.read_lines()
+    assert [backoff.next_idle_wait() for _ in range(3)] == [0.02, 0.02, 0.02]
