@@ -89,9 +89,10 @@ class TaskAggregator:
                 state["seen"][partition_key] = list(at)
             result.folded += 1
             # Metrics, kept fields and end_when read the input's fields too (`host`, `path`, ...); `*` keeps
-            # the event's own fields only, like its document (only `*` reads them: not made otherwise).
+            # the event's own fields only, like its document (only `*` reads them: not made otherwise). A route
+            # that reads none of the working dict's added names reads `event.fields` (`Route.direct_fold`).
             plain = to_working_dict(event) if keeps_all else None
-            doc = self.router.input_fields.view(to_working_dict(event), event)
+            doc = event.fields if route.direct_fold else self.router.input_fields.view(to_working_dict(event), event)
             watermark = None if newest is None else newest - lateness
             if window is not None:
                 assert time is not None  # the router only routes timed events to windowed aggregations

@@ -40,6 +40,11 @@ class Route:
     kept: list[str]
     # Top-level names the task id needs that only the event's own `fields` can hold (see `TaskRouter.candidates`).
     needs: tuple[str, ...] = ()
+    # Whether routing (the task id, no `when`) and folding (kept fields and metrics, no `end_when`, no `*`)
+    # read only names outside the envelope's and the input's: under those the working dict holds the very
+    # values of `event.fields`, so they read `event.fields` itself and the working dict is not made.
+    direct_task_id: bool = False
+    direct_fold: bool = False
     # add_fields / timeout_fields: field -> a value, or a condition whose truth is the value
     added: list[tuple[str, Any, Predicate | None]] = field(default_factory=list)
     added_on_timeout: list[tuple[str, Any, Predicate | None]] = field(default_factory=list)
@@ -78,7 +83,7 @@ class TaskRouter:
         routes = self.candidates(event, self.routes)
         if not routes:
             return []
-        doc = self.working(event)
+        doc = event.fields if all(route.direct_task_id for route in routes) else self.working(event)
         return [f"{route.spec.name}{KEY_SEPARATOR}{task_id}" for route, task_id in self._matching(event, doc, routes)]
 
     def candidates(self, event: Event, routes: list[Route]) -> list[Route]:
@@ -137,6 +142,22 @@ def _route(spec: AggregationSpec, shown: frozenset[str]) -> Route:
     kept = [WILDCARD] if WILDCARD in spec.keep_fields else list(dict.fromkeys([*template.fields, *spec.keep_fields]))
     roots = (parse_path(reference) for reference in template.fields)
     needs = tuple(dict.fromkeys(path[0] for path in roots if path and path[0] not in shown))
+
+    def own_fields_only(references: list[str]) -> bool:
+        return all((path := parse_path(reference)) and path[0] not in shown for reference in references)
+
+    metric_references = [
+        reference
+        for metric in spec.metrics.values()
+        for reference in ([metric.field] if metric.field else []) + list(metric.fields.values())
+    ]
+    direct_task_id = spec.when is None and not template.uses_timestamp and own_fields_only(template.fields)
+    direct_fold = (
+        spec.flush.end_when is None
+        and kept[:1] != [WILDCARD]
+        and own_fields_only(kept)
+        and own_fields_only(metric_references)
+    )
     return Route(
         spec,
         template,
@@ -144,6 +165,8 @@ def _route(spec: AggregationSpec, shown: frozenset[str]) -> Route:
         compile_condition(spec.flush.end_when) if spec.flush.end_when else None,
         kept,
         needs,
+        direct_task_id,
+        direct_fold,
         _added(spec.add_fields),
         _added(spec.timeout_fields),
     )

@@ -30,6 +30,7 @@ class Template:
         self.text = text
         self._parts: list[Callable[[dict[str, Any]], str]] = []
         self.fields: list[str] = []
+        self.uses_timestamp = False  # a `%{+...}` part: reads @timestamp
         position = 0
         for match in _REFERENCE.finditer(text):
             literal = text[position : match.start()]
@@ -37,6 +38,7 @@ class Template:
                 self._parts.append(_literal_part(literal))
             reference = match.group(1)
             if reference.startswith("+"):
+                self.uses_timestamp = True
                 self._parts.append(_time_part(joda_to_strftime(reference[1:])))
             else:
                 self.fields.append(reference)
