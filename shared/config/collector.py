@@ -45,7 +45,13 @@ class FileInput(InputCommon):
     start_position: Literal["beginning", "end"] = Field(
         "end", description="Where a file never seen before is read from.", examples=["beginning"]
     )
-    poll_interval_ms: int = Field(250, ge=10, description="How often files and globs are checked.", examples=[1000])
+    poll_interval_ms: int = Field(
+        250,
+        ge=10,
+        description="How often globs are matched and idle files checked; after lines were read, files are "
+        "looked at again in 50 ms, the wait doubling back to this while they stay idle.",
+        examples=[1000],
+    )
     exit_at_eof: bool = Field(
         False,
         description="Stop the input once every file is read to its end (batch jobs, tests).",
