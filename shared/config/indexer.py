@@ -26,7 +26,8 @@ class BulkSettings(StrictModel):
         examples=[10485760],
     )
     # 200, not 500: with the index's 1 s refresh a document waits up to flush_ms + 1 s before search shows
-    # it, and at 500 the p99 from written to searchable was 2.2 s at 2,000 lines/s on OpenSearch (200: 1.9 s).
+    # it: at 500 the p99 from written to searchable was 2.2 s at 2,000 lines/s on OpenSearch, at 200 1.9 s
+    # (bench/e2e.py, one run each in one sitting; bench/README.md).
     # Under load a request fills to max_docs first, so the shorter wait costs requests only when it is quiet.
     flush_ms: int = Field(
         200, ge=1, description="Send a partial bulk once its oldest document waited this long.", examples=[1000]

@@ -31,7 +31,7 @@ def read_dead_letters(bootstrap: Kafka, topic: str, expected: int, timeout: floa
     while True:
         letters = [
             letter
-            for record in asyncio.run(read_to_end(bootstrap, topic))
+            for record in asyncio.run(asyncio.wait_for(read_to_end(bootstrap, topic), timeout))
             for letter in decode_dead_letters(record.value).letters
         ]
         if len(letters) >= expected or time.monotonic() >= deadline:
