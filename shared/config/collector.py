@@ -48,8 +48,8 @@ class FileInput(InputCommon):
     poll_interval_ms: int = Field(
         250,
         ge=10,
-        description="How often globs are matched and idle files checked; after lines were read, files are "
-        "looked at again in 50 ms, the wait doubling back to this while they stay idle.",
+        description="How often globs are matched and idle files checked; a file that just had lines is "
+        "looked at again in 50 ms, its wait doubling back to this while it stays idle.",
         examples=[1000],
     )
     exit_at_eof: bool = Field(

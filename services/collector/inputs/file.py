@@ -32,25 +32,29 @@ log = logging.getLogger(__name__)
 
 # Small enough that the loop gets back to Kafka acknowledgements often while a big file is read.
 READ_CHUNK = 256 * 1024
-# How soon files are looked at again after a round that read lines (Filebeat's harvester backoff, reset
-# on data): a file being written is read every 50 ms instead of every poll interval, which was a quarter
-# of a second of each line's latency; idle files back off to the poll interval by doubling.
+# How soon a file is looked at again after a look that found nothing, once it had lines (Filebeat's
+# harvester backoff, reset on data): a file being written is read every 50 ms instead of every poll
+# interval, which was up to a quarter of a second of each line's latency. Each file backs off on its own,
+# doubling to the poll interval, so one busy file does not make every idle one be read 20 times a second.
 READ_AGAIN_S = 0.05
 
 
 class ReadBackoff:
-    """The wait before the next look at the files: short after lines were read, doubling to ``poll_s``."""
+    """When one file is next looked at: at once after lines were read; after an empty look, in a wait that
+    starts short after lines and doubles up to ``poll_s``."""
 
     def __init__(self, poll_s: float) -> None:
         self.poll_s = poll_s
         self.wait_s = poll_s
+        self.due = float("-inf")  # a file just opened is read at once
 
-    def read_lines(self) -> None:
-        self.wait_s = min(self.poll_s, READ_AGAIN_S)
-
-    def next_idle_wait(self) -> float:
-        wait, self.wait_s = self.wait_s, min(self.poll_s, self.wait_s * 2)
-        return wait
+    def looked(self, now: float, read_lines: bool) -> None:
+        if read_lines:
+            self.wait_s = min(self.poll_s, READ_AGAIN_S)
+            self.due = now
+        else:
+            self.due = now + self.wait_s
+            self.wait_s = min(self.poll_s, self.wait_s * 2)
 
 
 @dataclass
@@ -63,6 +67,7 @@ class WatchedFile:
     key: str  # the source key: one per file (identity), so a renamed file keeps its batches and groups
     checkpoint_key: str
     inode: int
+    backoff: ReadBackoff
     pending: bytearray = field(default_factory=bytearray)
     skipping: bool = False  # inside an over-long line whose rest is being discarded
 
@@ -87,7 +92,6 @@ class FileInput:
     async def run(self, emit: Emit) -> None:
         try:
             poll = self.settings.poll_interval_ms / 1000
-            backoff = ReadBackoff(poll)
             last_scan = float("-inf")
             async with line_sink(self.settings.multiline, emit) as sink:
                 while True:
@@ -97,16 +101,21 @@ class FileInput:
                         await self._close_rotated_away(sink)
                         last_scan = time.monotonic()
                     for watched in list(self.watched.values()):
-                        progressed |= await self._read_available(watched, sink)
-                    if progressed:
-                        backoff.read_lines()
-                    else:
+                        if watched.backoff.due <= time.monotonic():
+                            read = await self._read_available(watched, sink)
+                            watched.backoff.looked(time.monotonic(), read)
+                            progressed |= read
+                    if not progressed:
                         if self.settings.exit_at_eof and self._all_at_eof():
                             return
-                        await asyncio.sleep(backoff.next_idle_wait())
+                        await asyncio.sleep(self._until_next_look(last_scan + poll))
         finally:
             for watched in self.watched.values():
                 watched.handle.close()  # type: ignore[attr-defined]
+
+    def _until_next_look(self, next_scan: float) -> float:
+        due = min((watched.backoff.due for watched in self.watched.values()), default=next_scan)
+        return max(0.0, min(due, next_scan) - time.monotonic())
 
     def _matching_paths(self) -> list[str]:
         found: list[str] = []
@@ -154,6 +163,7 @@ class FileInput:
             key=f"{names.SOURCE_FILE}:{self.host}:{identity}",
             checkpoint_key=self._checkpoint_key(identity),
             inode=stat.st_ino,
+            backoff=ReadBackoff(self.settings.poll_interval_ms / 1000),
         )
         log.info("following file", extra={"path": path, "offset": offset})
 

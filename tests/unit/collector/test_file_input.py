@@ -214,16 +214,64 @@ async def test_exit_at_eof_ends_the_input(tmp_path: Path) -> None:
     assert collected.messages == ["x 0", "x 1", "x 2"]
 
 
-def test_after_lines_were_read_the_files_are_looked_at_again_soon_then_backed_off_to_the_poll() -> None:
+def test_a_file_that_had_lines_is_looked_at_again_soon_then_backs_off_to_the_poll() -> None:
     backoff = ReadBackoff(poll_s=1.0)
-    assert backoff.next_idle_wait() == 1.0  # nothing read yet: the poll interval
-    backoff.read_lines()
-    assert [backoff.next_idle_wait() for _ in range(7)] == pytest.approx([0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0])
-    backoff.read_lines()
-    assert backoff.next_idle_wait() == 0.05
+    assert backoff.due == float("-inf")  # just opened: read at once
+    backoff.looked(now=10.0, read_lines=False)
+    assert backoff.due == 11.0  # never had lines: the poll interval
+    backoff.looked(now=11.0, read_lines=True)
+    assert backoff.due == 11.0  # lines read: read on at once
+    dues = []
+    now = 11.0
+    for _ in range(7):
+        backoff.looked(now, read_lines=False)
+        dues.append(backoff.due - now)
+        now = backoff.due
+    assert dues == pytest.approx([0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0])
+    backoff.looked(now, read_lines=True)
+    backoff.looked(now, read_lines=False)
+    assert backoff.due - now == pytest.approx(0.05)
 
 
 def test_the_look_again_wait_never_exceeds_a_short_poll_interval() -> None:
     backoff = ReadBackoff(poll_s=0.02)
-    backoff.read_lines()
-    assert [backoff.next_idle_wait() for _ in range(3)] == [0.02, 0.02, 0.02]
+    backoff.looked(now=0.0, read_lines=True)
+    waits = []
+    for now in (0.0, 1.0, 2.0):
+        backoff.looked(now, read_lines=False)
+        waits.append(backoff.due - now)
+    assert waits == pytest.approx([0.02, 0.02, 0.02])
+
+
+async def test_a_busy_file_does_not_make_idle_files_be_read_more_often(tmp_path: Path) -> None:
+    """Each file backs off on its own: while one file keeps getting lines, an idle one is looked at about
+    once a poll interval, not at the busy file's pace."""
+    busy, idle = tmp_path / "busy.log", tmp_path / "idle.log"
+    busy.write_text("")
+    idle.write_text("")
+    store = CheckpointStore(tmp_path / "cp.json")
+    source = FileInput(
+        FileSettings(paths=[str(busy), str(idle)], poll_interval_ms=400, start_position="beginning"), store
+    )
+    looks: dict[str, int] = {"busy.log": 0, "idle.log": 0}
+    read_available = source._read_available
+
+    async def counted(watched, sink):  # type: ignore[no-untyped-def]
+        looks[Path(watched.path).name] += 1
+        return await read_available(watched, sink)
+
+    source._read_available = counted  # type: ignore[method-assign]
+    collected = Collected()
+    started = asyncio.get_running_loop().time()
+    task = asyncio.create_task(source.run(collected.emit))
+    for number in range(20):  # a line every 50 ms for a second
+        append(busy, f"line {number}\n")
+        await asyncio.sleep(0.05)
+    await wait_for(lambda: len(collected.items) == 20)
+    elapsed = asyncio.get_running_loop().time() - started
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    # The idle file: a look when opened, then one per 400 ms poll however slow the machine (the bound grows
+    # with the time taken). Looked at with the busy file, it would have had a look per busy look.
+    assert looks["idle.log"] <= elapsed / 0.4 + 2
+    assert looks["busy.log"] > looks["idle.log"]
