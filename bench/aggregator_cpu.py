@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from e2e import pipeline, task_lines
-from workload import generate_lines
+from workload import generate_lines, parsed_values
 
 from streamstash.aggregation.folding import TaskAggregator
 from streamstash.aggregation.processor import RecordProcessor
@@ -40,36 +40,18 @@ from streamstash.aggregation.records import decode_task_record
 from streamstash.aggregation.rekey import rekey_round
 from streamstash.aggregation.routing import TaskRouter
 from streamstash.config import PipelineConfig, load_pipeline
-from streamstash.events.envelope import Batch, Event, Source, decode_batch, encode
+from streamstash.events.envelope import Batch, Event, decode_batch, encode
 from streamstash.events.inputfields import input_fields_for
-from streamstash.filters import FilterChain
 from streamstash.runtime.garbage import settle_garbage_collection
 from streamstash.services.aggregator import tuning
-from streamstash.services.parser.logic import RecordParser
 
-RECORD_EVENTS = 500
 ACCESS_PER_TASK_RECORD = 5
 
 
-def parsed_values(config: PipelineConfig, lines: int) -> list[bytes]:
+def mixed_parsed_values(config: PipelineConfig, lines: int) -> list[bytes]:
     """`logs.parsed` record values as e2e's parser writes them, 5 access records to 1 task record."""
-    parser = RecordParser(FilterChain(config.filters), input_fields_for(config))
-
-    def records(path: str, source_lines: list[str], first_offset: int) -> list[bytes]:
-        values = []
-        for number, start in enumerate(range(0, len(source_lines), RECORD_EVENTS)):
-            raw = Batch(
-                events=[
-                    Event(message=line, source=Source(kind="file", host="bench-host", path=path, offset=0))
-                    for line in source_lines[start : start + RECORD_EVENTS]
-                ]
-            )
-            parsed = parser.parse_record(encode(raw), "logs.raw", 0, first_offset + number).parsed
-            values.append(encode(Batch(events=parsed)))
-        return values
-
-    access = records("/var/log/access.log", generate_lines(lines), 0)
-    tasks = records("/var/log/tasks.log", task_lines(lines // 5), len(access))
+    access = parsed_values(config, generate_lines(lines), "/var/log/access.log")
+    tasks = parsed_values(config, task_lines(lines // 5), "/var/log/tasks.log", len(access))
     out = []
     while access or tasks:
         out += access[:ACCESS_PER_TASK_RECORD]
@@ -138,7 +120,7 @@ def main() -> None:
         work = Path(temporary)
         path, _, _ = pipeline(work, work / "access.log", work / "tasks.log")
         config = load_pipeline(path, env={"STREAMSTASH_KAFKA": "127.0.0.1:1"})
-        values = parsed_values(config, args.lines)
+        values = mixed_parsed_values(config, args.lines)
     print(f"{len(values)} parsed records ({args.lines:,} access lines, {args.lines // 5:,} task lines)")
     if args.profile:
         cProfile.runctx("run_aggregator(config, values)", globals(), locals(), str(args.profile))

@@ -24,18 +24,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import profiles
-from aggregator_cpu import parsed_values
+from aggregator_cpu import mixed_parsed_values
 from e2e import metric_total, pipeline
 from procstat import cpu_seconds
 from servers import add_server_options, run_on_servers
+from workload import RECORD_EVENTS
 
 from streamstash.config import load_pipeline
 from streamstash.kafka.clients import make_producer
 from streamstash.kafka.topics import ensure_topics
 from streamstash.stack.manager import StackAddresses
 from tests.helpers.processes import ServiceProcess
-
-RECORD_EVENTS = 500
 
 
 def received(port: int) -> float:
@@ -67,7 +66,7 @@ def run(args: argparse.Namespace, work: Path, addresses: StackAddresses) -> None
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     config = load_pipeline(path, env={})
     asyncio.run(ensure_topics(config.kafka))
-    values = parsed_values(config, args.lines)
+    values = mixed_parsed_values(config, args.lines)
     service = ServiceProcess("aggregator", path, addresses.kafka, addresses.elasticsearch, work)
     spy = None
     try:

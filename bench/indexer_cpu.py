@@ -35,21 +35,18 @@ import orjson
 from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 from e2e import pipeline, task_lines  # bench/, beside this script
-from workload import generate_lines
+from workload import generate_lines, parsed_values
 
 from streamstash import names
 from streamstash.config import PipelineConfig, load_pipeline
-from streamstash.events.envelope import Batch, Event, Source, decode_batch, encode, to_document
-from streamstash.filters import FilterChain
+from streamstash.events.envelope import decode_batch, to_document
 from streamstash.runtime.garbage import settle_garbage_collection
 from streamstash.runtime.metrics import ServiceMetrics
 from streamstash.services.indexer.app import consumed_by_aggregations, document_builders
 from streamstash.services.indexer.bulk import BulkWriter, RetryPolicy
 from streamstash.services.indexer.consumer import DeadLetterSink, IndexerLoop
 from streamstash.services.indexer.pipeline import BulkAccumulator, decode_record
-from streamstash.services.parser.logic import RecordParser
 
-RECORD_LINES = 500
 TASKS_EVERY = 6  # e2e: 1,000,000 access lines + 200,000 task lines
 
 
@@ -70,14 +67,10 @@ def workload(count: int) -> list[str]:
 
 
 def parsed_records(config: PipelineConfig, topic: str, lines: list[str]) -> list[ConsumerRecord]:
-    parser = RecordParser(FilterChain(config.filters))
-    source = Source(kind="file", host="bench-host", path="/var/log/access.log")
-    records = []
-    for offset, start in enumerate(range(0, len(lines), RECORD_LINES)):
-        raw = Batch(events=[Event(message=line, source=source) for line in lines[start : start + RECORD_LINES]])
-        value = encode(Batch(events=parser.parse_record(encode(raw), "logs.raw", 0, offset).parsed))
-        records.append(ConsumerRecord(topic, 0, offset, 0, 0, None, value, None, 0, len(value), []))
-    return records
+    return [
+        ConsumerRecord(topic, 0, offset, 0, 0, None, value, None, 0, len(value), [])
+        for offset, value in enumerate(parsed_values(config, lines))
+    ]
 
 
 class AnsweringEngine:

@@ -6,6 +6,12 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from streamstash.config import PipelineConfig
+from streamstash.events.envelope import Batch, Event, Source, encode
+from streamstash.events.inputfields import input_fields_for
+from streamstash.filters import FilterChain
+from streamstash.services.parser.logic import RecordParser
+
 # COMBINEDAPACHELOG with the two numeric fields typed (bytes stays `(?:NUMBER|-)`, as in Logstash).
 GROK_PATTERN = (
     r"%{IPORHOST:clientip} %{HTTPDUSER:ident} %{USER:auth} \[%{HTTPDATE:timestamp}\] "
@@ -99,3 +105,22 @@ def generate_lines(count: int, seed: int = 42) -> list[str]:
             f'"{rng.choice(REFERRERS)}" "{rng.choice(AGENTS)}"'
         )
     return lines
+
+
+RECORD_EVENTS = 500  # events per Kafka record, as the collector batches them
+
+
+def parsed_values(
+    config: PipelineConfig, lines: list[str], path: str = "/var/log/access.log", first_offset: int = 0
+) -> list[bytes]:
+    """`logs.parsed` record values as the parser writes them: ``lines`` of the file ``path``, RECORD_EVENTS to
+    a `logs.raw` record from offset ``first_offset`` on, through ``config``'s filters."""
+    parser = RecordParser(FilterChain(config.filters), input_fields_for(config))
+    source = Source(kind="file", host="bench-host", path=path, offset=0)
+    values = []
+    for number, start in enumerate(range(0, len(lines), RECORD_EVENTS)):
+        raw = Batch(events=[Event(message=line, source=source) for line in lines[start : start + RECORD_EVENTS]])
+        values.append(
+            encode(Batch(events=parser.parse_record(encode(raw), "logs.raw", 0, first_offset + number).parsed))
+        )
+    return values
