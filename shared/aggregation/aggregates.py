@@ -12,7 +12,7 @@ from typing import Any
 from streamstash import names
 from streamstash.aggregation.accumulators import Accumulator
 from streamstash.aggregation.flush import REASON_LATE, REASON_TAGS, TIMEOUT_REASONS
-from streamstash.aggregation.routing import WILDCARD, Route
+from streamstash.aggregation.routing import Route
 from streamstash.aggregation.state import SEGMENT, TaskState
 from streamstash.events.envelope import Event, Source, format_timestamp
 from streamstash.events.fieldpath import remove_field, set_field
@@ -52,7 +52,7 @@ def _aggregate(
 ) -> Event:
     spec = route.spec
     fields: dict[str, Any] = {}
-    if route.kept and route.kept[0] == WILDCARD:
+    if route.keeps_all:
         fields.update((key, value) for key, value in acc.fields.items() if key != names.FIELD_TIMESTAMP)
     else:
         for reference, value in acc.fields.items():

@@ -22,7 +22,7 @@ from streamstash.aggregation.flush import (
     session_end,
     window_starts,
 )
-from streamstash.aggregation.routing import WILDCARD, TaskRouter, split_key
+from streamstash.aggregation.routing import TaskRouter, split_key
 from streamstash.aggregation.state import SEGMENT, TaskState, new_state
 from streamstash.config.aggregator import AggregationSpec
 from streamstash.events.envelope import Event, parse_event_id, to_working_dict
@@ -77,7 +77,7 @@ class TaskAggregator:
         live: dict[str, Accumulator] = {}
         lateness = spec.flush.allowed_lateness
         window = spec.flush.window
-        keeps_all = bool(route.kept) and route.kept[0] == WILDCARD
+        keeps_all = route.keeps_all
         for event, newest, time in zip(events, newest_before, times, strict=True):
             position = raw_position(event)
             if position is not None:

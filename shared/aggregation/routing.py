@@ -49,6 +49,11 @@ class Route:
     added: list[tuple[str, Any, Predicate | None]] = field(default_factory=list)
     added_on_timeout: list[tuple[str, Any, Predicate | None]] = field(default_factory=list)
 
+    @property
+    def keeps_all(self) -> bool:
+        """keep_fields has `*`: the aggregate keeps the event's fields whole (`kept` is then just `*`)."""
+        return self.kept[:1] == [WILDCARD]
+
 
 class TaskRouter:
     """Which aggregation task, if any, each parsed event belongs to."""
@@ -139,7 +144,8 @@ class TaskRouter:
 
 def _route(spec: AggregationSpec, shown: frozenset[str]) -> Route:
     template = Template(spec.task_id)
-    kept = [WILDCARD] if WILDCARD in spec.keep_fields else list(dict.fromkeys([*template.fields, *spec.keep_fields]))
+    keeps_all = WILDCARD in spec.keep_fields
+    kept = [WILDCARD] if keeps_all else list(dict.fromkeys([*template.fields, *spec.keep_fields]))
     roots = (parse_path(reference) for reference in template.fields)
     needs = tuple(dict.fromkeys(path[0] for path in roots if path and path[0] not in shown))
 
@@ -153,10 +159,7 @@ def _route(spec: AggregationSpec, shown: frozenset[str]) -> Route:
     ]
     direct_task_id = spec.when is None and not template.uses_timestamp and own_fields_only(template.fields)
     direct_fold = (
-        spec.flush.end_when is None
-        and kept[:1] != [WILDCARD]
-        and own_fields_only(kept)
-        and own_fields_only(metric_references)
+        spec.flush.end_when is None and not keeps_all and own_fields_only(kept) and own_fields_only(metric_references)
     )
     return Route(
         spec,
