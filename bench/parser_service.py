@@ -35,6 +35,7 @@ from workload import ACCESS_FILTERS, generate_lines
 
 from streamstash.config import load_pipeline
 from streamstash.events.envelope import Batch, Event, Source, encode
+from streamstash.events.inputfields import input_fields_for
 from streamstash.filters import FilterChain
 from streamstash.kafka.clients import compression_type
 from streamstash.kafka.topics import ensure_topics
@@ -102,7 +103,7 @@ async def aiokafka_loop(kafka: str, config_path: Path, total: int) -> Throughput
     """The same parse-and-produce work in a bare aiokafka loop."""
     settle_garbage_collection("aiokafka-loop")  # as the service does: the loop differs from it only in Faust
     config = load_pipeline(config_path, env={})
-    parser = RecordParser(FilterChain(config.filters))
+    parser = RecordParser(FilterChain(config.filters), input_fields_for(config))  # as services/parser/app.py
     topics = config.kafka.topics
     consumer = AIOKafkaConsumer(
         topics.raw,
