@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from streamstash import names
 from streamstash.config import PipelineConfig
 from streamstash.kafka.clients import make_consumer, make_producer
+from streamstash.kafka.compat import internals
 from streamstash.runtime.http import HealthServer
 from streamstash.runtime.metrics import ServiceMetrics
 from streamstash.services.collector.checkpoints import CheckpointStore
@@ -120,9 +121,12 @@ async def run_collector(config: PipelineConfig, stop: asyncio.Event) -> None:
         for task in tasks:
             task.cancel()
         await asyncio.gather(recovery, *tasks, return_exceptions=True)
-        await publisher.stop(settings.drain_timeout_s)
+        drained = await publisher.stop(settings.drain_timeout_s)
         checkpoints.close()
         if publisher.producer is not None:
+            if not drained:
+                # What the producer still holds is spilled or left to its senders: nothing to wait for.
+                await internals.abandon_unsent(publisher.producer)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(publisher.producer.stop(), PRODUCER_STOP_TIMEOUT_S)
         await server.stop()

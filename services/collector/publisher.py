@@ -219,20 +219,26 @@ class Publisher:
             self._seal(key)
         await self.sender.drain()
 
-    async def stop(self, timeout: float = DRAIN_TIMEOUT_S) -> None:
-        """Drain for up to ``timeout``; what Kafka did not take by then is spilled for the next run."""
+    async def stop(self, timeout: float = DRAIN_TIMEOUT_S) -> bool:
+        """Drain for up to ``timeout``; what Kafka did not take by then is spilled for the next run.
+
+        Returns whether Kafka took everything.
+        """
         if self._monitor_task is not None:
             self._monitor_task.cancel()
             await asyncio.gather(self._monitor_task, return_exceptions=True)
+        drained = True
         try:
             await asyncio.wait_for(self.drain(), timeout)
         except TimeoutError:
+            drained = False
             await self.sender.cancel()
             self._spill_unacked()
         if self.spill is not None:
             self.spill.close()
         if self.checkpoints is not None:
             self.offsets.save()
+        return drained
 
     def _spill_unacked(self) -> None:
         resent = [batch for batch in self.sender.unacked.values() if batch.kept_by_sender]

@@ -3,13 +3,14 @@ the private attributes it reads still where the pinned Faust and aiokafka keep t
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import subprocess
 import sys
 import textwrap
 
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.client import AIOKafkaClient
 from aiokafka.consumer.group_coordinator import GroupCoordinator
 from faust.transport import consumer as faust_consumer
@@ -77,3 +78,16 @@ def test_accessors_read_unknown_instead_of_raising() -> None:
     assert internals.aiokafka_consumer(app) is None and internals.faust_member_id(app) is None
     assert internals.coordination_error(app) is None and not internals.faust_coordinator_known(app)
     assert internals.faust_done_offset(object(), None) is None  # type: ignore[arg-type]
+
+
+async def test_abandon_unsent_ends_the_producers_wait_for_a_kafka_that_never_answers() -> None:
+    producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:9")  # nothing listens there
+    await producer._sender.start()  # start() would first wait for Kafka's metadata
+    await producer._message_accumulator.add_message(TopicPartition("t", 0), None, b"line", timeout=1)
+    stopping = asyncio.ensure_future(producer.stop())
+    await asyncio.sleep(0.2)
+    assert not stopping.done(), "the producer should wait for Kafka to take the batch"
+
+    await internals.abandon_unsent(producer)
+    await asyncio.wait_for(stopping, 1)
+    await internals.abandon_unsent(object())  # no producer state: nothing to do

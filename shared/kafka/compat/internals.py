@@ -1,9 +1,9 @@
-"""Read-only access to private state of Faust and aiokafka that streamstash needs and neither exposes.
+"""Access to private state of Faust and aiokafka that streamstash needs and neither exposes.
 
 Each accessor is defensive: a missing attribute (an object not started yet, or another version) reads
-as "unknown" instead of raising. ``tests/unit/test_compat_internals.py`` checks, on the pinned versions,
-that every attribute read here still exists, so an upgrade that moves one fails there and not in a
-running service.
+as "unknown" instead of raising. ``tests/unit/test_compat.py`` checks, on the pinned versions, that every
+attribute read here still exists, so an upgrade that moves one fails there and not in a running service.
+One function here changes state: ``abandon_unsent``.
 """
 
 from __future__ import annotations
@@ -78,3 +78,17 @@ def faust_done_offset(consumer: Any, tp: TP) -> int | None:
 async def force_metadata_update(consumer: Any) -> None:
     """Refresh an aiokafka consumer's cluster metadata now (it has no public way to)."""
     await consumer._client.force_metadata_update()
+
+
+async def abandon_unsent(producer: Any) -> None:
+    """Stop an aiokafka producer's sender, so that its ``stop()`` no longer waits for Kafka.
+
+    ``AIOKafkaProducer.stop()`` waits until its accumulator is empty or its sender task has ended, and the
+    accumulator empties only as Kafka takes the batches. A collector that has spilled those batches calls
+    this first, so that its stop takes ``drain_timeout_s`` and not that plus the producer's own wait.
+    The batches are left unresolved: failing them (``fail_all``) trips over a batch queued again for a retry
+    (its done-callback removes it from a set it is no longer in: KeyError in aiokafka 0.14).
+    """
+    sender = getattr(producer, "_sender", None)
+    if sender is not None:
+        await sender.close()

@@ -23,6 +23,7 @@ from streamstash.config.common import BatchSettings, KafkaSettings
 from streamstash.events.envelope import Event, Source
 from streamstash.kafka.clients import make_admin, make_consumer, make_producer
 from streamstash.runtime.metrics import ServiceMetrics
+from streamstash.services.collector.app import PRODUCER_STOP_TIMEOUT_S
 from streamstash.services.collector.checkpoints import CheckpointStore
 from streamstash.services.collector.publisher import Publisher
 from streamstash.services.collector.recovery import recover, start_producer
@@ -304,7 +305,10 @@ def test_stopped_while_kafka_is_down_the_next_run_sends_the_spill_once(
             )
         finally:
             connection.close()
+        stopping = time.monotonic()
         assert first.stop() == 0
+        # The stop takes its drain_timeout_s (1 s), not that plus the producer's wait for a Kafka that is away.
+        assert time.monotonic() - stopping < PRODUCER_STOP_TIMEOUT_S
     finally:
         first.stop()  # a no-op once stopped; on a failure above it must not outlive the test
         stand_in.start_kafka()
