@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import signal
-import subprocess
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
@@ -28,7 +26,6 @@ from streamstash.events.envelope import Batch, Event, Source, encode
 from tests.helpers.elastic import all_documents, count
 from tests.helpers.metrics import scrape, total
 from tests.helpers.pipelines import TestPipeline, write_pipeline
-from tests.helpers.processes import ServiceProcess
 
 AGGREGATION = "per_item"
 FILTERS: list[dict[str, Any]] = [
@@ -221,16 +218,3 @@ def with_setting(pipeline: TestPipeline, path: tuple[str, ...], value: Any) -> T
     section[path[-1]] = value
     pipeline.path.write_text(yaml.safe_dump(document, sort_keys=False))
     return dataclasses.replace(pipeline, config=load_pipeline(pipeline.path, env={}))
-
-
-def stop_together(processes: list[ServiceProcess], timeout: float = 60) -> None:
-    """SIGTERM to all, then wait for each: the drains overlap (one signal each; a second would cut them)."""
-    for process in processes:
-        if process.alive():
-            process.process.send_signal(signal.SIGTERM)
-    for process in processes:
-        try:
-            process.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.process.kill()
-        process.stop()

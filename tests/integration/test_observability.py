@@ -23,7 +23,7 @@ from streamstash.ops.offsets import OffsetReader
 from tests.helpers.elastic import count, wait_for_count
 from tests.helpers.metrics import assert_service_metrics, lag_by_partition, probe, scrape, total
 from tests.helpers.pipelines import TestPipeline as Pipeline
-from tests.helpers.processes import ServiceProcess
+from tests.helpers.processes import ServiceProcess, stop_all
 from tests.helpers.waiting import wait_until
 from tests.integration.aggregator.support import create_topics, serving_port
 from tests.integration.collector.support import StandIn, private_stand_in
@@ -32,7 +32,6 @@ from tests.integration.opsdata import (
     RawFlood,
     access_pipeline,
     assert_aggregates_exact,
-    stop_together,
     write_lines,
 )
 
@@ -203,7 +202,7 @@ def test_every_service_serves_metrics_health_and_few_logs(
         assert info_lines(running["parser"]) > 0
     finally:
         flood.finish()
-        stop_together(list(running.values()))
+        stop_all(list(running.values()))
     assert count(es, pipeline.index) == lines
     assert_aggregates_exact(es, pipeline.aggregate_index, lines, TASKS, EVERY)
 
@@ -269,5 +268,5 @@ def test_readiness_follows_kafka(stand_in: StandIn, tmp_path: Path, log_dir: Pat
         assert count(es, pipeline.index) == lines
     finally:
         writer.finish()
-        stop_together(list(running.values()))
+        stop_all(list(running.values()))
         es.close()

@@ -20,10 +20,10 @@ from elasticsearch import Elasticsearch
 from streamstash import names
 from tests.helpers.elastic import count, wait_for_count
 from tests.helpers.metrics import assert_service_metrics, lag_by_partition, probe, scrape, total
-from tests.helpers.processes import ServiceProcess
+from tests.helpers.processes import ServiceProcess, stop_all
 from tests.helpers.waiting import wait_until
 from tests.integration.aggregator.support import create_topics, serving_port
-from tests.integration.opsdata import access_pipeline, assert_aggregates_exact, stop_together, write_lines
+from tests.integration.opsdata import access_pipeline, assert_aggregates_exact, write_lines
 
 pytestmark = pytest.mark.integration
 
@@ -124,6 +124,6 @@ def test_two_instances_of_each_service_split_the_work_and_the_output_stays_exact
         assert totals["parser"]["events_in"] == LINES
         assert totals["indexer"]["events_out"] == LINES + LINES // EVERY
     finally:
-        stop_together([collector, *(process for processes in instances.values() for process in processes)])
+        stop_all([collector, *(process for processes in instances.values() for process in processes)])
     assert count(es, pipeline.index) == LINES
     assert_aggregates_exact(es, pipeline.aggregate_index, LINES, TASKS, EVERY)

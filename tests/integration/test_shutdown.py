@@ -23,7 +23,7 @@ from streamstash.config import PipelineConfig
 from streamstash.runtime.service import EXIT_AT_ONCE
 from tests.helpers.elastic import count, wait_for_count
 from tests.helpers.kafka import read_events
-from tests.helpers.processes import ServiceProcess
+from tests.helpers.processes import ServiceProcess, stop_all
 from tests.helpers.waiting import wait_until
 from tests.integration.aggregator.support import create_topics, serving_port
 from tests.integration.indexer.support import document_versions
@@ -32,7 +32,6 @@ from tests.integration.opsdata import (
     access_pipeline,
     assert_aggregates_exact,
     received,
-    stop_together,
 )
 
 pytestmark = pytest.mark.integration
@@ -126,7 +125,7 @@ def test_sigterm_drains_every_service_and_a_second_signal_exits_at_once(
         wait_for_count(es, pipeline.aggregate_index, lines // EVERY, timeout=120)
     finally:
         writer.finish()
-        stop_together(list(running.values()))
+        stop_all(list(running.values()))
 
     assert count(es, pipeline.index) == lines
     # Re-reading after the exit at once may repeat records in the topics, never lose one.
