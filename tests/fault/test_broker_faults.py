@@ -32,7 +32,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.fault]
 OUTAGE_S = 5.0
 
 
-@pytest.mark.parametrize("hard", [True, False], ids=["kill9", "sigterm"])
+# A clean stop and start of Kafka alone is in the default suite through the collector's outage and readiness
+# tests; with all four services it goes with the slow tests, to keep the default suite short.
+@pytest.mark.parametrize("hard", [True, pytest.param(False, marks=pytest.mark.slow)], ids=["kill9", "sigterm"])
 def test_broker_gone_mid_stream_then_back_loses_and_doubles_nothing(
     hard: bool,
     own_stack,

@@ -24,8 +24,9 @@ from tests.conftest import Servers
 
 ENGINES = ("opensearch", "standin")
 
-# For the longest outage tests: what they check is the indexer's, and a real OpenSearch node shows it; the
-# stand-in's run repeats it and goes with the slow tests (`make test-all`), to keep the default suite short.
+# For the longest outage, kill and replay tests: what they check is the indexer's, and a real OpenSearch node
+# shows it; the stand-in's run repeats it and goes with the slow tests (`make test-all`), to keep the default
+# suite short.
 opensearch_by_default = pytest.mark.parametrize(
     "servers", ["opensearch", pytest.param("standin", marks=pytest.mark.slow)], indirect=True
 )

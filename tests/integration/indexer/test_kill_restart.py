@@ -14,7 +14,7 @@ import pytest
 
 from streamstash import names
 from tests.helpers.elastic import SearchClient, count, wait_for_count
-from tests.helpers.engines import es_of_each_engine, servers_of_each_engine  # noqa: F401 - runs on each engine
+from tests.helpers.engines import es_of_each_engine, opensearch_by_default, servers_of_each_engine  # noqa: F401 - runs on each engine
 from tests.helpers.processes import ServiceProcess
 from tests.helpers.waiting import wait_until
 from tests.integration.indexer.support import (
@@ -48,6 +48,7 @@ def stable_count(es: SearchClient, index: str) -> int:
     return wait_until(settled, timeout=30, interval=0.1, message="count kept changing after the kill")
 
 
+@opensearch_by_default
 def test_kill9_and_restart_index_every_document_exactly_once(
     servers, es: SearchClient, tmp_path: Path, log_dir: Path
 ) -> None:
