@@ -37,7 +37,7 @@ from workload import generate_lines, parsed_values
 from streamstash.aggregation.folding import TaskAggregator
 from streamstash.aggregation.processor import RecordProcessor
 from streamstash.aggregation.records import decode_task_record
-from streamstash.aggregation.rekey import rekey_round
+from streamstash.aggregation.rekey import rekey_round, routable_events
 from streamstash.aggregation.routing import TaskRouter
 from streamstash.config import PipelineConfig, load_pipeline
 from streamstash.events.envelope import Batch, Event, decode_batch, encode
@@ -77,8 +77,9 @@ def run_aggregator(config: PipelineConfig, values: list[bytes]) -> Counts:
     for start in range(0, len(values), tuning.REKEY_MAX_RECORDS):
         events: list[Event] = []
         for value in values[start : start + tuning.REKEY_MAX_RECORDS]:
-            events.extend(decode_batch(value).events)
-        counts.received += len(events)
+            received, routable = routable_events(value, router)
+            counts.received += received
+            events.extend(routable)
         sends = rekey_round(events, router, partitions, tuning.MAX_EVENTS_PER_TASK_RECORD, record_bytes)
         for partition, value, _count in sends:
             counts.task_records += 1

@@ -22,11 +22,11 @@ from streamstash import names
 from streamstash.aggregation.folding import TaskAggregator
 from streamstash.aggregation.processor import RecordOutcome, RecordProcessor
 from streamstash.aggregation.records import TaskRecord, decode_task_record, encode_task_record
-from streamstash.aggregation.rekey import rekey_round
+from streamstash.aggregation.rekey import rekey_round, routable_events
 from streamstash.aggregation.routing import TaskRouter
 from streamstash.config import PipelineConfig
 from streamstash.events.deadletters import undecodable_letter
-from streamstash.events.envelope import Batch, DeadLetterBatch, Event, RecordDecodeError, decode_batch, encode
+from streamstash.events.envelope import Batch, DeadLetterBatch, Event, RecordDecodeError, encode
 from streamstash.events.inputfields import input_fields_for
 from streamstash.kafka.faust_app import attach_health, make_app, on_assigned, on_revoked, raw_topic
 from streamstash.runtime.metrics import ServiceMetrics
@@ -123,12 +123,12 @@ def wire(app: faust.App, config: PipelineConfig, endpoints: Endpoints, metrics: 
             for record in records:
                 message = record.message
                 try:
-                    batch = decode_batch(record.value)
+                    received, routable = routable_events(record.value, router)
                 except RecordDecodeError as exc:
                     await send_undecodable(message, str(exc))
                     continue
-                metrics.received(message.topic, message.partition, len(batch.events))
-                events.extend(batch.events)
+                metrics.received(message.topic, message.partition, received)
+                events.extend(routable)
             for partition, value, count in rekey_round(
                 events, router, partitions, tuning.MAX_EVENTS_PER_TASK_RECORD, record_bytes
             ):

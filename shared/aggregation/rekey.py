@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from streamstash.aggregation.records import encode_task_record, task_records
 from streamstash.aggregation.routing import TaskRouter
-from streamstash.events.envelope import Event
+from streamstash.events.envelope import Event, decode_wire_batch, event_of
 
 
 def rekey_round(
@@ -20,3 +20,13 @@ def rekey_round(
         for partition, records in by_partition.items()
         for record in records
     ]
+
+
+def routable_events(value: bytes, router: TaskRouter) -> tuple[int, list[Event]]:
+    """How many events a `logs.parsed` record holds, and those of them an aggregation may take.
+
+    The others have a field every aggregation needs missing from their fields' text (``may_route``): they
+    are never decoded beyond that. Raises ``RecordDecodeError`` for what ``decode_batch`` refuses.
+    """
+    batch = decode_wire_batch(value)
+    return len(batch.events), [event_of(wire) for wire in batch.events if router.may_route(bytes(wire.fields))]

@@ -21,6 +21,13 @@ KEY_SEPARATOR = "|"
 WILDCARD = "*"  # keep_fields: every field of the task's first event
 
 
+def _json_keys(fields: tuple[str, ...]) -> tuple[bytes, ...] | None:
+    """The names as JSON object keys are written (``"name"``); None when a name could be written escaped."""
+    if not all(name.isascii() and name.isprintable() and '"' not in name and "\\" not in name for name in fields):
+        return None
+    return tuple(f'"{name}"'.encode() for name in fields)
+
+
 def event_time_ms(event: Event) -> int | None:
     if not event.timestamp:
         return None
@@ -66,6 +73,7 @@ class TaskRouter:
         self.by_name = {route.spec.name: route for route in self.routes}
         self._consuming = [route for route in self.routes if not route.spec.index_events]
         self._indexing = [route for route in self.routes if route.spec.index_events]
+        self._route_keys = [_json_keys(route.needs) for route in self.routes]
 
     @property
     def consumes(self) -> bool:
@@ -121,6 +129,14 @@ class TaskRouter:
         if next(iter(self._matching(event, doc, consuming)), None) is None:
             return False
         return next(iter(self._matching(event, doc, self.candidates(event, self._indexing))), None) is None
+
+    def may_route(self, fields_json: bytes) -> bool:
+        """Whether ``keys_for`` can give a key for an event whose `fields` are the JSON object ``fields_json``.
+
+        False when each aggregation needs a top-level field (see ``candidates``) whose name, as a JSON
+        string, is nowhere in the text: such an event is passed over without its fields being decoded.
+        """
+        return any(keys is None or all(key in fields_json for key in keys) for keys in self._route_keys)
 
     def _matching(self, event: Event, doc: dict[str, Any], routes: list[Route]) -> Iterable[tuple[Route, str]]:
         if event.source.kind == names.SOURCE_AGGREGATE:

@@ -12,8 +12,10 @@ from streamstash.events.envelope import (
     Source,
     decode_batch,
     decode_dead_letters,
+    decode_wire_batch,
     encode,
     event_id,
+    event_of,
     from_working_dict,
     to_document,
     to_working_dict,
@@ -82,3 +84,30 @@ def test_working_dict_round_trip_keeps_identity_and_allows_removing_message() ->
     assert back.id == "logs.raw:0:1:2" and back.raw_b64 == "AA==" and back.source == event.source
     assert back.fields == {"verb": "GET", "response": 200, "extra": 1}
     assert back.tags == ["web"]
+
+
+WIRE_CASES = [
+    b'{"events":[{"source":{"kind":"file"},"fields":[1,2]}]}',
+    b'{"events":[{"source":{"kind":"file"},"fields":"text"}]}',
+    b'{"events":[{"source":"file"}]}',
+    b'{"events":[{"source":{"kind":"file"},"fields":{"a":1}',  # cut short
+]
+
+
+@pytest.mark.parametrize("value", WIRE_CASES)
+def test_the_wire_decoder_refuses_what_decode_batch_refuses(value: bytes) -> None:
+    with pytest.raises(RecordDecodeError):
+        decode_batch(value)
+    with pytest.raises(RecordDecodeError):
+        decode_wire_batch(value)
+
+
+def test_an_event_from_the_wire_is_the_decoded_event() -> None:
+    events = [
+        Event(message="m", timestamp="2015-01-04T05:13:42.000Z", source=Source(kind="file", path="/a"), id="x"),
+        Event(source=Source(kind="tcp"), tags=["t"], fields={"a": {"b": [1, 2.5, None]}, "c": "d"}, raw_b64="/w=="),
+    ]
+    value = encode(Batch(events=events))
+    assert [event_of(wire) for wire in decode_wire_batch(value).events] == decode_batch(value).events
+    spaced = b'{"events":[{"source":{"kind":"f"},"fields": { "x" : 1 } }]}'
+    assert event_of(decode_wire_batch(spaced).events[0]).fields == {"x": 1}

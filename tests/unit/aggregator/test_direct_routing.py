@@ -6,17 +6,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streamstash import names
 from streamstash.aggregation.folding import FoldResult, TaskAggregator
+from streamstash.aggregation.rekey import routable_events
 from streamstash.aggregation.routing import TaskRouter, event_time_ms
 from streamstash.aggregation.state import SEGMENT
 from streamstash.config import parse_pipeline
 from streamstash.config.aggregator import AggregationSpec
-from streamstash.events.envelope import Event, Source
+from streamstash.events.envelope import Batch, Event, Source, encode
 from streamstash.events.inputfields import InputFields
 
 PIPELINE = """
@@ -237,3 +239,30 @@ _events = st.lists(
 @given(st.sampled_from(list(INPUTS)), st.sampled_from([None, *range(len(SPECS))]), _events)
 def test_any_events_route_and_fold_as_on_the_general_path(naming: str, alone: int | None, events: list[Event]) -> None:
     assert_same_as_general(SPECS if alone is None else [SPECS[alone]], INPUTS[naming], events)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(list(INPUTS)), st.sampled_from([None, *range(len(SPECS))]), _events)
+def test_events_passed_over_on_their_text_are_those_no_aggregation_takes(
+    naming: str, alone: int | None, events: list[Event]
+) -> None:
+    router = TaskRouter(SPECS if alone is None else [SPECS[alone]], INPUTS[naming])
+    received, routable = routable_events(encode(Batch(events=events)), router)
+    assert received == len(events)
+    assert [router.keys_for(event) for event in routable if router.keys_for(event)] == [
+        router.keys_for(event) for event in events if router.keys_for(event)
+    ]
+    assert [event.fields for event in routable] == [
+        event.fields for event in events if router.may_route(encode_fields(event))
+    ]
+
+
+def encode_fields(event: Event) -> bytes:
+    return msgspec.json.encode(event.fields)
+
+
+def test_an_event_without_a_needed_field_in_its_text_is_not_decoded() -> None:
+    router = TaskRouter([SPECS[0]], INPUTS["classic"])  # jobs: %{action}-%{[job][id]}
+    lines = [event(0, elapsed=3), event(1, action="run", job={"id": 1}), event(2, user="action")]
+    received, routable = routable_events(encode(Batch(events=lines)), router)
+    assert received == 3 and [item.id for item in routable] == ["logs.raw:0:1:0"]
