@@ -121,7 +121,8 @@ def decode_wire_batch(data: bytes) -> WireBatch:
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise RecordDecodeError(f"not a streamstash batch: {exc}") from exc
     for event in batch.events:
-        if memoryview(event.fields)[:1] != b"{":  # decode_batch's dict[str, Any]: any JSON object, and only that
+        # decode_batch's dict[str, Any]: any JSON object, and only that
+        if memoryview(event.fields)[:1].tobytes() != b"{":
             raise RecordDecodeError("not a streamstash batch: Expected `object` for `fields`")
     return batch
 
