@@ -49,7 +49,10 @@ class GrokFilter:
             if not result.matched:
                 return self._fail(doc, self.settings.tag_on_failure, f"grok: no pattern matched field {field!r}")
             if self.overwrite is None:
-                _merge(doc, result.fields)
+                if grok.flat:  # nothing to merge into: `_merge` would set each field as it is
+                    doc.update(result.fields)
+                else:
+                    _merge(doc, result.fields)
             else:
                 _merge_keeping(doc, result.fields, self.overwrite, ())
         self.decorations.apply(doc)

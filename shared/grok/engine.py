@@ -237,6 +237,10 @@ class Grok:
         self.timeout_ms = timeout_ms
         self.keep_empty_captures = keep_empty_captures
         self.expressions = [CompiledExpression(text, library, keep_empty_captures) for text in self.patterns]
+        # Every capture names a top-level field: the captured fields are a flat dict, no object in it.
+        self.flat = all(
+            len(capture.path) == 1 for expression in self.expressions for capture in expression.expansion.captures
+        )
         self._budget_s = None if timeout_ms is None else timeout_ms / 1000.0
         # Which texts some expression reads on the guarded engine: those are the only matches that need the
         # clock (a read of the CPU clock is a system call, a fifth of a short line's match).

@@ -37,3 +37,11 @@ def test_nested_captures_and_repeats() -> None:
     assert doc["w"] == {"x": ["old", "a"], "y": "b"}
     doc = run(["[w][x]"], {"message": "a b", "w": {"x": "old"}}, "%{WORD:[w][x]} %{WORD:[w][x]}")
     assert doc["w"] == {"x": "b"}  # replaced once per capture: the last one stays
+
+
+def test_flat_captures_replace_and_nested_ones_merge_into_existing_objects() -> None:
+    flat = GrokFilter(GrokSettings(match={"message": ["%{WORD:verb} %{WORD:[w]}"]}))
+    nested = GrokFilter(GrokSettings(match={"message": ["%{WORD:verb} %{WORD:[w][y]}"]}))
+    assert flat.matchers[0][1].flat and not nested.matchers[0][1].flat
+    assert run(None, {"message": "GET a", "w": {"x": 1}}, "%{WORD:verb} %{WORD:[w]}")["w"] == "a"
+    assert run(None, {"message": "GET a", "w": {"x": 1}}, "%{WORD:verb} %{WORD:[w][y]}")["w"] == {"x": 1, "y": "a"}
