@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 
@@ -100,6 +100,9 @@ _wire_decoder = msgspec.json.Decoder(WireBatch)
 _fields_decoder = msgspec.json.Decoder(dict[str, Any])
 
 
+Decoded = TypeVar("Decoded")
+
+
 class RecordDecodeError(ValueError):
     """A record value that is not a streamstash batch; it goes to the DLQ, never crashes a stage."""
 
@@ -108,18 +111,19 @@ def encode(value: Batch | DeadLetterBatch) -> bytes:
     return _batch_encoder.encode(value)
 
 
-def decode_batch(data: bytes) -> Batch:
+def _decoded(decoder: msgspec.json.Decoder[Decoded], data: bytes, what: str) -> Decoded:
     try:
-        return _batch_decoder.decode(data)
+        return decoder.decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise RecordDecodeError(f"not a streamstash batch: {exc}") from exc
+        raise RecordDecodeError(f"not a streamstash {what}: {exc}") from exc
+
+
+def decode_batch(data: bytes) -> Batch:
+    return _decoded(_batch_decoder, data, "batch")
 
 
 def decode_wire_batch(data: bytes) -> WireBatch:
-    try:
-        batch = _wire_decoder.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise RecordDecodeError(f"not a streamstash batch: {exc}") from exc
+    batch = _decoded(_wire_decoder, data, "batch")
     for event in batch.events:
         # decode_batch's dict[str, Any]: any JSON object, and only that
         if memoryview(event.fields)[:1].tobytes() != b"{":
@@ -141,10 +145,7 @@ def event_of(wire: WireEvent) -> Event:
 
 
 def decode_dead_letters(data: bytes) -> DeadLetterBatch:
-    try:
-        return _dlq_decoder.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise RecordDecodeError(f"not a streamstash dead-letter batch: {exc}") from exc
+    return _decoded(_dlq_decoder, data, "dead-letter batch")
 
 
 def encoded_size(event: Event) -> int:
