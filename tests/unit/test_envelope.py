@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from streamstash import names
@@ -10,6 +11,7 @@ from streamstash.events.envelope import (
     Event,
     RecordDecodeError,
     Source,
+    WireEvent,
     decode_batch,
     decode_dead_letters,
     decode_wire_batch,
@@ -111,3 +113,12 @@ def test_an_event_from_the_wire_is_the_decoded_event() -> None:
     assert [event_of(wire) for wire in decode_wire_batch(value).events] == decode_batch(value).events
     spaced = b'{"events":[{"source":{"kind":"f"},"fields": { "x" : 1 } }]}'
     assert event_of(decode_wire_batch(spaced).events[0]).fields == {"x": 1}
+
+
+def test_a_wire_event_has_the_fields_of_an_event_under_the_same_names() -> None:
+    """`event_of` copies them one by one: an Event field that WireEvent lacks would be dropped silently."""
+
+    def names_of(struct: type) -> list[tuple[str, str]]:
+        return [(info.name, info.encode_name) for info in msgspec.structs.fields(struct)]
+
+    assert names_of(WireEvent) == names_of(Event)
