@@ -8,13 +8,16 @@ import inspect
 import subprocess
 import sys
 import textwrap
+from types import SimpleNamespace
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.client import AIOKafkaClient
+from aiokafka.consumer.fetcher import Fetcher
 from aiokafka.consumer.group_coordinator import GroupCoordinator
 from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from mode.threads import ServiceThread
 
 from streamstash.kafka.compat import internals
 
@@ -63,6 +66,18 @@ def test_the_private_attributes_read_are_where_the_pinned_versions_keep_them() -
     assert "self._read_offset = defaultdict" in faust_init and "self._committed_offset = defaultdict" in faust_init
     assert "self._consumer = self._create_consumer(" in inspect.getsource(faust_aiokafka.AIOKafkaConsumerThread)
     assert callable(faust_aiokafka.AIOKafkaConsumerThread._ensure_consumer)
+    # wake_fetch_waiters: a poll waits on a future in Fetcher._fetch_waiters, made on the thread's own loop
+    fetched_records = inspect.getsource(Fetcher.fetched_records)
+    assert (
+        "waiter = self._create_fetch_waiter()" in fetched_records
+        and "if partitions and tp not in partitions" in fetched_records
+    )
+    assert "self._fetch_waiters.add(fut)" in inspect.getsource(Fetcher._create_fetch_waiter)
+    assert "self._fetcher = Fetcher(" in inspect.getsource(AIOKafkaConsumer.start)
+    assert "self.thread_loop = " in inspect.getsource(ServiceThread.__init__)
+    # the back-pressure correction (faust_consumer.py, 5.) replaces the wait Faust makes without active partitions
+    assert "await self.sleep(1)" in inspect.getsource(faust_consumer.Consumer._wait_next_records)
+    assert "buffered_partitions.discard(tp)" in inspect.getsource(faust_consumer.Consumer.on_buffer_drop)
 
 
 class _Coordinator:
@@ -78,6 +93,18 @@ def test_accessors_read_unknown_instead_of_raising() -> None:
     assert internals.aiokafka_consumer(app) is None and internals.faust_member_id(app) is None
     assert internals.coordination_error(app) is None and not internals.faust_coordinator_known(app)
     assert internals.faust_done_offset(object(), None) is None  # type: ignore[arg-type]
+
+
+async def test_wake_fetch_waiters_resolves_the_polls_waiting_on_the_consumer_threads_loop() -> None:
+    waiting, done = asyncio.get_running_loop().create_future(), asyncio.get_running_loop().create_future()
+    done.set_result("kept")
+    fetcher = SimpleNamespace(_fetch_waiters={waiting, done})
+    thread = SimpleNamespace(_consumer=SimpleNamespace(_fetcher=fetcher), thread_loop=asyncio.get_running_loop())
+    internals.wake_fetch_waiters(thread)
+    assert not waiting.done(), "resolved on the thread's loop, not by the caller"
+    await asyncio.wait_for(waiting, 1)
+    assert done.result() == "kept"
+    internals.wake_fetch_waiters(SimpleNamespace(_consumer=None, thread_loop=asyncio.get_running_loop()))  # not started
 
 
 async def test_abandon_unsent_ends_the_producers_wait_for_a_kafka_that_never_answers() -> None:

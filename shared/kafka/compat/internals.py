@@ -3,7 +3,7 @@
 Each accessor is defensive: a missing attribute (an object not started yet, or another version) reads
 as "unknown" instead of raising. ``tests/unit/test_compat.py`` checks, on the pinned versions, that every
 attribute read here still exists, so an upgrade that moves one fails there and not in a running service.
-One function here changes state: ``abandon_unsent``.
+Two functions here change state: ``abandon_unsent`` and ``wake_fetch_waiters``.
 """
 
 from __future__ import annotations
@@ -92,3 +92,26 @@ async def abandon_unsent(producer: Any) -> None:
     sender = getattr(producer, "_sender", None)
     if sender is not None:
         await sender.close()
+
+
+def wake_fetch_waiters(consumer_thread: Any) -> None:
+    """Make a poll that Faust's consumer thread is waiting in look again at the partitions it may return.
+
+    aiokafka's ``Fetcher.fetched_records`` returns records only of the partitions it was given, and waits
+    for new ones until its timeout otherwise. Faust gives it its set of active partitions (the same set
+    object) and leaves a partition out of it while that partition's stream buffer is under pressure. When
+    the pressure drops, Faust puts the partition back into the set but wakes no one, so the records
+    already fetched for it wait until the poll times out (1 s in ``Consumer._drain_messages``). The
+    fetcher belongs to the consumer thread's event loop, so the waiters are resolved from that loop.
+    """
+    fetcher = getattr(getattr(consumer_thread, "_consumer", None), "_fetcher", None)
+    loop = getattr(consumer_thread, "thread_loop", None)
+    if fetcher is None or loop is None or loop.is_closed():
+        return
+    loop.call_soon_threadsafe(_resolve_fetch_waiters, fetcher)
+
+
+def _resolve_fetch_waiters(fetcher: Any) -> None:
+    for waiter in list(getattr(fetcher, "_fetch_waiters", ())):
+        if not waiter.done():
+            waiter.set_result(None)

@@ -26,7 +26,8 @@ consumers of a test:
 
 Observation only (every probe): the journal also gets each resumption of the flow, each commit round's
 decision, the start of each revocation, each commit the read loop awaits, and any record the read loop
-comes back with after the generation changed.
+comes back with after the generation changed, and each record the read loop hands on ("read") and each of
+its polls with the number of records it returned ("poll").
 """
 
 from __future__ import annotations
@@ -85,11 +86,19 @@ class WithoutHeadGuard(AtLeastOnceConsumer):
     _new_offset = faust_aiokafka.Consumer._new_offset  # type: ignore[assignment]
 
 
+class WithoutBufferWake(AtLeastOnceConsumer):
+    """5 off: Faust's ``on_buffer_drop`` and ``_wait_next_records``: a poll in flight waits out its timeout."""
+
+    on_buffer_drop = faust_aiokafka.Consumer.on_buffer_drop  # type: ignore[assignment]
+    _wait_next_records = faust_aiokafka.Consumer._wait_next_records  # type: ignore[assignment]
+
+
 VARIANTS: dict[str, type[AtLeastOnceConsumer]] = {
     "corrected": AtLeastOnceConsumer,
     "without_rewind": WithoutRewind,
     "without_stopped_seek": WithoutStoppedSeek,
     "without_head_guard": WithoutHeadGuard,
+    "without_buffer_wake": WithoutBufferWake,
 }
 
 
@@ -168,10 +177,16 @@ class Journaled(Mixin):
     async def getmany(self, timeout: float) -> Any:
         # Where the read loop asks for the next record it has stored the previous one's offset as read.
         async for tp, message in super().getmany(timeout):  # type: ignore[misc]
+            self.journal.write("read", p=tp.partition, o=message.offset)
             yield tp, message
             if message.generation_id != self.app.consumer_generation_id:
                 now = self.app.consumer_generation_id
                 self.journal.write("stale", p=tp.partition, o=message.offset, g=message.generation_id, now=now)
+
+    async def _wait_next_records(self, timeout: float) -> Any:
+        records, active = await super()._wait_next_records(timeout)  # type: ignore[misc]
+        self.journal.write("poll", n=sum(len(batch) for batch in (records or {}).values()))
+        return records, active
 
     async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> Any:
         records = await super()._getmany(active_partitions, timeout)  # type: ignore[misc]

@@ -58,6 +58,22 @@ def send(bootstrap: str, topic: str, partition: int, values: list[dict[str, Any]
     return asyncio.run(_send(bootstrap, topic, partition, values))
 
 
+async def _send_at_once(bootstrap: str, topic: str, partition: int, values: list[dict[str, Any]]) -> list[int]:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=200, max_batch_size=4 << 20)
+    await producer.start()
+    try:
+        pending = [await producer.send(topic, json.dumps(value).encode(), partition=partition) for value in values]
+        sent = [await future for future in pending]
+    finally:
+        await producer.stop()
+    return [metadata.offset for metadata in sent]
+
+
+def send_at_once(bootstrap: str, topic: str, partition: int, values: list[dict[str, Any]]) -> list[int]:
+    """As ``send``, in one batch: Kafka appends them together, so a consumer's first fetch has them all."""
+    return asyncio.run(_send_at_once(bootstrap, topic, partition, values))
+
+
 async def _committed(bootstrap: str, group: str, topic: str, partitions: int) -> dict[int, int | None]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()

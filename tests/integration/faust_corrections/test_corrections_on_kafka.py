@@ -16,7 +16,15 @@ import pytest
 
 from tests.conftest import Servers
 from tests.helpers.waiting import wait_until
-from tests.integration.faust_corrections.support import Probes, committed, counted, create_topics, send, unique
+from tests.integration.faust_corrections.support import (
+    Probes,
+    committed,
+    counted,
+    create_topics,
+    send,
+    send_at_once,
+    unique,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]
 
@@ -138,6 +146,49 @@ def test_nothing_is_committed_past_a_record_still_in_flight(variant: str, kafka:
     else:
         assert kept == {0: after[0][-1] + 1, 1: after[1][-1] + 1}, "Faust alone commits past the record in flight"
         assert handled_after_kill == {partition: [sentinel] for partition, sentinel in sentinels.items()}
+
+
+@pytest.mark.parametrize("variant", [pytest.param("without_buffer_wake", marks=FAUSTS_OWN), "corrected"])
+def test_a_partition_whose_stream_buffer_drained_is_read_again_at_once(
+    variant: str, kafka: str, probes: Probes
+) -> None:
+    """5. A backlog fills the agent's queue, so Faust takes the partition out of the read loop's polls until
+    the queue drains. Two members, so that one of them has no other partition (the assignor's topic goes to
+    one member only): its polls then have no active partition at all. No poll may come back empty while its
+    member's partition still holds records it has not read; Faust's own polls wait out their 1 s timeout."""
+    group, topic, _ = topic_names("backlog")
+    create_topics(kafka, {topic: 2})
+    settings = {"bootstrap": kafka, "app_id": group, "topic": topic, "partitions": 2, "variant": variant}
+    first = probes.start("a", settings)
+    first.wait_assigned()
+    second = probes.start("b", settings)
+    second.wait_flowing(second.wait_assigned())
+    first.wait_flowing(first.wait_rebalanced())
+    records = 300  # the agents' queues hold 64 (stream_buffer_maxsize, as in the services)
+    for partition in (0, 1):
+        send_at_once(kafka, topic, partition, [{"sleep": 0.002}] * records)
+
+    def every_record_done() -> bool:
+        done = [set(member.journal.done_offsets(partition)) for member in (first, second) for partition in (0, 1)]
+        return len(set().union(*done)) == records and sum(map(len, done)) == 2 * records
+
+    wait_until(every_record_done, timeout=60, message="every record done")
+    stalls = {}
+    for member in (first, second):
+        journal = member.journal
+        reads = journal.of("read")
+        (partition,) = {item["p"] for item in reads}  # each member reads one partition
+        assert sorted(journal.done_offsets(partition)) == list(range(records))
+        first_read, last_read = reads[0]["t"], reads[-1]["t"]
+        stalls[member.name] = [
+            item["t"] - first_read
+            for item in journal.of("poll")
+            if item["n"] == 0 and first_read < item["t"] < last_read
+        ]
+    if variant == "corrected":
+        assert stalls == {"a": [], "b": []}
+    else:
+        assert all(stalls.values()), stalls
 
 
 def test_a_rebalance_waits_for_the_commit_the_read_loop_awaits(kafka: str, probes: Probes) -> None:
