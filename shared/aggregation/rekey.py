@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from streamstash.aggregation.records import encode_task_record, task_records
 from streamstash.aggregation.routing import TaskRouter
-from streamstash.events.envelope import Event, decode_wire_batch, event_of
+from streamstash.events.envelope import Event, count_events, decode_wire_batch, event_of
 
 
 def rekey_round(
@@ -26,7 +26,12 @@ def routable_events(value: bytes, router: TaskRouter) -> tuple[int, list[Event]]
     """How many events a `logs.parsed` record holds, and those of them an aggregation may take.
 
     The others have a field every aggregation needs missing from their fields' text (``may_route``): they
-    are never decoded beyond that. Raises ``RecordDecodeError`` for what ``decode_batch`` refuses.
+    are never decoded beyond that. When the record's whole text lacks such a field, so does every event's:
+    the record's events are only counted, not decoded or checked (the indexer, which decodes every event
+    of `logs.parsed`, dead-letters what it cannot decode). Raises ``RecordDecodeError`` for what
+    ``decode_batch`` refuses, except for such a record: there only for what is not a list of events.
     """
+    if not router.may_route(value):
+        return count_events(value), []
     batch = decode_wire_batch(value)
     return len(batch.events), [event_of(wire) for wire in batch.events if router.may_route(bytes(wire.fields))]

@@ -130,13 +130,15 @@ class TaskRouter:
             return False
         return next(iter(self._matching(event, doc, self.candidates(event, self._indexing))), None) is None
 
-    def may_route(self, fields_json: bytes) -> bool:
-        """Whether ``keys_for`` can give a key for an event whose `fields` are the JSON object ``fields_json``.
+    def may_route(self, text: bytes) -> bool:
+        """Whether ``keys_for`` can give a key for an event whose `fields` are the JSON object ``text``, or
+        for any event of a record (a batch) whose JSON is ``text``.
 
         False when each aggregation needs a top-level field (see ``candidates``) whose name, as a JSON
-        string, is nowhere in the text: such an event is passed over without its fields being decoded.
+        string, is nowhere in the text: such an event is passed over without its fields being decoded. A
+        text can only match more than the members' names (a string value equal to a name), never less.
         """
-        return any(keys is None or all(key in fields_json for key in keys) for keys in self._route_keys)
+        return any(keys is None or all(key in text for key in keys) for keys in self._route_keys)
 
     def _matching(self, event: Event, doc: dict[str, Any], routes: list[Route]) -> Iterable[tuple[Route, str]]:
         if event.source.kind == names.SOURCE_AGGREGATE:

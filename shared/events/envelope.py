@@ -93,11 +93,20 @@ class WireBatch(msgspec.Struct, kw_only=True):
     events: list[WireEvent]
 
 
+class _Unread(msgspec.Struct):
+    """An event skipped by the decoder: its JSON is parsed, but nothing of it is kept or checked."""
+
+
+class _CountedBatch(msgspec.Struct, kw_only=True):
+    events: list[_Unread]
+
+
 _batch_encoder = msgspec.json.Encoder()
 _batch_decoder = msgspec.json.Decoder(Batch)
 _dlq_decoder = msgspec.json.Decoder(DeadLetterBatch)
 _wire_decoder = msgspec.json.Decoder(WireBatch)
 _fields_decoder = msgspec.json.Decoder(dict[str, Any])
+_count_decoder = msgspec.json.Decoder(_CountedBatch)
 
 
 Decoded = TypeVar("Decoded")
@@ -129,6 +138,15 @@ def decode_wire_batch(data: bytes) -> WireBatch:
         if memoryview(event.fields)[:1].tobytes() != b"{":
             raise RecordDecodeError("not a streamstash batch: Expected `object` for `fields`")
     return batch
+
+
+def count_events(data: bytes) -> int:
+    """How many events a batch holds, none of them decoded: for a stage that passes over a whole record.
+
+    Refuses what is not JSON with a list of objects under ``events``; what an event holds is not checked
+    (``decode_batch`` checks it).
+    """
+    return len(_decoded(_count_decoder, data, "batch").events)
 
 
 def event_of(wire: WireEvent) -> Event:

@@ -18,7 +18,7 @@ from streamstash.aggregation.routing import TaskRouter, event_time_ms
 from streamstash.aggregation.state import SEGMENT
 from streamstash.config import parse_pipeline
 from streamstash.config.aggregator import AggregationSpec
-from streamstash.events.envelope import Batch, Event, Source, encode
+from streamstash.events.envelope import Batch, Event, RecordDecodeError, Source, encode
 from streamstash.events.inputfields import InputFields
 
 PIPELINE = """
@@ -266,3 +266,15 @@ def test_an_event_without_a_needed_field_in_its_text_is_not_decoded() -> None:
     lines = [event(0, elapsed=3), event(1, action="run", job={"id": 1}), event(2, user="action")]
     received, routable = routable_events(encode(Batch(events=lines)), router)
     assert received == 3 and [item.id for item in routable] == ["logs.raw:0:1:0"]
+
+
+def test_a_record_whose_text_lacks_a_needed_field_is_only_counted() -> None:
+    router = TaskRouter([SPECS[0]], INPUTS["classic"])  # jobs: %{action}-%{[job][id]}
+    lines = [event(0, elapsed=3), event(1, user="action", message='say "action"')]
+    assert routable_events(encode(Batch(events=lines)), router) == (2, [])
+    # Its events are not decoded: one that decode_batch refuses is passed over as well (the indexer
+    # dead-letters it), while a record that is no list of events is still refused.
+    assert routable_events(b'{"events": [{"message": 1}, {}]}', router) == (2, [])
+    for garbage in (b'{"events": {}}', b"\x00\xffnot json"):
+        with pytest.raises(RecordDecodeError):
+            routable_events(garbage, router)
