@@ -22,7 +22,9 @@ A field the event already has is left as it is (an input's `add_fields`, a field
 Logstash's inputs only set these when absent. They are a view, not stored: after the filters, a field that
 still holds the value shown is taken away again, since `source` already says it; a filter that changed it,
 or copied it elsewhere (`mutate { rename => { "host" => "hostname" } }`), stores what it wrote. So documents
-carry `source` as before, plus what the pipeline made of these fields.
+carry `source` as before, plus what the pipeline made of these fields. A filter chain none of whose steps
+can read or write them (`FilterChain.sees_input_fields`) is not shown them at all, as they would all be
+taken away again unchanged: showing and hiding cost a sixth of the tutorial chain's CPU.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +13,17 @@ from streamstash.events.deadletters import dead_letter
 from streamstash.events.envelope import DeadLetter, Event, from_working_dict, to_working_dict
 from streamstash.events.inputfields import CLASSIC, InputFields
 from streamstash.filters.base import Filter, Verdict
+from streamstash.filters.date import DateFilter
+from streamstash.filters.drop import DropFilter
+from streamstash.filters.grok import GrokFilter
+from streamstash.filters.mutate import MutateFilter
 from streamstash.filters.registry import build_filter
+
+# Filters that read and write only fields their settings name (kv, json, csv, ruby... write whatever the data
+# holds; a template names a field by another field's value). For a chain of these alone, the settings' text
+# and grok's captures tell whether any step can see an input field (`InputFields`).
+_NAMING_FILTERS = (DateFilter, DropFilter, GrokFilter, MutateFilter)
+_GROK_PATTERN_SETTINGS = {"match", "pattern_definitions"}
 
 
 @dataclass(slots=True)
@@ -20,6 +31,7 @@ class Step:
     filter: Filter
     kind: str
     condition: Callable[[dict[str, Any]], bool] | None
+    text: str  # the settings and the condition as written: what the step may read or write
 
 
 class FilterChain:
@@ -29,9 +41,23 @@ class FilterChain:
                 filter=build_filter(entry.kind, entry.settings),
                 kind=entry.kind,
                 condition=compile_condition(entry.condition) if entry.condition else None,
+                text=_text_of(entry),
             )
             for entry in entries
         ]
+        self._sees_input_fields: dict[frozenset[str], bool] = {}
+
+    def sees_input_fields(self, input_fields: InputFields) -> bool:
+        """Whether a step may read or write a field under one of the input fields' names.
+
+        When none may, the fields are not shown: every one would be taken away again unchanged. The
+        answer is "may" for any step whose filter is not one of ``_NAMING_FILTERS``, whose settings or
+        condition name a field by a template, or name one of the names (or grok captures into one).
+        """
+        roots = input_fields.roots
+        if roots not in self._sees_input_fields:
+            self._sees_input_fields[roots] = any(_may_see(step, roots) for step in self.steps)
+        return self._sees_input_fields[roots]
 
     def apply(self, doc: dict[str, Any]) -> Verdict | None:
         """Run every step on ``doc``; stop at the first drop or dead-letter verdict."""
@@ -49,12 +75,13 @@ class FilterChain:
         `path`, ...) are shown to the filters and left out of the result again; a filter that raises
         dead-letters the event, it never stops a stream."""
         doc = to_working_dict(event)
-        shown = input_fields.show(doc, event)
+        shown = input_fields.show(doc, event) if self.sees_input_fields(input_fields) else None
         try:
             verdict = self.apply(doc)
         except Exception as exc:  # noqa: BLE001 - one bad event must not stop the partition
             return dead_letter(stage, f"filter error: {exc!r}", event)
-        input_fields.hide(doc, shown)
+        if shown:
+            input_fields.hide(doc, shown)
         if verdict is None:
             return from_working_dict(event, doc)
         if verdict.action == "drop":
@@ -62,3 +89,21 @@ class FilterChain:
         failed = from_working_dict(event, doc)
         failed.message = event.message  # the original line, whatever the filters did to it
         return dead_letter(stage, verdict.reason, failed)
+
+
+def _text_of(entry: FilterEntry) -> str:
+    exclude = _GROK_PATTERN_SETTINGS if entry.kind == "grok" else None
+    named = entry.settings.model_dump_json(exclude=exclude)
+    if entry.kind == "grok":  # the fields it matches; its patterns' captures are read from the compiled grok
+        named += " ".join(getattr(entry.settings, "match", {}))
+    return f"{named} {entry.condition or ''}"
+
+
+def _may_see(step: Step, roots: Collection[str]) -> bool:
+    if not isinstance(step.filter, _NAMING_FILTERS) or "%{" in step.text:
+        return True
+    if any(re.search(rf"(?<![\w@]){re.escape(root)}(?!\w)", step.text) for root in roots):
+        return True
+    if isinstance(step.filter, GrokFilter):
+        return not step.filter.capture_roots().isdisjoint(roots)
+    return False

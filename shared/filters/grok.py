@@ -34,6 +34,15 @@ class GrokFilter:
             None if settings.overwrite is None else frozenset(field_path(name) for name in settings.overwrite)
         )
 
+    def capture_roots(self) -> frozenset[str]:
+        """The top-level names of every field a pattern of this filter captures into."""
+        return frozenset(
+            capture.path[0]
+            for _, grok in self.matchers
+            for expression in grok.expressions
+            for capture in expression.expansion.captures
+        )
+
     def apply(self, doc: dict[str, Any]) -> Verdict | None:
         for field, grok in self.matchers:
             value = doc.get(field)

@@ -153,3 +153,35 @@ def test_roots_name_every_top_level_field_an_input_gives_and_view_adds_what_show
     inputs.show(shown_doc, event)
     assert inputs.view(to_working_dict(event), event) == shown_doc
     assert InputFields(ecs=ecs, enabled=False).roots == frozenset()
+
+
+NOT_SEEING = [
+    "filters:\n  - grok: {match: {message: ['%{WORD:verb} %{URIPATHPARAM:request}']}}\n",
+    (
+        "filters:\n  - mutate: {add_tag: [a], convert: {n: integer}}\n  - date: {match: [stamp, ISO8601]}\n"
+        "  - if: '[verb] == \"POST\"'\n    drop: {}\n"
+    ),
+    "filters:\n  - if: '[verb] == \"GET\"'\n    mutate: {add_field: {seen: 'yes'}}\n",
+]
+SEEING = [
+    "filters:\n  - mutate: {add_field: {origin: '%{host}'}}\n",  # a template
+    "filters:\n  - mutate: {add_field: {'%{verb}': 'x'}}\n",  # a field named by another field's value
+    "filters:\n  - if: '[path] =~ \"access\"'\n    mutate: {add_tag: [a]}\n",  # a condition
+    "filters:\n  - mutate: {rename: {port: p}}\n",
+    "filters:\n  - grok: {match: {message: ['%{WORD:host} %{GREEDYDATA:rest}']}}\n",  # a capture
+    "filters:\n  - grok: {match: {message: ['%{WORD:verb}']}, add_field: {'[@metadata][x]': 'y'}}\n",
+    "filters:\n  - kv: {}\n",  # writes whatever keys the line holds
+]
+
+
+@pytest.mark.parametrize("pipeline", NOT_SEEING + SEEING)
+def test_a_chain_that_cannot_see_them_is_not_shown_them_and_gives_the_same_documents(
+    pipeline: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = parse_pipeline(pipeline, "test", env={})
+    assert FilterChain(config.filters).sees_input_fields(input_fields_for(config)) == (pipeline in SEEING)
+    for source in (FILE, Source(kind="tcp", peer="10.0.0.1:514")):
+        document = parse(pipeline, source, stamp="2026-11-21T10:00:00Z", n="3", verb="GET")
+        monkeypatch.setattr(FilterChain, "sees_input_fields", lambda self, input_fields: True)
+        assert parse(pipeline, source, stamp="2026-11-21T10:00:00Z", n="3", verb="GET") == document
+        monkeypatch.undo()
