@@ -120,15 +120,18 @@ class TaskRouter:
         """True when aggregations take the event and none of them asks to index the raw events too.
 
         Only the consuming aggregations are looked at first (none: nothing to route at all), the others only
-        for an event one of them takes (bench/routing.py has the costs).
+        for an event one of them takes (bench/routing.py has the costs). As in ``keys_for``, task ids that
+        read only the event's own fields are rendered from `event.fields`, without the working dict.
         """
         consuming = self.candidates(event, self._consuming)
         if not consuming:
             return False
-        doc = self.working(event)
+        indexing = self.candidates(event, self._indexing)
+        direct = all(route.direct_task_id for route in (*consuming, *indexing))
+        doc = event.fields if direct else self.working(event)
         if next(iter(self._matching(event, doc, consuming)), None) is None:
             return False
-        return next(iter(self._matching(event, doc, self.candidates(event, self._indexing))), None) is None
+        return next(iter(self._matching(event, doc, indexing)), None) is None
 
     def may_route(self, text: bytes) -> bool:
         """Whether ``keys_for`` can give a key for an event whose `fields` are the JSON object ``text``, or

@@ -171,6 +171,17 @@ def test_access_lines_beside_task_lines_are_kept_and_task_lines_consumed() -> No
     assert routing.is_consumed(Event(message="t", source=FILE, fields={"action": "resize", "progress": "done"}))
 
 
+def test_a_task_id_of_own_fields_is_routed_without_the_working_dict(monkeypatch: pytest.MonkeyPatch) -> None:
+    routing = one_route("%{action}_%{[job][progress]}")
+
+    def no_working_dict(_event: Event) -> dict[str, Any]:
+        raise AssertionError("the working dict was made")
+
+    monkeypatch.setattr(routing, "working", no_working_dict)
+    assert routing.is_consumed(Event(source=FILE, fields={"action": "resize", "job": {"progress": "done"}}))
+    assert not routing.is_consumed(Event(source=FILE, fields={"action": "resize", "job": {}}))
+
+
 def test_a_condition_still_decides_for_events_with_the_fields() -> None:
     routing = one_route("%{action}", when='[action] == "resize"')
     assert routing.is_consumed(Event(source=FILE, fields={"action": "resize"}))
