@@ -78,6 +78,9 @@ def test_the_private_attributes_read_are_where_the_pinned_versions_keep_them() -
     # the back-pressure correction (faust_consumer.py, 5.) replaces the wait Faust makes without active partitions
     assert "await self.sleep(1)" in inspect.getsource(faust_consumer.Consumer._wait_next_records)
     assert "buffered_partitions.discard(tp)" in inspect.getsource(faust_consumer.Consumer.on_buffer_drop)
+    # the declaration correction (6.) wraps the transport's _create_topic, which both declaring paths look up
+    assert "self.transport)._create_topic(" in inspect.getsource(faust_aiokafka.Producer.create_topic)
+    assert "transport._create_topic," in inspect.getsource(faust_aiokafka.AIOKafkaConsumerThread.create_topic)
 
 
 class _Coordinator:

@@ -3,7 +3,8 @@
 1. partitions of the agents' topics never committed are read again from their beginning;
 2. no record is handed on while perform_seek moves the positions;
 3. no commit goes past a record no agent acknowledged (the first record read, on a partition never
-   committed), and such a partition is read again.
+   committed), and such a partition is read again;
+6. a topic declaration Kafka refused while away is tried again.
 
 tests/integration/faust_corrections proves each on Apache Kafka.
 """
@@ -17,14 +18,25 @@ from unittest import mock
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import IllegalStateError
+from aiokafka.errors import (
+    IllegalStateError,
+    KafkaConnectionError,
+    NodeNotReadyError,
+    TopicAuthorizationFailedError,
+)
+from faust.exceptions import NotReady
 from faust.tables.recovery import Recovery
 from faust.transport.consumer import Consumer as FaustConsumer
 from intervaltree import IntervalTree
 
 from streamstash import names
 from streamstash.kafka.compat import AtLeastOnceApp as StreamApp
-from streamstash.kafka.compat.faust_consumer import AtLeastOnceConsumer, HoleTracker, rewind_never_committed
+from streamstash.kafka.compat.faust_consumer import (
+    AtLeastOnceConsumer,
+    HoleTracker,
+    declaring_through_outages,
+    rewind_never_committed,
+)
 from streamstash.kafka.compat.internals import coordination_error
 from streamstash.kafka.faust_app import export_rereads
 from streamstash.runtime.metrics import ServiceMetrics
@@ -351,3 +363,58 @@ def test_rereads_are_exported_once_each() -> None:
         )
 
     assert value(names.REREAD_UNACKNOWLEDGED_HEAD) == 3
+
+
+# ---- 6. topic declarations wait while Kafka is away ----------------------------------------------------
+
+
+class _Owner:
+    """What a declaration's owner (Faust's producer or consumer service) offers: its stop flag and sleep."""
+
+    def __init__(self, stop_after_sleeps: int | None = None) -> None:
+        self.slept: list[float] = []
+        self.stop_after_sleeps = stop_after_sleeps
+
+    @property
+    def should_stop(self) -> bool:
+        return self.stop_after_sleeps is not None and len(self.slept) >= self.stop_after_sleeps
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+
+
+def failing_then_declaring(errors: list[Exception], declared: list[str]):
+    async def create_topic(owner: object, client: object, topic: str, *args: object, **kwargs: object) -> None:
+        if errors:
+            raise errors.pop(0)
+        declared.append(topic)
+
+    return create_topic
+
+
+async def test_a_declaration_kafka_refused_while_away_is_tried_again_until_it_answers() -> None:
+    declared: list[str] = []
+    errors: list[Exception] = [NodeNotReadyError("node 1"), KafkaConnectionError("closed"), NotReady("no broker")]
+    errors += [NodeNotReadyError("node 1")] * 3
+    owner = _Owner()
+    await declaring_through_outages(failing_then_declaring(errors, declared))(owner, None, "app-__assignor-__leader", 1)
+    assert declared == ["app-__assignor-__leader"]
+    assert owner.slept == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0]  # doubling, capped
+
+
+async def test_a_declaration_refused_for_good_or_cut_short_by_a_stop_is_not_tried_again() -> None:
+    declared: list[str] = []
+    with pytest.raises(TopicAuthorizationFailedError):  # not retriable: an operator's to fix, raised as before
+        await declaring_through_outages(failing_then_declaring([TopicAuthorizationFailedError()], declared))(
+            _Owner(), None, "t", 1
+        )
+    stopping = _Owner(stop_after_sleeps=1)
+    errors: list[Exception] = [NodeNotReadyError("node 1")] * 5
+    await declaring_through_outages(failing_then_declaring(errors, declared))(stopping, None, "t", 1)
+    assert (declared, stopping.slept, len(errors)) == ([], [0.5], 3)
+
+
+def test_the_apps_transport_declares_through_outages() -> None:
+    app = StreamApp("declare-test", broker="kafka://127.0.0.1:1")
+    transport = app.transport
+    assert transport._create_topic.__qualname__.startswith("declaring_through_outages")

@@ -10,7 +10,8 @@ either processed or read again; reading again is ordinary at-least-once (event i
 de-duplication by raw position keep the results exact). Each of the three is proven on Apache Kafka by
 ``tests/integration/faust_corrections``, which runs the same scenario against this consumer and against
 one with Faust's own code back for that correction alone, and shows the latter losing records. A fourth
-correction keeps the consumer alive, and a fifth keeps it reading.
+correction keeps the consumer alive, a fifth keeps it reading, and a sixth keeps start-up alive through
+a Kafka outage.
 
 1. **Partitions never committed are read again from their beginning** (faust-streaming/faust#253,
    reverted by #256; robinhood/faust#115). A poll the read loop sent before a rebalance can come back
@@ -46,7 +47,7 @@ correction keeps the consumer alive, and a fifth keeps it reading.
    meanwhile (``on_partitions_revoked``); with concurrency > 1, a crash during that wait can still lose
    a record that was in flight.
 
-One more keeps the consumer alive rather than its records: 4. (no upstream issue found; related:
+Two more keep the consumer alive rather than its records: 4. (no upstream issue found; related:
 faust-streaming/faust#446, the same detector crashing at start) Faust's commit livelock detector reads
 aiokafka's ``TopicPartitionState.position`` for every assigned partition expecting None when there is no
 position yet, but aiokafka 0.14's property asserts one. A partition awaiting its offset reset (just
@@ -64,6 +65,15 @@ records already fetched. Measured on Apache Kafka (``bench/parser_service.py``):
 idled 0.46 s after every 100 records, a third of its time, and ran at 0.70x a bare aiokafka loop. Now the
 buffer drop wakes the poll (``internals.wake_fetch_waiters``), and the wait without an active partition ends
 at the drop too.
+
+6. **Topic declarations wait while Kafka is away** (no upstream issue found). At start-up Faust's conductor
+declares its internal topics (the table's changelog, the assignor's leader topic) before it subscribes;
+``_get_controller_node`` then sends to a broker that may be gone, and the ``NodeNotReadyError`` (or
+``KafkaConnectionError``, Faust's ``NotReady``) crashed the conductor and with it the worker: seen on Apache
+Kafka, an aggregator starting while the broker was killed (``tests/fault/test_broker_faults.py``). The
+services' own start-up waits for Kafka before Faust starts, so only a broker lost in the next second or two
+hit it. A retriable Kafka error there is now logged and the declaration tried again, its wait doubling from
+0.5 s to 5 s, until Kafka answers or the app stops (``declaring_through_outages``).
 
 Removed after testing on Kafka: putting back the read offset ``perform_seek`` set when the read loop came
 back, after a rebalance, with a record of the previous generation (it stored that record's offset as read
@@ -84,7 +94,8 @@ from typing import Any
 
 import faust
 from aiokafka import TopicPartition
-from aiokafka.errors import IllegalStateError
+from aiokafka.errors import IllegalStateError, KafkaError
+from faust.exceptions import NotReady
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, TransportT
 from faust.types.tuples import Message
@@ -94,6 +105,10 @@ from streamstash.kafka.compat.internals import wake_fetch_waiters
 from streamstash.runtime.slots import StateSlot
 
 log = logging.getLogger(__name__)
+
+# A topic declaration refused because Kafka is away is tried again after this, doubling up to the cap.
+DECLARE_RETRY_FIRST_S = 0.5
+DECLARE_RETRY_MAX_S = 5.0
 
 # How long an unacknowledged head may stay before the partition is read again. Our agents acknowledge
 # in order, so a hole never closes by itself; the grace only spares agents that acknowledge out of order.
@@ -294,4 +309,30 @@ class AtLeastOnceApp(faust.App):
         transport = super()._new_transport()
         if isinstance(transport, faust_aiokafka.Transport):
             transport.Consumer = AtLeastOnceConsumer  # type: ignore[misc]  # per instance, not Faust's class
+            transport._create_topic = declaring_through_outages(transport._create_topic)  # type: ignore[method-assign,assignment]
         return transport
+
+
+def declaring_through_outages(create_topic: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    """Faust's topic declaration (``Transport._create_topic``, for the producer and the consumer alike), with
+    Kafka's being away waited out instead of raised: correction 6."""
+
+    async def create(owner: Any, client: Any, topic: str, *args: Any, **kwargs: Any) -> None:
+        delay = DECLARE_RETRY_FIRST_S
+        while True:
+            try:
+                await create_topic(owner, client, topic, *args, **kwargs)
+                return
+            except (KafkaError, NotReady) as exc:
+                if isinstance(exc, KafkaError) and not exc.retriable:
+                    raise
+                if owner.should_stop:
+                    return  # stopping: what a declaration cut short by the stop does too
+                log.warning(
+                    "kafka is away: topic declaration will be tried again",
+                    extra={"topic": topic, "error": repr(exc), "retry_in_s": delay},
+                )
+                await owner.sleep(delay)
+                delay = min(delay * 2, DECLARE_RETRY_MAX_S)
+
+    return create
