@@ -102,3 +102,8 @@ def probe(port: int, path: str, host: str = "127.0.0.1") -> tuple[int, dict]:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"{}")
+
+
+def ready(port: int) -> bool:
+    """The service's /readyz answers 200: its consumers are assigned and Kafka is reachable."""
+    return probe(port, "/readyz")[0] == 200

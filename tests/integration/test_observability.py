@@ -21,7 +21,7 @@ from streamstash import names
 from streamstash.kafka.clients import consumer_group
 from streamstash.ops.offsets import OffsetReader
 from tests.helpers.elastic import count, wait_for_count
-from tests.helpers.metrics import assert_service_metrics, lag_by_partition, probe, scrape, total
+from tests.helpers.metrics import assert_service_metrics, lag_by_partition, probe, ready, scrape, total
 from tests.helpers.pipelines import TestPipeline as Pipeline
 from tests.helpers.processes import ServiceProcess, stop_all
 from tests.helpers.waiting import wait_until
@@ -81,10 +81,6 @@ def group_members(kafka: str, pipeline: Pipeline, service: str) -> int:
             return await reader.group_members(consumer_group(settings, service))
 
     return asyncio.run(read())
-
-
-def ready(port: int) -> bool:
-    return probe(port, "/readyz")[0] == 200
 
 
 @pytest.mark.timeout(600)
