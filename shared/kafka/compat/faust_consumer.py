@@ -73,7 +73,10 @@ declares its internal topics (the table's changelog, the assignor's leader topic
 Kafka, an aggregator starting while the broker was killed (``tests/fault/test_broker_faults.py``). The
 services' own start-up waits for Kafka before Faust starts, so only a broker lost in the next second or two
 hit it. A retriable Kafka error there is now logged and the declaration tried again, its wait doubling from
-0.5 s to 5 s, until Kafka answers or the app stops (``declaring_through_outages``).
+0.5 s to 5 s, until Kafka answers or the app stops (``declaring_through_outages``). Not covered: a broker
+lost during the milliseconds of the producer's or the consumer's own bootstrap (aiokafka's ``bootstrap``
+raises then); the worker exits with that error, and its restart (compose's ``restart: unless-stopped``)
+waits for Kafka before Faust starts.
 
 Removed after testing on Kafka: putting back the read offset ``perform_seek`` set when the read loop came
 back, after a rebalance, with a record of the previous generation (it stored that record's offset as read
