@@ -76,6 +76,12 @@ def test_action_body_is_the_bulk_ndjson_pair_with_the_event_id() -> None:
     assert action.size == len(action.body)
 
 
+def test_a_document_built_in_process_with_a_key_that_is_no_string_is_still_encoded() -> None:
+    built = {"status": {404: "not found"}, "when": access_event().timestamp}
+    action = Action(index="logs", id="i", document=built, event=Event(source=SOURCE))
+    assert orjson.loads(action.body.split(b"\n")[1]) == {"status": {"404": "not found"}, "when": built["when"]}
+
+
 @pytest.mark.parametrize("op_type", ["index", OP_CREATE])
 @pytest.mark.parametrize("pipeline", [None, "geoip", 'odd "pipe\\line" \u00e9'])
 @pytest.mark.parametrize("index", ["logs", 'logs-"quoted"-\u00e9\u2603', "tab\tand\nline"])
