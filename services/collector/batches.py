@@ -53,6 +53,7 @@ class Batcher:
     def __init__(self, settings: BatchSettings) -> None:
         self.settings = settings
         self.pending: dict[str, PendingBatch] = {}
+        self.opened = asyncio.Event()  # set when a batch opens: the publisher's idle monitor waits on it
         self.sequence = 0  # of the next sealed batch; batches of a previous run's spill come first
 
     def add(self, key: str, event: Event, ack: Acknowledge | None) -> bool:
@@ -60,6 +61,7 @@ class Batcher:
         batch = self.pending.get(key)
         if batch is None:
             batch = self.pending[key] = PendingBatch()
+            self.opened.set()
         batch.events.append(event)
         if ack is not None:
             if isinstance(ack, Advance) and not isinstance(ack, SenderKeeps):
