@@ -47,7 +47,7 @@ a Kafka outage.
    meanwhile (``on_partitions_revoked``); with concurrency > 1, a crash during that wait can still lose
    a record that was in flight.
 
-Two more keep the consumer alive rather than its records: 4. (no upstream issue found; related:
+One more keeps the consumer alive rather than its records: 4. (no upstream issue found; related:
 faust-streaming/faust#446, the same detector crashing at start) Faust's commit livelock detector reads
 aiokafka's ``TopicPartitionState.position`` for every assigned partition expecting None when there is no
 position yet, but aiokafka 0.14's property asserts one. A partition awaiting its offset reset (just
@@ -66,17 +66,17 @@ idled 0.46 s after every 100 records, a third of its time, and ran at 0.70x a ba
 buffer drop wakes the poll (``internals.wake_fetch_waiters``), and the wait without an active partition ends
 at the drop too.
 
-6. **Topic declarations wait while Kafka is away** (no upstream issue found). At start-up Faust's conductor
-declares its internal topics (the table's changelog, the assignor's leader topic) before it subscribes;
-``_get_controller_node`` then sends to a broker that may be gone, and the ``NodeNotReadyError`` (or
-``KafkaConnectionError``, Faust's ``NotReady``) crashed the conductor and with it the worker: seen on Apache
-Kafka, an aggregator starting while the broker was killed (``tests/fault/test_broker_faults.py``). The
-services' own start-up waits for Kafka before Faust starts, so only a broker lost in the next second or two
-hit it. A retriable Kafka error there is now logged and the declaration tried again, its wait doubling from
-0.5 s to 5 s, until Kafka answers or the app stops (``declaring_through_outages``). Not covered: a broker
-lost during the milliseconds of the producer's or the consumer's own bootstrap (aiokafka's ``bootstrap``
-raises then); the worker exits with that error, and its restart (compose's ``restart: unless-stopped``)
-waits for Kafka before Faust starts.
+6. **Topic declarations wait while Kafka is away** (no upstream issue found): start-up stays alive. At
+start-up Faust's conductor declares its internal topics (the table's changelog, the assignor's leader
+topic) before it subscribes; ``_get_controller_node`` then sends to a broker that may be gone, and the
+``NodeNotReadyError`` (or ``KafkaConnectionError``, Faust's ``NotReady``) crashed the conductor and with it
+the worker: seen on Apache Kafka, an aggregator starting while the broker was killed
+(``tests/fault/test_broker_faults.py``). The services' own start-up waits for Kafka before Faust starts, so
+only a broker lost in the next second or two hit it. A retriable Kafka error there is now logged and the
+declaration tried again, its wait doubling from 0.5 s to 5 s, until Kafka answers or the app stops
+(``declaring_through_outages``). Not covered: a broker lost during the milliseconds of the producer's or the
+consumer's own bootstrap (aiokafka's ``bootstrap`` raises then); the worker exits with that error, and its
+restart (compose's ``restart: unless-stopped``) waits for Kafka before Faust starts.
 
 Removed after testing on Kafka: putting back the read offset ``perform_seek`` set when the read loop came
 back, after a rebalance, with a record of the previous generation (it stored that record's offset as read
