@@ -96,8 +96,13 @@ class TaskRouter:
         routes = self.candidates(event, self.routes)
         if not routes:
             return []
-        doc = event.fields if all(route.direct_task_id for route in routes) else self.working(event)
+        doc = self._view(event, routes)
         return [f"{route.spec.name}{KEY_SEPARATOR}{task_id}" for route, task_id in self._matching(event, doc, routes)]
+
+    def _view(self, event: Event, routes: Iterable[Route]) -> dict[str, Any]:
+        """What ``routes`` read of the event: `event.fields` itself when each of them reads only those
+        (``direct_task_id``), else the working dict."""
+        return event.fields if all(route.direct_task_id for route in routes) else self.working(event)
 
     def candidates(self, event: Event, routes: list[Route]) -> list[Route]:
         """The ``routes`` that can match ``event``: those whose task id finds every field it needs at the top level.
@@ -119,16 +124,15 @@ class TaskRouter:
     def is_consumed(self, event: Event) -> bool:
         """True when aggregations take the event and none of them asks to index the raw events too.
 
-        Only the consuming aggregations are looked at first (none: nothing to route at all), the others only
-        for an event one of them takes (bench/routing.py has the costs). As in ``keys_for``, task ids that
-        read only the event's own fields are rendered from `event.fields`, without the working dict.
+        Only the consuming aggregations are looked at first (none: nothing to route at all), the others are
+        matched only for an event one of them takes (bench/routing.py has the costs). As in ``keys_for``, task
+        ids that read only the event's own fields are rendered from `event.fields`, without the working dict.
         """
         consuming = self.candidates(event, self._consuming)
         if not consuming:
             return False
         indexing = self.candidates(event, self._indexing)
-        direct = all(route.direct_task_id for route in (*consuming, *indexing))
-        doc = event.fields if direct else self.working(event)
+        doc = self._view(event, (*consuming, *indexing))
         if next(iter(self._matching(event, doc, consuming)), None) is None:
             return False
         return next(iter(self._matching(event, doc, indexing)), None) is None
