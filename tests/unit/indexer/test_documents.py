@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from aiokafka.structs import ConsumerRecord
 
-from streamstash.aggregation.routing import TaskRouter
 from streamstash.config import parse_pipeline
 from streamstash.events.envelope import Batch, Event, Source, encode
 from streamstash.services.indexer.documents import OP_CREATE, Action, DocumentBuilder, IndexNamer
 from streamstash.services.indexer.ecs import CLASSIC_TO_ECS, to_ecs
 from streamstash.services.indexer.pipeline import BulkAccumulator, decode_record
 from streamstash.services.indexer.template import template_for, template_name, template_patterns
+from tests.unit.aggregator.test_routing import one_route
+from tests.unit.test_dead_letters import consumer_record
 
 SOURCE = Source(kind="file", host="web1", path="/var/log/access.log", offset=1234, inode=99)
 
@@ -253,26 +253,13 @@ def test_ecs_renaming_leaves_a_beats_agent_object_alone() -> None:
 
 # ---- events aggregations take away from the index ---------------------------------------------------------
 
-CONSUMING = """
-aggregations:
-  - name: tasks
-    task_id: "%{action}_%{progress}"
-    metrics: {n: {type: count}}
-    flush: {every: 2}
-    index_events: false
-"""
-
-
-def parsed_record(events: list[Event], offset: int = 7) -> ConsumerRecord:
-    value = encode(Batch(events=events))
-    return ConsumerRecord("logs.parsed", 0, offset, 0, 0, None, value, None, 0, len(value), [])
-
 
 def test_events_an_aggregation_takes_are_counted_and_not_indexed() -> None:
-    router = TaskRouter(parse_pipeline(CONSUMING, "test", env={}).aggregations)
+    router = one_route("%{action}_%{progress}")  # index_events: false
     task = access_event(action="resize", progress="done")
     half = access_event(action="resize")  # no [progress]: not a task, indexed
     builder = DocumentBuilder(IndexNamer("x", "y"))
-    decoded = decode_record(parsed_record([access_event(), task, half]), builder, router.is_consumed)
+    record = consumer_record("logs.parsed", 0, 7, encode(Batch(events=[access_event(), task, half])))
+    decoded = decode_record(record, builder, router.is_consumed)
     assert (decoded.events, decoded.skipped) == (3, 1)
     assert [action.document.get("action") for action in decoded.actions] == [None, "resize"]
