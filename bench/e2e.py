@@ -167,7 +167,7 @@ def idle_cpu_rates(services: dict[str, ServiceProcess], indexer_name: str = "ind
     The bulk phase's CPU includes this for as long as the phase lasts: a slower search engine stretches the
     phase and so raises every stage's CPU per line, which is worth telling from the work per line.
     """
-    before = {name: cpu_seconds(process.process.pid) for name, process in services.items()}
+    before = services_cpu(services)
     started = time.monotonic()
     tick = 0
     while time.monotonic() - started < IDLE_WINDOW_S:
@@ -177,7 +177,12 @@ def idle_cpu_rates(services: dict[str, ServiceProcess], indexer_name: str = "ind
         tick += 1
         time.sleep(0.5)
     elapsed = time.monotonic() - started
-    return {name: (cpu_seconds(process.process.pid) - before[name]) / elapsed for name, process in services.items()}
+    return {name: (seconds - before[name]) / elapsed for name, seconds in services_cpu(services).items()}
+
+
+def services_cpu(services: dict[str, ServiceProcess]) -> dict[str, float]:
+    """Each service's CPU seconds so far."""
+    return {name: cpu_seconds(process.process.pid) for name, process in services.items()}
 
 
 def wait_indexed(indexer_port: int, expected: int, timeout: float, poll_seconds: float = 0.5) -> float:
@@ -375,7 +380,7 @@ def run(args: argparse.Namespace, work: Path, addresses: StackAddresses) -> None
 
         sampler = threading.Thread(target=sample, daemon=True)
         aggregator_received_before = received(ports["aggregator"])
-        cpu_before = {name: cpu_seconds(process.process.pid) for name, process in services.items()}
+        cpu_before = services_cpu(services)
         taken = (
             [profiles.start(name, process.process.pid, args.profile) for name, process in services.items()]
             if args.profile
@@ -389,7 +394,7 @@ def run(args: argparse.Namespace, work: Path, addresses: StackAddresses) -> None
         expected_docs = before_bulk + len(access_lines)
         expected_aggs = expected_aggregates(tasks)
         ended = wait_indexed(indexer_port, expected_docs + expected_aggs, timeout=3600)
-        cpu_used = {name: cpu_seconds(process.process.pid) - cpu_before[name] for name, process in services.items()}
+        cpu_used = {name: seconds - cpu_before[name] for name, seconds in services_cpu(services).items()}
         aggregator_events = received(ports["aggregator"]) - aggregator_received_before
         for profile in taken:
             profiles.stop(profile)
