@@ -73,10 +73,11 @@ topic) before it subscribes; ``_get_controller_node`` then sends to a broker tha
 the worker: seen on Apache Kafka, an aggregator starting while the broker was killed
 (``tests/fault/test_broker_faults.py``). The services' own start-up waits for Kafka before Faust starts, so
 only a broker lost in the next second or two hit it. A retriable Kafka error there is now logged and the
-declaration tried again, its wait doubling from 0.5 s to 5 s, until Kafka answers or the app stops
-(``declaring_through_outages``). Not covered: a broker lost during the milliseconds of the producer's or the
-consumer's own bootstrap (aiokafka's ``bootstrap`` raises then); the worker exits with that error, and its
-restart (compose's ``restart: unless-stopped``) waits for Kafka before Faust starts.
+declaration tried again, its wait doubling from about 0.5 s to about 5 s (jittered, ``retry_delay``), until
+Kafka answers or the app stops (``declaring_through_outages``). Not covered: a broker lost during the
+milliseconds of the producer's or the consumer's own bootstrap (aiokafka's ``bootstrap`` raises then); the
+worker exits with that error, and its restart (compose's ``restart: unless-stopped``) waits for Kafka before
+Faust starts.
 
 Removed after testing on Kafka: putting back the read offset ``perform_seek`` set when the read loop came
 back, after a rebalance, with a record of the previous generation (it stored that record's offset as read
@@ -105,12 +106,14 @@ from faust.types.tuples import Message
 
 from streamstash import names
 from streamstash.kafka.compat.internals import wake_fetch_waiters
+from streamstash.runtime.backoff import retry_delay
 from streamstash.runtime.slots import StateSlot
 
 log = logging.getLogger(__name__)
 
-# A topic declaration refused because Kafka is away is tried again after this, doubling up to the cap.
-DECLARE_RETRY_FIRST_S = 0.5
+# A topic declaration refused because Kafka is away is tried again after about 0.5 s, doubling up to about 5 s
+# (`retry_delay`: jittered, so the services of a stack do not all ask the returning broker at once).
+DECLARE_RETRY_FIRST_S = 0.25
 DECLARE_RETRY_MAX_S = 5.0
 
 # How long an unacknowledged head may stay before the partition is read again. Our agents acknowledge
@@ -321,7 +324,7 @@ def declaring_through_outages(create_topic: Callable[..., Awaitable[None]]) -> C
     Kafka's being away waited out instead of raised: correction 6."""
 
     async def create(owner: Any, client: Any, topic: str, *args: Any, **kwargs: Any) -> None:
-        delay = DECLARE_RETRY_FIRST_S
+        attempt = 0
         while True:
             try:
                 await create_topic(owner, client, topic, *args, **kwargs)
@@ -331,11 +334,12 @@ def declaring_through_outages(create_topic: Callable[..., Awaitable[None]]) -> C
                     raise
                 if owner.should_stop:
                     return  # stopping: what a declaration cut short by the stop does too
+                attempt += 1
+                delay = retry_delay(attempt, DECLARE_RETRY_FIRST_S, DECLARE_RETRY_MAX_S)
                 log.warning(
                     "kafka is away: topic declaration will be tried again",
-                    extra={"topic": topic, "error": repr(exc), "retry_in_s": delay},
+                    extra={"topic": topic, "error": repr(exc), "retry_in_s": round(delay, 2)},
                 )
                 await owner.sleep(delay)
-                delay = min(delay * 2, DECLARE_RETRY_MAX_S)
 
     return create
