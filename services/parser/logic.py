@@ -11,7 +11,8 @@ from streamstash.events.envelope import (
     Event,
     RecordDecodeError,
     decode_batch,
-    event_id,
+    event_id_in,
+    record_origin,
 )
 from streamstash.events.inputfields import CLASSIC, InputFields
 from streamstash.filters import FilterChain
@@ -42,11 +43,12 @@ class RecordParser:
         except RecordDecodeError as exc:
             result.dead_letters.append(undecodable_letter(STAGE, topic, partition, offset, value, str(exc)))
             return result
+        origin = record_origin(topic, partition, offset)
         for position, event in enumerate(batch.events):
             # An input that knows its events' identity (beats: what a Beat sends again after a crash) set it, so
             # a re-sent event overwrites its document; every other event is named by its place in logs.raw.
             if event.id is None:
-                event.id = event_id(topic, partition, offset, position)
+                event.id = event_id_in(origin, position)
             self._parse_event(event, result)
         return result
 

@@ -178,7 +178,13 @@ def record_origin(topic: str, partition: int, offset: int) -> str:
 
 def event_id(topic: str, partition: int, offset: int, position: int) -> str:
     """The document id of the line at ``position`` in record ``offset`` of ``topic``/``partition``."""
-    return f"{record_origin(topic, partition, offset)}:{position}"
+    return event_id_in(record_origin(topic, partition, offset), position)
+
+
+def event_id_in(origin: str, position: int) -> str:
+    """:func:`event_id` of the line at ``position`` in the record ``origin`` names (:func:`record_origin`): a
+    parser names every event of a record, and makes the origin once for all of them."""
+    return f"{origin}:{position}"
 
 
 class EventPosition(NamedTuple):
@@ -238,17 +244,14 @@ def to_working_dict(event: Event) -> dict[str, Any]:
     return doc
 
 
-def from_working_dict(template: Event, doc: dict[str, Any]) -> Event:
-    """Fold a filtered working dict back into an event that keeps ``template``'s identity."""
+def fold_working_dict(event: Event, doc: dict[str, Any]) -> Event:
+    """Fold a filtered working dict back into ``event``, in place (its identity, source and raw bytes stay), and
+    return it: setting four members costs a fifth of building a new event, once per line in the parser."""
     message = doc.pop(names.FIELD_MESSAGE, None)
     timestamp = doc.pop(names.FIELD_TIMESTAMP, None)
     tags = doc.pop(names.FIELD_TAGS, None) or []
-    return Event(
-        message=message if message is None else str(message),
-        timestamp=timestamp if timestamp is None else str(timestamp),
-        source=template.source,
-        tags=list(tags) if isinstance(tags, list) else [str(tags)],
-        fields=doc,
-        id=template.id,
-        raw_b64=template.raw_b64,
-    )
+    event.message = message if message is None else str(message)
+    event.timestamp = timestamp if timestamp is None else str(timestamp)
+    event.tags = list(tags) if isinstance(tags, list) else [str(tags)]
+    event.fields = doc
+    return event

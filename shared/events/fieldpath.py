@@ -28,6 +28,13 @@ def _child(node: Any, part: str) -> Any:
     return _MISSING
 
 
+def top_level_name(reference: str) -> str | None:
+    """The field's name when ``reference`` names a top-level field (``bytes``, ``[bytes]``), else None: a filter
+    that knows it reads such a field with one dict lookup per event."""
+    parts = parse_path(reference)
+    return parts[0] if len(parts) == 1 else None
+
+
 def get_field(doc: dict[str, Any], reference: str, default: Any = None) -> Any:
     parts = parse_path(reference)
     if len(parts) == 1 and type(doc) is dict:  # a top-level field, most references: one dict lookup

@@ -10,7 +10,7 @@ from typing import Any
 from streamstash.config.parser import FilterEntry
 from streamstash.events.conditions import compile_condition
 from streamstash.events.deadletters import dead_letter
-from streamstash.events.envelope import DeadLetter, Event, from_working_dict, to_working_dict
+from streamstash.events.envelope import DeadLetter, Event, fold_working_dict, to_working_dict
 from streamstash.events.inputfields import CLASSIC, InputFields
 from streamstash.filters.base import Filter, Verdict
 from streamstash.filters.date import DateFilter
@@ -73,7 +73,8 @@ class FilterChain:
         """The event after the chain, its dead letter, or None when a filter dropped it: the one per-event step
         of the parser (`RecordParser`) and of `streamstash test`. The inputs' fields (Logstash's `host`,
         `path`, ...) are shown to the filters and left out of the result again; a filter that raises
-        dead-letters the event, it never stops a stream."""
+        dead-letters the event, it never stops a stream. A passed or dead-lettered event is ``event`` itself,
+        changed in place (`fold_working_dict`)."""
         doc = to_working_dict(event)
         shown = input_fields.show(doc, event) if self.sees_input_fields(input_fields) else None
         try:
@@ -83,11 +84,12 @@ class FilterChain:
         if shown:
             input_fields.hide(doc, shown)
         if verdict is None:
-            return from_working_dict(event, doc)
+            return fold_working_dict(event, doc)
         if verdict.action == "drop":
             return None
-        failed = from_working_dict(event, doc)
-        failed.message = event.message  # the original line, whatever the filters did to it
+        line = event.message  # the original line, whatever the filters did to it
+        failed = fold_working_dict(event, doc)
+        failed.message = line
         return dead_letter(stage, verdict.reason, failed)
 
 

@@ -6,7 +6,7 @@ import functools
 from typing import Any
 
 from streamstash.config.parser import DateFilter as DateSettings
-from streamstash.events.fieldpath import get_field, set_field
+from streamstash.events.fieldpath import get_field, set_field, top_level_name
 from streamstash.events.timeformats import format_iso8601, make_parser, zone_named
 from streamstash.filters.base import Decorations, Verdict, add_tags
 
@@ -15,6 +15,7 @@ class DateFilter:
     def __init__(self, settings: DateSettings) -> None:
         self.settings = settings
         self.field = settings.match[0]
+        self._field_name, self._target_name = top_level_name(self.field), top_level_name(settings.target)
         zone = zone_named(settings.timezone)
         self.parsers = [make_parser(fmt, zone) for fmt in settings.match[1:]]
         self.decorations = Decorations(settings)
@@ -22,7 +23,8 @@ class DateFilter:
         self._convert = functools.lru_cache(maxsize=4096)(self._convert_uncached)
 
     def apply(self, doc: dict[str, Any]) -> Verdict | None:
-        value = get_field(doc, self.field)
+        name = self._field_name
+        value = doc.get(name) if name is not None else get_field(doc, self.field)
         if isinstance(value, list):  # Logstash reads the first of several values
             value = value[0] if value else None
         if value is None:
@@ -31,8 +33,12 @@ class DateFilter:
         if converted is None:
             add_tags(doc, self.settings.tag_on_failure)
             return None
-        set_field(doc, self.settings.target, converted)
-        self.decorations.apply(doc)
+        if self._target_name is not None:
+            doc[self._target_name] = converted
+        else:
+            set_field(doc, self.settings.target, converted)
+        if not self.decorations.empty:
+            self.decorations.apply(doc)
         return None
 
     def forget_conversions(self) -> None:

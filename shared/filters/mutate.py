@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from streamstash.config.parser import MutateFilter as MutateSettings
-from streamstash.events.fieldpath import get_field, has_field, parse_path, remove_field, set_field
+from streamstash.events.fieldpath import get_field, has_field, remove_field, set_field, top_level_name
 from streamstash.events.templates import Template
 from streamstash.filters.base import Decorations, Verdict
 
@@ -96,12 +96,6 @@ def _text_only(function: Callable[[str], Any]) -> Callable[[Any], Any]:
 _ABSENT = object()
 
 
-def _top_level(reference: str) -> str | None:
-    """The field's name when ``reference`` names a top-level field (``bytes``, ``[bytes]``), else None."""
-    parts = parse_path(reference)
-    return parts[0] if len(parts) == 1 else None
-
-
 def _capitalize(text: str) -> str:
     return text[:1].upper() + text[1:].lower()
 
@@ -112,7 +106,7 @@ class MutateFilter:
         self.updates = [(field, Template(value)) for field, value in settings.update.items()]
         self.replaces = [(field, Template(value)) for field, value in settings.replace.items()]
         # (reference, its name when it is a top-level field, converter): most converted fields are top-level
-        self.converters = [(field, _top_level(field), CONVERTERS[kind]) for field, kind in settings.convert.items()]
+        self.converters = [(field, top_level_name(field), CONVERTERS[kind]) for field, kind in settings.convert.items()]
         self.gsubs = [(field, re.compile(pattern), replacement) for field, pattern, replacement in settings.gsub]
         self.case_changes: list[tuple[str, Callable[[Any], Any]]] = [
             *((field, _text_only(str.upper)) for field in settings.uppercase),

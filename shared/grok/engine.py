@@ -247,9 +247,11 @@ class Grok:
         self._always_guarded = any(expression.fast_search is None for expression in self.expressions)
         self._guarded_when_long = any(expression.guarded_search is not None for expression in self.expressions)
         # Match one event's text: a closure built here rather than a method, one attribute lookup less per event.
-        self.match: Callable[[str], GrokResult] = (
-            self._single_matcher(self.expressions[0]) if len(self.expressions) == 1 else self._match_several
-        )
+        self.match: Callable[[str], GrokResult] = self._match_several
+        if len(self.expressions) == 1:
+            self.match = self._single_matcher(self.expressions[0])
+        elif break_on_match and not self._always_guarded:
+            self.match = self._first_matcher()
 
     @property
     def field_names(self) -> list[str]:
@@ -289,6 +291,29 @@ class Grok:
             if m is None:
                 return new(result_type, (False, False, {}, None))
             return new(result_type, (True, False, extract(m.groups()), 0))
+
+        return match
+
+    def _first_matcher(self) -> Callable[[str], GrokResult]:
+        """Several expressions, the first match wins, each on plain re up to MAX_FAST_LENGTH: a text that long
+        needs no clock and no engine choice, a loop over what each expression needs; a longer one takes
+        ``_match_several``."""
+        tried = []
+        for index, expression in enumerate(self.expressions):
+            assert expression.fast_search is not None  # not `_always_guarded`: see __init__
+            tried.append((index, expression.required_text or "", expression.fast_search, expression.extract))
+        longer = self._match_several
+        new, result_type = _new_result, GrokResult
+
+        def match(text: str) -> GrokResult:
+            if len(text) > MAX_FAST_LENGTH:
+                return longer(text)
+            for index, required, fast_search, extract in tried:
+                if required in text:
+                    m = fast_search(text)
+                    if m is not None:
+                        return new(result_type, (True, False, extract(m.groups()), index))
+            return new(result_type, (False, False, {}, None))
 
         return match
 

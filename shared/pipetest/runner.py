@@ -26,7 +26,7 @@ from streamstash.aggregation.records import task_records
 from streamstash.aggregation.routing import TaskRouter
 from streamstash.config import PipelineConfig
 from streamstash.config.aggregator import AggregationSpec
-from streamstash.events.envelope import DeadLetter, Event, Source, event_id, from_working_dict, to_document
+from streamstash.events.envelope import DeadLetter, Event, Source, event_id, fold_working_dict, to_document
 from streamstash.events.inputfields import input_fields_for
 from streamstash.events.timeformats import format_iso8601, parse_iso8601, pinned_clock
 from streamstash.filters import FilterChain
@@ -70,7 +70,7 @@ def make_event(doc: Document, source: Source) -> Event:
         moment = parse_iso8601(stamp)
         if moment is not None:
             doc[names.FIELD_TIMESTAMP] = format_iso8601(moment)
-    return from_working_dict(Event(source=source), doc)
+    return fold_working_dict(Event(source=source), doc)
 
 
 class PipelineRun:

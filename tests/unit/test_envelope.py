@@ -18,7 +18,7 @@ from streamstash.events.envelope import (
     encode,
     event_id,
     event_of,
-    from_working_dict,
+    fold_working_dict,
     to_document,
     to_working_dict,
 )
@@ -81,7 +81,7 @@ def test_working_dict_round_trip_keeps_identity_and_allows_removing_message() ->
     doc = to_working_dict(event)
     doc.pop("message")
     doc["extra"] = 1
-    back = from_working_dict(event, doc)
+    back = fold_working_dict(event, doc)
     assert back.message is None
     assert back.id == "logs.raw:0:1:2" and back.raw_b64 == "AA==" and back.source == event.source
     assert back.fields == {"verb": "GET", "response": 200, "extra": 1}

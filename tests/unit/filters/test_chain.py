@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from streamstash.config import parse_pipeline
 from streamstash.config.parser import FilterEntry
+from streamstash.events.envelope import DeadLetter, Event, Source
 from streamstash.filters import FilterChain
 
 
@@ -63,6 +64,20 @@ def test_dead_letter_verdict_stops_the_chain() -> None:
     verdict = chain({"dissect": {"mapping": {"message": "%{a}|%{b}"}}}, {"mutate": {"add_tag": ["later"]}}).apply(doc)
     assert verdict is not None and verdict.action == "dead_letter"
     assert doc["tags"] == ["_dissectfailure"]
+
+
+def test_filter_event_folds_the_result_into_the_event_and_a_dead_letter_keeps_the_original_line() -> None:
+    rewrite_then_fail = chain(
+        {"mutate": {"replace": {"message": "rewritten"}}},
+        {"dissect": {"mapping": {"message": "%{a}|%{b}"}}},
+    )
+    event = Event(message="no delimiter", source=Source(kind="file"), id="logs.raw:0:1:2")
+    letter = rewrite_then_fail.filter_event(event, "parser")
+    assert isinstance(letter, DeadLetter)
+    assert letter.event is event and event.message == "no delimiter" and event.tags == ["_dissectfailure"]
+    passed = Event(message="a|b", source=Source(kind="file"), id="logs.raw:0:1:3")
+    outcome = chain({"dissect": {"mapping": {"message": "%{a}|%{b}"}}}).filter_event(passed, "parser")
+    assert outcome is passed and passed.fields == {"a": "a", "b": "b"} and passed.id == "logs.raw:0:1:3"
 
 
 def test_entries_need_exactly_one_filter_and_a_valid_condition() -> None:

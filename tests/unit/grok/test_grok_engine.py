@@ -372,6 +372,15 @@ def test_long_lines_take_the_guarded_engine_with_the_same_result() -> None:
     assert grok.match(ACCESS).fields == {**result.fields, "agent": '"Mozilla"'}
 
 
+def test_several_patterns_take_the_first_match_loop_with_the_general_loop_s_results() -> None:
+    grok = Grok(["%{COMBINEDAPACHELOG}", "%{TIMESTAMP_ISO8601:at} %{WORD:level} elapsed:%{NUMBER:ms:int}"])
+    assert grok.match != grok._match_several  # the closure for several expressions, first match wins
+    long_line = ACCESS.replace('"Mozilla"', '"' + "M" * MAX_FAST_LENGTH + '"')
+    task = "2026-11-21T10:00:00.000Z INFO elapsed:1629"
+    for text in (ACCESS, task, long_line, task + " " + "x" * MAX_FAST_LENGTH, "", "no pattern matches this"):
+        assert grok.match(text) == grok._match_several(text)
+
+
 LOG_CHARS = st.sampled_from([*list("0123456789abcdefABCDEF.:-/[]\"' <>@%+_\\\t"), "Jan", "GET", "HTTP/1.1", " - "])
 
 
@@ -380,6 +389,7 @@ LOG_CHARS = st.sampled_from([*list("0123456789abcdefABCDEF.:-/[]\"' <>@%+_\\\t")
 def test_random_text_never_raises(text: str) -> None:
     result = FUZZ_GROK.match(text)
     assert isinstance(result.matched, bool) and isinstance(result.fields, dict)
+    assert result == FUZZ_GROK._match_several(text)  # the first-match closure agrees with the general loop
     if result.matched:
         assert result.pattern_index in (0, 1)
 
