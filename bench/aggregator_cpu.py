@@ -3,7 +3,7 @@
     python bench/aggregator_cpu.py [--lines 100000] [--repeat 5] [--profile out.prof]
 
 The records are what bench/e2e.py's parser writes to `logs.parsed`: `--lines` access lines and a fifth as
-many task lines, each file's lines in records of 500 (a record holds one source's events), parsed by the
+many task lines, each file's lines in records of `workload.RECORD_EVENTS` (a record holds one source's events), parsed by the
 parser's own logic with e2e's filters, interleaved 5 access records to 1 task record. Its one aggregation
 (`%{action}_%{progress}`, count + avg, flush every 100, `index_events: false`) matches only the task lines.
 

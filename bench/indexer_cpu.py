@@ -3,7 +3,7 @@
     python bench/indexer_cpu.py [--lines 60000] [--rounds 5] [--profile out.prof]
 
 Records are made as the end-to-end run makes them (bench/e2e.py's pipeline: grok COMBINEDAPACHELOG or the
-task pattern, mutate convert, date; file input with host and path; 500 lines per record; one task line per
+task pattern, mutate convert, date; file input with host and path; `workload.RECORD_EVENTS` lines per record; one task line per
 five access lines, which its `index_events: false` aggregation takes away from the index). Then, timed
 with ``time.process_time``:
 

@@ -2,8 +2,8 @@
 
     python bench/parser_cpu.py [--lines 20000] [--repeat 5] [--profile out.prof]
 
-Records are what bench/e2e.py's collector writes to `logs.raw`: generated access lines, 500 per record, from
-a file source with host and path. Each record goes through `RecordParser.parse_record` with e2e's pipeline
+Records are what bench/e2e.py's collector writes to `logs.raw`: generated access lines, as many per record as
+its default batch holds (`workload.RECORD_EVENTS`), from a file source with host and path. Each record goes through `RecordParser.parse_record` with e2e's pipeline
 (grok COMBINEDAPACHELOG or the task pattern, mutate convert, date; the input's `host` and `path` shown to
 the filters), and the parsed batch is encoded, as the service does before it sends. Timed with
 ``time.process_time``, the service's GC setting applied. Printed: the median over ``--repeat`` of CPU µs per
@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from e2e import pipeline  # bench/, beside this script
-from workload import generate_lines
+from workload import RECORD_EVENTS, generate_lines
 
 from streamstash.config import load_pipeline
 from streamstash.events.envelope import Batch, Event, Source, decode_batch, encode
@@ -34,7 +34,7 @@ from streamstash.filters import FilterChain
 from streamstash.runtime.garbage import settle_garbage_collection
 from streamstash.services.parser.logic import RecordParser
 
-RECORD_LINES = 500
+RECORD_LINES = RECORD_EVENTS
 
 
 def raw_records(lines: list[str]) -> list[bytes]:

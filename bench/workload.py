@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from streamstash.config import PipelineConfig
+from streamstash.config.common import BatchSettings
 from streamstash.events.envelope import Batch, Event, Source, encode
 from streamstash.events.inputfields import input_fields_for
 from streamstash.filters import FilterChain
@@ -107,7 +108,7 @@ def generate_lines(count: int, seed: int = 42) -> list[str]:
     return lines
 
 
-RECORD_EVENTS = 500  # events per Kafka record, as the collector batches them
+RECORD_EVENTS = BatchSettings().max_events  # events per Kafka record, as the collector batches them by default
 
 
 def parsed_values(

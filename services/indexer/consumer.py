@@ -41,12 +41,13 @@ MAX_POLL_WAIT_S = 0.25  # also how often settled work is looked at for committin
 COMMIT_INTERVAL_S = 0.5
 LAG_INTERVAL_S = 1.0
 PROBE_INTERVAL_S = 5.0  # how often an idle indexer checks that Elasticsearch answers (readiness)
-# Records of up to 500 events each (the parser's batches): four make about one bulk request (max_docs'
-# default 2,000). A poll is decoded whole before the loop looks at back-pressure again, so this bounds
-# what a poll adds to the buffer: 50 records (25,000 documents, 12 requests' worth) made a burst of live
-# objects that cost a third of the loop's CPU in the collector and in page faults, and 150 MB
-# (tracemalloc peak, bench/indexer_cpu.py) against 15 MB with 4. Another poll costs microseconds.
-RECORDS_PER_POLL = 4
+# Records of up to 1,000 events each (the collector's `batch.max_events`, kept by the parser): two make about
+# one bulk request (max_docs' default 2,000). A poll is decoded whole before the loop looks at back-pressure
+# again, so this bounds what a poll adds to the buffer: 50 records of 500 (25,000 documents, 12 requests'
+# worth) made a burst of live objects that cost a third of the loop's CPU in the collector and in page
+# faults, and 150 MB (tracemalloc peak, bench/indexer_cpu.py) against 15 MB with 4. Another poll costs
+# microseconds.
+RECORDS_PER_POLL = 2
 DEAD_LETTERS_PER_RECORD = 500
 # Pause consumption when this many full requests wait beyond those in flight; resume below one.
 PAUSE_AT_WAITING_REQUESTS = 2

@@ -229,7 +229,7 @@ class LoggingSettings(StrictModel):
 class BatchSettings(StrictModel):
     """Bounds of the micro-batch one Kafka record carries."""
 
-    max_events: int = Field(500, ge=1, le=100_000, description="Events per record at most.", examples=[1000])
+    max_events: int = Field(1000, ge=1, le=100_000, description="Events per record at most.", examples=[500])
     max_bytes: int = Field(512 * 1024, ge=1024, description="Approximate bytes per record at most.", examples=[1048576])
     linger_ms: int = Field(
         100, ge=0, le=60_000, description="How long a partial batch waits for more events.", examples=[20]
