@@ -246,7 +246,8 @@ def to_working_dict(event: Event) -> dict[str, Any]:
 
 def fold_working_dict(event: Event, doc: dict[str, Any]) -> Event:
     """Fold a filtered working dict back into ``event``, in place (its identity, source and raw bytes stay), and
-    return it: setting four members costs a fifth of building a new event, once per line in the parser."""
+    return it. Once per line in the parser: setting four members instead of building a new event saved about
+    1 µs a line (bench/README.md, issue 16)."""
     message = doc.pop(names.FIELD_MESSAGE, None)
     timestamp = doc.pop(names.FIELD_TIMESTAMP, None)
     tags = doc.pop(names.FIELD_TAGS, None) or []
