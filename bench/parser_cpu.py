@@ -3,12 +3,12 @@
     python bench/parser_cpu.py [--lines 20000] [--repeat 5] [--profile out.prof]
 
 Records are what bench/e2e.py's collector writes to `logs.raw`: generated access lines, as many per record as
-its default batch holds (`workload.RECORD_EVENTS`), from a file source with host and path. Each record goes through `RecordParser.parse_record` with e2e's pipeline
-(grok COMBINEDAPACHELOG or the task pattern, mutate convert, date; the input's `host` and `path` shown to
-the filters), and the parsed batch is encoded, as the service does before it sends. Timed with
-``time.process_time``, the service's GC setting applied. Printed: the median over ``--repeat`` of CPU µs per
-line, beside the baseline of the same run: decoding the same records and encoding their events unchanged
-(the envelope's codec, which any parser pays).
+its default batch holds (`workload.RECORD_EVENTS`), from a file source with host and path. Each record goes
+through `RecordParser.parse_record` with e2e's pipeline (grok COMBINEDAPACHELOG or the task pattern, mutate
+convert, date; the input's `host` and `path` shown to the filters), and the parsed batch is encoded, as the
+service does before it sends. Timed with ``time.process_time``, the service's GC setting applied. Printed:
+the median over ``--repeat`` of CPU µs per line, beside the baseline of the same run: decoding the same
+records and encoding their events unchanged (the envelope's codec, which any parser pays).
 """
 
 from __future__ import annotations
@@ -34,8 +34,6 @@ from streamstash.filters import FilterChain
 from streamstash.runtime.garbage import settle_garbage_collection
 from streamstash.services.parser.logic import RecordParser
 
-RECORD_LINES = RECORD_EVENTS
-
 
 def raw_records(lines: list[str]) -> list[bytes]:
     return [
@@ -46,11 +44,11 @@ def raw_records(lines: list[str]) -> list[bytes]:
                         message=line,
                         source=Source(kind="file", host="web-1", path="/var/log/access.log", offset=(start + n) * 200),
                     )
-                    for n, line in enumerate(lines[start : start + RECORD_LINES])
+                    for n, line in enumerate(lines[start : start + RECORD_EVENTS])
                 ]
             )
         )
-        for start in range(0, len(lines), RECORD_LINES)
+        for start in range(0, len(lines), RECORD_EVENTS)
     ]
 
 

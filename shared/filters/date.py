@@ -37,8 +37,7 @@ class DateFilter:
             doc[self._target_name] = converted
         else:
             set_field(doc, self.settings.target, converted)
-        if not self.decorations.empty:
-            self.decorations.apply(doc)
+        self.decorations.apply(doc)
         return None
 
     def forget_conversions(self) -> None:

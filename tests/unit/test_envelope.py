@@ -82,6 +82,7 @@ def test_working_dict_round_trip_keeps_identity_and_allows_removing_message() ->
     doc.pop("message")
     doc["extra"] = 1
     back = fold_working_dict(event, doc)
+    assert back is event  # folded in place
     assert back.message is None
     assert back.id == "logs.raw:0:1:2" and back.raw_b64 == "AA==" and back.source == event.source
     assert back.fields == {"verb": "GET", "response": 200, "extra": 1}
